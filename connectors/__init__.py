@@ -1,0 +1,1 @@
+"""Connectors to the outside world: OPC UA, MLflow registry, files."""

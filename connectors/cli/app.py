@@ -1,0 +1,52 @@
+"""The ``dosing`` Typer application object and shared CLI helpers (config option, error exit)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import NoReturn
+
+import typer
+from rich.console import Console
+
+from optimizer.config import PlantConfig, load_config
+from optimizer.errors import ConfigError
+
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+
+HELP = """Raw-material dosing optimizer for a ladle furnace.
+
+Learns element recoveries, temperatures and energy from your plant's historical heats and recommends,
+for every planned heat, how much of each alloy and flux to add, how much arc energy to use and how many
+samples to take, so the heat lands in spec at the lowest cost, energy and CO2.
+
+Every command reads the plant configuration (--config; default: the shipped example 100 t furnace).
+
+Exit codes: 0 ok; 1 failed step (message says which); 2 bad input (config, data file, arguments);
+3 infeasible heats (no setpoints for them); 4 publish to the DCS failed (recommendations kept).
+"""
+
+app = typer.Typer(help=HELP, no_args_is_help=True, add_completion=False, rich_markup_mode=None)
+console = Console(stderr=True)
+out = Console()
+
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INFEASIBLE, EXIT_PUBLISH = 0, 1, 2, 3, 4
+
+ConfigOption = typer.Option(
+    None, "--config", "-c", help="Plant configuration TOML (default: shipped example 100 t ladle furnace).",
+    exists=False, dir_okay=False,
+)
+
+
+def fail(message: str, code: int = EXIT_FAILED) -> NoReturn:
+    """Print a clear error (no traceback) and exit with ``code``."""
+    console.print(f"[bold red]error:[/] {message}", highlight=False)
+    raise typer.Exit(code)
+
+
+def config_or_exit(path: Path | None) -> PlantConfig:
+    """Load the plant config, or exit 2 listing every invalid key."""
+    try:
+        return load_config(path)
+    except ConfigError as exc:
+        fail(str(exc), EXIT_BAD_INPUT)

@@ -1,0 +1,1 @@
+"""Steel dosing optimizer: the domain (config, data, simulator, surrogates, optimization)."""

@@ -1,0 +1,372 @@
+"""Plant configuration: one declarative TOML file per furnace, validated once at load.
+
+``load_config(path)`` returns a typed :class:`PlantConfig`; any problem raises :class:`ConfigError` naming
+the file, the key (e.g. ``materials[2].price_per_kg``) and what is wrong. Units are in field names.
+"""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from optimizer.errors import ConfigError, UnknownGradeError
+
+NonNeg = Annotated[float, Field(ge=0.0)]
+Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
+DEFAULT_CONFIG_NAME = "plant.toml"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class PlantInfo(_Section):
+    """Identity and size of the furnace."""
+
+    name: str
+    currency: str = "USD"
+    nominal_steel_weight_t: Annotated[float, Field(gt=0, le=500)]
+    steel_weight_range_t: tuple[float, float]
+    prices_as_of: str = ""
+
+    @model_validator(mode="after")
+    def _range_holds_nominal(self) -> PlantInfo:
+        lo, hi = self.steel_weight_range_t
+        if not 0 < lo <= self.nominal_steel_weight_t <= hi:
+            raise ValueError(
+                f"steel_weight_range_t {list(self.steel_weight_range_t)} must satisfy "
+                f"0 < low <= nominal_steel_weight_t ({self.nominal_steel_weight_t}) <= high"
+            )
+        return self
+
+
+class Energy(_Section):
+    """Arc energy prices, CO2 and heat-balance priors."""
+
+    price_per_kWh: NonNeg
+    co2_kg_per_kWh: NonNeg
+    arc_efficiency_prior: Annotated[float, Field(gt=0.05, le=1.0)]
+    steel_heat_kWh_per_t_per_degC: Annotated[float, Field(gt=0)] = 0.22
+    heat_loss_prior_degC_per_min: NonNeg = 1.0
+    max_heating_rate_degC_per_min: Annotated[float, Field(gt=0)] = 5.0
+
+
+class Sampling(_Section):
+    """Cost and time of each sample; a sample is one temperature dip plus one chemistry sample."""
+
+    temperature_probe_cost: NonNeg
+    chemistry_sample_cost: NonNeg
+    minutes_per_temperature_sample: NonNeg
+    minutes_per_chemistry_sample: NonNeg
+    cost_per_treatment_minute: NonNeg = 0.0
+    samples_per_heat_min: Annotated[int, Field(ge=0)] = 1
+    samples_per_heat_max: Annotated[int, Field(ge=0, le=20)] = 5
+    baseline_samples_per_heat: Annotated[int, Field(ge=0)] = 3
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Sampling:
+        lo, hi, base = self.samples_per_heat_min, self.samples_per_heat_max, self.baseline_samples_per_heat
+        if lo > hi:
+            raise ValueError(f"samples_per_heat_min ({lo}) must be <= samples_per_heat_max ({hi})")
+        if not lo <= base <= hi:
+            raise ValueError(f"baseline_samples_per_heat ({base}) must lie in [{lo}, {hi}]")
+        return self
+
+    @property
+    def cost_per_sample(self) -> float:
+        """Probe + lab + treatment-time cost of one sample (currency)."""
+        return (
+            self.temperature_probe_cost
+            + self.chemistry_sample_cost
+            + self.minutes_per_sample * self.cost_per_treatment_minute
+        )
+
+    @property
+    def minutes_per_sample(self) -> float:
+        """Treatment minutes one sample costs the heat."""
+        return self.minutes_per_temperature_sample + self.minutes_per_chemistry_sample
+
+
+class Objective(_Section):
+    """Weights of the cost terms and the CO2 price."""
+
+    co2_price_per_t: NonNeg = 0.0
+    weight_material: NonNeg = 1.0
+    weight_energy: NonNeg = 1.0
+    weight_sampling: NonNeg = 1.0
+    weight_co2: NonNeg = 1.0
+
+
+class Solver(_Section):
+    """HiGHS limits."""
+
+    time_limit_s: Annotated[float, Field(gt=0)] = 60.0
+    mip_gap: Annotated[float, Field(ge=0, lt=1)] = 0.005
+
+
+class Safety(_Section):
+    """Hard limits checked once more before anything is written to the plant."""
+
+    max_arc_energy_kWh: Annotated[float, Field(gt=0)]
+    max_samples_per_heat: Annotated[int, Field(ge=0)]
+    recommendation_valid_h: Annotated[float, Field(gt=0)] = 36.0
+    max_setpoint_change_kg: Annotated[float, Field(gt=0)] = 1500.0
+
+
+class MlflowSettings(_Section):
+    """Where surrogate models are tracked. Empty tracking_uri = local store in the working directory."""
+
+    tracking_uri: str = ""
+    experiment: str = "steel-dosing"
+    model_prefix: str = "lf"
+
+
+class NodeMap(_Section):
+    """Node ids on a plant OPC UA server (client connector). Versioned so a DCS change is explicit."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+    version: int = 1
+    current_heat_id: str = ""
+    measured_temperature_degC: str = ""
+    setpoint_prefix: str = ""
+
+
+class OpcUa(_Section):
+    """OPC UA endpoint of our setpoint server and the plant's node map."""
+
+    endpoint: str = "opc.tcp://127.0.0.1:4840/dosing/"
+    namespace_uri: str = "urn:steel-dosing"
+    security_policies: list[Literal["Basic256Sha256_SignAndEncrypt", "Basic256Sha256_Sign"]] = Field(
+        default_factory=lambda: ["Basic256Sha256_SignAndEncrypt"]
+    )
+    allow_none_security: bool = False
+    node_map: NodeMap = Field(default_factory=NodeMap)
+
+    @field_validator("endpoint")
+    @classmethod
+    def _opc_scheme(cls, v: str) -> str:
+        if not v.startswith("opc.tcp://"):
+            raise ValueError(f"endpoint must start with 'opc.tcp://', got {v!r}")
+        return v
+
+
+class Material(_Section):
+    """One material the furnace can add: ferroalloy, wire, carburizer or flux."""
+
+    name: Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_]*$")]
+    kind: Literal["ferroalloy", "wire", "carburizer", "flux"]
+    composition_wt_pct: dict[str, Annotated[float, Field(ge=0, le=100)]]
+    prior_recovery: dict[str, Fraction]
+    price_per_kg: NonNeg
+    co2_kg_per_kg: NonNeg
+    min_kg_per_heat: NonNeg = 0.0
+    max_kg_per_heat: NonNeg
+    feeder_step_kg: NonNeg = 0.0
+    daily_inventory_kg: NonNeg = math.inf
+    chill_degC_t_per_kg: NonNeg = 0.0
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Material:
+        total = sum(self.composition_wt_pct.values())
+        if total > 100.0 + 1e-9:
+            raise ValueError(f"composition_wt_pct sums to {total:g} wt%, more than 100 (fraction vs wt% mix-up?)")
+        if 0 < total <= 1.0:
+            raise ValueError(
+                f"composition_wt_pct sums to {total:g}: looks like fractions; give wt% (e.g. Mn = 76.0, not 0.76)"
+            )
+        missing = sorted(set(self.composition_wt_pct) - set(self.prior_recovery))
+        if missing:
+            raise ValueError(f"prior_recovery has no value for {missing} contained in composition_wt_pct")
+        if self.min_kg_per_heat > self.max_kg_per_heat:
+            raise ValueError(
+                f"min_kg_per_heat ({self.min_kg_per_heat}) must be <= max_kg_per_heat ({self.max_kg_per_heat})"
+            )
+        return self
+
+
+class Window(_Section):
+    """min/aim/max of one quantity; min and aim are optional (a 'max only' limit)."""
+
+    min: float | None = None
+    aim: float | None = None
+    max: float | None = None
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Window:
+        if self.min is None and self.max is None:
+            raise ValueError("give at least one of min or max")
+        vals = [v for v in (self.min, self.aim, self.max) if v is not None]
+        if any(not math.isfinite(v) for v in vals):
+            raise ValueError(f"values must be finite, got {vals}")
+        if vals != sorted(vals):
+            raise ValueError(f"must satisfy min <= aim <= max, got min={self.min} aim={self.aim} max={self.max}")
+        return self
+
+    @property
+    def low(self) -> float:
+        """Lower limit (0 when only a max is given)."""
+        return 0.0 if self.min is None else self.min
+
+    @property
+    def target(self) -> float:
+        """Aim, or mid-window when no aim is given."""
+        if self.aim is not None:
+            return self.aim
+        return (self.low + self.max) / 2 if self.max is not None else self.low
+
+
+class Grade(_Section):
+    """A steel grade's chemistry and temperature window."""
+
+    name: str
+    share: Fraction = 0.0
+    confidence: Annotated[float, Field(ge=0.5, lt=1.0)] = 0.95
+    temperature_degC: Window
+    chemistry_wt_pct: dict[str, Window]
+
+    @field_validator("chemistry_wt_pct")
+    @classmethod
+    def _wt_pct_scale(cls, v: dict[str, Window]) -> dict[str, Window]:
+        for el, w in v.items():
+            top = w.max if w.max is not None else w.low
+            if top > 30:
+                raise ValueError(f"{el}: limit {top} wt% is implausible for a ladle grade (unit mix-up?)")
+        return v
+
+    @field_validator("temperature_degC")
+    @classmethod
+    def _temperature_plausible(cls, w: Window) -> Window:
+        for v in (w.min, w.max):
+            if v is not None and not 1450 <= v <= 1750:
+                raise ValueError(f"{v} degC is outside the liquid-steel range 1450-1750 degC (Kelvin or degF?)")
+        return w
+
+
+class PlantConfig(_Section):
+    """The whole validated plant configuration."""
+
+    plant: PlantInfo
+    elements: list[Annotated[str, Field(pattern=r"^[A-Z][a-z]?$")]]
+    energy: Energy
+    sampling: Sampling
+    objective: Objective = Field(default_factory=Objective)
+    solver: Solver = Field(default_factory=Solver)
+    safety: Safety
+    mlflow: MlflowSettings = Field(default_factory=MlflowSettings)
+    opcua: OpcUa = Field(default_factory=OpcUa)
+    materials: list[Material] = Field(min_length=1)
+    grades: list[Grade] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _cross_checks(self) -> PlantConfig:
+        problems = list(_cross_problems(self))
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    def grade(self, name: str) -> Grade:
+        """The grade called ``name``; raises UnknownGradeError listing the known grades."""
+        for g in self.grades:
+            if g.name == name:
+                return g
+        raise UnknownGradeError(f"unknown grade {name!r}; the plant config knows {self.grade_names}")
+
+    def material(self, name: str) -> Material:
+        """The material called ``name``; raises KeyError listing the known materials."""
+        for m in self.materials:
+            if m.name == name:
+                return m
+        raise KeyError(f"unknown material {name!r}; the plant config knows {self.material_names}")
+
+    @property
+    def grade_names(self) -> list[str]:
+        return [g.name for g in self.grades]
+
+    @property
+    def material_names(self) -> list[str]:
+        return [m.name for m in self.materials]
+
+
+def _cross_problems(cfg: PlantConfig) -> list[str]:
+    """Problems that involve more than one section (unknown elements, duplicate names, grade mix)."""
+    out: list[str] = []
+    known = set(cfg.elements)
+    if len(known) != len(cfg.elements):
+        out.append(f"elements has duplicates: {cfg.elements}")
+    for section, names in (("materials", cfg.material_names), ("grades", cfg.grade_names)):
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            out.append(f"{section}: duplicate names {dup}")
+    for i, m in enumerate(cfg.materials):
+        unknown = sorted((set(m.composition_wt_pct) | set(m.prior_recovery)) - known)
+        if unknown:
+            out.append(f"materials[{i}] ({m.name}): elements {unknown} are not in 'elements' {cfg.elements}")
+    for i, g in enumerate(cfg.grades):
+        unknown = sorted(set(g.chemistry_wt_pct) - known)
+        if unknown:
+            out.append(f"grades[{i}] ({g.name}): elements {unknown} are not in 'elements' {cfg.elements}")
+    shares = sum(g.share for g in cfg.grades)
+    if shares > 0 and abs(shares - 1.0) > 1e-6:
+        out.append(f"grades: share values sum to {shares:g}, must sum to 1 (or all be 0)")
+    return out
+
+
+def default_config_path() -> Path:
+    """Path of the shipped example config (a ~100 t ladle furnace)."""
+    return Path(str(resources.files("optimizer.defaults").joinpath(DEFAULT_CONFIG_NAME)))
+
+
+def load_config(path: str | Path | None = None) -> PlantConfig:
+    """Read and validate a plant config TOML; ``None`` loads the shipped example."""
+    p = Path(path) if path is not None else default_config_path()
+    try:
+        raw = tomllib.loads(p.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(str(p), [("<file>", "file not found")]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(str(p), [("<file>", f"cannot read: {exc}")]) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(str(p), [("<file>", f"not valid TOML: {exc}")]) from None
+    return parse_config(raw, source=str(p))
+
+
+def parse_config(raw: dict, source: str = "<dict>") -> PlantConfig:
+    """Validate an already-parsed config mapping; errors name ``source`` and each bad key."""
+    try:
+        return PlantConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(source, [(_key(err["loc"], raw), _msg(err)) for err in exc.errors()]) from None
+
+
+def _key(loc: tuple, raw: dict) -> str:
+    """Dotted key like ``materials[2](SiMn).price_per_kg`` from a pydantic error location."""
+    parts: list[str] = []
+    node: object = raw
+    for item in loc:
+        if isinstance(item, int):
+            label = f"[{item}]"
+            if isinstance(node, list) and item < len(node) and isinstance(node[item], dict):
+                name = node[item].get("name")
+                label += f"({name})" if name else ""
+            parts.append(label)
+            node = node[item] if isinstance(node, list) and item < len(node) else None
+        else:
+            parts.append(("." if parts else "") + str(item))
+            node = node.get(item) if isinstance(node, dict) else None
+    return "".join(parts) or "<top level>"
+
+
+def _msg(err: dict) -> str:
+    msg = err["msg"].removeprefix("Value error, ")
+    if err["type"] == "extra_forbidden":
+        return "unknown key (typo? see the example config)"
+    if err["type"] == "missing":
+        return "required key is missing"
+    if "input" in err and not isinstance(err["input"], dict | list):
+        msg += f" (got {err['input']!r})"
+    return msg

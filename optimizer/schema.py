@@ -1,0 +1,114 @@
+"""Canonical historical heat data: one row per heat, plus an optional per-heat sample table.
+
+Column names carry their units. Per-element and per-material columns are generated from the plant
+config, so the schema grows with the config (a new element adds ``initial_<El>_wt_pct`` etc.).
+
+Heat table (``heat_columns(cfg)``):
+
+=============================  =========  ==========================================================
+column                         unit       meaning
+=============================  =========  ==========================================================
+heat_id                        text       unique heat number (key)
+start_time, end_time           UTC time   start and end of ladle treatment
+grade                          text       grade name from the plant config
+steel_weight_t                 t          liquid steel in the ladle
+initial_<El>_wt_pct            wt%        chemistry of the first sample after tapping
+initial_temperature_degC       degC       first temperature at the ladle furnace
+initial_oxygen_ppm             ppm        dissolved oxygen (activity probe) at arrival
+slag_feo_wt_pct                wt%        FeO+MnO of the carry-over slag; optional (often unmeasured)
+add_<material>_kg              kg         total addition of each config material
+arc_energy_kWh                 kWh        arc energy used in the treatment
+arc_time_min                   min        arc-on time
+n_samples                      count      temperature+chemistry samples taken (after the first)
+treatment_time_min             min        arrival to end of treatment
+final_<El>_wt_pct              wt%        final chemistry (last sample)
+final_temperature_degC         degC       final temperature (last dip)
+=============================  =========  ==========================================================
+
+Sample table (``SAMPLE_COLUMNS`` + ``<El>_wt_pct``): heat_id, sample_no (0 = arrival), time (UTC),
+minutes_from_start, kind (``temperature`` | ``chemistry`` | ``both``), temperature_degC, <El>_wt_pct.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from optimizer.config import PlantConfig
+
+KEY = "heat_id"
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of the canonical schema with its unit and plausible physical range."""
+
+    name: str
+    unit: str
+    kind: str  # "key" | "text" | "time" | "float" | "int"
+    required: bool = True
+    low: float | None = None
+    high: float | None = None
+    description: str = ""
+
+
+def element_col(prefix: str, element: str) -> str:
+    """``initial``/``final`` + element -> column name, e.g. ``final_Mn_wt_pct``."""
+    return f"{prefix}_{element}_wt_pct"
+
+
+def material_col(material: str) -> str:
+    """Addition column of a material, e.g. ``add_SiMn_kg``."""
+    return f"add_{material}_kg"
+
+
+def heat_columns(cfg: PlantConfig) -> list[Column]:
+    """The heat-table schema for a plant config, in canonical order."""
+    cols = [
+        Column(KEY, "", "key", description="unique heat number"),
+        Column("start_time", "UTC", "time", description="start of ladle treatment"),
+        Column("end_time", "UTC", "time", required=False, description="end of ladle treatment"),
+        Column("grade", "", "text", description="grade name from the plant config"),
+        Column("steel_weight_t", "t", "float", low=5.0, high=500.0, description="liquid steel mass"),
+    ]
+    cols += [
+        Column(element_col("initial", el), "wt%", "float", low=0.0, high=30.0, description=f"{el} at arrival")
+        for el in cfg.elements
+    ]
+    cols += [
+        Column("initial_temperature_degC", "degC", "float", low=1450.0, high=1750.0),
+        Column("initial_oxygen_ppm", "ppm", "float", required=False, low=0.0, high=2000.0),
+        Column("slag_feo_wt_pct", "wt%", "float", required=False, low=0.0, high=60.0),
+    ]
+    cols += [
+        Column(material_col(m.name), "kg", "float", low=0.0, high=20000.0, description=f"{m.name} added")
+        for m in cfg.materials
+    ]
+    cols += [
+        Column("arc_energy_kWh", "kWh", "float", low=0.0, high=50000.0),
+        Column("arc_time_min", "min", "float", required=False, low=0.0, high=300.0),
+        Column("n_samples", "count", "int", low=0.0, high=30.0),
+        Column("treatment_time_min", "min", "float", required=False, low=0.0, high=600.0),
+    ]
+    cols += [
+        Column(element_col("final", el), "wt%", "float", low=0.0, high=30.0, description=f"final {el}")
+        for el in cfg.elements
+    ]
+    cols.append(Column("final_temperature_degC", "degC", "float", low=1450.0, high=1750.0))
+    return cols
+
+
+SAMPLE_COLUMNS = ["heat_id", "sample_no", "time", "minutes_from_start", "kind", "temperature_degC"]
+
+
+def sample_columns(cfg: PlantConfig) -> list[str]:
+    """Sample-table column names for a plant config."""
+    return SAMPLE_COLUMNS + [f"{el}_wt_pct" for el in cfg.elements]
+
+
+def schema_markdown(cfg: PlantConfig) -> str:
+    """The heat-table schema as a Markdown table (for docs and ``dosing schema``)."""
+    rows = ["| column | unit | required | plausible range | meaning |", "|---|---|---|---|---|"]
+    for c in heat_columns(cfg):
+        rng = "" if c.low is None else f"{c.low:g} .. {c.high:g}"
+        rows.append(f"| {c.name} | {c.unit} | {'yes' if c.required else 'no'} | {rng} | {c.description} |")
+    return "\n".join(rows)
