@@ -1,0 +1,82 @@
+"""Row validation: each kind of bad row is rejected with a report row; good rows are kept unchanged."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from optimizer.errors import DataFileError
+from optimizer.validation import validate_heats
+from tests.optimizer.heat_factory import make_heats
+
+
+def test_clean_table_passes(cfg):
+    df = make_heats(cfg, 5)
+    res = validate_heats(df, cfg, "ok.csv")
+    assert res.report.empty and len(res.good) == 5
+    assert list(res.good["heat_id"]) == list(df["heat_id"])
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "reason"),
+    [
+        ("heat_id", None, "missing heat id"),
+        ("grade", "X70", "unknown grade 'X70'"),
+        ("final_Mn_wt_pct", np.nan, "missing value"),
+        ("add_SiMn_kg", -20.0, "negative mass"),
+        ("final_temperature_degC", 1873.0, "looks like Kelvin"),
+        ("final_temperature_degC", 2912.0, "looks like degF"),
+        ("steel_weight_t", 98000.0, "looks like kg"),
+        ("final_Mn_wt_pct", 0.0145, "looks like a mass fraction"),
+        ("arc_energy_kWh", "lots", "not a number"),
+        ("n_samples", 2.5, "whole number"),
+        ("start_time", "yesterday-ish", "not a date/time"),
+        ("end_time", "2025-12-31T00:00:00Z", "end_time is before start_time"),
+        ("initial_C_wt_pct", 45.0, "outside the physical range"),
+    ],
+)
+def test_bad_row_rejected_with_reason(cfg, field, value, reason):
+    df = make_heats(cfg, 4).astype({field: object})
+    df.loc[2, field] = value
+    res = validate_heats(df, cfg, "day.csv")
+    assert len(res.good) == 3, res.report
+    assert "H0002" not in set(res.good["heat_id"])
+    hit = res.report[res.report["field"] == field]
+    assert len(hit) >= 1 and reason in hit["reason"].iloc[0]
+    assert hit["row"].iloc[0] == 4  # CSV line: header is line 1, third data row is line 4
+    assert (hit["source"] == "day.csv").all()
+
+
+def test_duplicate_heat_ids_all_rejected(cfg):
+    df = make_heats(cfg, 4)
+    df.loc[3, "heat_id"] = "H0001"
+    res = validate_heats(df, cfg)
+    assert sorted(res.good["heat_id"]) == ["H0000", "H0002"]
+    assert (res.report["reason"].str.contains("duplicate heat id")).sum() == 2
+
+
+def test_unknown_material_column(cfg):
+    df = make_heats(cfg, 3)
+    df["add_FeV80_kg"] = [0.0, 12.0, 0.0]
+    res = validate_heats(df, cfg)
+    assert len(res.good) == 2 and "unknown material 'FeV80'" in res.report["reason"].iloc[0]
+
+
+def test_missing_required_column_is_file_error(cfg):
+    df = make_heats(cfg, 3).drop(columns=["final_temperature_degC", "grade"])
+    with pytest.raises(DataFileError, match=r"required columns missing: \['grade', 'final_temperature_degC'\]"):
+        validate_heats(df, cfg, "x.csv")
+
+
+def test_optional_columns_may_be_absent(cfg):
+    df = make_heats(cfg, 3).drop(columns=["slag_feo_wt_pct", "initial_oxygen_ppm"])
+    res = validate_heats(df, cfg)
+    assert len(res.good) == 3 and res.good["slag_feo_wt_pct"].isna().all()
+
+
+def test_several_problems_in_one_row_all_reported(cfg):
+    df = make_heats(cfg, 2)
+    df.loc[0, "grade"] = "nope"
+    df.loc[0, "add_Lime_kg"] = -1.0
+    res = validate_heats(df, cfg)
+    assert set(res.report["field"]) == {"grade", "add_Lime_kg"} and res.n_rejected == 1
