@@ -1,0 +1,51 @@
+"""Why a heat (or a day) is infeasible: solve the elastic program and name the smallest relaxations."""
+
+from __future__ import annotations
+
+import pyomo.environ as pyo
+
+from optimizer.config import PlantConfig
+from optimizer.dosing.model import DosingOptions, build_model
+from optimizer.dosing.prior import TEMPERATURE
+from optimizer.dosing.schedule import HeatContext
+from optimizer.dosing.solve import solve
+
+
+def diagnose(cfg: PlantConfig, heats: list[HeatContext], surrogates, opts: DosingOptions) -> dict[str, str]:
+    """Per heat id, a sentence listing the limits that cannot be met together and by how much to relax them.
+
+    The elastic program minimises the scaled sum of relaxations (0.01 wt%, 1 degC, 100 kg units), so the
+    answer is the smallest combined relaxation that makes the plan feasible.
+    """
+    elastic = DosingOptions(co2_price_per_t=opts.co2_price_per_t, inventory=opts.inventory, elastic=True,
+                            inventory_used_kg=opts.inventory_used_kg)
+    m = build_model(cfg, heats, surrogates, elastic)
+    out = solve(m, cfg)
+    if not out.feasible:
+        return {h.heat_id: f"no plan even with every limit relaxed (solver: {out.status})" for h in heats}
+    notes: dict[str, list[str]] = {h.heat_id: [] for h in heats}
+    for var, _scale, kind, key in m.elastic_terms:
+        amount = pyo.value(var)
+        if amount is None or amount <= 1e-6:
+            continue
+        if kind == "spec":
+            h, o, side = key
+            notes[h].append(_spec_note(m, h, o, side, amount))
+        elif kind == "material":
+            h, mat = key
+            mt = cfg.material(mat)
+            notes[h].append(f"{mat} would need {mt.max_kg_per_heat + amount:.0f} kg, above its max_kg_per_heat "
+                            f"{mt.max_kg_per_heat:.0f} kg (relax by {amount:.0f} kg)")
+        elif kind == "inventory":
+            for h in notes:
+                notes[h].append(f"daily inventory of {key[0]} is short by {amount:.0f} kg for this schedule")
+    return {h: ("; ".join(v) if v else "infeasible only jointly with other heats") for h, v in notes.items()}
+
+
+def _spec_note(m: pyo.ConcreteModel, h: str, o: str, side: str, amount: float) -> str:
+    limit = m.limit_value[h, o, side]
+    label = "temperature" if o == TEMPERATURE else o.split("_")[1]
+    unit = "degC" if o == TEMPERATURE else "wt%"
+    new = limit - amount if side == "min" else limit + amount
+    return (f"{label} {side} {limit:g} {unit} cannot be met with the required confidence; it would work with "
+            f"{side} {new:.4g} {unit} (relax by {amount:.3g} {unit})")

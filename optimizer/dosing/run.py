@@ -1,0 +1,186 @@
+"""Optimize a schedule: independent heats in parallel, inventory-coupled heats jointly, then extract.
+
+1. Each heat alone (no inventory): in parallel processes. Infeasible heats get a diagnosis, no setpoints.
+2. If the independent plans together exceed a daily inventory, all feasible heats are solved jointly.
+3. Results become a :class:`Recommendation` with setpoints, predicted intervals, cost, CO2 and solver gap.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+
+import pyomo.environ as pyo
+
+from optimizer.config import PlantConfig
+from optimizer.dosing.diagnose import diagnose
+from optimizer.dosing.model import DosingOptions, build_model
+from optimizer.dosing.schedule import HeatContext
+from optimizer.dosing.solve import SolveOutcome, marginal_costs, solve
+from optimizer.recommendation import HeatRecommendation, Interval, Recommendation
+
+
+@dataclass
+class HeatPlanResult:
+    """One heat's solution (or diagnosis) plus the explanation figures."""
+
+    heat_id: str
+    feasible: bool
+    additions_kg: dict[str, float] = field(default_factory=dict)
+    arc_energy_kWh: float = 0.0
+    n_samples: int = 0
+    predicted: dict[str, tuple[float, float, float]] = field(default_factory=dict)
+    cost: float = 0.0
+    material_cost: float = 0.0
+    energy_cost: float = 0.0
+    sampling_cost: float = 0.0
+    co2_kg: float = 0.0
+    gap: float = math.nan
+    status: str = ""
+    binding: list[str] = field(default_factory=list)
+    marginal: dict[str, float] = field(default_factory=dict)
+    diagnosis: str = ""
+
+
+@dataclass
+class DosingResult:
+    """All heats' results, how they were solved and the time spent in each phase (s)."""
+
+    heats: list[HeatPlanResult]
+    joint: bool
+    status: str
+    max_gap: float
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def total_cost(self) -> float:
+        return sum(h.cost for h in self.heats if h.feasible)
+
+    @property
+    def total_co2_kg(self) -> float:
+        return sum(h.co2_kg for h in self.heats if h.feasible)
+
+
+def optimize_heats(cfg: PlantConfig, heats: Sequence[HeatContext], surrogates, opts: DosingOptions | None = None,
+                   workers: int | None = None, explain: bool = True) -> DosingResult:
+    """Plan every heat of ``heats`` (see module doc)."""
+    opts = opts or DosingOptions()
+    workers = workers if workers is not None else min(os.cpu_count() or 1, 4)
+    alone = DosingOptions(co2_price_per_t=opts.co2_price_per_t, inventory=False)
+    singles = _map(_solve_group, [(cfg, [h], surrogates, alone, explain) for h in heats], workers)
+    results = {r.heat_id: r for group in singles for r in group}
+    feasible = [h for h in heats if results[h.heat_id].feasible]
+    for h in heats:
+        if not results[h.heat_id].feasible:
+            results[h.heat_id].diagnosis = diagnose(cfg, [h], surrogates, alone)[h.heat_id]
+    joint = False
+    if opts.inventory and feasible and _over_inventory(cfg, [results[h.heat_id] for h in feasible], opts):
+        joint = True
+        for r in _solve_group((cfg, feasible, surrogates, opts, explain)):
+            results[r.heat_id] = r
+        if not any(results[h.heat_id].feasible for h in feasible):
+            notes = diagnose(cfg, feasible, surrogates, opts)
+            for h in feasible:
+                results[h.heat_id].diagnosis = notes[h.heat_id]
+    ordered = [results[h.heat_id] for h in heats]
+    gaps = [r.gap for r in ordered if r.feasible and math.isfinite(r.gap)]
+    status = "optimal" if all(r.feasible for r in ordered) else "partially infeasible"
+    return DosingResult(ordered, joint, status, max(gaps, default=math.nan))
+
+
+def _map(fn, jobs: list, workers: int) -> list:
+    if workers <= 1 or len(jobs) < 8:
+        return [fn(j) for j in jobs]
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(fn, jobs, chunksize=max(1, len(jobs) // (4 * workers))))
+
+
+def _over_inventory(cfg: PlantConfig, plans: list[HeatPlanResult], opts: DosingOptions) -> bool:
+    for mt in cfg.materials:
+        used = sum(p.additions_kg.get(mt.name, 0.0) for p in plans) + opts.inventory_used_kg.get(mt.name, 0.0)
+        if used > mt.daily_inventory_kg + 1e-6:
+            return True
+    return False
+
+
+def _solve_group(job: tuple) -> list[HeatPlanResult]:
+    cfg, heats, surrogates, opts, explain = job
+    m = build_model(cfg, heats, surrogates, opts)
+    out = solve(m, cfg)
+    if not out.feasible:
+        return [HeatPlanResult(h.heat_id, False, status=out.status) for h in heats]
+    duals = marginal_costs(m, cfg) if explain else {}
+    return [_extract(m, cfg, h.heat_id, surrogates, out, duals) for h in heats]
+
+
+def _extract(m: pyo.ConcreteModel, cfg: PlantConfig, h: str, surrogates, out: SolveOutcome,
+             duals: dict) -> HeatPlanResult:
+    n = int(round(pyo.value(m.n_samples[h])))
+    adds = {mat: _clean(pyo.value(m.add[h, mat])) for mat in m.M}
+    predicted = {}
+    conf = cfg.grade(m.heat[h].grade).confidence
+    for hh, o in m.HO:
+        if hh == h:
+            p = float(pyo.value(m.pred[h, o]))
+            hw = surrogates.outcomes[o].halfwidth(n, conf)
+            predicted[o] = (p, p - hw, p + hw)
+    binding = _binding(m, cfg, h, adds)
+    marginal = {f"{k[2]} {k[3]}" if k[0] == "spec" else f"{k[0]} {k[1:]}": v
+                for k, v in duals.items() if (k[0] == "spec" and k[1] == h) or k[0] == "inventory"}
+    return HeatPlanResult(
+        heat_id=h, feasible=True, additions_kg=adds, arc_energy_kWh=_clean(pyo.value(m.energy[h])), n_samples=n,
+        predicted=predicted, cost=float(pyo.value(m.heat_cost[h])), material_cost=float(pyo.value(m.material_cost[h])),
+        energy_cost=float(pyo.value(m.energy_cost[h])), sampling_cost=float(pyo.value(m.sampling_cost[h])),
+        co2_kg=float(pyo.value(m.co2_kg[h])), gap=out.gap, status=out.status, binding=binding, marginal=marginal,
+    )
+
+
+def _clean(v: float | None) -> float:
+    """Round solver noise (1e-9 kg) away; setpoints to 0.1 kg / 0.1 kWh."""
+    return 0.0 if v is None or abs(v) < 1e-6 else round(float(v), 1)
+
+
+def _binding(m: pyo.ConcreteModel, cfg: PlantConfig, h: str, adds: dict[str, float]) -> list[str]:
+    out = []
+    for hh, o, side in m.LIM:
+        if hh == h and abs(pyo.value(m.spec[h, o, side].body) - _rhs(m.spec[h, o, side])) < 1e-5:
+            out.append(f"{o} {side} {m.limit_value[h, o, side]:g}")
+    for mat, kg in adds.items():
+        mt = cfg.material(mat)
+        if kg >= mt.max_kg_per_heat - 1e-6 and mt.max_kg_per_heat > 0:
+            out.append(f"{mat} max {mt.max_kg_per_heat:g} kg")
+        elif kg > 0 and mt.min_kg_per_heat > 0 and kg <= mt.min_kg_per_heat + 1e-6:
+            out.append(f"{mat} min {mt.min_kg_per_heat:g} kg")
+    return out
+
+
+def _rhs(con) -> float:
+    return float(pyo.value(con.lower if con.lower is not None else con.upper))
+
+
+def to_recommendation(cfg: PlantConfig, heats: Sequence[HeatContext], result: DosingResult,
+                      versions: dict[str, str]) -> Recommendation:
+    """The result as a :class:`Recommendation` (infeasible heats carry no setpoints, only the diagnosis)."""
+    ctx = {h.heat_id: h for h in heats}
+    recs = []
+    for r in result.heats:
+        h = ctx[r.heat_id]
+        if not r.feasible:
+            recs.append(HeatRecommendation(heat_id=r.heat_id, grade=h.grade, steel_weight_t=h.steel_weight_t,
+                                           feasible=False, diagnosis=r.diagnosis or r.status))
+            continue
+        temp = r.predicted.get("final_temperature_degC")
+        recs.append(HeatRecommendation(
+            heat_id=r.heat_id, grade=h.grade, steel_weight_t=h.steel_weight_t, additions_kg=r.additions_kg,
+            arc_energy_kWh=r.arc_energy_kWh, n_samples=r.n_samples,
+            predicted_wt_pct={o.split("_")[1]: Interval(predicted=p, low=lo, high=hi)
+                              for o, (p, lo, hi) in r.predicted.items() if o.endswith("_wt_pct")},
+            predicted_temperature_degC=Interval(predicted=temp[0], low=temp[1], high=temp[2]) if temp else None,
+            expected_cost=r.cost, expected_co2_kg=r.co2_kg,
+        ))
+    return Recommendation.new(cfg.plant.name, recs, cfg.safety.recommendation_valid_h, model_versions=versions,
+                              solver_status=result.status, mip_gap=None if math.isnan(result.max_gap)
+                              else result.max_gap, currency=cfg.plant.currency)

@@ -1,0 +1,144 @@
+"""Tomorrow's heat schedule: one row per planned heat, validated like history (bad rows reported, good kept).
+
+Schedule columns: heat_id, planned_time (UTC), grade, steel_weight_t, initial_<El>_wt_pct,
+initial_temperature_degC, initial_oxygen_ppm; optional ``sd_<column>`` give the uncertainty (1 sigma) of an
+expected value, and ``previous_add_<material>_kg`` the last setpoint written for that heat (safety: maximum
+change). Missing expected initial chemistry falls back to nothing: the row is rejected, never guessed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from optimizer.config import PlantConfig
+from optimizer.errors import DataFileError
+from optimizer.schema import element_col
+from optimizer.validation import REPORT_COLUMNS
+
+CONTEXT_NUMERIC = ["steel_weight_t", "initial_temperature_degC", "initial_oxygen_ppm"]
+RANGES = {
+    "steel_weight_t": (5.0, 500.0, "t"),
+    "initial_temperature_degC": (1450.0, 1750.0, "degC"),
+    "initial_oxygen_ppm": (0.0, 2000.0, "ppm"),
+}
+
+
+@dataclass(frozen=True)
+class HeatContext:
+    """What is known about a planned heat before the decision (expected or measured values)."""
+
+    heat_id: str
+    grade: str
+    steel_weight_t: float
+    initial_wt_pct: dict[str, float]
+    initial_temperature_degC: float
+    initial_oxygen_ppm: float = float("nan")
+    planned_time: pd.Timestamp | None = None
+    sd: dict[str, float] = field(default_factory=dict)
+    previous_additions_kg: dict[str, float] = field(default_factory=dict)
+
+    def features(self) -> dict[str, float | str]:
+        """Context as canonical feature names (the surrogates' context inputs)."""
+        row: dict[str, float | str] = {
+            "grade": self.grade,
+            "steel_weight_t": self.steel_weight_t,
+            "initial_temperature_degC": self.initial_temperature_degC,
+            "initial_oxygen_ppm": self.initial_oxygen_ppm,
+        }
+        row.update({element_col("initial", el): v for el, v in self.initial_wt_pct.items()})
+        return row
+
+
+@dataclass
+class Schedule:
+    """Valid planned heats and the report of rejected rows."""
+
+    heats: list[HeatContext]
+    report: pd.DataFrame
+
+
+def schedule_columns(cfg: PlantConfig) -> list[str]:
+    """Required schedule columns for a plant."""
+    return ["heat_id", "grade", *CONTEXT_NUMERIC[:2], *[element_col("initial", e) for e in cfg.elements]]
+
+
+def read_schedule(path: str | Path, cfg: PlantConfig) -> Schedule:
+    """Read a schedule CSV/Parquet file; unreadable file -> DataFileError, bad rows -> report."""
+    p = Path(path)
+    if not p.exists():
+        raise DataFileError(f"{p}: schedule file not found")
+    try:
+        df = pd.read_parquet(p) if p.suffix.lower() in (".parquet", ".pq") else pd.read_csv(p, dtype={"heat_id": str})
+    except (OSError, ValueError, pd.errors.ParserError) as exc:
+        raise DataFileError(f"{p}: cannot be read: {exc}") from None
+    return parse_schedule(df, cfg, source=str(p))
+
+
+def parse_schedule(df: pd.DataFrame, cfg: PlantConfig, source: str = "<schedule>") -> Schedule:
+    """Validate a schedule frame row by row (see module doc)."""
+    missing = [c for c in schedule_columns(cfg) if c not in df.columns]
+    if missing:
+        raise DataFileError(f"{source}: schedule columns missing: {missing}")
+    heats, problems = [], []
+    seen: set[str] = set()
+    for i, row in enumerate(df.to_dict("records")):
+        errs = _row_problems(row, cfg, seen)
+        if errs:
+            problems += [(source, i + 2, str(row.get("heat_id", "")), f, r) for f, r in errs]
+            continue
+        heats.append(_context(row, cfg))
+        seen.add(str(row["heat_id"]))
+    return Schedule(heats=heats, report=pd.DataFrame(problems, columns=REPORT_COLUMNS))
+
+
+def _num(v: object) -> float:
+    try:
+        return float(v)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return float("nan")
+
+
+def _row_problems(row: dict, cfg: PlantConfig, seen: set[str]) -> list[tuple[str, str]]:
+    errs: list[tuple[str, str]] = []
+    hid = row.get("heat_id")
+    if hid is None or (isinstance(hid, float) and np.isnan(hid)) or str(hid).strip() == "":
+        errs.append(("heat_id", "missing heat id"))
+    elif str(hid) in seen:
+        errs.append(("heat_id", f"duplicate heat id {hid!r} in the schedule"))
+    if row.get("grade") not in cfg.grade_names:
+        errs.append(("grade", f"unknown grade {row.get('grade')!r}; known: {cfg.grade_names}"))
+    for col, (lo, hi, unit) in RANGES.items():
+        v = _num(row.get(col))
+        if col == "initial_oxygen_ppm" and np.isnan(v):
+            continue  # unmeasured oxygen is allowed: the surrogates fall back to the grade's typical value
+        if np.isnan(v):
+            errs.append((col, f"missing or not a number ({unit})"))
+        elif not lo <= v <= hi:
+            errs.append((col, f"{v:g} {unit} outside {lo:g}..{hi:g} {unit}"))
+    for el in cfg.elements:
+        v = _num(row.get(element_col("initial", el)))
+        if np.isnan(v) or not 0 <= v <= 30:
+            errs.append((element_col("initial", el), f"expected initial {el} missing or outside 0..30 wt% ({v})"))
+    return errs
+
+
+def _context(row: dict, cfg: PlantConfig) -> HeatContext:
+    planned = row.get("planned_time")
+    sd = {k[3:]: _num(v) for k, v in row.items() if k.startswith("sd_") and not np.isnan(_num(v))}
+    prev = {k[len("previous_add_"):-3]: _num(v) for k, v in row.items()
+            if k.startswith("previous_add_") and k.endswith("_kg") and not np.isnan(_num(v))}
+    return HeatContext(
+        heat_id=str(row["heat_id"]),
+        grade=str(row["grade"]),
+        steel_weight_t=_num(row["steel_weight_t"]),
+        initial_wt_pct={el: _num(row[element_col("initial", el)]) for el in cfg.elements},
+        initial_temperature_degC=_num(row["initial_temperature_degC"]),
+        initial_oxygen_ppm=_num(row.get("initial_oxygen_ppm")),
+        planned_time=pd.Timestamp(planned) if planned is not None and str(planned) not in ("", "nan") else None,
+        sd=sd,
+        previous_additions_kg=prev,
+    )
