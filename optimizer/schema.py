@@ -75,25 +75,31 @@ def heat_columns(cfg: PlantConfig) -> list[Column]:
         for el in cfg.elements
     ]
     cols += [
-        Column("initial_temperature_degC", "degC", "float", low=1450.0, high=1750.0),
-        Column("initial_oxygen_ppm", "ppm", "float", required=False, low=0.0, high=2000.0),
-        Column("slag_feo_wt_pct", "wt%", "float", required=False, low=0.0, high=60.0),
+        Column("initial_temperature_degC", "degC", "float", low=1450.0, high=1750.0,
+               description="first temperature at the ladle furnace"),
+        Column("initial_oxygen_ppm", "ppm", "float", required=False, low=0.0, high=2000.0,
+               description="dissolved oxygen at arrival (activity probe)"),
+        Column("slag_feo_wt_pct", "wt%", "float", required=False, low=0.0, high=60.0,
+               description="FeO+MnO of the carry-over slag (often unmeasured)"),
     ]
     cols += [
         Column(material_col(m.name), "kg", "float", low=0.0, high=20000.0, description=f"{m.name} added")
         for m in cfg.materials
     ]
     cols += [
-        Column("arc_energy_kWh", "kWh", "float", low=0.0, high=50000.0),
-        Column("arc_time_min", "min", "float", required=False, low=0.0, high=300.0),
-        Column("n_samples", "count", "int", low=0.0, high=30.0),
-        Column("treatment_time_min", "min", "float", required=False, low=0.0, high=600.0),
+        Column("arc_energy_kWh", "kWh", "float", low=0.0, high=50000.0, description="arc energy of the treatment"),
+        Column("arc_time_min", "min", "float", required=False, low=0.0, high=300.0, description="arc-on time"),
+        Column("n_samples", "count", "int", low=0.0, high=30.0,
+               description="temperature+chemistry samples after arrival"),
+        Column("treatment_time_min", "min", "float", required=False, low=0.0, high=600.0,
+               description="arrival to end of treatment"),
     ]
     cols += [
         Column(element_col("final", el), "wt%", "float", low=0.0, high=30.0, description=f"final {el}")
         for el in cfg.elements
     ]
-    cols.append(Column("final_temperature_degC", "degC", "float", low=1450.0, high=1750.0))
+    cols.append(Column("final_temperature_degC", "degC", "float", low=1450.0, high=1750.0,
+                       description="final temperature (last dip)"))
     return cols
 
 
