@@ -3,7 +3,10 @@
 Each sub-module registers its commands on the shared ``app`` when imported.
 """
 
-from connectors.cli import config_cmds  # noqa: F401  (config, schema, validate)
+from connectors.cli import (
+    config_cmds,  # noqa: F401  (config, schema, validate)
+    optimize_cmds,  # noqa: F401  (optimize)
+)
 from connectors.cli.app import app
 
 __all__ = ["app"]

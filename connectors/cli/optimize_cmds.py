@@ -1,0 +1,87 @@
+"""``dosing optimize``: recommend additions, arc energy and samples for a schedule of heats."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from connectors.cli.app import (
+    EXIT_BAD_INPUT,
+    EXIT_FAILED,
+    EXIT_INFEASIBLE,
+    ConfigOption,
+    app,
+    config_or_exit,
+    console,
+    fail,
+    out,
+)
+from connectors.recommendations import load_surrogates, write_recommendation
+from optimizer.dosing import optimize_heats, read_schedule, to_recommendation
+from optimizer.dosing.pareto import pareto_front
+from optimizer.errors import DataFileError
+
+
+@app.command("optimize")
+def optimize(
+    schedule: Path = typer.Option(..., "--schedule", "-s", help="Planned heats (CSV/Parquet): heat_id, grade, "
+                                  "steel_weight_t, expected initial chemistry and temperature."),
+    config: Path = ConfigOption,
+    out_dir: Path = typer.Option(Path(".dosing/recommendations"), "--out", help="Where recommendations go."),
+    surrogates: str = typer.Option("champion", help="'champion' (trained models from MLflow) or 'prior' "
+                                   "(today's fixed-yield calculation from the config)."),
+    tracking_uri: str = typer.Option(None, help="MLflow tracking URI (default: config, else local store)."),
+    pareto: bool = typer.Option(False, "--pareto", help="Also sweep the CO2 price and print the cost-vs-CO2 front."),
+    workers: int = typer.Option(None, help="Parallel processes for independent heats (default: CPU count)."),
+) -> None:
+    """Recommend, for every planned heat, the kg of each material, arc energy (kWh) and number of samples that
+    land it in spec with the grade's confidence at the lowest cost and CO2. Writes JSON and Parquet."""
+    cfg = config_or_exit(config)
+    try:
+        sched = read_schedule(schedule, cfg)
+    except DataFileError as exc:
+        fail(str(exc), EXIT_BAD_INPUT)
+    if not sched.report.empty:
+        console.print(f"[yellow]{len(sched.report)} schedule problems (those heats are skipped):[/]")
+        for r in sched.report.itertuples(index=False):
+            console.print(f"  row {r.row} heat {r.heat_id!r}: {r.field}: {r.reason}", highlight=False)
+    if not sched.heats:
+        fail(f"{schedule}: no valid heats to optimize", EXIT_BAD_INPUT)
+    try:
+        sur = load_surrogates(cfg, surrogates, tracking_uri)
+    except (LookupError, ValueError) as exc:
+        fail(str(exc), EXIT_FAILED)
+    result = optimize_heats(cfg, sched.heats, sur, workers=workers)
+    rec = to_recommendation(cfg, sched.heats, result, getattr(sur, "versions", {}))
+    try:
+        paths = write_recommendation(rec, cfg, out_dir)
+    except ValueError as exc:
+        fail(str(exc), EXIT_FAILED)
+    _print_summary(rec, result)
+    out.print(f"recommendation {rec.recommendation_id} written to {paths[0]} and {paths[1]}")
+    if pareto:
+        _print_pareto(pareto_front(cfg, sched.heats, sur, workers=workers), cfg.plant.currency)
+    if any(not h.feasible for h in rec.heats):
+        raise typer.Exit(EXIT_INFEASIBLE)
+
+
+def _print_summary(rec, result) -> None:  # noqa: ANN001
+    table = Table("heat", "grade", "additions kg", "arc kWh", "samples", "cost", "CO2 kg", "binding / diagnosis",
+                  title=f"Recommendation {rec.recommendation_id} ({result.status}, max gap {result.max_gap:.2%})")
+    for h, r in zip(rec.heats, result.heats, strict=True):
+        adds = ", ".join(f"{m} {kg:.0f}" for m, kg in h.additions_kg.items() if kg > 0)
+        why = "; ".join(r.binding) if h.feasible else f"INFEASIBLE: {h.diagnosis}"
+        table.add_row(h.heat_id, h.grade, adds, f"{h.arc_energy_kWh:.0f}", str(h.n_samples),
+                      f"{h.expected_cost:.0f}", f"{h.expected_co2_kg:.0f}", why)
+    out.print(table)
+
+
+def _print_pareto(front, currency: str) -> None:  # noqa: ANN001
+    table = Table("CO2 price per t", f"cost {currency}", "CO2 t", "infeasible heats", "dominated",
+                  title="Cost versus CO2 (money cost without the CO2 charge)")
+    for p in front:
+        table.add_row(f"{p.co2_price_per_t:g}", f"{p.cost:,.0f}", f"{p.co2_kg / 1000:,.2f}", str(p.infeasible_heats),
+                      "yes" if p.dominated else "")
+    out.print(table)
