@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import os
+import time
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -43,6 +44,7 @@ class HeatPlanResult:
     binding: list[str] = field(default_factory=list)
     marginal: dict[str, float] = field(default_factory=dict)
     diagnosis: str = ""
+    timings: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -68,6 +70,7 @@ def optimize_heats(cfg: PlantConfig, heats: Sequence[HeatContext], surrogates, o
                    workers: int | None = None, explain: bool = True) -> DosingResult:
     """Plan every heat of ``heats`` (see module doc)."""
     opts = opts or DosingOptions()
+    wall0 = time.perf_counter()
     workers = workers if workers is not None else min(os.cpu_count() or 1, 4)
     alone = DosingOptions(co2_price_per_t=opts.co2_price_per_t, inventory=False)
     singles = _map(_solve_group, [(cfg, [h], surrogates, alone, explain) for h in heats], workers)
@@ -88,7 +91,9 @@ def optimize_heats(cfg: PlantConfig, heats: Sequence[HeatContext], surrogates, o
     ordered = [results[h.heat_id] for h in heats]
     gaps = [r.gap for r in ordered if r.feasible and math.isfinite(r.gap)]
     status = "optimal" if all(r.feasible for r in ordered) else "partially infeasible"
-    return DosingResult(ordered, joint, status, max(gaps, default=math.nan))
+    timings = {k: sum(r.timings.get(k, 0.0) for r in ordered) for k in ("build", "solve", "highs", "extract")}
+    timings["wall"] = time.perf_counter() - wall0
+    return DosingResult(ordered, joint, status, max(gaps, default=math.nan), timings)
 
 
 def _map(fn, jobs: list, workers: int) -> list:
@@ -108,12 +113,22 @@ def _over_inventory(cfg: PlantConfig, plans: list[HeatPlanResult], opts: DosingO
 
 def _solve_group(job: tuple) -> list[HeatPlanResult]:
     cfg, heats, surrogates, opts, explain = job
+    t0 = time.perf_counter()
     m = build_model(cfg, heats, surrogates, opts)
+    t1 = time.perf_counter()
     out = solve(m, cfg)
     if not out.feasible:
-        return [HeatPlanResult(h.heat_id, False, status=out.status) for h in heats]
+        timing = {"build": (t1 - t0) / len(heats), "solve": out.seconds / len(heats), "highs": out.seconds / len(heats)}
+        return [HeatPlanResult(h.heat_id, False, status=out.status, timings=timing) for h in heats]
     duals = marginal_costs(m, cfg) if explain else {}
-    return [_extract(m, cfg, h.heat_id, surrogates, out, duals) for h in heats]
+    t2 = time.perf_counter()
+    results = [_extract(m, cfg, h.heat_id, surrogates, out, duals) for h in heats]
+    share = 1.0 / len(heats)  # a joint solve's time is split evenly over its heats
+    timing = {"build": (t1 - t0) * share, "solve": (t2 - t1) * share, "highs": out.seconds * share,
+              "extract": (time.perf_counter() - t2) * share}
+    for r in results:
+        r.timings = timing
+    return results
 
 
 def _extract(m: pyo.ConcreteModel, cfg: PlantConfig, h: str, surrogates, out: SolveOutcome,
