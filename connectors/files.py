@@ -55,6 +55,9 @@ def heat_files(path: Path) -> tuple[list[Path], list[Path]]:
     """(heat files, sample files) at ``path``: a single file, or a directory's heats*/samples* files."""
     if path.is_dir():
         files = sorted(p for p in path.iterdir() if p.suffix.lower() in SUFFIXES)
+        stems_with_parquet = {p.stem for p in files if p.suffix.lower() in (".parquet", ".pq")}
+        # the same table written twice (heats.csv beside heats.parquet): read the Parquet copy only
+        files = [p for p in files if not (p.suffix.lower() == ".csv" and p.stem in stems_with_parquet)]
         heats = [p for p in files if p.name.lower().startswith("heats")]
         samples = [p for p in files if p.name.lower().startswith("samples")]
         if not heats:

@@ -32,7 +32,7 @@ class ValidationResult:
     @property
     def n_rejected(self) -> int:
         """Number of distinct rejected rows."""
-        return 0 if self.report.empty else int(self.report[["source", "row"]].drop_duplicates().shape[0])
+        return 0 if self.report.empty else int(self.report[["source", "row", "heat_id"]].drop_duplicates().shape[0])
 
 
 class _Reporter:

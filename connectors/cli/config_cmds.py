@@ -44,7 +44,7 @@ def validate(
         loaded = load_heats(data, cfg)
     except DataFileError as exc:
         fail(str(exc), EXIT_BAD_INPUT)
-    n_bad = loaded.report[["source", "row"]].drop_duplicates().shape[0] if not loaded.report.empty else 0
+    n_bad = loaded.report[["source", "row", "heat_id"]].drop_duplicates().shape[0] if not loaded.report.empty else 0
     out.print(f"{len(loaded.heats)} good heats, {n_bad} rejected rows, {len(loaded.samples)} samples "
               f"from {len(loaded.files)} file(s)")
     if not loaded.report.empty:

@@ -1,0 +1,73 @@
+"""Hidden plant physics. Private: the optimizer and the generated files never see these parameters.
+
+Recovery of an element from an addition depends on dissolved oxygen, slag FeO, temperature and timing
+(trims after deoxidation recover more Al and Si); the arc heats with a per-heat efficiency, the bath loses
+heat per minute and is chilled by each addition. All figures are placeholders in the ranges of DOMAIN.md.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+# recovery = base + d_oxygen * (O_ppm - 400) + d_feo * (FeO - 3) + d_temp * (T - 1580), then x lognormal noise
+_RECOVERY = {
+    #      base   d_oxygen   d_feo   d_temp   noise_sd
+    "Mn": (0.945, -0.00003, -0.006, 0.0, 0.015),
+    "Si": (0.82, -0.00018, -0.008, 0.0, 0.03),
+    "Al": (0.48, -0.0003, -0.012, 0.0, 0.06),
+    "C": (0.88, 0.0, 0.0, -0.0002, 0.03),
+    "Cr": (0.97, 0.0, -0.002, 0.0, 0.01),
+    "S": (0.60, 0.0, 0.0, 0.0, 0.10),
+}
+_TRIM_BONUS = {"Al": 0.12, "Si": 0.06}  # trims come after deoxidation: less oxygen to burn them
+MEASURE_TEMP_SD_DEGC = 2.5
+MEASURE_REL_SD = 0.02
+MEASURE_ABS_SD_WT_PCT = 0.001
+
+
+@dataclass(frozen=True)
+class HiddenHeat:
+    """What the plant does not know about a heat."""
+
+    slag_feo_wt_pct: float
+    arc_efficiency: float
+    loss_degC_per_min: float
+    chill_factor: float
+    recovery_noise: dict[str, float]
+    true_oxygen_ppm: float
+
+
+def draw_hidden(rng: np.random.Generator, true_oxygen_ppm: float) -> HiddenHeat:
+    """Per-heat hidden parameters."""
+    return HiddenHeat(
+        slag_feo_wt_pct=float(np.clip(rng.lognormal(np.log(3.0), 0.45), 0.5, 15.0)),
+        arc_efficiency=float(np.clip(rng.normal(0.45, 0.025), 0.35, 0.6)),
+        loss_degC_per_min=float(np.clip(rng.normal(0.9, 0.12), 0.4, 1.6)),
+        chill_factor=float(np.clip(rng.normal(1.1, 0.08), 0.8, 1.4)),
+        recovery_noise={el: float(rng.normal(0.0, p[4])) for el, p in _RECOVERY.items()},
+        true_oxygen_ppm=true_oxygen_ppm,
+    )
+
+
+def recovery(element: str, hidden: HiddenHeat, temperature_degC: float, trim: bool) -> float:
+    """Fraction of an element's added mass that dissolves in the steel (0..1)."""
+    if element not in _RECOVERY:
+        return 1.0
+    base, d_o, d_feo, d_t, _ = _RECOVERY[element]
+    o_ppm = hidden.true_oxygen_ppm * (0.3 if trim else 1.0)
+    r = base + d_o * (o_ppm - 400.0) + d_feo * (hidden.slag_feo_wt_pct - 3.0) + d_t * (temperature_degC - 1580.0)
+    r = r * np.exp(hidden.recovery_noise[element]) + (_TRIM_BONUS.get(element, 0.0) if trim else 0.0)
+    return float(np.clip(r, 0.05, 1.0))
+
+
+def measure_temperature(rng: np.random.Generator, true_degC: float) -> float:
+    """A thermocouple dip."""
+    return float(true_degC + rng.normal(0.0, MEASURE_TEMP_SD_DEGC))
+
+
+def measure_wt_pct(rng: np.random.Generator, true_wt_pct: float) -> float:
+    """A spectrometer reading of one element."""
+    sd = MEASURE_REL_SD * true_wt_pct + MEASURE_ABS_SD_WT_PCT
+    return float(max(0.0, true_wt_pct + rng.normal(0.0, sd)))

@@ -1,0 +1,173 @@
+"""Run one heat through the hidden plant: main additions, arc heating in segments, samples and trims.
+
+Timeline: the plan's additions go in at the start; the treatment is split into ``n_samples`` segments, each
+stirring, heating with 1/n of the plan's energy, then sampling (temperature + chemistry, costing minutes while
+the bath cools). After every sample but the last the operator trims with the config's fixed yields: an element
+measured below its aim band gets the carrier richest in it, a low projected temperature gets more energy, a
+high one waits. The last sample is the final measurement; off-spec is judged on the true final state.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from optimizer.config import Grade, PlantConfig
+from optimizer.simulator import _physics as phys
+from optimizer.simulator.heats import SimHeat
+from optimizer.simulator.policies import HeatPlan
+
+STIR_MIN = 12.0  # minutes of treatment besides heating and sampling
+
+
+@dataclass
+class HeatRecord:
+    """Outcome of one simulated heat (true final state, what was done, the samples taken)."""
+
+    additions_kg: dict[str, float]
+    trims_kg: dict[str, float]
+    arc_energy_kWh: float
+    arc_time_min: float
+    n_samples: int
+    treatment_time_min: float
+    final_true_wt_pct: dict[str, float]
+    final_true_temperature_degC: float
+    final_measured_wt_pct: dict[str, float]
+    final_measured_temperature_degC: float
+    samples: list[dict] = field(default_factory=list)
+    off_spec: list[str] = field(default_factory=list)
+    recovered_kg: dict[str, float] = field(default_factory=dict)  # test hook: mass balance
+
+
+class _Bath:
+    """True state of the steel during the heat."""
+
+    def __init__(self, cfg: PlantConfig, heat: SimHeat) -> None:
+        self.cfg, self.heat = cfg, heat
+        self.w_kg = heat.context.steel_weight_t * 1000.0
+        self.mass_kg = {el: heat.true_initial_wt_pct[el] / 100.0 * self.w_kg for el in cfg.elements}
+        self.temp = heat.true_initial_temperature_degC
+        self.minutes = 0.0
+        self.recovered_kg = {el: 0.0 for el in cfg.elements}
+
+    def wt_pct(self) -> dict[str, float]:
+        return {el: 100.0 * kg / self.w_kg for el, kg in self.mass_kg.items()}
+
+    def add(self, material: str, kg: float, trim: bool) -> None:
+        if kg <= 0:
+            return
+        m = self.cfg.material(material)
+        for el, pct in m.composition_wt_pct.items():
+            got = kg * pct / 100.0 * phys.recovery(el, self.heat.hidden, self.temp, trim)
+            self.mass_kg[el] += got
+            self.recovered_kg[el] += got
+        self.temp -= m.chill_degC_t_per_kg * self.heat.hidden.chill_factor * kg / self.heat.context.steel_weight_t
+
+    def heat_with(self, kwh: float) -> float:
+        """Arc heating; returns minutes of arc time."""
+        if kwh <= 0:
+            return 0.0
+        rise = self.heat.hidden.arc_efficiency * kwh / (self.cfg.energy.steel_heat_kWh_per_t_per_degC
+                                                        * self.heat.context.steel_weight_t)
+        minutes = rise / self.cfg.energy.max_heating_rate_degC_per_min
+        self.temp += rise
+        self.wait(minutes)
+        return minutes
+
+    def wait(self, minutes: float) -> None:
+        self.minutes += minutes
+        self.temp -= self.heat.hidden.loss_degC_per_min * minutes
+
+
+def run_heat(cfg: PlantConfig, heat: SimHeat, plan: HeatPlan, rng: np.random.Generator) -> HeatRecord:
+    """Simulate ``plan`` on ``heat`` (see module doc)."""
+    grade = cfg.grade(heat.context.grade)
+    bath = _Bath(cfg, heat)
+    trims = {m.name: 0.0 for m in cfg.materials}
+    energy_total, arc_min = 0.0, 0.0
+    samples = [_sample(bath, rng, 0, "both")]  # arrival
+    for mat, kg in plan.additions_kg.items():
+        bath.add(mat, kg, trim=False)
+    n = max(1, int(plan.n_samples))
+    for k in range(1, n + 1):
+        bath.wait(STIR_MIN / n)
+        arc_min += bath.heat_with(plan.arc_energy_kWh / n)
+        energy_total += plan.arc_energy_kWh / n
+        bath.wait(cfg.sampling.minutes_per_sample)
+        s = _sample(bath, rng, k, "both")
+        samples.append(s)
+        if k < n:
+            left_kwh = plan.arc_energy_kWh * (n - k) / n
+            extra_kwh, extra_min = _trim(cfg, grade, plan, bath, s, trims, remaining_min=(n - k) * STIR_MIN / n,
+                                         remaining_kwh=left_kwh)
+            energy_total += extra_kwh
+            arc_min += extra_min
+    true_final = bath.wt_pct()
+    last = samples[-1]
+    return HeatRecord(
+        additions_kg={m: plan.additions_kg.get(m, 0.0) + trims[m] for m in trims}, trims_kg=trims,
+        arc_energy_kWh=energy_total, arc_time_min=arc_min, n_samples=n, treatment_time_min=bath.minutes,
+        final_true_wt_pct=true_final, final_true_temperature_degC=bath.temp,
+        final_measured_wt_pct={el: last[f"{el}_wt_pct"] for el in cfg.elements},
+        final_measured_temperature_degC=last["temperature_degC"], samples=samples,
+        off_spec=off_spec_reasons(grade, true_final, bath.temp), recovered_kg=bath.recovered_kg,
+    )
+
+
+def _sample(bath: _Bath, rng: np.random.Generator, k: int, kind: str) -> dict:
+    row = {"sample_no": k, "minutes_from_start": round(bath.minutes, 2), "kind": kind,
+           "temperature_degC": round(phys.measure_temperature(rng, bath.temp), 1)}
+    row.update({f"{el}_wt_pct": round(phys.measure_wt_pct(rng, v), 5) for el, v in bath.wt_pct().items()})
+    return row
+
+
+def _trim(cfg: PlantConfig, grade: Grade, plan: HeatPlan, bath: _Bath, sample: dict, trims: dict[str, float],
+          remaining_min: float, remaining_kwh: float) -> tuple[float, float]:
+    """Operator's correction after an intermediate sample; returns (extra kWh, extra arc minutes)."""
+    w_kg = bath.w_kg
+    for el, win in grade.chemistry_wt_pct.items():
+        if win.min is None:
+            continue
+        aim = plan.aim_wt_pct.get(el, win.target)
+        measured = sample[f"{el}_wt_pct"]
+        if measured < win.min + 0.25 * max(aim - win.min, 0.0):
+            carrier = max((m for m in cfg.materials if el in m.composition_wt_pct),
+                          key=lambda m: m.composition_wt_pct[el], default=None)
+            if carrier is None:
+                continue
+            kg = (aim - measured) / 100.0 * w_kg / (carrier.composition_wt_pct[el] / 100.0
+                                                    * carrier.prior_recovery[el])
+            kg = min(kg, carrier.max_kg_per_heat)
+            bath.add(carrier.name, kg, trim=True)
+            trims[carrier.name] += kg
+    t_win = grade.temperature_degC
+    aim_t = plan.aim_temperature_degC or t_win.target
+    e = cfg.energy
+    rise = e.arc_efficiency_prior * remaining_kwh / (e.steel_heat_kWh_per_t_per_degC * bath.heat.context.steel_weight_t)
+    remaining_min += rise / e.max_heating_rate_degC_per_min + cfg.sampling.minutes_per_sample
+    projected = sample["temperature_degC"] + rise - e.heat_loss_prior_degC_per_min * remaining_min
+    if projected < t_win.low + 3.0:
+        kwh = (aim_t - projected) * cfg.energy.steel_heat_kWh_per_t_per_degC * bath.heat.context.steel_weight_t \
+            / cfg.energy.arc_efficiency_prior
+        return kwh, bath.heat_with(kwh)
+    if t_win.max is not None and projected > t_win.max - 4.0:
+        bath.wait((projected - aim_t) / max(cfg.energy.heat_loss_prior_degC_per_min, 0.1))
+    return 0.0, 0.0
+
+
+def off_spec_reasons(grade: Grade, wt_pct: dict[str, float], temperature_degC: float) -> list[str]:
+    """Limits the final state breaks (empty = in spec)."""
+    out = []
+    for el, win in grade.chemistry_wt_pct.items():
+        v = wt_pct.get(el, 0.0)
+        if win.min is not None and v < win.min:
+            out.append(f"{el} {v:.4f} < min {win.min}")
+        if win.max is not None and v > win.max:
+            out.append(f"{el} {v:.4f} > max {win.max}")
+    t = grade.temperature_degC
+    if t.min is not None and temperature_degC < t.min:
+        out.append(f"T {temperature_degC:.1f} < min {t.min}")
+    if t.max is not None and temperature_degC > t.max:
+        out.append(f"T {temperature_degC:.1f} > max {t.max}")
+    return out
