@@ -18,7 +18,7 @@ import pyomo.environ as pyo
 
 from optimizer.config import PlantConfig
 from optimizer.dosing.diagnose import diagnose
-from optimizer.dosing.model import DosingOptions, build_model
+from optimizer.dosing.model import DosingOptions, build_model, halfwidth
 from optimizer.dosing.schedule import HeatContext
 from optimizer.dosing.solve import SolveOutcome, marginal_costs, solve
 from optimizer.recommendation import HeatRecommendation, Interval, Recommendation
@@ -73,10 +73,17 @@ def optimize_heats(cfg: PlantConfig, heats: Sequence[HeatContext], surrogates, o
     wall0 = time.perf_counter()
     workers = workers if workers is not None else min(os.cpu_count() or 1, 4)
     alone = DosingOptions(co2_price_per_t=opts.co2_price_per_t, inventory=False)
-    singles = _map(_solve_group, [(cfg, [h], surrogates, alone, explain) for h in heats], workers)
+    outside = {h.heat_id: _outside_domain(h, surrogates) for h in heats}
+    inside = [h for h in heats if not outside[h.heat_id]]
+    singles = _map(_solve_group, [(cfg, [h], surrogates, alone, explain) for h in inside], workers)
     results = {r.heat_id: r for group in singles for r in group}
-    feasible = [h for h in heats if results[h.heat_id].feasible]
     for h in heats:
+        if outside[h.heat_id]:
+            results[h.heat_id] = HeatPlanResult(h.heat_id, False, status="outside the models' data",
+                                                diagnosis="refused, the heat is outside the training data: "
+                                                + "; ".join(outside[h.heat_id]))
+    feasible = [h for h in heats if results[h.heat_id].feasible]
+    for h in inside:
         if not results[h.heat_id].feasible:
             results[h.heat_id].diagnosis = diagnose(cfg, [h], surrogates, alone)[h.heat_id]
     joint = False
@@ -94,6 +101,15 @@ def optimize_heats(cfg: PlantConfig, heats: Sequence[HeatContext], surrogates, o
     timings = {k: sum(r.timings.get(k, 0.0) for r in ordered) for k in ("build", "solve", "highs", "extract")}
     timings["wall"] = time.perf_counter() - wall0
     return DosingResult(ordered, joint, status, max(gaps, default=math.nan), timings)
+
+
+def _outside_domain(h: HeatContext, surrogates) -> list[str]:
+    """Context values the surrogates never saw for this grade (empty when no domain is known)."""
+    dom = getattr(surrogates, "domain", None)
+    if dom is None or not hasattr(dom, "check_context"):
+        return []
+    ctx = h.features()
+    return dom.check_context(ctx, [k for k in ctx if k != "grade"])
 
 
 def _map(fn, jobs: list, workers: int) -> list:
@@ -140,7 +156,7 @@ def _extract(m: pyo.ConcreteModel, cfg: PlantConfig, h: str, surrogates, out: So
     for hh, o in m.HO:
         if hh == h:
             p = float(pyo.value(m.pred[h, o]))
-            hw = surrogates.outcomes[o].halfwidth(n, conf)
+            hw = halfwidth(surrogates.outcomes[o], n, conf, m.heat[h].grade)
             predicted[o] = (p, p - hw, p + hw)
     binding = _binding(m, cfg, h, adds)
     marginal = {f"{k[2]} {k[3]}" if k[0] == "spec" else f"{k[0]} {k[1:]}": v

@@ -1,10 +1,11 @@
 """Run one heat through the hidden plant: main additions, arc heating in segments, samples and trims.
 
 Timeline: the plan's additions go in at the start; the treatment is split into ``n_samples`` segments, each
-stirring, heating with 1/n of the plan's energy, then sampling (temperature + chemistry, costing minutes while
-the bath cools). After every sample but the last the operator trims with the config's fixed yields: an element
-measured below its aim band gets the carrier richest in it, a low projected temperature gets more energy, a
-high one waits. The last sample is the final measurement; off-spec is judged on the true final state.
+stirring, arc heating, then sampling (temperature + chemistry, costing minutes while the bath cools). The
+first segment gets 1/n of the plan's energy. After every sample but the last the operator trims with the
+config's fixed yields: an element measured below its aim band gets the carrier richest in it, and the energy
+of the remaining segments is recomputed from the measured temperature to end at the plan's aim (a heat too
+hot waits). The last sample is the final measurement; off-spec is judged on the true final state.
 """
 
 from __future__ import annotations
@@ -90,19 +91,17 @@ def run_heat(cfg: PlantConfig, heat: SimHeat, plan: HeatPlan, rng: np.random.Gen
     for mat, kg in plan.additions_kg.items():
         bath.add(mat, kg, trim=False)
     n = max(1, int(plan.n_samples))
+    segment_kwh = plan.arc_energy_kWh / n
     for k in range(1, n + 1):
         bath.wait(STIR_MIN / n)
-        arc_min += bath.heat_with(plan.arc_energy_kWh / n)
-        energy_total += plan.arc_energy_kWh / n
+        arc_min += bath.heat_with(segment_kwh)
+        energy_total += segment_kwh
         bath.wait(cfg.sampling.minutes_per_sample)
         s = _sample(bath, rng, k, "both")
         samples.append(s)
         if k < n:
-            left_kwh = plan.arc_energy_kWh * (n - k) / n
-            extra_kwh, extra_min = _trim(cfg, grade, plan, bath, s, trims, remaining_min=(n - k) * STIR_MIN / n,
-                                         remaining_kwh=left_kwh)
-            energy_total += extra_kwh
-            arc_min += extra_min
+            _trim_chemistry(cfg, grade, plan, bath, s, trims)
+            segment_kwh = _reheat_plan(cfg, grade, plan, bath, s, segments_left=n - k)
     true_final = bath.wt_pct()
     last = samples[-1]
     return HeatRecord(
@@ -122,38 +121,44 @@ def _sample(bath: _Bath, rng: np.random.Generator, k: int, kind: str) -> dict:
     return row
 
 
-def _trim(cfg: PlantConfig, grade: Grade, plan: HeatPlan, bath: _Bath, sample: dict, trims: dict[str, float],
-          remaining_min: float, remaining_kwh: float) -> tuple[float, float]:
-    """Operator's correction after an intermediate sample; returns (extra kWh, extra arc minutes)."""
-    w_kg = bath.w_kg
+def _trim_chemistry(cfg: PlantConfig, grade: Grade, plan: HeatPlan, bath: _Bath, sample: dict,
+                    trims: dict[str, float]) -> None:
+    """Operator's chemistry correction after an intermediate sample (fixed yields from the config)."""
     for el, win in grade.chemistry_wt_pct.items():
         if win.min is None:
             continue
         aim = plan.aim_wt_pct.get(el, win.target)
         measured = sample[f"{el}_wt_pct"]
-        if measured < win.min + 0.25 * max(aim - win.min, 0.0):
-            carrier = max((m for m in cfg.materials if el in m.composition_wt_pct),
-                          key=lambda m: m.composition_wt_pct[el], default=None)
-            if carrier is None:
-                continue
-            kg = (aim - measured) / 100.0 * w_kg / (carrier.composition_wt_pct[el] / 100.0
-                                                    * carrier.prior_recovery[el])
-            kg = min(kg, carrier.max_kg_per_heat)
-            bath.add(carrier.name, kg, trim=True)
-            trims[carrier.name] += kg
-    t_win = grade.temperature_degC
-    aim_t = plan.aim_temperature_degC or t_win.target
+        if measured >= win.min + 0.25 * max(aim - win.min, 0.0):
+            continue
+        carrier = max((m for m in cfg.materials if el in m.composition_wt_pct),
+                      key=lambda m: m.composition_wt_pct[el], default=None)
+        if carrier is None:
+            continue
+        kg = (aim - measured) / 100.0 * bath.w_kg / (carrier.composition_wt_pct[el] / 100.0
+                                                     * carrier.prior_recovery[el])
+        kg = min(kg, carrier.max_kg_per_heat)
+        bath.add(carrier.name, kg, trim=True)
+        trims[carrier.name] += kg
+
+
+def _reheat_plan(cfg: PlantConfig, grade: Grade, plan: HeatPlan, bath: _Bath, sample: dict,
+                 segments_left: int) -> float:
+    """Energy per remaining segment so that the heat ends at the plan's aim temperature, from the measured
+    temperature and the config's heat-balance priors (what an LF operator does after each dip). A heat
+    projected too hot gets no more energy and waits."""
     e = cfg.energy
-    rise = e.arc_efficiency_prior * remaining_kwh / (e.steel_heat_kWh_per_t_per_degC * bath.heat.context.steel_weight_t)
-    remaining_min += rise / e.max_heating_rate_degC_per_min + cfg.sampling.minutes_per_sample
-    projected = sample["temperature_degC"] + rise - e.heat_loss_prior_degC_per_min * remaining_min
-    if projected < t_win.low + 3.0:
-        kwh = (aim_t - projected) * cfg.energy.steel_heat_kWh_per_t_per_degC * bath.heat.context.steel_weight_t \
-            / cfg.energy.arc_efficiency_prior
-        return kwh, bath.heat_with(kwh)
-    if t_win.max is not None and projected > t_win.max - 4.0:
-        bath.wait((projected - aim_t) / max(cfg.energy.heat_loss_prior_degC_per_min, 0.1))
-    return 0.0, 0.0
+    w_t = bath.heat.context.steel_weight_t
+    aim = plan.aim_temperature_degC or grade.temperature_degC.target
+    rise_per_kwh = e.arc_efficiency_prior / (e.steel_heat_kWh_per_t_per_degC * w_t)
+    hold_min = STIR_MIN * segments_left / (segments_left + 1) + cfg.sampling.minutes_per_sample * segments_left
+    need = aim - sample["temperature_degC"] + e.heat_loss_prior_degC_per_min * hold_min
+    if need <= 0:
+        bath.wait(-need / max(e.heat_loss_prior_degC_per_min, 0.1))
+        return 0.0
+    net_rise_per_kwh = rise_per_kwh * (1 - e.heat_loss_prior_degC_per_min / e.max_heating_rate_degC_per_min)
+    kwh = need / net_rise_per_kwh
+    return float(min(kwh, cfg.safety.max_arc_energy_kWh) / segments_left)
 
 
 def off_spec_reasons(grade: Grade, wt_pct: dict[str, float], temperature_degC: float) -> list[str]:

@@ -163,7 +163,14 @@ _REGISTRY: dict[str, PolicyFactory] = {
                                             recovery_scale={"Mn": 1.03, "Si": 1.12, "Al": 1.3, "C": 1.08}),
     "worse": lambda cfg, **_: Level2Policy(cfg, name="worse", margin=0.35, n_samples=1, overshoot_degC=14.0,
                                            recovery_scale={"Mn": 0.95, "Si": 0.9, "Al": 0.8}),
+    "optimizer": lambda cfg, **o: _optimizer(cfg, **o),
 }
+
+
+def _optimizer(cfg: PlantConfig, **options: object) -> Policy:
+    from optimizer.dosing.policy import optimizer_from_simulated_history  # the dosing package depends on us
+
+    return optimizer_from_simulated_history(cfg, **options)  # type: ignore[arg-type]
 
 
 def register_policy(name: str, factory: PolicyFactory) -> None:

@@ -1,0 +1,239 @@
+"""Surrogates in MLflow: log every training run, register each outcome, promote by the champion rule, load.
+
+* One parent run per training (params, data fingerprint, per-outcome child runs with metrics, plots and the
+  model). Each outcome is a registered model ``<prefix>_<outcome>``; a new version is a challenger.
+* A challenger takes the alias ``champion`` only when its MAE on the most recent heats (the training's test
+  slice, the latest in time) beats the current champion's on the same heats; the comparison is logged.
+* ``load_champions`` rebuilds the exact ``OutcomeSurrogate`` objects and refuses models whose features do not
+  match the current plant config.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import tempfile
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import pandas as pd
+from mlflow.exceptions import MlflowException
+from mlflow.tracking import MlflowClient
+
+from connectors.tracking import configure_mlflow
+from optimizer.config import PlantConfig
+from optimizer.surrogates import OutcomeSurrogate, SurrogateSet, TrainingReport, constrained_outcomes
+from optimizer.surrogates.domain import ApplicabilityDomain
+from optimizer.surrogates.features import context_features, decision_features, holdout_split, time_order
+
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+logging.getLogger("mlflow").setLevel(logging.ERROR)
+CHAMPION, CHALLENGER, PREVIOUS = "champion", "challenger", "previous_champion"
+PIP_REQUIREMENTS = ["steel-dosing", "scikit-learn", "pandas", "numpy"]
+
+
+class SurrogateModel(mlflow.pyfunc.PythonModel):
+    """pyfunc wrapper: ``predict`` gives the outcome; the surrogate object itself travels with it."""
+
+    def __init__(self, surrogate: OutcomeSurrogate, domain: ApplicabilityDomain) -> None:
+        self.surrogate = surrogate
+        self.domain = domain
+
+    def predict(self, context, model_input, params=None):  # noqa: ANN001, ANN201, ARG002
+        return self.surrogate.predict(model_input)
+
+
+@dataclass
+class Promotion:
+    """Outcome of the champion/challenger comparison for one outcome."""
+
+    outcome: str
+    version: str
+    promoted: bool
+    challenger_mae: float
+    champion_mae: float | None
+
+
+def registered_name(cfg: PlantConfig, outcome: str) -> str:
+    """Registered-model name of an outcome."""
+    return f"{cfg.mlflow.model_prefix}_{outcome}"
+
+
+def data_fingerprint(heats: pd.DataFrame) -> str:
+    """SHA-256 of the canonical table's content (row order and values)."""
+    return hashlib.sha256(pd.util.hash_pandas_object(heats, index=False).to_numpy().tobytes()).hexdigest()
+
+
+def log_and_register(cfg: PlantConfig, sset: SurrogateSet, report: TrainingReport, heats: pd.DataFrame,
+                     tracking_uri: str | None = None) -> list[Promotion]:
+    """Log a training run, register one version per outcome and apply the champion rule."""
+    configure_mlflow(cfg, tracking_uri)
+    recent = time_order(heats).iloc[holdout_split(len(heats))[2]]
+    promotions = []
+    with mlflow.start_run(run_name="train-surrogates") as parent:
+        mlflow.log_params({"n_heats": len(heats), "n_train": report.n_train, "n_calibration": report.n_calibration,
+                           "n_test": report.n_test, "data_fingerprint": data_fingerprint(heats)})
+        for outcome, sur in sset.outcomes.items():
+            with mlflow.start_run(run_name=outcome, nested=True):
+                version = _log_outcome(cfg, sur, sset.domain, report, recent)
+                promotions.append(_champion_rule(cfg, outcome, version, sur, recent))
+        mlflow.set_tag("parent_run", parent.info.run_id)
+    return promotions
+
+
+def _log_outcome(cfg: PlantConfig, sur: OutcomeSurrogate, domain: ApplicabilityDomain, report: TrainingReport,
+                 recent: pd.DataFrame) -> str:
+    outcome = sur.outcome
+    mlflow.log_params({"outcome": outcome, "structure": sur.structure_name})
+    mlflow.log_metrics({f"test_{k}": v for k, v in sur.metrics.items() if np.isfinite(v)})
+    mlflow.log_metrics({f"cv_mae_{k}": v for k, v in report.cv_mae[outcome].items()})
+    mlflow.log_metric("fixed_yield_test_mae", report.baseline_test_mae[outcome])
+    mlflow.log_metrics({f"test_mae_grade_{g}": v for g, v in report.test_by_grade[outcome].items()})
+    _log_plots(outcome, report.test_predictions[outcome])
+    example = recent[sur.context_features + sur.decision_features].head(3).astype({"n_samples": float})
+    with warnings.catch_warnings():  # cloudpickle is chosen deliberately: the surrogate is our own code
+        warnings.simplefilter("ignore")
+        info = mlflow.pyfunc.log_model(name="model", python_model=SurrogateModel(sur, domain), input_example=example,
+                                       pip_requirements=PIP_REQUIREMENTS,
+                                       registered_model_name=registered_name(cfg, outcome))
+    return str(info.registered_model_version)
+
+
+def _log_plots(outcome: str, pred: pd.DataFrame) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (a, b) = plt.subplots(1, 2, figsize=(10, 4))
+    a.scatter(pred["actual"], pred["predicted"], s=6)
+    lo, hi = float(pred[["actual", "predicted"]].min().min()), float(pred[["actual", "predicted"]].max().max())
+    a.plot([lo, hi], [lo, hi], "k--", lw=1)
+    a.set(xlabel="actual", ylabel="predicted", title=f"{outcome}: test heats")
+    b.plot(pd.to_datetime(pred["start_time"]), pred["actual"] - pred["predicted"], ".", ms=3)
+    b.axhline(0, color="k", lw=1)
+    b.set(xlabel="heat start", ylabel="residual", title="residuals over time")
+    fig.autofmt_xdate()
+    with tempfile.TemporaryDirectory() as d:
+        path = Path(d) / f"diagnostics_{outcome}.png"
+        fig.savefig(path, dpi=80)
+        mlflow.log_artifact(str(path))
+    plt.close(fig)
+
+
+def _champion_rule(cfg: PlantConfig, outcome: str, version: str, sur: OutcomeSurrogate,
+                   recent: pd.DataFrame) -> Promotion:
+    client = MlflowClient()
+    name = registered_name(cfg, outcome)
+    y = recent[outcome].to_numpy(float)
+    mae_new = float(np.mean(np.abs(y - sur.predict(recent))))
+    client.set_registered_model_alias(name, CHALLENGER, version)
+    champ = _alias_version(client, name, CHAMPION)
+    mae_old = None
+    if champ is not None:
+        old = _load_surrogate(name, champ.version)
+        mae_old = float(np.mean(np.abs(y - old.surrogate.predict(recent))))
+    promoted = mae_old is None or mae_new < mae_old
+    mlflow.log_metrics({"recent_mae_challenger": mae_new, "promoted": float(promoted)})
+    if mae_old is not None:
+        mlflow.log_metric("recent_mae_champion", mae_old)
+    if promoted:
+        if champ is not None:
+            client.set_registered_model_alias(name, PREVIOUS, champ.version)
+        client.set_registered_model_alias(name, CHAMPION, version)
+    return Promotion(outcome, version, promoted, mae_new, mae_old)
+
+
+def _alias_version(client: MlflowClient, name: str, alias: str):  # noqa: ANN202
+    try:
+        return client.get_model_version_by_alias(name, alias)
+    except MlflowException:
+        return None
+
+
+def _load_surrogate(name: str, version_or_alias: str) -> SurrogateModel:
+    ref = f"@{version_or_alias}" if not str(version_or_alias).isdigit() else f"/{version_or_alias}"
+    return mlflow.pyfunc.load_model(f"models:/{name}{ref}").unwrap_python_model()
+
+
+def load_champions(cfg: PlantConfig, tracking_uri: str | None = None) -> SurrogateSet:
+    """The champion surrogates of every outcome the config's grades limit (see module doc)."""
+    configure_mlflow(cfg, tracking_uri)
+    client = MlflowClient()
+    outcomes, versions, domain = {}, {}, None
+    for outcome in constrained_outcomes(cfg):
+        name = registered_name(cfg, outcome)
+        champ = _alias_version(client, name, CHAMPION)
+        if champ is None:
+            raise LookupError(f"no champion model {name!r} in {mlflow.get_tracking_uri()}; run `dosing train` first")
+        wrapped = _load_surrogate(name, champ.version)
+        _check_signature(cfg, name, champ.version, wrapped.surrogate)
+        outcomes[outcome] = wrapped.surrogate
+        versions[outcome] = f"{name}/{champ.version}"
+        domain = domain or wrapped.domain
+    return SurrogateSet(outcomes, domain, versions)
+
+
+def _check_signature(cfg: PlantConfig, name: str, version: str, sur: OutcomeSurrogate) -> None:
+    want = {"context": context_features(cfg), "decision": decision_features(cfg)}
+    have = sur.signature()
+    problems = []
+    for kind in ("context", "decision"):
+        missing = sorted(set(want[kind]) - set(have[kind]))
+        extra = sorted(set(have[kind]) - set(want[kind]))
+        if missing:
+            problems.append(f"{kind} features missing from the model: {missing}")
+        if extra:
+            problems.append(f"{kind} features the config no longer has: {extra}")
+    if problems:
+        raise ValueError(f"model {name} version {version} does not match the plant config ("
+                         + "; ".join(problems) + "); retrain with `dosing train`")
+
+
+def promote(cfg: PlantConfig, outcome: str, version: str, tracking_uri: str | None = None) -> None:
+    """Manually make ``version`` the champion (the old champion becomes ``previous_champion``)."""
+    configure_mlflow(cfg, tracking_uri)
+    client = MlflowClient()
+    name = registered_name(cfg, outcome)
+    client.get_model_version(name, version)  # raises if it does not exist
+    champ = _alias_version(client, name, CHAMPION)
+    if champ is not None and champ.version != version:
+        client.set_registered_model_alias(name, PREVIOUS, champ.version)
+    client.set_registered_model_alias(name, CHAMPION, version)
+
+
+def rollback(cfg: PlantConfig, outcome: str, tracking_uri: str | None = None) -> str:
+    """Give the champion alias back to the previous champion; returns that version."""
+    configure_mlflow(cfg, tracking_uri)
+    client = MlflowClient()
+    name = registered_name(cfg, outcome)
+    prev = _alias_version(client, name, PREVIOUS)
+    if prev is None:
+        raise LookupError(f"{name} has no previous champion to roll back to")
+    champ = _alias_version(client, name, CHAMPION)
+    client.set_registered_model_alias(name, CHAMPION, prev.version)
+    if champ is not None:
+        client.set_registered_model_alias(name, PREVIOUS, champ.version)
+    return str(prev.version)
+
+
+def list_models(cfg: PlantConfig, tracking_uri: str | None = None) -> pd.DataFrame:
+    """Every version of every outcome model with its aliases and key test metrics."""
+    configure_mlflow(cfg, tracking_uri)
+    client = MlflowClient()
+    rows = []
+    for outcome in constrained_outcomes(cfg):
+        name = registered_name(cfg, outcome)
+        for found in client.search_model_versions(f"name='{name}'"):
+            v = client.get_model_version(name, found.version)  # search results omit aliases on some stores
+            run = client.get_run(v.run_id)
+            m = run.data.metrics
+            rows.append({"model": name, "version": int(v.version), "aliases": ",".join(v.aliases),
+                         "structure": run.data.params.get("structure", ""), "test_mae": m.get("test_mae"),
+                         "coverage_90": m.get("test_coverage_90"), "fixed_yield_mae": m.get("fixed_yield_test_mae"),
+                         "recent_mae": m.get("recent_mae_challenger")})
+    return pd.DataFrame(rows).sort_values(["model", "version"]) if rows else pd.DataFrame(rows)

@@ -1,0 +1,65 @@
+"""The optimizer as a simulator policy: surrogates trained on history, the dosing program decides each day.
+
+Heats are planned one day at a time (the daily inventory is shared by that day's heats). Heats the program
+finds infeasible get no setpoints from it; in closed-loop evaluation the operator then runs today's practice on
+them, and their ids are kept (``fallbacks``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from optimizer.config import PlantConfig
+from optimizer.dosing.model import DosingOptions
+from optimizer.dosing.run import optimize_heats
+from optimizer.dosing.schedule import HeatContext
+from optimizer.simulator.policies import HeatPlan, Level2Policy
+
+
+@dataclass
+class OptimizerPolicy:
+    """Plans heats with the dosing program over the given surrogates."""
+
+    cfg: PlantConfig
+    surrogates: object
+    workers: int | None = None
+    name: str = "optimizer"
+    fallbacks: list[str] = field(default_factory=list)
+
+    def decide_many(self, contexts: Sequence[HeatContext]) -> list[HeatPlan]:
+        """Plan day by day (daily inventory is per day), in the order given."""
+        days: dict[object, list[HeatContext]] = {}
+        for c in contexts:
+            days.setdefault(c.planned_time.date() if c.planned_time is not None else None, []).append(c)
+        by_id: dict[str, HeatPlan] = {}
+        for day_heats in days.values():
+            by_id.update(zip([c.heat_id for c in day_heats], self._plan_day(day_heats), strict=True))
+        return [by_id[c.heat_id] for c in contexts]
+
+    def _plan_day(self, contexts: list[HeatContext]) -> list[HeatPlan]:
+        result = optimize_heats(self.cfg, contexts, self.surrogates, DosingOptions(), workers=self.workers,
+                                explain=False)
+        baseline = Level2Policy(self.cfg)
+        plans = []
+        for ctx, r in zip(contexts, result.heats, strict=True):
+            if not r.feasible:
+                self.fallbacks.append(ctx.heat_id)
+                plans.append(baseline.decide(ctx))
+                continue
+            aims = {o.split("_")[1]: p for o, (p, _, _) in r.predicted.items() if o.endswith("_wt_pct")}
+            t = r.predicted.get("final_temperature_degC")
+            plans.append(HeatPlan(r.additions_kg, r.arc_energy_kWh, r.n_samples, aims, t[0] if t else None,
+                                  source=self.name))
+        return plans
+
+
+def optimizer_from_simulated_history(cfg: PlantConfig, history_heats: int = 2000, history_seed: int = 0,
+                                     workers: int | None = None) -> OptimizerPolicy:
+    """Train surrogates on simulator history made by today's practice, then optimize with them."""
+    from optimizer.simulator.history import simulate_history
+    from optimizer.surrogates import train_surrogates
+
+    heats, _ = simulate_history(cfg, history_heats, history_seed)
+    surrogates, _ = train_surrogates(cfg, heats)
+    return OptimizerPolicy(cfg, surrogates, workers)

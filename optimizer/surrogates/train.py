@@ -1,0 +1,151 @@
+"""Train the surrogates: pick a structure per outcome by time-ordered CV, calibrate, test on the latest heats."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import mean_absolute_error, mean_squared_error, r2_score
+
+from optimizer.config import PlantConfig
+from optimizer.dosing.prior import TEMPERATURE, prior_surrogates
+from optimizer.schema import element_col
+from optimizer.surrogates.conformal import SampleWidths
+from optimizer.surrogates.domain import ApplicabilityDomain
+from optimizer.surrogates.features import context_features, decision_features, holdout_split, time_order, time_splits
+from optimizer.surrogates.structures import ContextHeatBalance, ContextRecovery, EnergyBalance, FixedYield
+from optimizer.surrogates.surrogate import OutcomeSurrogate, SurrogateSet
+
+MIN_HEATS = 60
+# Outcomes whose structure is chosen for causal validity, not by CV error: the final temperature is what the
+# operator controls, so the forward fit (best CV error) is attenuated in the energy; see EnergyBalance.
+CAUSAL_CHOICE = {TEMPERATURE: "energy_balance"}
+
+
+@dataclass
+class PriorHeatBalance:
+    """Today's heat balance from the config priors (comparison baseline for the temperature)."""
+
+    cfg: PlantConfig
+    name: str = "fixed_yield"
+
+    def fit(self, df: pd.DataFrame, y: np.ndarray) -> PriorHeatBalance:
+        return self
+
+    def linear_terms(self, context):  # noqa: ANN001, ANN201
+        return prior_surrogates(self.cfg).outcomes[TEMPERATURE].linear_terms(context)
+
+    def predict(self, df: pd.DataFrame) -> np.ndarray:
+        out = []
+        for row in df.to_dict("records"):
+            const, coefs = self.linear_terms(row)
+            out.append(const + sum(c * float(row[d]) for d, c in coefs.items()))
+        return np.array(out)
+
+
+@dataclass
+class TrainingReport:
+    """What training measured: CV scores per candidate, test metrics of the chosen structures, coverage."""
+
+    n_train: int
+    n_calibration: int
+    n_test: int
+    cv_mae: dict[str, dict[str, float]] = field(default_factory=dict)
+    chosen: dict[str, str] = field(default_factory=dict)
+    test: dict[str, dict[str, float]] = field(default_factory=dict)
+    test_by_grade: dict[str, dict[str, float]] = field(default_factory=dict)
+    baseline_test_mae: dict[str, float] = field(default_factory=dict)
+    test_predictions: dict[str, pd.DataFrame] = field(default_factory=dict)
+
+
+def constrained_outcomes(cfg: PlantConfig) -> list[str]:
+    """Final wt% of every element a grade limits, then the final temperature."""
+    els = [el for el in cfg.elements if any(el in g.chemistry_wt_pct for g in cfg.grades)]
+    return [element_col("final", el) for el in els] + [TEMPERATURE]
+
+
+def candidates(cfg: PlantConfig, outcome: str) -> dict[str, Callable[[], object]]:
+    """Candidate structures (all linear in the decisions given the context) for one outcome."""
+    if outcome == TEMPERATURE:
+        dec = decision_features(cfg)
+        return {"fixed_yield": lambda: PriorHeatBalance(cfg),
+                "heat_balance": lambda: ContextHeatBalance.build(dec, alpha=1.0),
+                "energy_balance": lambda: EnergyBalance.build(dec, alpha=1.0)}
+    el = outcome.split("_")[1]
+    return {"fixed_yield": lambda: FixedYield.build(cfg, el),
+            "context_recovery": lambda: ContextRecovery.build(cfg, el, alpha=1.0),
+            "context_recovery_strong": lambda: ContextRecovery.build(cfg, el, alpha=30.0)}
+
+
+def train_surrogates(cfg: PlantConfig, heats: pd.DataFrame,
+                     progress: Callable[[str], None] | None = None) -> tuple[SurrogateSet, TrainingReport]:
+    """Fit every outcome (see module doc). ``heats`` is a validated canonical table."""
+    if len(heats) < MIN_HEATS:
+        raise ValueError(f"training needs at least {MIN_HEATS} valid heats, got {len(heats)}")
+    df = time_order(heats)
+    tr, cal, te = holdout_split(len(df))
+    report = TrainingReport(len(tr), len(cal), len(te))
+    outcomes = {}
+    for outcome in constrained_outcomes(cfg):
+        if progress:
+            progress(outcome)
+        outcomes[outcome] = _train_outcome(cfg, df, outcome, tr, cal, te, report)
+    domain = ApplicabilityDomain.fit(df.iloc[np.r_[tr, cal]], context_features(cfg)[1:] + decision_features(cfg))
+    return SurrogateSet(outcomes, domain, versions={}), report
+
+
+def _train_outcome(cfg: PlantConfig, df: pd.DataFrame, outcome: str, tr: np.ndarray, cal: np.ndarray,
+                   te: np.ndarray, report: TrainingReport) -> OutcomeSurrogate:
+    y = df[outcome].to_numpy(float)
+    train = df.iloc[tr]
+    scores = {}
+    for name, make in candidates(cfg, outcome).items():
+        maes = [mean_absolute_error(y[tr][v], make().fit(train.iloc[f], y[tr][f]).predict(train.iloc[v]))
+                for f, v in time_splits(len(tr))]
+        scores[name] = float(np.mean(maes))
+    best = CAUSAL_CHOICE.get(outcome) or min(scores, key=scores.get)
+    report.cv_mae[outcome], report.chosen[outcome] = scores, best
+    structure = candidates(cfg, outcome)[best]().fit(train, y[tr])
+    cal_df = df.iloc[cal]
+    n_cal = cal_df["n_samples"].to_numpy(int)
+    model_err = np.abs(y[cal] - structure.predict(cal_df))
+    if outcome == TEMPERATURE:
+        widths = _closed_loop_widths(train, y[tr], cal_df, y[cal], n_cal, model_err)
+    else:
+        widths = SampleWidths.fit(model_err, n_cal, cal_df["grade"].to_numpy())
+    sur = OutcomeSurrogate(outcome, structure, widths, context_features(cfg), decision_features(cfg))
+    sur.metrics = _test_metrics(sur, df.iloc[te], y[te], report, outcome)
+    baseline = candidates(cfg, outcome)["fixed_yield"]().fit(train, y[tr])
+    report.baseline_test_mae[outcome] = float(mean_absolute_error(y[te], baseline.predict(df.iloc[te])))
+    return sur
+
+
+def _closed_loop_widths(train: pd.DataFrame, y_train: np.ndarray, cal: pd.DataFrame, y_cal: np.ndarray,
+                        n_cal: np.ndarray, model_err: np.ndarray) -> SampleWidths:
+    """Final temperature is steered by the operator after every sample: its spread around the practice's
+    per-grade aim (estimated on the training heats) by number of samples is the closed-loop width. The
+    heat-balance model's error, which conditions on the energy actually used, is the open-loop floor."""
+    centre = pd.Series(y_train).groupby(train["grade"].to_numpy()).median()
+    dev = np.abs(y_cal - centre.reindex(cal["grade"].to_numpy()).to_numpy())
+    widths = SampleWidths.fit(dev, n_cal, cal["grade"].to_numpy())
+    widths.open_loop = SampleWidths.fit(model_err, n_cal).pooled
+    return widths
+
+
+def _test_metrics(sur: OutcomeSurrogate, test: pd.DataFrame, y: np.ndarray, report: TrainingReport,
+                  outcome: str) -> dict[str, float]:
+    pred = sur.predict(test)
+    n = test["n_samples"].to_numpy(int)
+    out = {"mae": float(mean_absolute_error(y, pred)), "rmse": float(np.sqrt(mean_squared_error(y, pred))),
+           "r2": float(r2_score(y, pred)) if len(y) > 1 else float("nan")}
+    for conf in (0.90, 0.95):
+        hw = np.array([sur.halfwidth(int(k), conf, g) for k, g in zip(n, test["grade"], strict=True)])
+        out[f"coverage_{int(conf * 100)}"] = float(np.mean(np.abs(y - pred) <= hw))
+    report.test[outcome] = out
+    report.test_by_grade[outcome] = {str(g): float(mean_absolute_error(y[m], pred[m]))
+                                     for g in test["grade"].unique() for m in [(test["grade"] == g).to_numpy()]}
+    report.test_predictions[outcome] = pd.DataFrame({"start_time": test["start_time"].to_numpy(), "actual": y,
+                                                     "predicted": pred, "grade": test["grade"].to_numpy()})
+    return out
