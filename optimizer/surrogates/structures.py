@@ -97,14 +97,18 @@ class ContextRecovery:
         enc = ContextEncoder(["initial_oxygen_ppm", "initial_temperature_degC", "steel_weight_t"])
         return cls(element, prior_gain(cfg, element), enc, alpha)
 
+    p_scale_: float = 1.0
+
     def _design(self, df: pd.DataFrame) -> np.ndarray:
         phi = self.encoder.transform(df)
-        p = _mass_balance(df, self.gain)[:, None]
+        p = _mass_balance(df, self.gain)[:, None] / self.p_scale_  # unit scale, so the ridge penalty is fair
         return np.hstack([p, p * phi])
 
     def fit(self, df: pd.DataFrame, y: np.ndarray) -> ContextRecovery:
         self.encoder.fit(df)
-        target = y - df[f"initial_{self.element}_wt_pct"].to_numpy(float)
+        p = _mass_balance(df, self.gain)
+        self.p_scale_ = float(np.sqrt(np.mean(p ** 2))) or 1.0
+        target = (y - df[f"initial_{self.element}_wt_pct"].to_numpy(float)) / self.p_scale_
         self.ridge_ = Ridge(alpha=self.alpha, fit_intercept=False).fit(self._design(df), target)
         return self
 

@@ -76,7 +76,7 @@ def candidates(cfg: PlantConfig, outcome: str) -> dict[str, Callable[[], object]
     el = outcome.split("_")[1]
     return {"fixed_yield": lambda: FixedYield.build(cfg, el),
             "context_recovery": lambda: ContextRecovery.build(cfg, el, alpha=1.0),
-            "context_recovery_strong": lambda: ContextRecovery.build(cfg, el, alpha=30.0)}
+            "context_recovery_loose": lambda: ContextRecovery.build(cfg, el, alpha=0.05)}
 
 
 def train_surrogates(cfg: PlantConfig, heats: pd.DataFrame,
