@@ -23,6 +23,9 @@ from optimizer.dosing.schedule import HeatContext
 from optimizer.dosing.solve import SolveOutcome, marginal_costs, solve
 from optimizer.recommendation import HeatRecommendation, Interval, Recommendation
 
+# context the surrogates use beyond the mass balance (recovery, heat loss); initial contents only add up
+NONLINEAR_CONTEXT = ["steel_weight_t", "initial_temperature_degC", "initial_oxygen_ppm"]
+
 
 @dataclass
 class HeatPlanResult:
@@ -108,8 +111,7 @@ def _outside_domain(h: HeatContext, surrogates) -> list[str]:
     dom = getattr(surrogates, "domain", None)
     if dom is None or not hasattr(dom, "check_context"):
         return []
-    ctx = h.features()
-    return dom.check_context(ctx, [k for k in ctx if k != "grade"])
+    return dom.check_context(h.features(), NONLINEAR_CONTEXT)
 
 
 def _map(fn, jobs: list, workers: int) -> list:

@@ -25,6 +25,7 @@ def test_simulate_train_optimize_evaluate(tmp_path: Path, monkeypatch):
     assert res.exit_code in (0, 3), res.output
     rec = Recommendation.from_json(tmp_path / ".dosing" / "recommendations" / "latest.json")
     assert rec.model_versions["final_Mn_wt_pct"] == "lf1_final_Mn_wt_pct/1"
-    assert sum(h.feasible for h in rec.heats) >= 8
+    assert any(h.feasible for h in rec.heats)
+    assert all(h.diagnosis for h in rec.heats if not h.feasible)
     res = run(app, ["models", "rollback", "--outcome", "final_Mn_wt_pct"])
     assert res.exit_code == 1 and "no previous champion" in res.output
