@@ -92,18 +92,41 @@ def optimize_heats(cfg: PlantConfig, heats: Sequence[HeatContext], surrogates, o
     joint = False
     if opts.inventory and feasible and _over_inventory(cfg, [results[h.heat_id] for h in feasible], opts):
         joint = True
-        for r in _solve_group((cfg, feasible, surrogates, opts, explain)):
-            results[r.heat_id] = r
-        if not any(results[h.heat_id].feasible for h in feasible):
-            notes = diagnose(cfg, feasible, surrogates, opts)
-            for h in feasible:
-                results[h.heat_id].diagnosis = notes[h.heat_id]
+        results.update(_solve_jointly(cfg, feasible, surrogates, opts, explain))
     ordered = [results[h.heat_id] for h in heats]
     gaps = [r.gap for r in ordered if r.feasible and math.isfinite(r.gap)]
     status = "optimal" if all(r.feasible for r in ordered) else "partially infeasible"
     timings = {k: sum(r.timings.get(k, 0.0) for r in ordered) for k in ("build", "solve", "highs", "extract")}
     timings["wall"] = time.perf_counter() - wall0
     return DosingResult(ordered, joint, status, max(gaps, default=math.nan), timings)
+
+
+def _solve_jointly(cfg: PlantConfig, heats: list[HeatContext], surrogates, opts: DosingOptions,
+                   explain: bool) -> dict[str, HeatPlanResult]:
+    """Solve heats that share inventory together. If the stock cannot serve them all, serve the earliest
+    heats (planned-time order) that it can (binary search on the prefix); the rest get no setpoints and a
+    diagnosis naming the short materials."""
+    order = sorted(heats, key=lambda h: (h.planned_time is None, h.planned_time or 0))
+    first = _solve_group((cfg, order, surrogates, opts, explain))
+    if all(r.feasible for r in first):
+        return {r.heat_id: r for r in first}
+    ok, bad, best = 0, len(order), []  # the first `ok` heats are jointly feasible, the first `bad` are not
+    while bad - ok > 1:
+        mid = (ok + bad) // 2
+        trial = _solve_group((cfg, order[:mid], surrogates, opts, explain))
+        if all(r.feasible for r in trial):
+            ok, best = mid, trial
+        else:
+            bad = mid
+    served = {r.heat_id: r for r in best}
+    shortage = diagnose(cfg, order, surrogates, opts)
+    out = dict(served)
+    for h in order:
+        if h.heat_id not in served:
+            out[h.heat_id] = HeatPlanResult(h.heat_id, False, status="inventory exhausted",
+                                            diagnosis="not served: the day's inventory runs out before this heat; "
+                                            + shortage[h.heat_id])
+    return out
 
 
 def _outside_domain(h: HeatContext, surrogates) -> list[str]:

@@ -149,3 +149,16 @@ def test_co2_price_shifts_to_low_co2_carrier():
     green = optimize_heats(cfg, [heat()], sur, DosingOptions(co2_price_per_t=500.0), workers=1).heats[0]
     assert cheap.additions_kg["FeMnB"] > 0 and green.additions_kg["FeMnA"] > 0
     assert green.co2_kg < cheap.co2_kg
+
+
+def test_inventory_exhausted_serves_earliest_heats():
+    import pandas as pd
+
+    cfg = tiny_config(**{"materials.2.daily_inventory_kg": 150.0})  # coke for about two heats
+    sur = with_widths(cfg, {n: 0.05 for n in range(1, 5)})
+    t0 = pd.Timestamp("2026-11-25T00:00Z")
+    heats = [heat(f"H{i}", planned_time=t0 + pd.Timedelta(hours=3 - i)) for i in range(3)]  # H2 earliest
+    res = {r.heat_id: r for r in optimize_heats(cfg, heats, sur, workers=1).heats}
+    assert sorted(h for h, r in res.items() if r.feasible) == ["H1", "H2"]
+    assert sum(r.additions_kg["Coke"] for r in res.values() if r.feasible) <= 150.0 + 1e-6
+    assert "inventory runs out" in res["H0"].diagnosis and "Coke is short" in res["H0"].diagnosis
