@@ -1,0 +1,82 @@
+"""Reading our setpoint server as a DCS does: a consistent snapshot of the current recommendation."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from asyncua import Client, ua
+
+from connectors.opcua.security import application_uri
+from optimizer.recommendation import Recommendation
+
+MAX_SNAPSHOT_TRIES = 5
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """How a client connects: certificate/key (with the server's certificate) and optional user."""
+
+    certificate: Path | None = None
+    private_key: Path | None = None
+    server_certificate: Path | None = None
+    mode: str = "SignAndEncrypt"  # or "Sign"
+    user: str | None = None
+    password: str | None = None
+    name: str = "dosing-client"
+
+
+async def connect(endpoint: str, creds: Credentials) -> Client:
+    """An open, secured client session (close it with ``await client.disconnect()``)."""
+    client = Client(endpoint, timeout=10)
+    client.application_uri = application_uri(creds.name)
+    if creds.certificate is not None:
+        parts = ["Basic256Sha256", creds.mode, str(creds.certificate), str(creds.private_key)]
+        if creds.server_certificate is not None:
+            parts.append(str(creds.server_certificate))
+        await client.set_security_string(",".join(parts))
+    if creds.user:
+        client.set_user(creds.user)
+        client.set_password(creds.password or "")
+    await client.connect()
+    return client
+
+
+async def read_snapshot(client: Client, namespace_uri: str) -> tuple[int, Recommendation | None]:
+    """(generation, recommendation) read consistently: Generation before and after must agree."""
+    ns = await client.get_namespace_index(namespace_uri)
+    gen_node = client.get_node(ua.NodeId("Dosing.Generation", ns))
+    json_node = client.get_node(ua.NodeId("Dosing.RecommendationJson", ns))
+    for _ in range(MAX_SNAPSHOT_TRIES):
+        before = await gen_node.read_value()
+        text = await json_node.read_value()
+        after = await gen_node.read_value()
+        if before == after:
+            return int(after), (Recommendation.model_validate_json(text) if text else None)
+    raise RuntimeError(f"the recommendation changed {MAX_SNAPSHOT_TRIES} times while reading; try again")
+
+
+async def read_setpoints(client: Client, namespace_uri: str, materials: list[str]) -> dict[str, dict[str, float]]:
+    """Per heat id, the setpoints read node by node from the current generation's subtree (a DCS's view):
+    ``{heat: {material: kg, "ArcEnergy": kWh, "Samples": n}}``; retried if a publish happens meanwhile."""
+    ns = await client.get_namespace_index(namespace_uri)
+    gen_node = client.get_node(ua.NodeId("Dosing.Generation", ns))
+    for _ in range(MAX_SNAPSHOT_TRIES):
+        gen = await gen_node.read_value()
+        folder = client.get_node(ua.NodeId(f"Dosing.G{gen}", ns))
+        heats = [(await c.read_browse_name()).Name for c in await folder.get_children()] if gen else []
+        nodes, keys = [], []
+        for h in heats:
+            for m in materials:
+                nodes.append(client.get_node(ua.NodeId(f"Dosing.G{gen}.{h}.Setpoints.{m}", ns)))
+                keys.append((h, m))
+            for leaf in ("ArcEnergy", "Samples", "Feasible"):
+                nodes.append(client.get_node(ua.NodeId(f"Dosing.G{gen}.{h}.{leaf}", ns)))
+                keys.append((h, leaf))
+        values = await client.read_values(nodes) if nodes else []
+        if await gen_node.read_value() == gen:
+            out: dict[str, dict[str, float]] = {h: {} for h in heats}
+            for (h, k), v in zip(keys, values, strict=True):
+                out[h][k] = float(v)
+            return out
+    raise RuntimeError("the recommendation kept changing while reading its setpoints")
