@@ -10,7 +10,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import io
 import logging
 import os
 import tempfile
@@ -32,6 +34,7 @@ from optimizer.surrogates.features import context_features, decision_features, h
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 logging.getLogger("mlflow").setLevel(logging.ERROR)
+warnings.filterwarnings("ignore", message="Add type hints to the `predict` method", category=UserWarning)
 CHAMPION, CHALLENGER, PREVIOUS = "champion", "challenger", "previous_champion"
 PIP_REQUIREMENTS = ["steel-dosing", "scikit-learn", "pandas", "numpy"]
 
@@ -95,7 +98,8 @@ def _log_outcome(cfg: PlantConfig, sur: OutcomeSurrogate, domain: ApplicabilityD
     mlflow.log_metrics({f"test_mae_grade_{g}": v for g, v in report.test_by_grade[outcome].items()})
     _log_plots(outcome, report.test_predictions[outcome])
     example = recent[sur.context_features + sur.decision_features].head(3).astype({"n_samples": float})
-    with warnings.catch_warnings():  # cloudpickle is chosen deliberately: the surrogate is our own code
+    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()), \
+            contextlib.redirect_stderr(io.StringIO()):  # cloudpickle is deliberate (our own code); quiet registry
         warnings.simplefilter("ignore")
         info = mlflow.pyfunc.log_model(name="model", python_model=SurrogateModel(sur, domain), input_example=example,
                                        pip_requirements=PIP_REQUIREMENTS,

@@ -34,6 +34,7 @@ from asyncua.common.callback import CallbackType
 from asyncua.crypto.truststore import TrustStore
 from asyncua.crypto.validator import CertificateValidator, CertificateValidatorOptions
 
+from connectors.opcua import inbox
 from connectors.opcua.security import DosingUserManager, ReadOnlyAnonymous, application_uri
 from optimizer.config import PlantConfig
 from optimizer.recommendation import Recommendation
@@ -103,6 +104,7 @@ class SetpointServer:
         self.server = srv
         srv.iserver.subscribe_server_callback(CallbackType.PostWrite, self._on_write)
         self._tasks.append(asyncio.create_task(self._heartbeat()))
+        self._tasks.append(asyncio.create_task(self._watch_inbox()))
         saved = self.state_dir / "current.json"
         if saved.exists():
             await self._show(Recommendation.from_json(saved), persist=False)
@@ -211,6 +213,17 @@ class SetpointServer:
             await self.vars["Heartbeat"].write_value(ua.Variant(beat, ua.VariantType.UInt32))
             if self.current is not None and self.current.is_expired():
                 await self.vars["Status"].write_value(ua.Variant("expired", ua.VariantType.String))
+
+    async def _watch_inbox(self) -> None:
+        """Publish recommendations dropped into ``<state>/inbox`` (``dosing publish``); refuse unsafe ones."""
+        while True:
+            for path in inbox.pending(self.state_dir):
+                try:
+                    await self.publish(Recommendation.from_json(path))
+                    path.unlink()
+                except (UnsafeRecommendationError, ValueError) as exc:
+                    inbox.refuse(path, str(exc))
+            await asyncio.sleep(1.0)
 
     async def _on_write(self, event, dispatcher) -> None:  # noqa: ANN001
         """Engineer approval: "approve: ..." or "reject: ..." written to Dosing.Approval."""
