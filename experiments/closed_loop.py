@@ -41,8 +41,9 @@ def main() -> None:
     c = compare(res["optimizer"], res["baseline"])
     print("yardstick (optimizer vs baseline; programme target in brackets):")
     print(f"  material cost   {c['pct_material_cost']:+6.1f} %   [-20 %]")
-    print(f"  off-spec heats  {c['pct_off_spec']:+6.1f} %   [-50 %]   paired diff "
-          f"{c['diff_off_spec_rate'].value:+.3f} [{c['diff_off_spec_rate'].low:+.3f}, {c['diff_off_spec_rate'].high:+.3f}]")
+    d = c["diff_off_spec_rate"]
+    print(f"  off-spec heats  {c['pct_off_spec']:+6.1f} %   [-50 %]   paired diff {d.value:+.3f} "
+          f"[{d.low:+.3f}, {d.high:+.3f}]")
     print(f"  energy          {c['pct_energy']:+6.1f} %   [-10 %]")
     print(f"  productivity    {c['pct_productivity']:+6.1f} %   [+30 %]  (heats per hour of ladle treatment only)")
     print(f"heats the program found infeasible, run with today's practice instead: {len(opt.fallbacks)} "
