@@ -1,0 +1,136 @@
+"""Regression trees and tree ensembles as MILP constraints, pruned by the fixed context.
+
+Definition: a tree is walked from the root with the fixed inputs substituted and the decision inputs' bounds
+known; a split on a fixed input, or one that the bounds decide, keeps one branch only. The reachable leaves
+``L`` each carry a box ``[lo_lf, hi_lf]`` per decision feature f (scikit-learn sends x <= t left, so a right
+branch means x >= t + epsilon).
+
+Formulation (one binary per reachable leaf, the disaggregated box constraints):
+
+    sum_l z_l = 1,    y_tree = sum_l value_l z_l,
+    x_f <= sum_l min(hi_lf, ub_f) z_l,    x_f >= sum_l max(lo_lf, lb_f) z_l     for every decision feature f
+
+which is the convex hull of "x lies in the box of the chosen leaf" for a single tree; no big-M constant is
+needed. A tree whose context leaves one leaf is a constant; ensembles add the trees up (mean for forests,
+init + learning_rate * sum for gradient boosting; HistGradientBoosting's leaves already include the rate).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pyomo.environ as pyo
+
+from optimizer.embedding.features import Feature
+
+
+@dataclass
+class FlatTree:
+    """A tree as arrays: children (-1 = leaf), split feature, threshold, leaf value."""
+
+    left: np.ndarray
+    right: np.ndarray
+    feature: np.ndarray
+    threshold: np.ndarray
+    value: np.ndarray
+
+    @classmethod
+    def from_sklearn(cls, tree) -> FlatTree:  # noqa: ANN001
+        t = tree.tree_
+        return cls(t.children_left, t.children_right, t.feature, t.threshold, t.value[:, 0, 0])
+
+    @classmethod
+    def from_hgb(cls, predictor) -> FlatTree:  # noqa: ANN001
+        n = predictor.nodes
+        leaf = n["is_leaf"].astype(bool)
+        left = np.where(leaf, -1, n["left"].astype(np.int64))
+        right = np.where(leaf, -1, n["right"].astype(np.int64))
+        return cls(left, right, n["feature_idx"].astype(int), n["num_threshold"].astype(float),
+                   n["value"].astype(float))
+
+
+def reachable_leaves(tree: FlatTree, feats: list[Feature], eps: float) -> list[tuple[float, dict[int, list[float]]]]:
+    """(leaf value, {feature: [lo, hi]}) for every leaf the fixed inputs and bounds allow."""
+    out = []
+    stack = [(0, {})]
+    while stack:
+        node, box = stack.pop()
+        if tree.left[node] == -1:
+            out.append((float(tree.value[node]), box))
+            continue
+        f, t = int(tree.feature[node]), float(tree.threshold[node])
+        feat = feats[f]
+        if feat.fixed:
+            stack.append((tree.left[node] if float(feat.value) <= t else tree.right[node], box))
+            continue
+        lo, hi = box.get(f, [feat.lb, feat.ub])
+        if lo <= t:  # left branch x <= t possible
+            stack.append((tree.left[node], {**box, f: [lo, min(hi, t)]}))
+        if hi >= t + eps:  # right branch x >= t + eps possible
+            stack.append((tree.right[node], {**box, f: [max(lo, t + eps), hi]}))
+    return out
+
+
+def add_tree(blk: pyo.Block, name: str, tree: FlatTree, feats: list[Feature], eps: float) -> tuple[object, int]:
+    """Add one tree; returns (its output: number or expression, binaries added)."""
+    leaves = reachable_leaves(tree, feats, eps)
+    if len(leaves) == 1:
+        return leaves[0][0], 0
+    idx = list(range(len(leaves)))
+    z = pyo.Var(idx, domain=pyo.Binary)
+    blk.add_component(f"{name}_z", z)
+    blk.add_component(f"{name}_one", pyo.Constraint(expr=sum(z[i] for i in idx) == 1))
+    used = sorted({f for _, box in leaves for f in box})
+    for f in used:
+        feat = feats[f]
+        hi = [min(box.get(f, [feat.lb, feat.ub])[1], feat.ub) for _, box in leaves]
+        lo = [max(box.get(f, [feat.lb, feat.ub])[0], feat.lb) for _, box in leaves]
+        blk.add_component(f"{name}_ub{f}", pyo.Constraint(expr=feat.expr <= sum(hi[i] * z[i] for i in idx)))
+        blk.add_component(f"{name}_lb{f}", pyo.Constraint(expr=feat.expr >= sum(lo[i] * z[i] for i in idx)))
+    return sum(leaves[i][0] * z[i] for i in idx), len(idx)
+
+
+def ensemble(blk: pyo.Block, trees: list[FlatTree], feats: list[Feature], eps: float, weight: float,
+             offset: float) -> tuple[object, int]:
+    """offset + weight * sum of trees; returns (expression, binaries)."""
+    total, n_bin = 0.0, 0
+    for k, tree in enumerate(trees):
+        val, nb = add_tree(blk, f"t{k}", tree, feats, eps)
+        total = total + val
+        n_bin += nb
+    return offset + weight * total, n_bin
+
+
+def tree_ensemble_parts(est) -> tuple[list[FlatTree], float, float]:  # noqa: ANN001
+    """(trees, weight, offset) of a supported tree model so that predict = offset + weight * sum(trees)."""
+    from sklearn.ensemble import (
+        ExtraTreesRegressor,
+        GradientBoostingRegressor,
+        HistGradientBoostingRegressor,
+        RandomForestRegressor,
+    )
+    from sklearn.tree import DecisionTreeRegressor
+
+    if isinstance(est, DecisionTreeRegressor):
+        return [FlatTree.from_sklearn(est)], 1.0, 0.0
+    if isinstance(est, RandomForestRegressor | ExtraTreesRegressor):
+        trees = [FlatTree.from_sklearn(t) for t in est.estimators_]
+        return trees, 1.0 / len(trees), 0.0
+    if isinstance(est, GradientBoostingRegressor):
+        trees = [FlatTree.from_sklearn(t) for t in est.estimators_[:, 0]]
+        init = float(est._raw_predict_init(np.zeros((1, est.n_features_in_)))[0, 0])
+        return trees, float(est.learning_rate), init
+    if isinstance(est, HistGradientBoostingRegressor):
+        if getattr(est, "is_categorical_", None) is not None and np.any(est.is_categorical_):
+            raise ValueError("HistGradientBoostingRegressor with categorical features cannot be embedded yet")
+        trees = [FlatTree.from_hgb(p[0]) for p in est._predictors]
+        return trees, 1.0, float(np.ravel(est._baseline_prediction)[0])
+    raise TypeError(type(est).__name__)
+
+
+def check_finite(feats: list[Feature]) -> None:
+    for f in feats:
+        if not f.fixed and not (math.isfinite(f.lb) and math.isfinite(f.ub)):
+            raise ValueError(f"input {f.name!r} needs finite bounds")

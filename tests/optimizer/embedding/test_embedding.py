@@ -1,0 +1,162 @@
+"""Embedding: fixed inputs reproduce predict exactly for every supported kind; optimum = brute force; errors."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pandas as pd
+import pyomo.environ as pyo
+import pytest
+from pyomo.contrib.solver.common.factory import SolverFactory
+from sklearn.compose import ColumnTransformer
+from sklearn.ensemble import (
+    ExtraTreesRegressor,
+    GradientBoostingRegressor,
+    HistGradientBoostingRegressor,
+    RandomForestRegressor,
+)
+from sklearn.exceptions import NotFittedError
+from sklearn.linear_model import ElasticNet, Lasso, LinearRegression, Ridge, RidgeCV
+from sklearn.neighbors import KNeighborsRegressor
+from sklearn.neural_network import MLPRegressor
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import MinMaxScaler, OneHotEncoder, StandardScaler
+from sklearn.tree import DecisionTreeRegressor
+
+from optimizer.embedding import UnsupportedEstimatorError, add_predictor_constr
+
+KINDS = {
+    "linear": lambda s: LinearRegression(),
+    "ridge": lambda s: Ridge(alpha=0.5),
+    "ridgecv": lambda s: RidgeCV(),
+    "lasso": lambda s: Lasso(alpha=0.01),
+    "enet": lambda s: ElasticNet(alpha=0.01),
+    "tree": lambda s: DecisionTreeRegressor(max_depth=5, random_state=s),
+    "forest": lambda s: RandomForestRegressor(n_estimators=8, max_depth=4, random_state=s),
+    "extra": lambda s: ExtraTreesRegressor(n_estimators=8, max_depth=4, random_state=s),
+    "gbr": lambda s: GradientBoostingRegressor(n_estimators=15, max_depth=3, random_state=s),
+    "hgb": lambda s: HistGradientBoostingRegressor(max_iter=15, random_state=s),
+    "mlp": lambda s: MLPRegressor(hidden_layer_sizes=(8, 6), max_iter=800, random_state=s),
+    "scaled_mlp": lambda s: Pipeline([("s", StandardScaler()), ("m", MLPRegressor(hidden_layer_sizes=(6,),
+                                                                                  max_iter=800, random_state=s))]),
+    "minmax_gbr": lambda s: Pipeline([("s", MinMaxScaler()), ("m", GradientBoostingRegressor(n_estimators=10))]),
+}
+
+
+def data(seed: int, n: int = 250):
+    rng = np.random.default_rng(seed)
+    X = rng.uniform(-1, 2, (n, 4))
+    y = np.sin(2 * X[:, 0]) + X[:, 1] ** 2 - X[:, 2] * X[:, 3] + 0.05 * rng.normal(size=n)
+    return X, y
+
+
+def solve(m: pyo.ConcreteModel) -> None:
+    res = SolverFactory("highs").solve(m, time_limit=60)
+    assert res.solution_status.name in ("optimal", "feasible")
+
+
+@pytest.mark.filterwarnings("ignore")
+@pytest.mark.parametrize("kind", sorted(KINDS))
+@pytest.mark.parametrize("seed", [0, 1])
+def test_fixed_inputs_reproduce_predict(kind, seed):
+    X, y = data(seed)
+    est = KINDS[kind](seed).fit(X, y)
+    rng = np.random.default_rng(100 + seed)
+    for x0 in rng.uniform(-1, 2, (4, 4)):
+        m = pyo.ConcreteModel()
+        m.x = pyo.Var(range(4), bounds=(-1, 2))
+        m.y = pyo.Var()
+        add_predictor_constr(m, est, [m.x[i] for i in range(4)], m.y)
+        for i in range(4):
+            m.x[i].fix(float(x0[i]))
+        m.obj = pyo.Objective(expr=m.y)
+        solve(m)
+        want = float(est.predict(x0[None])[0])
+        assert pyo.value(m.y) == pytest.approx(want, rel=1e-6, abs=1e-6)
+        # the same point with the first two inputs as build-time context
+        m2 = pyo.ConcreteModel()
+        m2.x = pyo.Var(range(2, 4), bounds=(-1, 2))
+        m2.y = pyo.Var()
+        h = add_predictor_constr(m2, est, [float(x0[0]), float(x0[1]), m2.x[2], m2.x[3]], m2.y)
+        m2.x[2].fix(float(x0[2]))
+        m2.x[3].fix(float(x0[3]))
+        m2.obj = pyo.Objective(expr=m2.y)
+        solve(m2)
+        assert pyo.value(m2.y) == pytest.approx(want, rel=1e-6, abs=1e-6)
+        model_value, predicted = h.check()
+        assert model_value == pytest.approx(predicted, rel=1e-6, abs=1e-6)
+
+
+@pytest.mark.filterwarnings("ignore")
+@pytest.mark.parametrize("kind", ["tree", "forest", "gbr", "hgb", "mlp", "ridge"])
+def test_optimum_matches_brute_force_on_grid(kind):
+    X, y = data(3)
+    X = np.round(X)  # integer-valued training inputs: the optimum lies on the integer grid
+    est = KINDS[kind](3).fit(X, y)
+    m = pyo.ConcreteModel()
+    m.x = pyo.Var(range(4), bounds=(-1, 2), domain=pyo.Integers)
+    m.y = pyo.Var()
+    h = add_predictor_constr(m, est, [m.x[i] for i in range(4)], m.y)
+    m.obj = pyo.Objective(expr=m.y, sense=pyo.minimize)
+    solve(m)
+    grid = np.array(list(itertools.product(range(-1, 3), repeat=4)), dtype=float)
+    best = float(est.predict(grid).min())
+    assert pyo.value(m.y) == pytest.approx(best, rel=1e-6, abs=1e-6)
+    model_value, predicted = h.check()  # the optimum is a real prediction, not a threshold artefact
+    assert model_value == pytest.approx(predicted, rel=1e-6, abs=1e-6)
+
+
+def test_continuous_optimum_is_a_real_prediction():
+    """At thresholds, x <= t goes left; the right branch needs x >= t + eps: no phantom values."""
+    X, y = data(5)
+    est = GradientBoostingRegressor(n_estimators=30, max_depth=3, random_state=0).fit(X, y)
+    for sense in (pyo.minimize, pyo.maximize):
+        m = pyo.ConcreteModel()
+        m.x = pyo.Var(range(4), bounds=(-1, 2))
+        m.y = pyo.Var()
+        h = add_predictor_constr(m, est, [m.x[i] for i in range(4)], m.y)
+        m.obj = pyo.Objective(expr=m.y, sense=sense)
+        solve(m)
+        model_value, predicted = h.check()
+        assert model_value == pytest.approx(predicted, abs=1e-6)
+
+
+def test_pipeline_with_fixed_category_and_names():
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"grade": rng.choice(["A", "B", "C"], 300), "o2": rng.uniform(100, 800, 300),
+                       "add": rng.uniform(0, 50, 300)})
+    y = df["add"] * np.where(df["grade"] == "B", 2.0, 1.0) - 0.01 * df["o2"]
+    pre = ColumnTransformer([("cat", OneHotEncoder(), ["grade"]), ("num", StandardScaler(), ["o2", "add"])])
+    est = Pipeline([("pre", pre), ("m", GradientBoostingRegressor(n_estimators=20, max_depth=3))]).fit(df, y)
+    m = pyo.ConcreteModel()
+    m.a = pyo.Var(bounds=(0, 50))
+    m.y = pyo.Var()
+    h = add_predictor_constr(m, est, {"grade": "B", "o2": 400.0, "add": m.a}, m.y)
+    m.a.fix(20.0)
+    m.obj = pyo.Objective(expr=m.y)
+    solve(m)
+    want = est.predict(pd.DataFrame({"grade": ["B"], "o2": [400.0], "add": [20.0]}))[0]
+    assert pyo.value(m.y) == pytest.approx(want, rel=1e-6)
+    assert h.n_binaries < 20 * 8  # the context pruned the trees
+    with pytest.raises(ValueError, match=r"missing \['add'\]"):
+        add_predictor_constr(m, est, {"grade": "B", "o2": 400.0}, m.y)
+    with pytest.raises(ValueError, match="categorical input 'grade' must be fixed"):
+        m.g = pyo.Var(bounds=(0, 1))
+        add_predictor_constr(m, est, {"grade": m.g, "o2": 400.0, "add": m.a}, m.y)
+
+
+def test_errors_name_the_problem():
+    X, y = data(0)
+    m = pyo.ConcreteModel()
+    m.x = pyo.Var(range(4), bounds=(-1, 2))
+    m.free = pyo.Var()
+    m.y = pyo.Var()
+    with pytest.raises(UnsupportedEstimatorError, match="KNeighborsRegressor cannot be embedded; supported"):
+        add_predictor_constr(m, KNeighborsRegressor().fit(X, y), [m.x[i] for i in range(4)], m.y)
+    with pytest.raises(ValueError, match="needs finite bounds"):
+        add_predictor_constr(m, Ridge().fit(X, y), [m.x[0], m.x[1], m.x[2], m.free], m.y)
+    with pytest.raises(NotFittedError, match="Ridge is not fitted"):
+        add_predictor_constr(m, Ridge(), [m.x[i] for i in range(4)], m.y)
+    with pytest.raises(ValueError, match="got 3 inputs, but Ridge is expecting 4 features"):
+        add_predictor_constr(m, Ridge().fit(X, y), [m.x[i] for i in range(3)], m.y)
