@@ -31,7 +31,8 @@ from optimizer.embedding.trees import ensemble, tree_ensemble_parts
 SUPPORTED_ESTIMATORS = (
     "LinearRegression", "Ridge", "RidgeCV", "Lasso", "LassoCV", "ElasticNet", "ElasticNetCV",
     "DecisionTreeRegressor", "RandomForestRegressor", "ExtraTreesRegressor", "GradientBoostingRegressor",
-    "HistGradientBoostingRegressor", "MLPRegressor (relu)", "Pipeline of those with " + ", ".join(SUPPORTED_TRANSFORMERS),
+    "HistGradientBoostingRegressor", "MLPRegressor (relu)",
+    "Pipeline of those with " + ", ".join(SUPPORTED_TRANSFORMERS),
 )
 LINEAR = ("LinearRegression", "Ridge", "RidgeCV", "Lasso", "LassoCV", "ElasticNet", "ElasticNetCV")
 TREES = ("DecisionTreeRegressor", "RandomForestRegressor", "ExtraTreesRegressor", "GradientBoostingRegressor",

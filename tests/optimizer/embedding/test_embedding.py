@@ -141,8 +141,8 @@ def test_pipeline_with_fixed_category_and_names():
     assert h.n_binaries < 20 * 8  # the context pruned the trees
     with pytest.raises(ValueError, match=r"missing \['add'\]"):
         add_predictor_constr(m, est, {"grade": "B", "o2": 400.0}, m.y)
+    m.g = pyo.Var(bounds=(0, 1))
     with pytest.raises(ValueError, match="categorical input 'grade' must be fixed"):
-        m.g = pyo.Var(bounds=(0, 1))
         add_predictor_constr(m, est, {"grade": m.g, "o2": 400.0, "add": m.a}, m.y)
 
 
