@@ -10,8 +10,9 @@ Formulation (one binary per reachable leaf, the disaggregated box constraints):
     sum_l z_l = 1,    y_tree = sum_l value_l z_l,
     x_f <= sum_l min(hi_lf, ub_f) z_l,    x_f >= sum_l max(lo_lf, lb_f) z_l     for every decision feature f
 
-which is the convex hull of "x lies in the box of the chosen leaf" for a single tree; no big-M constant is
-needed. A tree whose context leaves one leaf is a constant; ensembles add the trees up (mean for forests,
+so each decision feature lies in the chosen leaf's interval (exact for binary z) with no big-M constant; the
+bounds are convex combinations of leaf boxes, tighter than per-leaf big-M rows (not the full convex hull of the
+disjunction, which would need a copy of x per leaf). A tree whose context leaves one leaf is a constant; ensembles add the trees up (mean for forests,
 init + learning_rate * sum for gradient boosting; HistGradientBoosting's leaves already include the rate).
 """
 
