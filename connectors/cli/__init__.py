@@ -3,7 +3,7 @@
 Each sub-module registers its commands on the shared ``app`` when imported.
 """
 
-from connectors.cli import config_cmds, model_cmds, opcua_cmds, optimize_cmds, sim_cmds  # noqa: F401
+from connectors.cli import config_cmds, lf_cmds, model_cmds, opcua_cmds, optimize_cmds, sim_cmds  # noqa: F401
 from connectors.cli.app import app
 
 __all__ = ["app"]

@@ -12,8 +12,9 @@ Formulation (one binary per reachable leaf, the disaggregated box constraints):
 
 so each decision feature lies in the chosen leaf's interval (exact for binary z) with no big-M constant; the
 bounds are convex combinations of leaf boxes, tighter than per-leaf big-M rows (not the full convex hull of the
-disjunction, which would need a copy of x per leaf). A tree whose context leaves one leaf is a constant; ensembles add the trees up (mean for forests,
-init + learning_rate * sum for gradient boosting; HistGradientBoosting's leaves already include the rate).
+disjunction, which would need a copy of x per leaf). A tree whose context leaves one leaf is a constant;
+ensembles add the trees up (mean for forests, init + learning_rate * sum for gradient boosting;
+HistGradientBoosting's leaves already include the rate).
 """
 
 from __future__ import annotations

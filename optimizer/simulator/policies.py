@@ -1,29 +1,31 @@
-"""Dosing policies the simulator can apply: today's level-2 practice, hand-written better/worse ones,
-a recommendations file, and (registered by the dosing package) the optimizer.
+"""Dosing policies the simulator applies: the :class:`Policy` protocol, :class:`HeatPlan`, and today's level-2
+practice (:class:`Level2Policy`, :func:`baseline_plan`) with its hand-written better/worse variants.
 
-A policy maps what the plant knows before the heat (:class:`HeatContext`) to a :class:`HeatPlan`.
+A policy maps what the plant knows before the heat (:class:`HeatContext`, measured values only, never the
+simulator's hidden parameters) to a :class:`HeatPlan`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 from scipy.optimize import linprog
 
-from optimizer.config import PlantConfig
+from optimizer.config import Material, PlantConfig
 from optimizer.dosing.prior import TEMPERATURE, prior_surrogates
 from optimizer.dosing.schedule import HeatContext
-from optimizer.recommendation import Recommendation
 from optimizer.schema import material_col
+
+RecoveryFn = Callable[[Material, str], float]
 
 
 @dataclass(frozen=True)
 class HeatPlan:
-    """What to do with a heat: additions (kg), arc energy (kWh), samples, and the aims trims steer to."""
+    """What to do with a heat: main additions (kg), arc energy (kWh), number of samples, and the aims that
+    the operator's trims steer to (empty = the grade's aims)."""
 
     additions_kg: dict[str, float]
     arc_energy_kWh: float
@@ -33,18 +35,24 @@ class HeatPlan:
     source: str = ""
 
 
+@runtime_checkable
 class Policy(Protocol):
-    """Anything that plans heats."""
+    """Anything that plans heats: one at a time, or a batch (the optimizer plans a day jointly)."""
 
     name: str
+
+    def decide(self, context: HeatContext) -> HeatPlan: ...
 
     def decide_many(self, contexts: Sequence[HeatContext]) -> list[HeatPlan]: ...
 
 
 @dataclass
 class Level2Policy:
-    """A level-2 alloy calculation: least-cost LP with fixed yields, aims at mid-window plus a margin.
+    """Today's level-2 alloy calculation: least-cost LP with the config's fixed yields, aims at mid-window plus a
+    fixed safety margin, a fixed number of samples, a fixed temperature overshoot, energy from heat-balance priors.
 
+    With the shipped prices the LP reproduces the classic carrier sequence: SiMn for Mn+Si, HC FeMn for the
+    remaining Mn, FeSi75 for the remaining Si, Al wire, carburizer for C, lime at its fixed minimum per heat.
     ``margin`` is the fraction of the window added to the mid-window aim; ``recovery_scale`` scales the
     config's yields per element (1.0 = today's figures); ``eta`` overrides the arc-efficiency prior.
     """
@@ -58,17 +66,41 @@ class Level2Policy:
     eta: float | None = None
 
     def decide_many(self, contexts: Sequence[HeatContext]) -> list[HeatPlan]:
+        """Plans for several heats (independent: today's practice plans heat by heat)."""
         return [self.decide(c) for c in contexts]
 
-    def decide(self, ctx: HeatContext) -> HeatPlan:
-        grade = self.cfg.grade(ctx.grade)
+    def decide(self, context: HeatContext) -> HeatPlan:
+        """The plan of one heat (raises UnknownGradeError for a grade the config does not know)."""
+        grade = self.cfg.grade(context.grade)
         aims = {el: _aim(w.low, w.target, w.max, self.margin) for el, w in grade.chemistry_wt_pct.items()
                 if w.min is not None}
-        adds = level2_additions(self.cfg, ctx, aims, self.margin, self.recovery_scale)
+        scale = self.recovery_scale
+
+        def rec(m: Material, el: str) -> float:
+            return m.prior_recovery.get(el, 0.0) * scale.get(el, 1.0)
+
+        adds = level2_additions(self.cfg, context, aims, self.margin, rec)
         n = self.n_samples if self.n_samples is not None else self.cfg.sampling.baseline_samples_per_heat
         t_aim = grade.temperature_degC.target + self.overshoot_degC
-        energy = energy_for(self.cfg, ctx, adds, n, t_aim, self.eta)
+        energy = energy_for(self.cfg, context, adds, n, t_aim, self.eta)
         return HeatPlan(adds, energy, n, aims, t_aim, source=self.name)
+
+
+def baseline_plan(cfg: PlantConfig, context: HeatContext) -> HeatPlan:
+    """Today's practice for one heat: what the optimizer compares its recommendation with."""
+    return Level2Policy(cfg).decide(context)
+
+
+def better_policy(cfg: PlantConfig) -> Level2Policy:
+    """Deliberately better than today: yields closer to the plant's truth, 5 % margin, 3 degC overshoot."""
+    return Level2Policy(cfg, name="better", margin=0.05, overshoot_degC=3.0, eta=0.47,
+                        recovery_scale={"Mn": 1.03, "Si": 1.12, "Al": 1.3, "C": 1.08})
+
+
+def worse_policy(cfg: PlantConfig) -> Level2Policy:
+    """Deliberately worse than today: pessimistic yields, 35 % margin, 2 samples, 9 degC overshoot."""
+    return Level2Policy(cfg, name="worse", margin=0.35, n_samples=2, overshoot_degC=9.0,
+                        recovery_scale={"Mn": 0.95, "Si": 0.9, "Al": 0.8})
 
 
 def _aim(low: float, target: float, high: float | None, margin: float) -> float:
@@ -78,17 +110,27 @@ def _aim(low: float, target: float, high: float | None, margin: float) -> float:
     return min(aim, high - 0.05 * width) if high is not None else aim
 
 
-def level2_additions(cfg: PlantConfig, ctx: HeatContext, aims: dict[str, float], margin: float,
-                     recovery_scale: dict[str, float] | None = None) -> dict[str, float]:
-    """Least-cost additions (kg) reaching every aim with fixed yields, keeping maxima minus a margin."""
-    scale = recovery_scale or {}
+def level2_additions(cfg: PlantConfig, ctx: HeatContext, aims: Mapping[str, float], margin: float,
+                     recovery: RecoveryFn | Mapping[str, float] | None = None) -> dict[str, float]:
+    """Least-cost additions (kg) that reach every aim, keeping maxima ``margin/2`` of the window below the limit.
+
+    ``recovery(material, element)`` gives the yield assumed (default: the config's fixed ``prior_recovery``;
+    a mapping element -> factor scales those). If the aims cannot be reached within the material bounds, the
+    operator adds the fluxes only (the heat will likely miss; that is what a level-2 system does).
+    """
+    if recovery is None or isinstance(recovery, Mapping):
+        scale = dict(recovery or {})
+
+        def rec(m: Material, el: str) -> float:
+            return m.prior_recovery.get(el, 0.0) * scale.get(el, 1.0)
+    else:
+        rec = recovery
     grade = cfg.grade(ctx.grade)
     mats = cfg.materials
     w_kg = ctx.steel_weight_t * 1000.0
 
     def gain(el: str) -> np.ndarray:  # wt% per kg of each material
-        return np.array([m.composition_wt_pct.get(el, 0.0) * m.prior_recovery.get(el, 0.0) * scale.get(el, 1.0)
-                         / w_kg for m in mats])
+        return np.array([m.composition_wt_pct.get(el, 0.0) * rec(m, el) / w_kg for m in mats])
 
     a_ub, b_ub = [], []
     for el, aim in aims.items():
@@ -103,7 +145,7 @@ def level2_additions(cfg: PlantConfig, ctx: HeatContext, aims: dict[str, float],
     bounds = [(m.min_kg_per_heat, m.max_kg_per_heat) for m in mats]
     cost = np.array([m.price_per_kg for m in mats])
     res = linprog(cost, A_ub=np.array(a_ub), b_ub=np.array(b_ub), bounds=bounds, method="highs")
-    if res.status != 0:  # cannot reach every aim: operator adds the fluxes only (the heat will likely miss)
+    if res.status != 0:
         return {m.name: m.min_kg_per_heat for m in mats}
     return {m.name: _to_step(x, m.feeder_step_kg) for m, x in zip(mats, res.x, strict=True)}
 
@@ -114,7 +156,7 @@ def _to_step(kg: float, step: float) -> float:
     return float(np.ceil(kg / step - 1e-9) * step) if step > 0 else round(float(kg), 1)
 
 
-def energy_for(cfg: PlantConfig, ctx: HeatContext, adds: dict[str, float], n_samples: int, aim_degC: float,
+def energy_for(cfg: PlantConfig, ctx: HeatContext, adds: Mapping[str, float], n_samples: int, aim_degC: float,
                eta: float | None = None) -> float:
     """Arc energy (kWh) that the config's heat balance says brings the heat to ``aim_degC``."""
     sur = prior_surrogates(cfg).outcomes[TEMPERATURE]
@@ -124,72 +166,3 @@ def energy_for(cfg: PlantConfig, ctx: HeatContext, adds: dict[str, float], n_sam
     rest = const + sum(coefs[material_col(m)] * kg for m, kg in adds.items()) + coefs["n_samples"] * n_samples
     energy = (aim_degC - rest) / coefs["arc_energy_kWh"]
     return float(np.clip(energy, 0.0, cfg.safety.max_arc_energy_kWh))
-
-
-@dataclass
-class RecommendationFilePolicy:
-    """Applies the setpoints of a recommendations JSON by heat id. Heats missing from the file or marked
-    infeasible are not silently replaced: they raise, naming the heats (unless ``fallback`` is given)."""
-
-    path: Path
-    cfg: PlantConfig
-    fallback: Policy | None = None
-    name: str = "file"
-
-    def decide_many(self, contexts: Sequence[HeatContext]) -> list[HeatPlan]:
-        rec = Recommendation.from_json(self.path)
-        by_id = {h.heat_id: h for h in rec.heats if h.feasible}
-        missing = [c.heat_id for c in contexts if c.heat_id not in by_id]
-        if missing and self.fallback is None:
-            raise LookupError(f"{self.path}: no feasible setpoints for heats {missing[:10]}"
-                              f"{' ...' if len(missing) > 10 else ''} ({len(missing)} of {len(contexts)}); "
-                              "make the recommendation from the same schedule (same --heats and --seed)")
-        plans = []
-        for c in contexts:
-            h = by_id.get(c.heat_id)
-            if h is None:
-                plans.append(self.fallback.decide_many([c])[0])  # type: ignore[union-attr]
-                continue
-            aims = {el: iv.predicted for el, iv in h.predicted_wt_pct.items()}
-            t = h.predicted_temperature_degC.predicted if h.predicted_temperature_degC else None
-            plans.append(HeatPlan(dict(h.additions_kg), h.arc_energy_kWh, h.n_samples, aims, t, source="file"))
-        return plans
-
-
-PolicyFactory = Callable[..., Policy]
-_REGISTRY: dict[str, PolicyFactory] = {
-    "baseline": lambda cfg, **_: Level2Policy(cfg),
-    "better": lambda cfg, **_: Level2Policy(cfg, name="better", margin=0.05, overshoot_degC=3.0, eta=0.47,
-                                            recovery_scale={"Mn": 1.03, "Si": 1.12, "Al": 1.3, "C": 1.08}),
-    "worse": lambda cfg, **_: Level2Policy(cfg, name="worse", margin=0.35, n_samples=1, overshoot_degC=14.0,
-                                           recovery_scale={"Mn": 0.95, "Si": 0.9, "Al": 0.8}),
-    "optimizer": lambda cfg, **o: _optimizer(cfg, **o),
-}
-
-
-def _optimizer(cfg: PlantConfig, **options: object) -> Policy:
-    from optimizer.dosing.policy import optimizer_from_simulated_history  # the dosing package depends on us
-
-    return optimizer_from_simulated_history(cfg, **options)  # type: ignore[arg-type]
-
-
-def register_policy(name: str, factory: PolicyFactory) -> None:
-    """Make a policy selectable by name (``factory(cfg, **options) -> Policy``)."""
-    _REGISTRY[name] = factory
-
-
-def policy_names() -> list[str]:
-    """Registered policy names."""
-    return sorted(_REGISTRY)
-
-
-def make_policy(spec: str, cfg: PlantConfig, **options: object) -> Policy:
-    """A registered policy by name, or a :class:`RecommendationFilePolicy` for a path to a ``.json`` file."""
-    if spec in _REGISTRY:
-        return _REGISTRY[spec](cfg, **options)
-    if spec.endswith(".json"):
-        p = Path(spec)
-        if not p.exists():
-            raise FileNotFoundError(f"recommendations file {p} not found")
-        return RecommendationFilePolicy(p, cfg)
-    raise ValueError(f"unknown policy {spec!r}; use one of {policy_names()} or a recommendations .json file")

@@ -1,0 +1,58 @@
+"""The ladle-furnace final-temperature model in MLflow: log, register, load the latest version."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import warnings
+
+import mlflow
+import pandas as pd
+from mlflow.tracking import MlflowClient
+
+from connectors.model_registry import PIP_REQUIREMENTS, data_fingerprint
+from connectors.tracking import configure_mlflow
+from optimizer.config import PlantConfig
+from optimizer.ladle.model import LadleModel
+
+
+class LadlePyfunc(mlflow.pyfunc.PythonModel):
+    """pyfunc wrapper carrying the fitted LadleModel (cloudpickle, deliberately: our own code)."""
+
+    def __init__(self, model: LadleModel) -> None:
+        self.ladle = model
+
+    def predict(self, context, model_input, params=None):  # noqa: ANN001, ANN201, ARG002
+        return self.ladle.predict(model_input)
+
+
+def model_name(cfg: PlantConfig) -> str:
+    return f"{cfg.mlflow.model_prefix}_lf_final_temperature"
+
+
+def log_ladle_model(cfg: PlantConfig, model: LadleModel, evaluated: LadleModel, heats: pd.DataFrame,
+                    tracking_uri: str | None = None) -> str:
+    """Log params, time-ordered test metrics and the model; register a new version; returns it."""
+    configure_mlflow(cfg, tracking_uri)
+    with mlflow.start_run(run_name="ladle-final-temperature"):
+        mlflow.log_params({"kind": model.kind, "n_heats": len(heats), "features": ",".join(model.feature_names),
+                           "data_fingerprint": data_fingerprint(heats[model.feature_names])})
+        mlflow.log_metrics({f"test_{k}": v for k, v in evaluated.metrics.items()})
+        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()), \
+                contextlib.redirect_stderr(io.StringIO()):
+            warnings.simplefilter("ignore")
+            info = mlflow.pyfunc.log_model(name="model", python_model=LadlePyfunc(model),
+                                           input_example=heats[model.feature_names].head(3).astype(float),
+                                           pip_requirements=PIP_REQUIREMENTS, registered_model_name=model_name(cfg))
+    return str(info.registered_model_version)
+
+
+def load_latest(cfg: PlantConfig, tracking_uri: str | None = None, model_uri: str | None = None) -> LadleModel:
+    """The given model URI, or the latest registered version of the ladle model."""
+    configure_mlflow(cfg, tracking_uri)
+    if model_uri is None:
+        versions = MlflowClient().search_model_versions(f"name='{model_name(cfg)}'")
+        if not versions:
+            raise LookupError(f"no model {model_name(cfg)!r} yet: run `dosing lf train --data DIR` first")
+        model_uri = f"models:/{model_name(cfg)}/{max(int(v.version) for v in versions)}"
+    return mlflow.pyfunc.load_model(model_uri).unwrap_python_model().ladle

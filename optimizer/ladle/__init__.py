@@ -1,0 +1,1 @@
+"""Real ladle-furnace data: adapter, final-temperature surrogate, energy and sampling recommendations."""
