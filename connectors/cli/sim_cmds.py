@@ -6,18 +6,32 @@ import json
 import math
 from pathlib import Path
 
+import pandas as pd
 import typer
 from rich.table import Table
 
 from connectors.cli.app import EXIT_BAD_INPUT, ConfigOption, app, config_or_exit, fail, out
-from optimizer.simulator import compare, draw_heats, evaluate, make_policy, schedule_frame, simulate_history
-from optimizer.simulator.heats import EVALUATION_STREAM
+from optimizer.errors import DataFileError, UnknownGradeError
+from optimizer.simulator import (
+    EVALUATION_STREAM,
+    Estimate,
+    EvaluationResult,
+    compare,
+    draw_heats,
+    evaluate,
+    make_policy,
+    schedule_frame,
+    simulate_history,
+)
+from optimizer.simulator.heats import DEFAULT_START
 
 LABELS = {
     "material_cost_per_t": "material cost per t", "ferroalloy_kg_per_t": "ferroalloy kg per t",
     "energy_kWh_per_t": "arc energy kWh per t", "co2_kg_per_t": "CO2 kg per t", "off_spec_rate": "off-spec rate",
     "samples_per_heat": "samples per heat", "treatment_min_per_heat": "treatment min per heat",
 }
+GradeOption = typer.Option(None, "--grade", "-g", help="Only this grade (repeat for several); default: the "
+                           "config's grade mix.")
 
 
 @app.command("simulate")
@@ -27,19 +41,31 @@ def simulate(
     out_dir: Path = typer.Option(..., "--out", help="Directory to write heats.parquet, heats.csv, samples.csv."),
     schedule_only: bool = typer.Option(False, "--schedule-only", help="Write only schedule.csv: the fresh heats "
                                        "that `dosing evaluate --heats N --seed S` replays, as a schedule to optimize."),
+    start: str = typer.Option(str(DEFAULT_START.isoformat()), "--start", help="Time of the first heat (ISO, UTC)."),
+    grade: list[str] = GradeOption,
     config: Path = ConfigOption,
 ) -> None:
     """Simulate historical heats under today's practice with the built-in plant simulator (digital twin)."""
     cfg = config_or_exit(config)
     if heats <= 0:
         fail(f"--heats must be a positive number of heats, got {heats}", EXIT_BAD_INPUT)
+    try:
+        t0 = pd.Timestamp(start)
+    except ValueError:
+        fail(f"--start {start!r} is not a date/time; use ISO format, e.g. 2026-01-05T06:00", EXIT_BAD_INPUT)
+    t0 = t0.tz_localize("UTC") if t0.tzinfo is None else t0.tz_convert("UTC")
+    try:
+        if schedule_only:
+            frame = schedule_frame(cfg, draw_heats(cfg, heats, seed, EVALUATION_STREAM, start=t0, grades=grade))
+        else:
+            table, samples = simulate_history(cfg, heats, seed, start=t0, grades=grade)
+    except UnknownGradeError as exc:
+        fail(f"--grade: {exc}", EXIT_BAD_INPUT)
     out_dir.mkdir(parents=True, exist_ok=True)
     if schedule_only:
-        path = out_dir / "schedule.csv"
-        schedule_frame(cfg, draw_heats(cfg, heats, seed, EVALUATION_STREAM)).to_csv(path, index=False)
-        out.print(f"schedule of {heats} planned heats written to {path}")
+        frame.to_csv(out_dir / "schedule.csv", index=False)
+        out.print(f"schedule of {heats} planned heats written to {out_dir / 'schedule.csv'}")
         return
-    table, samples = simulate_history(cfg, heats, seed)
     table.to_parquet(out_dir / "heats.parquet", index=False)
     table.to_csv(out_dir / "heats.csv", index=False)
     samples.to_csv(out_dir / "samples.csv", index=False)
@@ -51,9 +77,13 @@ def evaluate_cmd(
     policy: str = typer.Option("baseline", "--policy", "-p", help="baseline | better | worse | optimizer | "
                                "a recommendations .json made from `dosing simulate --schedule-only`."),
     heats: int = typer.Option(500, "--heats", "-n", help="Number of fresh heats."),
-    seed: int = typer.Option(0, "--seed", help="Seed of the fresh heats (independent of the history stream)."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the fresh heats (evaluation stream, disjoint from the "
+                             "history `dosing simulate` writes)."),
     compare_to: str = typer.Option(None, "--compare", help="Also evaluate this policy on the same heats and show "
                                    "paired differences (e.g. baseline)."),
+    fallback: str = typer.Option(None, "--fallback", help="Policy for heats a recommendations file has no "
+                                 "feasible setpoints for (e.g. baseline); they are listed. Default: error."),
+    grade: list[str] = GradeOption,
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object on stdout instead of tables."),
     config: Path = ConfigOption,
 ) -> None:
@@ -63,26 +93,36 @@ def evaluate_cmd(
     if heats <= 0:
         fail(f"--heats must be a positive number of heats, got {heats}", EXIT_BAD_INPUT)
     try:
-        result = evaluate(cfg, make_policy(policy, cfg), heats, seed)
-        other = evaluate(cfg, make_policy(compare_to, cfg), heats, seed) if compare_to else None
-    except (ValueError, FileNotFoundError, LookupError) as exc:
+        result = evaluate(cfg, make_policy(policy, cfg, fallback=fallback), heats, seed, grades=grade)
+        other = (evaluate(cfg, make_policy(compare_to, cfg, fallback=fallback), heats, seed, grades=grade)
+                 if compare_to else None)
+    except UnknownGradeError as exc:
+        fail(f"--grade: {exc}", EXIT_BAD_INPUT)
+    except (ValueError, FileNotFoundError, LookupError, DataFileError) as exc:
         fail(str(exc), EXIT_BAD_INPUT)
     payload = result.to_dict()
     if other is not None:
-        payload["compare"] = {"policy": other.policy, **other.to_dict()}
+        payload["compare"] = other.to_dict()
         payload["paired"] = {k: (v if isinstance(v, float) else {"value": v.value, "ci95": [v.low, v.high]})
                              for k, v in compare(result, other).items()}
     if as_json:
-        print(json.dumps(payload, default=_nan_to_none))
+        print(json.dumps(_finite(payload), allow_nan=False))
         return
     _print_tables(result, other)
 
 
-def _nan_to_none(v: object) -> object:
-    return None if isinstance(v, float) and math.isnan(v) else str(v)
+def _finite(v: object) -> object:
+    """JSON-safe copy: NaN/inf (e.g. a CI of a single heat) become null."""
+    if isinstance(v, dict):
+        return {k: _finite(x) for k, x in v.items()}
+    if isinstance(v, list | tuple):
+        return [_finite(x) for x in v]
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    return v
 
 
-def _print_tables(result, other) -> None:  # noqa: ANN001
+def _print_tables(result: EvaluationResult, other: EvaluationResult | None) -> None:
     table = Table("figure", result.policy, *([other.policy, "paired difference"] if other else []),
                   title=f"Closed-loop evaluation on {result.n_heats} fresh heats (seed {result.seed}), 95 % CI")
     sa, sb = result.summary(), other.summary() if other else None
@@ -90,14 +130,18 @@ def _print_tables(result, other) -> None:  # noqa: ANN001
     for key, label in LABELS.items():
         cells = [label, _fmt(sa[key])]
         if sb is not None:
-            cells += [_fmt(sb[key]), _fmt(diffs[f"diff_{key}"])]
+            cells += [_fmt(sb[key]), _fmt(diffs[f"diff_{key}"])]  # type: ignore[arg-type]
         table.add_row(*cells)
     out.print(table)
+    for r in (result, other):
+        if r is not None and r.fallbacks:
+            out.print(f"{r.policy}: {len(r.fallbacks)} heats had no feasible setpoints and ran the fallback policy: "
+                      f"{', '.join(r.fallbacks[:10])}{' ...' if len(r.fallbacks) > 10 else ''}")
     if other:
         out.print(f"against {other.policy}: material cost {diffs['pct_material_cost']:+.1f} %, off-spec "
                   f"{diffs['pct_off_spec']:+.1f} %, energy {diffs['pct_energy']:+.1f} %, productivity "
                   f"{diffs['pct_productivity']:+.1f} % (heats per hour of treatment)")
 
 
-def _fmt(e) -> str:  # noqa: ANN001
+def _fmt(e: Estimate) -> str:
     return f"{e.value:.3f} [{e.low:.3f}, {e.high:.3f}]"

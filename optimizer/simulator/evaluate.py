@@ -7,6 +7,7 @@ rate). ``compare`` gives paired differences on the same heats and the programme'
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -42,6 +43,7 @@ class EvaluationResult:
     per_heat: dict[str, np.ndarray]
     off_spec: np.ndarray
     off_spec_reasons: list[list[str]] = field(default_factory=list)
+    fallbacks: list[str] = field(default_factory=list)  # heats the policy could not plan: ran today's practice
 
     def summary(self) -> dict[str, Estimate]:
         out = {k: _mean_ci(v) for k, v in self.per_heat.items()}
@@ -50,19 +52,25 @@ class EvaluationResult:
 
     def to_dict(self) -> dict:
         return {"policy": self.policy, "heats": self.n_heats, "seed": self.seed,
-                **{k: {"value": e.value, "ci95": [e.low, e.high]} for k, e in self.summary().items()}}
+                **{k: {"value": e.value, "ci95": [e.low, e.high]} for k, e in self.summary().items()},
+                "off_spec_heats": int(self.off_spec.sum()), "fallback_heats": list(self.fallbacks)}
 
 
-def evaluate(cfg: PlantConfig, policy: Policy, n_heats: int, seed: int) -> EvaluationResult:
-    """Apply ``policy`` to ``n_heats`` fresh heats (evaluation stream of ``seed``)."""
-    heats = draw_heats(cfg, n_heats, seed, EVALUATION_STREAM)
+def evaluate(cfg: PlantConfig, policy: Policy, n_heats: int, seed: int,
+             grades: Sequence[str] | None = None) -> EvaluationResult:
+    """Apply ``policy`` to ``n_heats`` fresh heats: the evaluation stream of ``seed``, disjoint from the history
+    stream, identical for every policy (same heats, same process noise), so differences are paired."""
+    heats = draw_heats(cfg, n_heats, seed, EVALUATION_STREAM, grades=grades)
+    already = len(getattr(policy, "fallbacks", []))
     records = run_heats(cfg, heats, policy, seed, EVALUATION_STREAM)
+    fallbacks = list(getattr(policy, "fallbacks", []))[already:]
     weights = np.array([h.context.steel_weight_t for h in heats])
     per = {k: np.array([_figure(cfg, r, k) for r in records]) for k in METRICS}
     for k in ("material_cost_per_t", "ferroalloy_kg_per_t", "energy_kWh_per_t", "co2_kg_per_t"):
         per[k] = per[k] / weights
     off = np.array([bool(r.off_spec) for r in records])
-    return EvaluationResult(getattr(policy, "name", "policy"), n_heats, seed, per, off, [r.off_spec for r in records])
+    return EvaluationResult(getattr(policy, "name", "policy"), n_heats, seed, per, off, [r.off_spec for r in records],
+                            fallbacks)
 
 
 def _figure(cfg: PlantConfig, r: HeatRecord, key: str) -> float:

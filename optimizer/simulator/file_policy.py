@@ -70,21 +70,12 @@ class RecommendationFilePolicy:
             except (ValueError, ValidationError) as exc:
                 raise DataFileError(f"{self.path}: not a recommendations JSON written by `dosing optimize`: "
                                     f"{str(exc).splitlines()[0]}") from None
-            unknown = sorted({h.material for h in _setpoints(rec)} - set(self.cfg.material_names))
+            unknown = sorted({m for h in rec.heats for m in h.additions_kg} - set(self.cfg.material_names))
             if unknown:
                 raise DataFileError(f"{self.path}: materials {unknown} are not in the plant config "
                                     f"{self.cfg.material_names}; was it made with another --config?")
             self._by_id = {h.heat_id: h for h in rec.heats}
         return self._by_id
-
-
-@dataclass(frozen=True)
-class _Setpoint:
-    material: str
-
-
-def _setpoints(rec: Recommendation) -> list[_Setpoint]:
-    return [_Setpoint(m) for h in rec.heats for m in h.additions_kg]
 
 
 def _check_same_heats(path: Path, contexts: Sequence[HeatContext], by_id: dict[str, HeatRecommendation]) -> None:

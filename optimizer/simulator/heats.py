@@ -7,6 +7,7 @@ evaluation heats never repeat history heats for the same seed.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -40,16 +41,25 @@ def heat_rng(seed: int, stream: int, index: int) -> np.random.Generator:
 
 
 def draw_heats(cfg: PlantConfig, n_heats: int, seed: int, stream: int = HISTORY_STREAM,
-               start: pd.Timestamp = DEFAULT_START) -> list[SimHeat]:
-    """``n_heats`` heats, one every 45-60 minutes from ``start``."""
-    if n_heats <= 0:
-        raise ValueError(f"the number of heats must be positive, got {n_heats}")
-    shares = np.array([g.share for g in cfg.grades], dtype=float)
-    shares = shares / shares.sum() if shares.sum() > 0 else np.full(len(cfg.grades), 1.0 / len(cfg.grades))
+               start: pd.Timestamp = DEFAULT_START, grades: Sequence[str] | None = None) -> list[SimHeat]:
+    """``n_heats`` heats, one every 45-60 minutes from ``start``; ``grades`` restricts the grade mix to those
+    grades (shares renormalised; unknown name -> UnknownGradeError listing the known grades)."""
+    if isinstance(n_heats, bool) or not isinstance(n_heats, int | np.integer) or n_heats <= 0:
+        raise ValueError(f"the number of heats must be positive, got {n_heats!r}")
+    shares = grade_shares(cfg, grades)
     gaps = np.random.default_rng([seed, stream, 10**9]).uniform(45, 60, size=n_heats)
     times = start + pd.to_timedelta(np.cumsum(gaps) - gaps[0], unit="min")
     prefix = "H" if stream == HISTORY_STREAM else "E"
     return [_draw_one(cfg, heat_rng(seed, stream, k), f"{prefix}{k:06d}", times[k], shares) for k in range(n_heats)]
+
+
+def grade_shares(cfg: PlantConfig, grades: Sequence[str] | None = None) -> np.ndarray:
+    """Probability of each config grade (in config order) in the simulated mix."""
+    keep = {cfg.grade(g).name for g in grades} if grades else set(cfg.grade_names)
+    shares = np.array([g.share if g.name in keep else 0.0 for g in cfg.grades], dtype=float)
+    if shares.sum() <= 0:  # all shares 0 in the config (allowed): equal mix of the kept grades
+        shares = np.array([1.0 if g.name in keep else 0.0 for g in cfg.grades])
+    return shares / shares.sum()
 
 
 def _draw_one(cfg: PlantConfig, rng: np.random.Generator, heat_id: str, when: pd.Timestamp,

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import pandas as pd
 
 from optimizer.config import PlantConfig
 from optimizer.schema import element_col, heat_columns, material_col, sample_columns
-from optimizer.simulator.heats import HISTORY_STREAM, SimHeat, draw_heats, heat_rng
+from optimizer.simulator.heats import DEFAULT_START, HISTORY_STREAM, SimHeat, draw_heats, heat_rng
 from optimizer.simulator.plant import HeatRecord, run_heat
 from optimizer.simulator.policies import Level2Policy, Policy
 
@@ -33,10 +35,14 @@ def run_heats(cfg: PlantConfig, heats: list[SimHeat], policy: Policy, seed: int,
 
 
 def simulate_history(cfg: PlantConfig, n_heats: int, seed: int, policy: Policy | None = None,
-                     start: pd.Timestamp | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """``n_heats`` historical heats under today's practice: (heat table, sample table), canonical schema."""
-    kwargs = {"start": start} if start is not None else {}
-    heats = draw_heats(cfg, n_heats, seed, HISTORY_STREAM, **kwargs)
+                     start: pd.Timestamp | None = None,
+                     grades: Sequence[str] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``n_heats`` historical heats under today's practice: (heat table, sample table), canonical schema.
+
+    Heat ids ``H000000``...; one heat every 45-60 min from ``start`` (default 2026-01-05 06:00 UTC).
+    """
+    heats = draw_heats(cfg, n_heats, seed, HISTORY_STREAM, start=DEFAULT_START if start is None else start,
+                       grades=grades)
     records = run_heats(cfg, heats, policy or Level2Policy(cfg), seed, HISTORY_STREAM, vary_samples=True)
     return heat_table(cfg, heats, records), sample_table(cfg, heats, records)
 

@@ -1,0 +1,59 @@
+"""Policies by name: ``baseline``, ``better``, ``worse``, ``optimizer`` (the dosing package), any registered
+name, or a path to a recommendations ``.json`` file."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from optimizer.config import PlantConfig
+from optimizer.simulator.file_policy import RecommendationFilePolicy
+from optimizer.simulator.policies import Level2Policy, Policy, better_policy, worse_policy
+
+PolicyFactory = Callable[..., Policy]
+
+
+def _optimizer(cfg: PlantConfig, **options: object) -> Policy:
+    from optimizer.dosing.policy import optimizer_from_simulated_history  # the dosing package depends on us
+
+    return optimizer_from_simulated_history(cfg, **options)  # type: ignore[arg-type,return-value]
+
+
+_REGISTRY: dict[str, PolicyFactory] = {
+    "baseline": lambda cfg, **_: Level2Policy(cfg),
+    "better": lambda cfg, **_: better_policy(cfg),
+    "worse": lambda cfg, **_: worse_policy(cfg),
+    "optimizer": _optimizer,
+}
+
+
+def register_policy(name: str, factory: PolicyFactory) -> None:
+    """Make a policy selectable by name; ``factory(cfg, **options) -> Policy``."""
+    if not name or name.endswith(".json"):
+        raise ValueError(f"policy name must be non-empty and not end in '.json', got {name!r}")
+    _REGISTRY[name] = factory
+
+
+def policy_names() -> list[str]:
+    """Registered policy names."""
+    return sorted(_REGISTRY)
+
+
+def make_policy(spec: str, cfg: PlantConfig, fallback: str | None = None, **options: object) -> Policy:
+    """A registered policy by name, or a :class:`RecommendationFilePolicy` for a path to a ``.json`` file.
+
+    ``fallback`` (a registered name, e.g. ``baseline``) runs heats a recommendations file has no feasible
+    setpoints for; without it such heats are an error. ``options`` go to the registered factory.
+    """
+    if spec in _REGISTRY:
+        return _REGISTRY[spec](cfg, **options)
+    if spec.endswith(".json"):
+        p = Path(spec)
+        if not p.is_file():
+            raise FileNotFoundError(f"recommendations file {p} not found; write one with `dosing optimize "
+                                    "--schedule schedule.csv --out DIR` (DIR/latest.json)")
+        if fallback is not None and fallback not in _REGISTRY:
+            raise ValueError(f"unknown fallback policy {fallback!r}; use one of {policy_names()}")
+        return RecommendationFilePolicy(p, cfg, fallback=_REGISTRY[fallback](cfg) if fallback else None)
+    raise ValueError(f"unknown policy {spec!r}; use one of {policy_names()} or a path to a recommendations "
+                     ".json file")
