@@ -48,7 +48,7 @@ def draw_heats(cfg: PlantConfig, n_heats: int, seed: int, stream: int = HISTORY_
         raise ValueError(f"the number of heats must be positive, got {n_heats!r}")
     shares = grade_shares(cfg, grades)
     gaps = np.random.default_rng([seed, stream, 10**9]).uniform(45, 60, size=n_heats)
-    times = start + pd.to_timedelta(np.cumsum(gaps) - gaps[0], unit="min")
+    times = (start + pd.to_timedelta(np.cumsum(gaps) - gaps[0], unit="min")).floor("s")
     prefix = "H" if stream == HISTORY_STREAM else "E"
     return [_draw_one(cfg, heat_rng(seed, stream, k), f"{prefix}{k:06d}", times[k], shares) for k in range(n_heats)]
 

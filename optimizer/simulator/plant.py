@@ -39,6 +39,18 @@ class HeatRecord:
     samples: list[dict] = field(default_factory=list)
     off_spec: list[str] = field(default_factory=list)
     recovered_kg: dict[str, float] = field(default_factory=dict)  # test hook: mass balance
+    additions_log: list[Addition] = field(default_factory=list)  # test hook: every addition with its true yields
+
+
+@dataclass(frozen=True)
+class Addition:
+    """One addition as it happened (private: holds the true recovery of each element)."""
+
+    minutes_from_start: float
+    material: str
+    kg: float
+    trim: bool
+    recovery: dict[str, float]
 
 
 class _Bath:
@@ -51,6 +63,7 @@ class _Bath:
         self.temp = heat.true_initial_temperature_degC
         self.minutes = 0.0
         self.recovered_kg = {el: 0.0 for el in cfg.elements}
+        self.log: list[Addition] = []
 
     def wt_pct(self) -> dict[str, float]:
         return {el: 100.0 * kg / self.w_kg for el, kg in self.mass_kg.items()}
@@ -59,10 +72,12 @@ class _Bath:
         if kg <= 0:
             return
         m = self.cfg.material(material)
+        rec = {el: phys.recovery(el, self.heat.hidden, self.temp, trim) for el in m.composition_wt_pct}
         for el, pct in m.composition_wt_pct.items():
-            got = kg * pct / 100.0 * phys.recovery(el, self.heat.hidden, self.temp, trim)
+            got = kg * pct / 100.0 * rec[el]
             self.mass_kg[el] += got
             self.recovered_kg[el] += got
+        self.log.append(Addition(self.minutes, material, kg, trim, rec))
         self.temp -= m.chill_degC_t_per_kg * self.heat.hidden.chill_factor * kg / self.heat.context.steel_weight_t
 
     def heat_with(self, kwh: float) -> float:
@@ -111,6 +126,7 @@ def run_heat(cfg: PlantConfig, heat: SimHeat, plan: HeatPlan, rng: np.random.Gen
         final_measured_wt_pct={el: last[f"{el}_wt_pct"] for el in cfg.elements},
         final_measured_temperature_degC=last["temperature_degC"], samples=samples,
         off_spec=off_spec_reasons(grade, true_final, bath.temp), recovered_kg=bath.recovered_kg,
+        additions_log=bath.log,
     )
 
 

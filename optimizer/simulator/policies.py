@@ -153,7 +153,8 @@ def level2_additions(cfg: PlantConfig, ctx: HeatContext, aims: Mapping[str, floa
 def _to_step(kg: float, step: float) -> float:
     if kg < 1e-6:
         return 0.0
-    return float(np.ceil(kg / step - 1e-9) * step) if step > 0 else round(float(kg), 1)
+    step = step if step > 0 else 0.1  # continuous feeders (wire) are set to 0.1 kg
+    return round(float(np.ceil(kg / step - 1e-9) * step), 6)  # round up: a step short misses the aim
 
 
 def energy_for(cfg: PlantConfig, ctx: HeatContext, adds: Mapping[str, float], n_samples: int, aim_degC: float,
