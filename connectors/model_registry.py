@@ -3,7 +3,8 @@
 * One parent run per training (params, data fingerprint, per-outcome child runs with metrics, plots and the
   model). Each outcome is a registered model ``<prefix>_<outcome>``; a new version is a challenger.
 * A challenger takes the alias ``champion`` only when its MAE on the most recent heats (the training's test
-  slice, the latest in time) beats the current champion's on the same heats; the comparison is logged.
+  slice, the latest in time) beats the current champion's on the same heats; the comparison is logged. A
+  champion of another structure (a deliberate code change) or one that no longer loads is replaced.
 * ``load_champions`` rebuilds the exact ``OutcomeSurrogate`` objects and refuses models whose features do not
   match the current plant config.
 """
@@ -35,6 +36,7 @@ from optimizer.surrogates.features import context_features, decision_features, h
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 logging.getLogger("mlflow").setLevel(logging.ERROR)
 warnings.filterwarnings("ignore", message="Add type hints to the `predict` method", category=UserWarning)
+log = logging.getLogger(__name__)
 CHAMPION, CHALLENGER, PREVIOUS = "champion", "challenger", "previous_champion"
 PIP_REQUIREMENTS = ["steel-dosing", "scikit-learn", "pandas", "numpy"]
 
@@ -139,8 +141,17 @@ def _champion_rule(cfg: PlantConfig, outcome: str, version: str, sur: OutcomeSur
     champ = _alias_version(client, name, CHAMPION)
     mae_old = None
     if champ is not None:
-        old = _load_surrogate(name, champ.version)
-        mae_old = float(np.mean(np.abs(y - old.surrogate.predict(recent))))
+        try:
+            old = _load_surrogate(name, champ.version)
+            if old.surrogate.structure_name != sur.structure_name:
+                raise TypeError(f"structure changed from {old.surrogate.structure_name} to {sur.structure_name}")
+            mae_old = float(np.mean(np.abs(y - old.surrogate.predict(recent))))
+            old.surrogate.halfwidth(int(recent["n_samples"].iloc[0]), 0.9)  # still usable by the optimizer?
+            old.surrogate.linear_terms(recent[old.surrogate.context_features].iloc[0].to_dict())
+        except Exception as exc:  # a champion saved by older code that no longer loads or predicts
+            log.warning("champion %s v%s cannot be evaluated (%s): the challenger replaces it", name,
+                        champ.version, exc)
+            mlflow.set_tag("champion_incompatible", f"v{champ.version}: {type(exc).__name__}")
     promoted = mae_old is None or mae_new < mae_old
     mlflow.log_metrics({"recent_mae_challenger": mae_new, "promoted": float(promoted)})
     if mae_old is not None:

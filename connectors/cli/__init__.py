@@ -3,7 +3,15 @@
 Each sub-module registers its commands on the shared ``app`` when imported.
 """
 
-from connectors.cli import config_cmds, lf_cmds, model_cmds, opcua_cmds, optimize_cmds, sim_cmds  # noqa: F401
+from connectors.cli import (  # noqa: F401  (each module registers its commands)
+    config_cmds,
+    lf_cmds,
+    model_cmds,
+    nightly_cmds,
+    opcua_cmds,
+    optimize_cmds,
+    sim_cmds,
+)
 from connectors.cli.app import app
 
 __all__ = ["app"]
