@@ -1,0 +1,60 @@
+"""The nightly run: end to end once, idempotent on re-run, locked against a second run, report renders."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from filelock import FileLock
+
+from connectors.nightly import NightlyError, run_nightly
+from optimizer.recommendation import Recommendation
+from optimizer.simulator import draw_heats, schedule_frame, simulate_history
+from optimizer.simulator.heats import EVALUATION_STREAM
+
+
+@pytest.fixture(scope="module")
+def inputs(cfg, tmp_path_factory):
+    d = tmp_path_factory.mktemp("night")
+    heats, samples = simulate_history(cfg, 500, seed=8)
+    (d / "history").mkdir()
+    heats.iloc[:250].to_csv(d / "history" / "heats_day1.csv", index=False)
+    heats.iloc[250:].to_parquet(d / "history" / "heats_day2.parquet", index=False)
+    schedule_frame(cfg, draw_heats(cfg, 8, 3, EVALUATION_STREAM)).to_csv(d / "schedule.csv", index=False)
+    return d
+
+
+def test_night_runs_once_and_repeats_nothing(cfg, inputs, monkeypatch):
+    monkeypatch.chdir(inputs)
+    work, state = inputs / "work", inputs / "opcua"
+    first = run_nightly(cfg, inputs / "history", inputs / "schedule.csv", work, state, pareto=True,
+                        progress=lambda m: None)
+    assert not first.skipped and first.published
+    rec = Recommendation.from_json(first.recommendation_file)
+    assert len(rec.heats) == 8 and rec.model_versions
+    assert [p.name for p in (state / "inbox").glob("*.json")] == [f"{rec.recommendation_id}.json"]
+    page = first.report_file.read_text()
+    for section in ("Totals for the planned heats", "Per heat", "Material use", "Cost versus CO2",
+                    "Surrogate accuracy", "Data quality", "Model versions", "data:image/png;base64"):
+        assert section in page, section
+    again = run_nightly(cfg, inputs / "history", inputs / "schedule.csv", work, state, progress=lambda m: None)
+    assert again.skipped and again.recommendation_file == first.recommendation_file
+    assert len(list((work / "recommendations").glob("*.parquet"))) == 1  # nothing duplicated
+
+
+def test_second_run_is_locked_out(cfg, inputs):
+    work = inputs / "locked"
+    work.mkdir()
+    with FileLock(str(work / "nightly.lock")), pytest.raises(NightlyError, match="another nightly run holds"):
+        run_nightly(cfg, inputs / "history", inputs / "schedule.csv", work, None, progress=lambda m: None)
+
+
+def test_bad_schedule_fails_its_step_and_publishes_nothing(cfg, inputs, monkeypatch):
+    monkeypatch.chdir(inputs)
+    bad = inputs / "bad_schedule.csv"
+    bad.write_text("heat_id,grade\nX1,S355J2\n")
+    state = inputs / "opcua_bad"
+    with pytest.raises(NightlyError, match="step 'schedule' failed") as info:
+        run_nightly(cfg, inputs / "history", bad, inputs / "work_bad", state, pareto=False, progress=lambda m: None)
+    assert info.value.exit_code == 1
+    assert not (state / "inbox").exists() or not list((state / "inbox").glob("*.json"))
