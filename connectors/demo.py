@@ -1,9 +1,10 @@
 """`make demo`: fresh machine to a published recommendation, on embedded defaults.
 
-simulate history (built-in plant simulator) -> validate -> train surrogates (local MLflow store) -> optimize
-tomorrow's schedule -> write recommendations -> publish on a local, secured OPC UA server -> a simulated DCS
-reads the setpoints over OPC UA (Basic256Sha256, SignAndEncrypt) and the simulator applies them -> compare
-with today's practice on the same heats. Everything lands under ``.dosing/demo/``.
+simulate history (built-in plant simulator) -> `dosing nightly` on embedded defaults (validate, train and
+promote in the local MLflow store, optimize tomorrow's schedule, HTML report, hand over to the setpoint server)
+-> a local OPC UA server secured with Basic256Sha256 publishes it -> a simulated DCS reads the setpoints over
+OPC UA (SignAndEncrypt) and the simulator applies them -> compare with today's practice on the same heats.
+Files land under ``.dosing/demo/``.
 """
 
 from __future__ import annotations
@@ -18,16 +19,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from connectors.files import load_heats
-from connectors.model_registry import load_champions, log_and_register
+from connectors.nightly import run_nightly
 from connectors.opcua import Credentials, SetpointServer, add_user, connect, create_certificate, read_setpoints
-from connectors.recommendations import write_recommendation
 from optimizer.config import PlantConfig, load_config
-from optimizer.dosing import optimize_heats, read_schedule, to_recommendation
 from optimizer.dosing.schedule import HeatContext
+from optimizer.recommendation import Recommendation
 from optimizer.simulator import compare, draw_heats, evaluate, make_policy, schedule_frame, simulate_history
 from optimizer.simulator.heats import EVALUATION_STREAM
 from optimizer.simulator.policies import HeatPlan, Level2Policy
-from optimizer.surrogates import train_surrogates
 
 DEMO = Path(".dosing/demo")
 HISTORY_HEATS, DAY_HEATS, SEED = 2000, 30, 2026
@@ -78,35 +77,22 @@ def main() -> int:
     loaded = load_heats(DEMO / "history", cfg)
     print(f"validated: {len(loaded.heats)} good heats, {len(loaded.report)} problems")
 
-    step("2. train surrogates and register them in MLflow (local store)")
-    sset, report = train_surrogates(cfg, loaded.heats)
-    from connectors.tracking import configure_mlflow
-
-    uri = configure_mlflow(cfg, None, workdir=DEMO)
-    promotions = log_and_register(cfg, sset, report, loaded.heats, uri)
-    for p in promotions:
-        t = report.test[p.outcome]
-        print(f"  {p.outcome:24s} {report.chosen[p.outcome]:18s} MAE {t['mae']:.4g} (fixed yields "
-              f"{report.baseline_test_mae[p.outcome]:.4g}), 90% coverage {t['coverage_90']:.2f}, v{p.version} "
-              f"{'champion' if p.promoted else 'challenger'}")
-
-    step(f"3. optimize tomorrow's schedule of {DAY_HEATS} heats with the champion models")
+    step(f"2. nightly run on embedded defaults: train + champion rule (local MLflow), optimize tomorrow's "
+         f"{DAY_HEATS} heats, report, hand to the setpoint server")
     day = draw_heats(cfg, DAY_HEATS, SEED, EVALUATION_STREAM)
     schedule_frame(cfg, day).to_csv(DEMO / "schedule.csv", index=False)
-    schedule = read_schedule(DEMO / "schedule.csv", cfg)
-    champions = load_champions(cfg, uri)
-    result = optimize_heats(cfg, schedule.heats, champions)
-    rec = to_recommendation(cfg, schedule.heats, result, champions.versions)
-    js, pq = write_recommendation(rec, cfg, DEMO / "recommendations")
+    night = run_nightly(cfg, DEMO / "history", DEMO / "schedule.csv", DEMO, state_dir=DEMO / "opcua",
+                        progress=lambda m: print(m, flush=True))
+    rec = Recommendation.from_json(night.recommendation_file)
     n_ok = sum(h.feasible for h in rec.heats)
-    print(f"{n_ok} of {DAY_HEATS} heats planned, {DAY_HEATS - n_ok} infeasible (diagnosed, no setpoints); "
-          f"max MIP gap {result.max_gap:.3%}; written {js} and {pq}")
+    print(f"{n_ok} of {DAY_HEATS} heats planned, {DAY_HEATS - n_ok} infeasible (diagnosed, no setpoints)")
+    js = night.recommendation_file
 
-    step("4. publish on the local OPC UA server; the simulated DCS reads the setpoints (SignAndEncrypt)")
+    step("3. the local OPC UA server publishes it; a simulated DCS reads the setpoints (SignAndEncrypt)")
     setpoints, endpoint = asyncio.run(publish_and_read(cfg, rec))
     print(f"server {endpoint}: DCS read {len(setpoints)} heats x {len(cfg.material_names)} setpoints")
 
-    step("5. the simulator executes the DCS setpoints; today's practice on the same heats for comparison")
+    step("4. the simulator executes the DCS setpoints; today's practice on the same heats for comparison")
     dcs = evaluate(cfg, DcsPolicy(cfg, setpoints), DAY_HEATS, SEED)
     base = evaluate(cfg, make_policy("baseline", cfg), DAY_HEATS, SEED)
     c = compare(dcs, base)
@@ -117,8 +103,9 @@ def main() -> int:
     print(f"  material cost {c['pct_material_cost']:+.1f} %, energy {c['pct_energy']:+.1f} %, off-spec heats "
           f"{int(dcs.off_spec.sum())} vs {int(base.off_spec.sum())} (one day: see experiments/closed_loop.py for "
           "a statistically meaningful comparison)")
-    print(f"\ndone in {time.perf_counter() - t0:.0f} s. Recommendation: {js}\nMLflow store: {uri}\n"
-          f"OPC UA state (last published recommendation, audit log): {DEMO / 'opcua'}")
+    print(f"\ndone in {time.perf_counter() - t0:.0f} s.\nReport (open in a browser): {night.report_file.resolve()}\n"
+          f"Recommendation: {js}\nPublished over OPC UA as recommendation {rec.recommendation_id}; server state "
+          f"and audit log: {DEMO / 'opcua'}\nMLflow store: .dosing/mlflow.db (`dosing models` lists the versions)")
     return 0
 
 
@@ -135,8 +122,14 @@ async def publish_and_read(cfg: PlantConfig, rec) -> tuple[dict, str]:  # noqa: 
     srv = SetpointServer(cfg, endpoint, DEMO / "opcua", users=json.loads((pki / "users.json").read_text()),
                          certificate=server_cert, private_key=server_key, trusted_dir=pki / "trusted")
     async with srv:
-        gen = await srv.publish(rec)
-        print(f"published recommendation {rec.recommendation_id} as generation {gen} (status {rec.status})")
+        for _ in range(100):  # the server's inbox watcher publishes what the nightly run handed over
+            if srv.current is not None and srv.current.recommendation_id == rec.recommendation_id:
+                break
+            await asyncio.sleep(0.1)
+        else:
+            raise RuntimeError("the setpoint server did not publish the nightly recommendation within 10 s")
+        print(f"published recommendation {rec.recommendation_id} as generation {srv.generation} "
+              f"(status {srv.current.status})")
         client = await connect(endpoint, Credentials(dcs_cert, dcs_key, server_cert, name="dcs"))
         try:
             setpoints = await read_setpoints(client, cfg.opcua.namespace_uri, cfg.material_names)
