@@ -93,7 +93,7 @@ def baseline_plan(cfg: PlantConfig, context: HeatContext) -> HeatPlan:
 
 def better_policy(cfg: PlantConfig) -> Level2Policy:
     """Deliberately better than today: yields closer to the plant's truth, 5 % margin, 3 degC overshoot."""
-    return Level2Policy(cfg, name="better", margin=0.05, overshoot_degC=3.0, eta=0.47,
+    return Level2Policy(cfg, name="better", margin=0.05, overshoot_degC=3.0, eta=0.42,
                         recovery_scale={"Mn": 1.03, "Si": 1.12, "Al": 1.3, "C": 1.08})
 
 
