@@ -1,9 +1,10 @@
 """The nightly run: ingest -> validate -> train and promote -> optimize -> report -> publish -> log the night.
 
-Safe to repeat: a night is identified by its schedule and history content; a night already completed is not
-run again (nothing duplicated in MLflow or on the server). A lock file stops two runs at once. A failed publish
-keeps the recommendation and exits 4 (`dosing publish --retry` sends it later); any other failed step exits 1
-and leaves the previously published recommendation in place.
+History is ingested incrementally (connectors/ingest.py: only new or changed files are read). Safe to repeat:
+a night is identified by the ingested history and the schedule; a night already completed is not run again
+(nothing duplicated in MLflow or on the server). A lock file stops two runs at once. A failed publish keeps the
+recommendation and exits 4 (`dosing publish --retry` sends it later); any other failed step exits 1 and leaves
+the previously published recommendation in place.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import mlflow
 import pandas as pd
 from filelock import FileLock, Timeout
 
-from connectors.files import load_heats
+from connectors.ingest import ingest
 from connectors.model_registry import load_champions, log_and_register
 from connectors.opcua.inbox import submit
 from connectors.recommendations import write_recommendation
@@ -50,14 +51,10 @@ class NightResult:
     published: bool = False
 
 
-def night_id(history: Path, schedule: Path) -> str:
-    """Content hash of the schedule and the history files: the same inputs are the same night."""
-    h = hashlib.sha256()
-    files = sorted(history.glob("*")) if history.is_dir() else [history]
-    for p in [*files, schedule]:
-        if p.is_file():
-            h.update(p.name.encode())
-            h.update(p.read_bytes())
+def night_id(history_digest: str, schedule: Path) -> str:
+    """Hash of the ingested history (file digests) and the schedule: the same inputs are the same night."""
+    h = hashlib.sha256(history_digest.encode())
+    h.update(schedule.read_bytes() if schedule.is_file() else str(schedule).encode())
     return h.hexdigest()[:16]
 
 
@@ -73,7 +70,9 @@ def run_nightly(cfg: PlantConfig, history: Path, schedule: Path, workdir: Path, 
 
 
 def _run(cfg, history, schedule, workdir, state_dir, tracking_uri, pareto, progress) -> NightResult:  # noqa: ANN001
-    nid = night_id(history, schedule)
+    progress("1/6 ingest and validate history added since the last night")
+    loaded = _step("ingest", lambda: ingest(history, cfg, workdir))
+    nid = night_id(loaded.digest, schedule)
     night_dir = workdir / "nights" / nid
     done = night_dir / "done.json"
     if done.exists():
@@ -81,9 +80,8 @@ def _run(cfg, history, schedule, workdir, state_dir, tracking_uri, pareto, progr
         progress(f"night {nid} already completed at {info['finished']}: nothing to do")
         return NightResult(nid, True, Path(info["recommendation"]), Path(info["report"]), info["published"])
     night_dir.mkdir(parents=True, exist_ok=True)
-    progress("1/6 ingest and validate history")
-    loaded = _step("ingest", lambda: load_heats(history, cfg))
-    progress(f"    {len(loaded.heats)} good heats, {len(loaded.report)} rejected rows")
+    progress(f"    new files: {loaded.new_files or 'none'}; {len(loaded.heats)} good heats in all, "
+             f"{len(loaded.report)} rows rejected this time")
     progress("2/6 train challengers, apply the champion rule")
     sset, report = _step("train", lambda: train_surrogates(cfg, loaded.heats))
     uri = configure_mlflow(cfg, tracking_uri)

@@ -27,6 +27,10 @@ class OptimizerPolicy:
     name: str = "optimizer"
     fallbacks: list[str] = field(default_factory=list)
 
+    def decide(self, context: HeatContext) -> HeatPlan:
+        """Plan one heat on its own."""
+        return self.decide_many([context])[0]
+
     def decide_many(self, contexts: Sequence[HeatContext]) -> list[HeatPlan]:
         """Plan day by day (daily inventory is per day), in the order given."""
         days: dict[object, list[HeatContext]] = {}

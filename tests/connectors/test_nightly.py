@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+
 import pytest
 from filelock import FileLock
 
@@ -38,6 +40,21 @@ def test_night_runs_once_and_repeats_nothing(cfg, inputs, monkeypatch):
     again = run_nightly(cfg, inputs / "history", inputs / "schedule.csv", work, state, progress=lambda m: None)
     assert again.skipped and again.recommendation_file == first.recommendation_file
     assert len(list((work / "recommendations").glob("*.parquet"))) == 1  # nothing duplicated
+
+
+def test_ingest_reads_only_new_files(cfg, inputs, tmp_path):
+    from connectors.ingest import ingest
+
+    hist = tmp_path / "h"
+    hist.mkdir()
+    shutil.copy(inputs / "history" / "heats_day1.csv", hist)
+    first = ingest(hist, cfg, tmp_path / "w")
+    assert first.new_files == ["heats_day1.csv"] and len(first.heats) == 250
+    again = ingest(hist, cfg, tmp_path / "w")
+    assert again.new_files == [] and len(again.heats) == 250 and again.digest == first.digest
+    shutil.copy(inputs / "history" / "heats_day2.parquet", hist)
+    third = ingest(hist, cfg, tmp_path / "w")
+    assert third.new_files == ["heats_day2.parquet"] and len(third.heats) == 500
 
 
 def test_second_run_is_locked_out(cfg, inputs):
