@@ -6,6 +6,7 @@ import logging
 from pathlib import Path
 
 import typer
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from connectors.cli.app import ConfigOption, app, config_or_exit, console, fail, out
 from connectors.nightly import NightlyError, run_nightly
@@ -26,10 +27,18 @@ def nightly(
     publish to the setpoint server and log the night to MLflow. Re-running the same night does nothing twice."""
     logging.basicConfig(level=logging.WARNING)
     cfg = config_or_exit(config)
-    try:
-        res = run_nightly(cfg, history, schedule, workdir, state_dir, tracking_uri, pareto,
-                          progress=lambda m: console.print(m, highlight=False))
-    except NightlyError as exc:
-        fail(str(exc), exc.exit_code)
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TextColumn("step {task.completed}/6"),
+                  TimeElapsedColumn(), console=console, transient=True) as bar:
+        task = bar.add_task("nightly", total=6)
+
+        def progress(message: str) -> None:
+            console.print(message, highlight=False)
+            if message[:1].isdigit() and "/6 " in message[:5]:
+                bar.update(task, completed=int(message[0]) - 1, description=message[4:])
+
+        try:
+            res = run_nightly(cfg, history, schedule, workdir, state_dir, tracking_uri, pareto, progress=progress)
+        except NightlyError as exc:
+            fail(str(exc), exc.exit_code)
     out.print(f"night {res.night_id}: recommendation {res.recommendation_file}, report {res.report_file}, "
               f"published: {res.published}{' (already done earlier)' if res.skipped else ''}")

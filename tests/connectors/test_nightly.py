@@ -73,3 +73,14 @@ def test_bad_schedule_fails_its_step_and_publishes_nothing(cfg, inputs, monkeypa
         run_nightly(cfg, inputs / "history", bad, inputs / "work_bad", state, pareto=False, progress=lambda m: None)
     assert info.value.exit_code == 1
     assert not (state / "inbox").exists() or not list((state / "inbox").glob("*.json"))
+
+
+def test_failed_publish_keeps_recommendation_and_exits_4(cfg, inputs, monkeypatch):
+    monkeypatch.chdir(inputs)
+    blocker = inputs / "not_a_dir"
+    blocker.write_text("a file where the server's state directory should be")
+    with pytest.raises(NightlyError, match="step 'publish' failed") as info:
+        run_nightly(cfg, inputs / "history", inputs / "schedule.csv", inputs / "work_pub", blocker, pareto=False,
+                    progress=lambda m: None)
+    assert info.value.exit_code == 4 and "dosing publish --retry" in str(info.value)
+    assert list((inputs / "work_pub" / "recommendations").glob("*.json"))  # kept for the retry
