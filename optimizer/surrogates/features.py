@@ -6,6 +6,7 @@ from collections.abc import Iterator, Mapping
 
 import numpy as np
 import pandas as pd
+from sklearn.model_selection import TimeSeriesSplit
 
 from optimizer.config import PlantConfig
 from optimizer.schema import element_col, material_col
@@ -43,12 +44,13 @@ def time_order(heats: pd.DataFrame) -> pd.DataFrame:
 
 
 def time_splits(n: int, n_folds: int = 4, min_train: float = 0.4) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """Expanding-window folds over time-ordered rows: train on the past, validate on the next block."""
-    start = int(n * min_train)
-    edges = np.linspace(start, n, n_folds + 1).astype(int)
-    for lo, hi in zip(edges[:-1], edges[1:], strict=True):
-        if hi > lo:
-            yield np.arange(0, lo), np.arange(lo, hi)
+    """Expanding-window folds over time-ordered rows (sklearn ``TimeSeriesSplit``): train on the past, validate
+    on the next block; the first fold trains on at least ``min_train`` of the rows. Never shuffled."""
+    test_size = (n - int(n * min_train)) // n_folds
+    if test_size < 1:
+        raise ValueError(f"time_splits: {n} rows are too few for {n_folds} folds after a {min_train:.0%} "
+                         "minimum training block; pass fewer folds or more heats")
+    yield from TimeSeriesSplit(n_splits=n_folds, test_size=test_size).split(np.arange(n))
 
 
 def holdout_split(n: int, calibration: float = 0.15, test: float = 0.15) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -1,4 +1,9 @@
-"""The objects the dosing program consumes: one ``OutcomeSurrogate`` per outcome, bundled in a ``SurrogateSet``."""
+"""The objects the dosing program consumes: one ``OutcomeSurrogate`` per outcome, bundled in a ``SurrogateSet``.
+
+An outcome's prediction is ``const + sum_d coef_d x_d`` (``linear_terms`` given the heat's context, exact for
+the structure) plus, when ``residual_model`` is set, ``residual_model.predict(X[residual_features])``: a
+scikit-learn Pipeline the dosing program embeds with ``add_predictor_constr`` and the context fixed.
+"""
 
 from __future__ import annotations
 
@@ -25,10 +30,18 @@ class OutcomeSurrogate:
     metrics: dict[str, float] = field(default_factory=dict)
     residual_model: Any = None
     residual_features: list[str] = field(default_factory=list)
+    residual_kind: str = ""
 
     @property
     def structure_name(self) -> str:
-        return self.structure.name
+        """The structure's name, e.g. ``context_recovery`` or ``context_recovery+gbm`` with a residual."""
+        kind = getattr(self, "residual_kind", "")
+        return f"{self.structure.name}+{kind}" if self.residual_model is not None and kind else self.structure.name
+
+    @property
+    def decision_linear(self) -> bool:
+        """True when ``linear_terms`` alone is the whole prediction (no residual model to embed)."""
+        return self.residual_model is None
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         """Predicted outcome for every row (context + decision columns)."""
@@ -38,7 +51,8 @@ class OutcomeSurrogate:
         return y
 
     def linear_terms(self, context: Mapping[str, float | str]) -> tuple[float, dict[str, float]]:
-        """Constant and coefficient per decision feature, for a heat's known context."""
+        """Constant and coefficient per decision feature, for a heat's known context (the whole prediction
+        when ``decision_linear``, else the part before the residual model)."""
         return self.structure.linear_terms(context)
 
     def halfwidth(self, n_samples: int, confidence: float, grade: str | None = None) -> float:
@@ -57,3 +71,13 @@ class SurrogateSet:
     outcomes: dict[str, OutcomeSurrogate]
     domain: ApplicabilityDomain
     versions: dict[str, str] = field(default_factory=dict)
+
+    def halfwidth(self, outcome: str, n_samples: int, confidence: float, grade: str | None = None) -> float:
+        """Calibrated interval half-width of ``outcome`` (its units) with ``n_samples`` samples."""
+        if outcome not in self.outcomes:
+            raise KeyError(f"no surrogate for outcome {outcome!r}; known: {sorted(self.outcomes)}")
+        return self.outcomes[outcome].halfwidth(n_samples, confidence, grade)
+
+    def check(self, context: Mapping[str, float | str], decisions: Mapping[str, float]) -> list[str]:
+        """Applicability-domain violations of a heat's context and a proposed decision (empty: inside)."""
+        return self.domain.check(context, decisions)

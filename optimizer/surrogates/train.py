@@ -1,9 +1,20 @@
-"""Train the surrogates: pick a structure per outcome by time-ordered CV, calibrate, test on the latest heats."""
+"""Train the surrogates: pick a structure per outcome by time-ordered CV, calibrate, test on the latest heats.
+
+Heats are sorted by start time and cut into train (first 70 %), calibration (next 15 %) and test (latest
+15 %). Candidates are compared by expanding-window CV on the train block (``features.time_splits``), then
+every candidate is also refitted on the train block and scored on the test block (``candidate_test``), so the
+report compares today's fixed-yield calculation with each structure on the same held-out heats.
+
+With ``residual=True`` the non-linear residual structures (``residual.py``) join the comparison; one is chosen
+only when its CV MAE beats the best decision-linear structure by ``RESIDUAL_MARGIN``, because every residual
+model costs binaries in the dosing MILP.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -15,10 +26,12 @@ from optimizer.schema import element_col
 from optimizer.surrogates.conformal import SampleWidths
 from optimizer.surrogates.domain import ApplicabilityDomain
 from optimizer.surrogates.features import context_features, decision_features, holdout_split, time_order, time_splits
+from optimizer.surrogates.residual import RESIDUAL_KINDS, ResidualStructure
 from optimizer.surrogates.structures import ContextHeatBalance, ContextRecovery, EnergyBalance, FixedYield
 from optimizer.surrogates.surrogate import OutcomeSurrogate, SurrogateSet
 
 MIN_HEATS = 60
+RESIDUAL_MARGIN = 0.05  # a residual structure must beat the best decision-linear CV MAE by 5 %
 # Outcomes whose structure is chosen for causal validity, not by CV error: the final temperature is what the
 # operator controls, so the forward fit (best CV error) is attenuated in the energy; see EnergyBalance.
 CAUSAL_CHOICE = {TEMPERATURE: "energy_balance"}
@@ -57,6 +70,7 @@ class TrainingReport:
     test: dict[str, dict[str, float]] = field(default_factory=dict)
     test_by_grade: dict[str, dict[str, float]] = field(default_factory=dict)
     baseline_test_mae: dict[str, float] = field(default_factory=dict)
+    candidate_test: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
     test_predictions: dict[str, pd.DataFrame] = field(default_factory=dict)
 
 
@@ -66,21 +80,45 @@ def constrained_outcomes(cfg: PlantConfig) -> list[str]:
     return [element_col("final", el) for el in els] + [TEMPERATURE]
 
 
-def candidates(cfg: PlantConfig, outcome: str) -> dict[str, Callable[[], object]]:
-    """Candidate structures (all linear in the decisions given the context) for one outcome."""
+def candidates(cfg: PlantConfig, outcome: str, residual: bool = False) -> dict[str, Callable[[], object]]:
+    """Candidate structures for one outcome: decision-linear ones, plus residual ones if ``residual``."""
+    dec = decision_features(cfg)
     if outcome == TEMPERATURE:
-        dec = decision_features(cfg)
-        return {"fixed_yield": lambda: PriorHeatBalance(cfg),
-                "heat_balance": lambda: ContextHeatBalance.build(dec, alpha=1.0),
-                "energy_balance": lambda: EnergyBalance.build(dec, alpha=1.0)}
-    el = outcome.split("_")[1]
-    return {"fixed_yield": lambda: FixedYield.build(cfg, el),
-            "context_recovery": lambda: ContextRecovery.build(cfg, el, alpha=1.0),
-            "context_recovery_loose": lambda: ContextRecovery.build(cfg, el, alpha=0.05)}
+        out: dict[str, Callable[[], object]] = {
+            "fixed_yield": lambda: PriorHeatBalance(cfg),
+            "heat_balance": lambda: ContextHeatBalance.build(dec, alpha=1.0),
+            "energy_balance": lambda: EnergyBalance.build(dec, alpha=1.0)}
+        base: Callable[[], object] = out["heat_balance"]
+    else:
+        el = outcome.split("_")[1]
+        out = {"fixed_yield": lambda: FixedYield.build(cfg, el),
+               "context_recovery": lambda: ContextRecovery.build(cfg, el, alpha=1.0),
+               "context_recovery_loose": lambda: ContextRecovery.build(cfg, el, alpha=0.05)}
+        base = out["context_recovery"]
+    if residual:
+        feats = context_features(cfg) + dec
+        for kind in RESIDUAL_KINDS:
+            out[f"{base().name}+{kind}"] = partial(lambda k: ResidualStructure(base(), k, feats), kind)
+    return out
 
 
-def train_surrogates(cfg: PlantConfig, heats: pd.DataFrame,
-                     progress: Callable[[str], None] | None = None) -> tuple[SurrogateSet, TrainingReport]:
+def choose(scores: dict[str, float], outcome: str) -> str:
+    """Causal choice if any, else the best decision-linear structure unless a residual one beats it by
+    ``RESIDUAL_MARGIN``."""
+    if outcome in CAUSAL_CHOICE:
+        return CAUSAL_CHOICE[outcome]
+    linear = {k: v for k, v in scores.items() if "+" not in k}
+    best = min(linear, key=linear.get)
+    nonlinear = {k: v for k, v in scores.items() if "+" in k}
+    if nonlinear:
+        alt = min(nonlinear, key=nonlinear.get)
+        if nonlinear[alt] < (1 - RESIDUAL_MARGIN) * linear[best]:
+            return alt
+    return best
+
+
+def train_surrogates(cfg: PlantConfig, heats: pd.DataFrame, progress: Callable[[str], None] | None = None,
+                     residual: bool = False) -> tuple[SurrogateSet, TrainingReport]:
     """Fit every outcome (see module doc). ``heats`` is a validated canonical table."""
     if len(heats) < MIN_HEATS:
         raise ValueError(f"training needs at least {MIN_HEATS} valid heats, got {len(heats)}")
@@ -91,23 +129,31 @@ def train_surrogates(cfg: PlantConfig, heats: pd.DataFrame,
     for outcome in constrained_outcomes(cfg):
         if progress:
             progress(outcome)
-        outcomes[outcome] = _train_outcome(cfg, df, outcome, tr, cal, te, report)
+        outcomes[outcome] = _train_outcome(cfg, df, outcome, (tr, cal, te), report, residual)
     domain = ApplicabilityDomain.fit(df.iloc[np.r_[tr, cal]], context_features(cfg)[1:] + decision_features(cfg))
     return SurrogateSet(outcomes, domain, versions={}), report
 
 
-def _train_outcome(cfg: PlantConfig, df: pd.DataFrame, outcome: str, tr: np.ndarray, cal: np.ndarray,
-                   te: np.ndarray, report: TrainingReport) -> OutcomeSurrogate:
+def _scores(y: np.ndarray, pred: np.ndarray) -> dict[str, float]:
+    return {"mae": float(mean_absolute_error(y, pred)), "rmse": float(np.sqrt(mean_squared_error(y, pred)))}
+
+
+def _train_outcome(cfg: PlantConfig, df: pd.DataFrame, outcome: str, blocks: tuple[np.ndarray, ...],
+                   report: TrainingReport, residual: bool) -> OutcomeSurrogate:
+    tr, cal, te = blocks
     y = df[outcome].to_numpy(float)
-    train = df.iloc[tr]
-    scores = {}
-    for name, make in candidates(cfg, outcome).items():
+    train, test = df.iloc[tr], df.iloc[te]
+    makers = candidates(cfg, outcome, residual)
+    scores, fitted = {}, {}
+    for name, make in makers.items():
         maes = [mean_absolute_error(y[tr][v], make().fit(train.iloc[f], y[tr][f]).predict(train.iloc[v]))
                 for f, v in time_splits(len(tr))]
         scores[name] = float(np.mean(maes))
-    best = CAUSAL_CHOICE.get(outcome) or min(scores, key=scores.get)
+        fitted[name] = make().fit(train, y[tr])
+    report.candidate_test[outcome] = {name: _scores(y[te], s.predict(test)) for name, s in fitted.items()}
+    best = choose(scores, outcome)
     report.cv_mae[outcome], report.chosen[outcome] = scores, best
-    structure = candidates(cfg, outcome)[best]().fit(train, y[tr])
+    structure = fitted[best]
     cal_df = df.iloc[cal]
     n_cal = cal_df["n_samples"].to_numpy(int)
     model_err = np.abs(y[cal] - structure.predict(cal_df))
@@ -116,9 +162,14 @@ def _train_outcome(cfg: PlantConfig, df: pd.DataFrame, outcome: str, tr: np.ndar
     else:
         widths = SampleWidths.fit(model_err, n_cal, cal_df["grade"].to_numpy())
     sur = OutcomeSurrogate(outcome, structure, widths, context_features(cfg), decision_features(cfg))
-    sur.metrics = _test_metrics(sur, df.iloc[te], y[te], report, outcome)
-    baseline = candidates(cfg, outcome)["fixed_yield"]().fit(train, y[tr])
-    report.baseline_test_mae[outcome] = float(mean_absolute_error(y[te], baseline.predict(df.iloc[te])))
+    if isinstance(structure, ResidualStructure):
+        sur.structure, sur.residual_model = structure.base, structure.model_
+        sur.residual_features, sur.residual_kind = list(structure.features), structure.kind
+    sur.metrics = _test_metrics(sur, test, y[te], report, outcome)
+    if outcome == TEMPERATURE:
+        sur.metrics.update(_closed_loop_coverage(sur, train, y[tr], test, y[te]))
+        report.test[outcome] = sur.metrics
+    report.baseline_test_mae[outcome] = report.candidate_test[outcome]["fixed_yield"]["mae"]
     return sur
 
 
@@ -132,6 +183,19 @@ def _closed_loop_widths(train: pd.DataFrame, y_train: np.ndarray, cal: pd.DataFr
     widths = SampleWidths.fit(dev, n_cal, cal["grade"].to_numpy())
     widths.open_loop = SampleWidths.fit(model_err, n_cal).pooled
     return widths
+
+
+def _closed_loop_coverage(sur: OutcomeSurrogate, train: pd.DataFrame, y_train: np.ndarray, test: pd.DataFrame,
+                          y: np.ndarray) -> dict[str, float]:
+    """What the temperature width claims: the final temperature lands within hw(n) of the grade's aim
+    (training median per grade), as the operator steers it with n samples."""
+    centre = pd.Series(y_train).groupby(train["grade"].to_numpy()).median()
+    dev = np.abs(y - centre.reindex(test["grade"].to_numpy()).to_numpy())
+    out = {}
+    for conf in (0.90, 0.95):
+        hw = np.array([sur.halfwidth(int(k), conf, g) for k, g in zip(test["n_samples"], test["grade"], strict=True)])
+        out[f"closed_loop_coverage_{int(conf * 100)}"] = float(np.mean(dev <= hw))
+    return out
 
 
 def _test_metrics(sur: OutcomeSurrogate, test: pd.DataFrame, y: np.ndarray, report: TrainingReport,

@@ -1,0 +1,86 @@
+"""Structure (c): a decision-linear base plus a non-linear residual over context AND decisions.
+
+    final = base(ctx, x) + r(ctx, x)
+
+``base`` is one of the decision-linear structures (its ``linear_terms`` stay exact for the linear part) and
+``r`` is a scikit-learn Pipeline (one-hot grade + standardised numeric columns, then a tree ensemble or a ReLU
+MLP) fitted on the base's training residuals, on named DataFrame columns so ``feature_names_in_`` exists. The
+dosing program embeds ``r`` with ``optimizer.embedding.add_predictor_constr`` with the heat's context fixed, so
+only the decision inputs stay free; it costs binaries (tree leaves or ReLU units) per heat and outcome, which is
+why a residual structure is only chosen when it beats the best decision-linear one clearly.
+
+Small residuals (wt% differences of 1e-3) are scaled to unit size for the MLP's training and the scale is folded
+back into its output layer, so the fitted MLP predicts residuals in outcome units with no wrapper.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.compose import ColumnTransformer
+from sklearn.ensemble import ExtraTreesRegressor, HistGradientBoostingRegressor
+from sklearn.neural_network import MLPRegressor
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+RESIDUAL_KINDS = ("gbm", "forest", "mlp")
+
+
+def residual_pipeline(kind: str, numeric: list[str], seed: int = 0) -> Pipeline:
+    """Preprocessing (grade one-hot, numeric standardised) and a small, embeddable regressor."""
+    if kind == "gbm":
+        est: Any = HistGradientBoostingRegressor(max_iter=60, max_depth=3, learning_rate=0.1, min_samples_leaf=20,
+                                                 random_state=seed)
+    elif kind == "forest":
+        est = ExtraTreesRegressor(n_estimators=30, max_depth=6, min_samples_leaf=20, random_state=seed, n_jobs=1)
+    elif kind == "mlp":
+        est = MLPRegressor(hidden_layer_sizes=(16,), activation="relu", alpha=1e-3, max_iter=400,
+                           early_stopping=True, random_state=seed)
+    else:
+        raise ValueError(f"The 'kind' parameter of residual_pipeline must be one of {RESIDUAL_KINDS}. "
+                         f"Got {kind!r} instead.")
+    pre = ColumnTransformer([("grade", OneHotEncoder(handle_unknown="ignore", sparse_output=False), ["grade"]),
+                             ("num", StandardScaler(), numeric)])
+    return Pipeline([("pre", pre), ("model", est)])
+
+
+@dataclass
+class ResidualStructure:
+    """A decision-linear ``base`` plus a residual Pipeline ``model`` over ``features`` (see module doc)."""
+
+    base: Any
+    kind: str
+    features: list[str]
+    seed: int = 0
+    model_: Pipeline | None = None
+
+    @property
+    def name(self) -> str:
+        return f"{self.base.name}+{self.kind}"
+
+    def fit(self, df: pd.DataFrame, y: np.ndarray) -> ResidualStructure:
+        self.base.fit(df, y)
+        resid = np.asarray(y, float) - self.base.predict(df)
+        numeric = [f for f in self.features if f != "grade"]
+        self.model_ = residual_pipeline(self.kind, numeric, self.seed)
+        x = df[self.features]
+        if self.kind == "mlp":
+            scale = float(np.std(resid)) or 1.0
+            self.model_.fit(x, resid / scale)
+            mlp = self.model_[-1]
+            mlp.coefs_[-1] = mlp.coefs_[-1] * scale
+            mlp.intercepts_[-1] = mlp.intercepts_[-1] * scale
+        else:
+            self.model_.fit(x, resid)
+        return self
+
+    def linear_terms(self, context: Mapping[str, float | str]) -> tuple[float, dict[str, float]]:
+        """The base's linear terms; the residual is added by embedding ``model_``."""
+        return self.base.linear_terms(context)
+
+    def predict(self, df: pd.DataFrame) -> np.ndarray:
+        return self.base.predict(df) + self.model_.predict(df[self.features])
