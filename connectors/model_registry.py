@@ -14,8 +14,10 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import io
+import json
 import logging
 import os
+import re
 import tempfile
 import warnings
 from dataclasses import dataclass
@@ -73,15 +75,23 @@ def data_fingerprint(heats: pd.DataFrame) -> str:
     return hashlib.sha256(pd.util.hash_pandas_object(heats, index=False).to_numpy().tobytes()).hexdigest()
 
 
+def recent_window(heats: pd.DataFrame) -> pd.DataFrame:
+    """The most recent heats the champion rule compares on: the latest 15 % of the table by start time (the
+    training's test slice, never seen by the challenger's fit or calibration)."""
+    return time_order(heats).iloc[holdout_split(len(heats))[2]]
+
+
 def log_and_register(cfg: PlantConfig, sset: SurrogateSet, report: TrainingReport, heats: pd.DataFrame,
                      tracking_uri: str | None = None) -> list[Promotion]:
     """Log a training run, register one version per outcome and apply the champion rule."""
     configure_mlflow(cfg, tracking_uri)
-    recent = time_order(heats).iloc[holdout_split(len(heats))[2]]
+    recent = recent_window(heats)
     promotions = []
     with mlflow.start_run(run_name="train-surrogates") as parent:
         mlflow.log_params({"n_heats": len(heats), "n_train": report.n_train, "n_calibration": report.n_calibration,
-                           "n_test": report.n_test, "data_fingerprint": data_fingerprint(heats)})
+                           "n_test": report.n_test, "data_fingerprint": data_fingerprint(heats),
+                           "recent_window_first_heat": str(recent["heat_id"].iloc[0]),
+                           "recent_window_heats": len(recent)})
         for outcome, sur in sset.outcomes.items():
             with mlflow.start_run(run_name=outcome, nested=True):
                 version = _log_outcome(cfg, sur, sset.domain, report, recent)
@@ -95,8 +105,12 @@ def _log_outcome(cfg: PlantConfig, sur: OutcomeSurrogate, domain: ApplicabilityD
     outcome = sur.outcome
     mlflow.log_params({"outcome": outcome, "structure": sur.structure_name})
     mlflow.log_metrics({f"test_{k}": v for k, v in sur.metrics.items() if np.isfinite(v)})
-    mlflow.log_metrics({f"cv_mae_{k}": v for k, v in report.cv_mae[outcome].items()})
+    mlflow.log_metrics({f"cv_mae_{_metric_key(k)}": v for k, v in report.cv_mae[outcome].items()})
     mlflow.log_metric("fixed_yield_test_mae", report.baseline_test_mae[outcome])
+    for name, scores in report.candidate_test.get(outcome, {}).items():
+        key = _metric_key(name)
+        mlflow.log_metrics({f"candidate_test_mae_{key}": scores["mae"], f"candidate_test_rmse_{key}": scores["rmse"]})
+    mlflow.log_dict(describe(sur, domain), "surrogate.json")
     mlflow.log_metrics({f"test_mae_grade_{g}": v for g, v in report.test_by_grade[outcome].items()})
     _log_plots(outcome, report.test_predictions[outcome])
     example = recent[sur.context_features + sur.decision_features].head(3).astype({"n_samples": float})
@@ -107,6 +121,29 @@ def _log_outcome(cfg: PlantConfig, sur: OutcomeSurrogate, domain: ApplicabilityD
                                        pip_requirements=PIP_REQUIREMENTS,
                                        registered_model_name=registered_name(cfg, outcome))
     return str(info.registered_model_version)
+
+
+def _metric_key(name: str) -> str:
+    """Candidate name as an MLflow metric key (``context_recovery+gbm`` -> ``context_recovery__gbm``)."""
+    return re.sub(r"[^A-Za-z0-9_.\-/ ]", "__", name)
+
+
+def describe(sur: OutcomeSurrogate, domain: ApplicabilityDomain) -> dict:
+    """Human-readable description logged next to the model: structure, features known when, interval tables
+    by number of samples, grade factors, domain. The exact object travels in the pyfunc (cloudpickle)."""
+    w = sur.widths
+    return json.loads(json.dumps({
+        "outcome": sur.outcome, "structure": sur.structure_name, "decision_linear": sur.decision_linear,
+        "context_features": sur.context_features, "decision_features": sur.decision_features,
+        "residual_features": sur.residual_features,
+        "residual_model": type(sur.residual_model[-1]).__name__ if sur.residual_model is not None else None,
+        "halfwidth_by_n_samples": {str(n): {str(c): q for c, q in t.items()} for n, t in w.by_n.items()},
+        "calibration_heats_by_n_samples": {str(n): k for n, k in getattr(w, "counts", {}).items()},
+        "grade_factor": w.grade_factor, "open_loop_halfwidth_90": w.open_loop,
+        "domain_ranges": {g: {f: list(r) for f, r in fr.items()} for g, fr in domain.ranges.items()},
+        "domain_total_addition_kg_per_t": {g: list(r) for g, r in getattr(domain, "totals", {}).items()},
+        "test_metrics": sur.metrics,
+    }, default=float))
 
 
 def _log_plots(outcome: str, pred: pd.DataFrame) -> None:
@@ -154,6 +191,9 @@ def _champion_rule(cfg: PlantConfig, outcome: str, version: str, sur: OutcomeSur
             mlflow.set_tag("champion_incompatible", f"v{champ.version}: {type(exc).__name__}")
     promoted = mae_old is None or mae_new < mae_old
     mlflow.log_metrics({"recent_mae_challenger": mae_new, "promoted": float(promoted)})
+    mlflow.set_tags({"champion_rule": f"challenger v{version} MAE {mae_new:.6g} vs champion "
+                     + (f"v{champ.version} MAE {mae_old:.6g}" if mae_old is not None else "none")
+                     + f" on {len(recent)} recent heats: " + ("promoted" if promoted else "kept champion")})
     if mae_old is not None:
         mlflow.log_metric("recent_mae_champion", mae_old)
     if promoted:

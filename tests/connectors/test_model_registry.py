@@ -6,13 +6,16 @@ import json
 import tomllib
 import urllib.request
 
+import mlflow
 import numpy as np
 import pytest
+from mlflow.tracking import MlflowClient
 
 from connectors.model_registry import list_models, load_champions, log_and_register, promote, rollback
 from optimizer.config import default_config_path, parse_config
 from optimizer.simulator import simulate_history
 from optimizer.surrogates import train_surrogates
+from tests.optimizer.surrogates.conftest import synthetic_heats
 
 
 @pytest.fixture(scope="module")
@@ -52,6 +55,10 @@ def test_lifecycle_through_real_server(cfg, history, mlflow_server):
     assert second["final_Mn_wt_pct"].champion_mae < second["final_Mn_wt_pct"].challenger_mae
     assert _alias(mlflow_server, "lf1_final_Mn_wt_pct", "champion") == "1"
     assert _alias(mlflow_server, "lf1_final_Mn_wt_pct", "challenger") == "2"
+    run = MlflowClient(mlflow_server).get_run(MlflowClient(mlflow_server).get_model_version(
+        "lf1_final_Mn_wt_pct", "2").run_id)
+    assert "kept champion" in run.data.tags["champion_rule"] and run.data.metrics["promoted"] == 0.0
+    assert run.data.metrics["recent_mae_champion"] < run.data.metrics["recent_mae_challenger"]
 
     promote(cfg, "final_Mn_wt_pct", "2", mlflow_server)
     assert _alias(mlflow_server, "lf1_final_Mn_wt_pct", "champion") == "2"
@@ -81,3 +88,31 @@ def test_no_champion_yet(cfg, mlflow_server):
     raw["mlflow"]["model_prefix"] = "never_trained"
     with pytest.raises(LookupError, match="run `dosing train` first"):
         load_champions(parse_config(raw), mlflow_server)
+
+
+def _prefixed(prefix: str):
+    raw = tomllib.loads(default_config_path().read_text())
+    raw["mlflow"]["model_prefix"] = prefix
+    return parse_config(raw)
+
+
+def test_residual_surrogate_round_trip(mlflow_server):
+    """A non-linear residual structure comes back from the server exactly, with its description artifact."""
+    cfg = _prefixed("resid")
+    heats = synthetic_heats(cfg, 700, seed=5, nonlinear=0.6)
+    sset, report = train_surrogates(cfg, heats, residual=True)
+    mn = sset.outcomes["final_Mn_wt_pct"]
+    assert not mn.decision_linear
+    log_and_register(cfg, sset, report, heats, mlflow_server)
+    loaded = load_champions(cfg, mlflow_server).outcomes["final_Mn_wt_pct"]
+    rows = heats.head(15)
+    assert loaded.structure_name == mn.structure_name and loaded.residual_features == mn.residual_features
+    np.testing.assert_allclose(loaded.predict(rows), mn.predict(rows))
+    np.testing.assert_allclose(loaded.residual_model.predict(rows[loaded.residual_features]),
+                               mn.residual_model.predict(rows[mn.residual_features]))
+    grade = str(rows["grade"].iloc[0])
+    assert loaded.halfwidth(2, 0.9, grade) == mn.halfwidth(2, 0.9, grade)
+    run_id = MlflowClient(mlflow_server).get_model_version("resid_final_Mn_wt_pct", "1").run_id
+    desc = mlflow.artifacts.load_dict(f"runs:/{run_id}/surrogate.json")
+    assert desc["structure"] == mn.structure_name and desc["decision_linear"] is False
+    assert set(desc["halfwidth_by_n_samples"]) == {str(n) for n in mn.widths.by_n}
