@@ -10,7 +10,9 @@ import mlflow
 import numpy as np
 import pytest
 from mlflow.tracking import MlflowClient
+from typer.testing import CliRunner
 
+from connectors.cli import app
 from connectors.model_registry import list_models, load_champions, log_and_register, promote, rollback
 from optimizer.config import default_config_path, parse_config
 from optimizer.simulator import simulate_history
@@ -64,6 +66,19 @@ def test_lifecycle_through_real_server(cfg, history, mlflow_server):
     assert _alias(mlflow_server, "lf1_final_Mn_wt_pct", "champion") == "2"
     assert rollback(cfg, "final_Mn_wt_pct", mlflow_server) == "1"
     assert _alias(mlflow_server, "lf1_final_Mn_wt_pct", "champion") == "1"
+
+    # the same through the CLI against the server
+    run = CliRunner().invoke
+    res = run(app, ["models", "promote", "--outcome", "final_Mn_wt_pct", "--version", "2", "--tracking-uri",
+                    mlflow_server])
+    assert res.exit_code == 0 and _alias(mlflow_server, "lf1_final_Mn_wt_pct", "champion") == "2", res.output
+    res = run(app, ["models", "rollback", "--outcome", "final_Mn_wt_pct", "--tracking-uri", mlflow_server])
+    assert res.exit_code == 0 and _alias(mlflow_server, "lf1_final_Mn_wt_pct", "champion") == "1", res.output
+    res = run(app, ["models", "--tracking-uri", mlflow_server])
+    assert res.exit_code == 0 and "lf1_final_temperature_degC" in res.output and "challenger" in res.output
+    res = run(app, ["models", "promote", "--outcome", "final_Mn_wt_pct", "--version", "99", "--tracking-uri",
+                    mlflow_server])
+    assert res.exit_code != 0 and "cannot promote final_Mn_wt_pct version 99" in res.output
 
     table = list_models(cfg, mlflow_server)
     mn = table[table["model"] == "lf1_final_Mn_wt_pct"].set_index("version")
