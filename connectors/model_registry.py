@@ -215,22 +215,39 @@ def _load_surrogate(name: str, version_or_alias: str) -> SurrogateModel:
     return mlflow.pyfunc.load_model(f"models:/{name}{ref}").unwrap_python_model()
 
 
-def load_champions(cfg: PlantConfig, tracking_uri: str | None = None) -> SurrogateSet:
-    """The champion surrogates of every outcome the config's grades limit (see module doc)."""
+def champion_uris(cfg: PlantConfig, tracking_uri: str | None = None) -> dict[str, str]:
+    """``models:/<name>/<version>`` of every constrained outcome's champion: what travels to remote workers."""
     configure_mlflow(cfg, tracking_uri)
     client = MlflowClient()
-    outcomes, versions, domain = {}, {}, None
+    uris = {}
     for outcome in constrained_outcomes(cfg):
         name = registered_name(cfg, outcome)
         champ = _alias_version(client, name, CHAMPION)
         if champ is None:
             raise LookupError(f"no champion model {name!r} in {mlflow.get_tracking_uri()}; run `dosing train` first")
-        wrapped = _load_surrogate(name, champ.version)
-        _check_signature(cfg, name, champ.version, wrapped.surrogate)
+        uris[outcome] = f"models:/{name}/{champ.version}"
+    return uris
+
+
+def load_by_uris(cfg: PlantConfig, uris: dict[str, str], tracking_uri: str | None = None) -> SurrogateSet:
+    """Rebuild the surrogates from pinned ``models:/<name>/<version>`` URIs (signature-checked)."""
+    configure_mlflow(cfg, tracking_uri)
+    outcomes, versions, domain = {}, {}, None
+    for outcome, uri in uris.items():
+        name, _, version = uri.removeprefix("models:/").rpartition("/")
+        if not name or not version.isdigit():
+            raise ValueError(f"model URI {uri!r} for {outcome} is not models:/<name>/<version>")
+        wrapped = _load_surrogate(name, version)
+        _check_signature(cfg, name, version, wrapped.surrogate)
         outcomes[outcome] = wrapped.surrogate
-        versions[outcome] = f"{name}/{champ.version}"
+        versions[outcome] = f"{name}/{version}"
         domain = domain or wrapped.domain
     return SurrogateSet(outcomes, domain, versions)
+
+
+def load_champions(cfg: PlantConfig, tracking_uri: str | None = None) -> SurrogateSet:
+    """The champion surrogates of every outcome the config's grades limit (see module doc)."""
+    return load_by_uris(cfg, champion_uris(cfg, tracking_uri), tracking_uri)
 
 
 def _check_signature(cfg: PlantConfig, name: str, version: str, sur: OutcomeSurrogate) -> None:

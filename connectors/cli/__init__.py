@@ -10,6 +10,7 @@ from connectors.cli import (  # noqa: F401  (each module registers its commands)
     nightly_cmds,
     opcua_cmds,
     optimize_cmds,
+    scale_cmds,
     sim_cmds,
 )
 from connectors.cli.app import app

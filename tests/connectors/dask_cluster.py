@@ -1,0 +1,56 @@
+"""A real Dask cluster for tests: ``dask scheduler`` and ``dask worker`` processes on 127.0.0.1."""
+
+from __future__ import annotations
+
+import contextlib
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from distributed import Client
+
+from tests.connectors.conftest import free_port
+
+DASK = str(Path(sys.executable).parent / "dask")
+
+
+@dataclass
+class Cluster:
+    address: str
+    workers: dict[str, subprocess.Popen]  # worker name -> its process (no nanny: killing it loses the worker)
+
+
+@contextlib.contextmanager
+def dask_cluster(n_workers: int, logdir: Path) -> Iterator[Cluster]:
+    """Start a scheduler and ``n_workers`` single-threaded workers; wait (bounded) until all registered."""
+    port = free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    procs: list[subprocess.Popen] = []
+    log = open(logdir / "dask.log", "w")  # noqa: SIM115 (closed below)
+    try:
+        procs.append(subprocess.Popen([DASK, "scheduler", "--host", "127.0.0.1", "--port", str(port),
+                                       "--no-dashboard", "--no-show"], stdout=log, stderr=subprocess.STDOUT))
+        workers = {}
+        for i in range(n_workers):
+            name = f"w{i}"
+            workers[name] = subprocess.Popen(
+                [DASK, "worker", address, "--name", name, "--nthreads", "1", "--no-nanny", "--host", "127.0.0.1",
+                 "--no-dashboard", "--memory-limit", "4GiB", "--death-timeout", "60"],
+                stdout=log, stderr=subprocess.STDOUT, cwd=logdir)
+            procs.append(workers[name])
+        with Client(address, timeout="60s") as client:
+            client.wait_for_workers(n_workers, timeout=90)
+        yield Cluster(address, workers)
+    finally:
+        for p in reversed(procs):
+            p.terminate()
+        deadline = time.monotonic() + 20
+        for p in procs:
+            try:
+                p.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                p.kill()
+        log.close()
