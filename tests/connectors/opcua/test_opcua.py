@@ -191,3 +191,26 @@ def test_approval_recorded_and_restart_reloads(cfg, pki, tmp_path):
 def test_secure_mode_needs_certificates(cfg, tmp_path):
     with pytest.raises(ValueError, match="dosing certs create"):
         SetpointServer(cfg, "opc.tcp://127.0.0.1:4840/", tmp_path)
+
+
+def test_old_generations_are_dropped_completely(cfg, pki, tmp_path):
+    """Generation n-2 disappears with every node below it and the folder's reference; n-1 and n stay."""
+    async def scenario():
+        srv, ep = secure_server(cfg, pki, tmp_path / "state")
+        async with srv:
+            for k in range(3):
+                await srv.publish(rec(simn=1400.0 + k))
+            c = await connect(ep, dcs(pki))
+            ns = await c.get_namespace_index(cfg.opcua.namespace_uri)
+            for gone in ("Dosing.G1", "Dosing.G1.H0", "Dosing.G1.H0.Setpoints.SiMn",
+                         "Dosing.G1.H0.Setpoints.SiMn.EURange", "Dosing.G1.H2.Predicted.Temperature"):
+                with pytest.raises(ua.UaStatusCodeError, match="BadNodeIdUnknown"):
+                    await c.get_node(ua.NodeId(gone, ns)).read_browse_name()
+            assert await c.get_node(ua.NodeId("Dosing.G2.H0.Setpoints.SiMn", ns)).read_value() == 1401.0
+            assert await c.get_node(ua.NodeId("Dosing.G3.H0.Setpoints.SiMn", ns)).read_value() == 1402.0
+            root_children = [(await n.read_browse_name()).Name for n in await c.get_node(
+                ua.NodeId("Dosing", ns)).get_children()]
+            assert "G2" in root_children and "G3" in root_children and "G1" not in root_children
+            await c.disconnect()
+
+    asyncio.run(scenario())
