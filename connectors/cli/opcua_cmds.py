@@ -8,8 +8,19 @@ import os
 from pathlib import Path
 
 import typer
+from asyncua import ua
 
-from connectors.cli.app import EXIT_BAD_INPUT, EXIT_PUBLISH, ConfigOption, app, config_or_exit, console, fail, out
+from connectors.cli.app import (
+    EXIT_BAD_INPUT,
+    EXIT_FAILED,
+    EXIT_PUBLISH,
+    ConfigOption,
+    app,
+    config_or_exit,
+    console,
+    fail,
+    out,
+)
 from connectors.opcua import SetpointServer, add_user, create_certificate
 from connectors.opcua.inbox import submit
 
@@ -96,3 +107,47 @@ def publish(recommendation: Path = typer.Argument(None, help="Recommendation JSO
     except (OSError, ValueError) as exc:
         fail(f"cannot publish {path}: {exc}", EXIT_PUBLISH)
     out.print(f"{'re-sent' if retry else 'queued'} {path.name} for the setpoint server ({placed})")
+
+
+@app.command("write-plant")
+def write_plant(
+    recommendation: Path = typer.Argument(None, help="Recommendation JSON (default: the latest one)."),
+    config: Path = ConfigOption,
+    recs_dir: Path = typer.Option(Path(".dosing/recommendations"), help="Where `dosing optimize` writes."),
+    endpoint: str = typer.Option(None, help="The plant DCS OPC UA server (default: [opcua] endpoint)."),
+    certificate: Path = typer.Option(..., help="Our client certificate (DER), trusted by the DCS server."),
+    private_key: Path = typer.Option(..., help="Our client private key (PEM)."),
+    server_certificate: Path = typer.Option(..., help="The DCS server's certificate (DER)."),
+    user: str = typer.Option(None, help="DCS user name; the password is read from $DOSING_PASSWORD."),
+    require_approved: bool = typer.Option(True, help="Write only recommendations an engineer approved."),
+) -> None:
+    """For plants whose DCS hosts the OPC UA server: write an approved, safe recommendation to the node ids of
+    the config's [opcua.node_map], read every value back, and print the plant's current heat and temperature.
+    Nothing is written if any setpoint fails the hard limits or the recommendation is stale or unapproved."""
+    from connectors.opcua.client import Credentials
+    from connectors.opcua.plant_client import PlantWriter, RefusedWrite, WriteVerificationError
+    from optimizer.recommendation import Recommendation
+
+    cfg = config_or_exit(config)
+    path = recommendation or recs_dir / "latest.json"
+    if not path.exists():
+        fail(f"{path}: no recommendation to write (run `dosing optimize` first)", EXIT_BAD_INPUT)
+    rec = Recommendation.from_json(path)
+    creds = Credentials(certificate, private_key, server_certificate, user=user,
+                        password=os.environ.get("DOSING_PASSWORD") if user else None, name="dosing-client")
+    writer = PlantWriter(cfg, endpoint or cfg.opcua.endpoint, creds, require_approved=require_approved)
+
+    async def run() -> tuple[int, dict]:
+        try:
+            return await writer.write_recommendation(rec), await writer.read_plant_values()
+        finally:
+            await writer.close()
+
+    try:
+        n, plant = asyncio.run(run())
+    except RefusedWrite as exc:
+        fail(f"nothing written: {exc}", EXIT_FAILED)
+    except (WriteVerificationError, OSError, TimeoutError, ua.UaError) as exc:
+        fail(f"writing {path.name} to {endpoint or cfg.opcua.endpoint} failed: {type(exc).__name__}: {exc}",
+             EXIT_PUBLISH)
+    out.print(f"wrote and read back {n} setpoints of {rec.recommendation_id}; plant now: {plant}")

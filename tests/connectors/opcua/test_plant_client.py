@@ -95,3 +95,31 @@ def test_write_read_back_refusals_and_reconnect(cfg, pki):
         await srv2.stop()
 
     asyncio.run(scenario())
+
+
+def test_write_plant_command(cfg, pki, tmp_path):
+    """`dosing write-plant` against the stand-in DCS: an approved recommendation lands; a proposed one is refused."""
+    import sys
+    from pathlib import Path
+
+    dosing = str(Path(sys.executable).parent / "dosing")
+
+    async def scenario():
+        ep = f"opc.tcp://127.0.0.1:{free_port()}/plant/"
+        srv = await dcs_server(cfg, ep, pki)
+        args = ["--endpoint", ep, "--certificate", str(pki["client"][0]), "--private-key", str(pki["client"][1]),
+                "--server-certificate", str(pki["server"][0])]
+        node = srv.get_node(ua.NodeId.from_string(f"{cfg.opcua.node_map.setpoint_prefix}H1.SiMn"))
+        results = []
+        for status, simn in (("approved", 1400.0), ("proposed", 1700.0)):
+            f = rec(status=status, simn=simn).to_json(tmp_path / f"{status}.json")
+            proc = await asyncio.create_subprocess_exec(dosing, "write-plant", str(f), *args,
+                                                        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+            out, err = await asyncio.wait_for(proc.communicate(), 120)
+            results.append((proc.returncode, out.decode() + err.decode(), await node.read_value()))
+        await srv.stop()
+        return results
+
+    (rc1, text1, v1), (rc2, text2, v2) = asyncio.run(scenario())
+    assert rc1 == 0 and "read back" in text1 and "H1" in text1 and v1 == 1400.0, text1
+    assert rc2 == 1 and "nothing written" in text2 and v2 == 1400.0, text2
