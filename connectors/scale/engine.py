@@ -17,7 +17,7 @@ import time
 import traceback
 import uuid
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 log = logging.getLogger("dosing.scale")
@@ -43,7 +43,7 @@ class RunSummary:
     engine: str
     workers: int
     wall_s: float
-    notes: list[str] = field(default_factory=list)
+    startup_s: float = 0.0  # starting (or connecting to) the cluster, part of wall_s
 
     @property
     def failed(self) -> list[UnitOutcome]:
@@ -58,11 +58,12 @@ def run_units(fn: Callable[[Any], Any], units: Mapping[str, Any], scheduler: str
         outcomes = [_inline(fn, key, unit, progress) for key, unit in units.items()]
         return RunSummary(outcomes, INLINE, 1, time.perf_counter() - t0)
     with dask_client(scheduler, workers) as client:
+        startup = time.perf_counter() - t0
         n_workers = len(client.scheduler_info(n_workers=-1)["workers"])
         engine = client.scheduler.address
         progress(f"Dask scheduler {engine} with {n_workers} workers: {len(units)} units")
         outcomes = _on_dask(client, fn, units, retries, progress)
-    return RunSummary(outcomes, engine, n_workers, time.perf_counter() - t0)
+    return RunSummary(outcomes, engine, n_workers, time.perf_counter() - t0, startup)
 
 
 def _inline(fn: Callable[[Any], Any], key: str, unit: Any, progress: Callable[[str], None]) -> UnitOutcome:
