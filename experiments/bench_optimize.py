@@ -7,7 +7,10 @@ summed over heats (CPU time in the worker processes) and the wall time of the wh
 
     .venv/bin/python experiments/bench_optimize.py [--sizes 50 200 800] [--workers 2]
 
-Not measured here (yet): gradient-boosting residual surrogates embedded as MILP (the embedding issue).
+    .venv/bin/python experiments/bench_optimize.py --sizes 50 200 --gbm 200 5 --gbm-on context
+
+``--gbm TREES DEPTH`` adds gradient-boosting residuals to Mn, Si and Al, over the context only (linear program per
+heat after pruning) or over context and decisions (``--gbm-on all``: a hard MILP per heat).
 """
 
 from __future__ import annotations
@@ -21,20 +24,25 @@ from optimizer.simulator import draw_heats, simulate_history
 from optimizer.surrogates import train_surrogates
 
 GBM_OUTCOMES = ("final_Mn_wt_pct", "final_Si_wt_pct", "final_Al_wt_pct")
-GBM_FEATURES = ["initial_oxygen_ppm", "initial_temperature_degC", "steel_weight_t", "add_SiMn_kg", "add_HC_FeMn_kg",
-                "add_FeSi75_kg", "add_Al_wire_kg", "arc_energy_kWh"]
+CONTEXT_FEATURES = ["initial_oxygen_ppm", "initial_temperature_degC", "steel_weight_t"]
+GBM_FEATURES = {"context": CONTEXT_FEATURES,
+                "all": [*CONTEXT_FEATURES, "add_SiMn_kg", "add_HC_FeMn_kg", "add_FeSi75_kg", "add_Al_wire_kg",
+                        "arc_energy_kWh"]}
 
 
-def add_gbm_residuals(sset, heats, trees: int, depth: int) -> None:
-    """Give three outcomes a gradient-boosting residual over context and decisions (a hard MILP per heat)."""
+def add_gbm_residuals(sset, heats, trees: int, depth: int, on: str = "all") -> None:
+    """Give three outcomes a gradient-boosting residual. Over context and decisions (``on="all"``) every heat
+    becomes a hard MILP; over the context only (``on="context"``, known before the decision) every tree is
+    pruned to one leaf at build time, so the program stays linear in the decisions."""
     from sklearn.ensemble import GradientBoostingRegressor
 
+    feats = GBM_FEATURES[on]
     for o in GBM_OUTCOMES:
         sur = sset.outcomes[o]
         resid = heats[o].to_numpy() - sur.structure.predict(heats)
         sur.residual_model = GradientBoostingRegressor(n_estimators=trees, max_depth=depth, learning_rate=0.05,
-                                                       random_state=0).fit(heats[GBM_FEATURES], resid)
-        sur.residual_features = GBM_FEATURES
+                                                       random_state=0).fit(heats[feats], resid)
+        sur.residual_features = feats
 
 
 def binding_inventory(cfg: PlantConfig, day: list, sset, workers: int) -> PlantConfig:
@@ -54,14 +62,16 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--gbm", type=int, nargs=2, metavar=("TREES", "DEPTH"), default=None,
                     help="add gradient-boosting residuals (e.g. 200 5) to Mn, Si and Al")
+    ap.add_argument("--gbm-on", choices=["all", "context"], default="all",
+                    help="the residuals' inputs: context and decisions (hard MILP) or context only (stays linear)")
     args = ap.parse_args()
     cfg = load_config()
     heats, _ = simulate_history(cfg, 2000, 0)
     sset, _ = train_surrogates(cfg, heats)
     if args.gbm:
-        add_gbm_residuals(sset, heats, *args.gbm)
+        add_gbm_residuals(sset, heats, *args.gbm, on=args.gbm_on)
         print(f"surrogates: linear structures + GBM residuals {args.gbm[0]} trees x depth {args.gbm[1]} on "
-              f"{', '.join(GBM_OUTCOMES)}")
+              f"{', '.join(GBM_OUTCOMES)}, inputs: {' '.join(GBM_FEATURES[args.gbm_on])}")
     else:
         print("surrogates: linear structures (context recovery, energy balance)")
     print("times in s; build/solve/extract/diagnose are CPU seconds summed over all solves (also discarded trial "
