@@ -10,7 +10,8 @@ summed over heats (CPU time in the worker processes) and the wall time of the wh
     .venv/bin/python experiments/bench_optimize.py --sizes 50 200 --gbm 200 5 --gbm-on context
 
 ``--gbm TREES DEPTH`` adds gradient-boosting residuals to Mn, Si and Al, over the context only (linear program per
-heat after pruning) or over context and decisions (``--gbm-on all``: a hard MILP per heat).
+heat after pruning) or over context and decisions (``--gbm-on all``: a hard MILP per heat); ``--additive`` makes
+them additive in the decisions given the context (each tree one step function of one decision after pruning).
 """
 
 from __future__ import annotations
@@ -30,18 +31,28 @@ GBM_FEATURES = {"context": CONTEXT_FEATURES,
                         "arc_energy_kWh"]}
 
 
-def add_gbm_residuals(sset, heats, trees: int, depth: int, on: str = "all") -> None:
+def gbm(trees: int, depth: int, feats: list[str], additive: bool):  # noqa: ANN201
+    """GradientBoostingRegressor, or (``additive``) HistGradientBoosting constrained to one decision per tree path,
+    the structure the product's residual surrogates use (optimizer/surrogates/residual.py)."""
+    from sklearn.ensemble import GradientBoostingRegressor, HistGradientBoostingRegressor
+
+    if not additive:
+        return GradientBoostingRegressor(n_estimators=trees, max_depth=depth, learning_rate=0.05, random_state=0)
+    ctx = [i for i, f in enumerate(feats) if f in CONTEXT_FEATURES]
+    groups = [[*ctx, i] for i, f in enumerate(feats) if f not in CONTEXT_FEATURES]
+    return HistGradientBoostingRegressor(max_iter=trees, max_depth=depth, learning_rate=0.05, random_state=0,
+                                         interaction_cst=groups or None)
+
+
+def add_gbm_residuals(sset, heats, trees: int, depth: int, on: str = "all", additive: bool = False) -> None:
     """Give three outcomes a gradient-boosting residual. Over context and decisions (``on="all"``) every heat
     becomes a hard MILP; over the context only (``on="context"``, known before the decision) every tree is
     pruned to one leaf at build time, so the program stays linear in the decisions."""
-    from sklearn.ensemble import GradientBoostingRegressor
-
     feats = GBM_FEATURES[on]
     for o in GBM_OUTCOMES:
         sur = sset.outcomes[o]
         resid = heats[o].to_numpy() - sur.structure.predict(heats)
-        sur.residual_model = GradientBoostingRegressor(n_estimators=trees, max_depth=depth, learning_rate=0.05,
-                                                       random_state=0).fit(heats[feats], resid)
+        sur.residual_model = gbm(trees, depth, feats, additive).fit(heats[feats], resid)
         sur.residual_features = feats
 
 
@@ -64,13 +75,16 @@ def main() -> None:
                     help="add gradient-boosting residuals (e.g. 200 5) to Mn, Si and Al")
     ap.add_argument("--gbm-on", choices=["all", "context"], default="all",
                     help="the residuals' inputs: context and decisions (hard MILP) or context only (stays linear)")
+    ap.add_argument("--additive", action="store_true",
+                    help="HistGradientBoosting additive in the decisions given the context (interaction_cst)")
     args = ap.parse_args()
     cfg = load_config()
     heats, _ = simulate_history(cfg, 2000, 0)
     sset, _ = train_surrogates(cfg, heats)
     if args.gbm:
-        add_gbm_residuals(sset, heats, *args.gbm, on=args.gbm_on)
-        print(f"surrogates: linear structures + GBM residuals {args.gbm[0]} trees x depth {args.gbm[1]} on "
+        add_gbm_residuals(sset, heats, *args.gbm, on=args.gbm_on, additive=args.additive)
+        kind = "additive HistGradientBoosting" if args.additive else "GradientBoosting"
+        print(f"surrogates: linear structures + {kind} residuals {args.gbm[0]} trees x depth {args.gbm[1]} on "
               f"{', '.join(GBM_OUTCOMES)}, inputs: {' '.join(GBM_FEATURES[args.gbm_on])}")
     else:
         print("surrogates: linear structures (context recovery, energy balance)")

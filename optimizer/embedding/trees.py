@@ -77,7 +77,12 @@ def reachable_leaves(tree: FlatTree, feats: list[Feature], eps: float) -> list[t
 
 def add_tree(blk: pyo.Block, name: str, tree: FlatTree, feats: list[Feature], eps: float) -> tuple[object, int]:
     """Add one tree; returns (its output: number or expression, binaries added)."""
-    leaves = reachable_leaves(tree, feats, eps)
+    return add_leaves(blk, name, reachable_leaves(tree, feats, eps), feats)
+
+
+def add_leaves(blk: pyo.Block, name: str, leaves: list[tuple[float, dict[int, list[float]]]],
+               feats: list[Feature]) -> tuple[object, int]:
+    """One binary per leaf (see module doc); returns (output expression, binaries added)."""
     if len(leaves) == 1:
         return leaves[0][0], 0
     idx = list(range(len(leaves)))
@@ -94,12 +99,45 @@ def add_tree(blk: pyo.Block, name: str, tree: FlatTree, feats: list[Feature], ep
     return sum(leaves[i][0] * z[i] for i in idx), len(idx)
 
 
+def merge_univariate(groups: list[list[tuple[float, dict[int, list[float]]]]], f: int, feat: Feature,
+                     eps: float) -> list[tuple[float, dict[int, list[float]]]]:
+    """Trees that depend on the single free input ``f`` are step functions of it: their sum is one step
+    function on the union of their thresholds. Returns its pieces as leaves ``(sum of values, {f: [lo, hi]})``."""
+    cuts = sorted({box[f][1] for leaves in groups for _, box in leaves if box[f][1] < feat.ub})
+    pieces, lo = [], feat.lb
+    for hi in [*cuts, feat.ub]:
+        if lo <= hi:
+            pieces.append([lo, hi])
+        lo = hi + eps
+    merged = []
+    for lo, hi in pieces:
+        total = 0.0
+        for leaves in groups:  # exactly one leaf of each tree holds the whole piece
+            total += next(v for v, box in leaves if box[f][0] <= lo and hi <= box[f][1])
+        merged.append((total, {f: [lo, hi]}))
+    return merged
+
+
 def ensemble(blk: pyo.Block, trees: list[FlatTree], feats: list[Feature], eps: float, weight: float,
              offset: float) -> tuple[object, int]:
-    """offset + weight * sum of trees; returns (expression, binaries)."""
+    """offset + weight * sum of trees; returns (expression, binaries).
+
+    After pruning by the fixed context, trees that still depend on one free input only are merged per input
+    into one step function (one binary per piece of the union of their thresholds instead of one per leaf
+    of every tree): exact, and the usual case for boosting constrained to be additive in the decisions."""
     total, n_bin = 0.0, 0
+    univariate: dict[int, list] = {}
     for k, tree in enumerate(trees):
-        val, nb = add_tree(blk, f"t{k}", tree, feats, eps)
+        leaves = reachable_leaves(tree, feats, eps)
+        used = {f for _, box in leaves for f in box}
+        if len(leaves) > 1 and len(used) == 1 and all(len(box) == 1 for _, box in leaves):
+            univariate.setdefault(used.pop(), []).append(leaves)
+            continue
+        val, nb = add_leaves(blk, f"t{k}", leaves, feats)
+        total = total + val
+        n_bin += nb
+    for f, groups in univariate.items():
+        val, nb = add_leaves(blk, f"u{f}", merge_univariate(groups, f, feats[f], eps), feats)
         total = total + val
         n_bin += nb
     return offset + weight * total, n_bin

@@ -9,6 +9,13 @@ dosing program embeds ``r`` with ``optimizer.embedding.add_predictor_constr`` wi
 only the decision inputs stay free; it costs binaries (tree leaves or ReLU units) per heat and outcome, which is
 why a residual structure is only chosen when it beats the best decision-linear one clearly.
 
+The gradient-boosting residual is constrained (``interaction_cst``) to be **additive in the decisions given the
+context**: a tree may combine context columns with one decision column, never two decisions. Once the heat's
+context is fixed, every tree is a step function of a single decision, and the embedding merges all trees on the
+same decision into one step function (one binary per piece instead of per leaf of every tree), which keeps the
+per-heat MILP small. Context x decision effects (oxygen lowering Al recovery) stay; decision x decision ones
+(FeSi with Al) are left to the mass-balance base.
+
 Small residuals (wt% differences of 1e-3) are scaled to unit size for the MLP's training and the scale is folded
 back into its output layer, so the fitted MLP predicts residuals in outcome units with no wrapper.
 """
@@ -56,6 +63,7 @@ class ResidualStructure:
     kind: str
     features: list[str]
     seed: int = 0
+    decisions: list[str] | None = None  # decision columns: the GBM stays additive in them (see module doc)
     model_: Pipeline | None = None
 
     @property
@@ -68,6 +76,8 @@ class ResidualStructure:
         numeric = [f for f in self.features if f != "grade"]
         self.model_ = residual_pipeline(self.kind, numeric, self.seed)
         x = df[self.features]
+        if self.kind == "gbm" and self.decisions:
+            self.model_.set_params(model__interaction_cst=self._additive_groups(df, numeric))
         if self.kind == "mlp":
             scale = float(np.std(resid)) or 1.0
             self.model_.fit(x, resid / scale)
@@ -77,6 +87,14 @@ class ResidualStructure:
         else:
             self.model_.fit(x, resid)
         return self
+
+    def _additive_groups(self, df: pd.DataFrame, numeric: list[str]) -> list[list[int]]:
+        """Column groups after preprocessing (grade one-hot first, then ``numeric``): all context columns plus
+        one decision column each."""
+        n_grade = int(df["grade"].nunique()) if "grade" in self.features else 0
+        dec = set(self.decisions or [])
+        ctx = list(range(n_grade)) + [n_grade + j for j, f in enumerate(numeric) if f not in dec]
+        return [[*ctx, n_grade + j] for j, f in enumerate(numeric) if f in dec]
 
     def linear_terms(self, context: Mapping[str, float | str]) -> tuple[float, dict[str, float]]:
         """The base's linear terms; the residual is added by embedding ``model_``."""

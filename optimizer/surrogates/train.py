@@ -98,7 +98,7 @@ def candidates(cfg: PlantConfig, outcome: str, residual: bool = False) -> dict[s
     if residual:
         feats = context_features(cfg) + dec
         for kind in RESIDUAL_KINDS:
-            out[f"{base().name}+{kind}"] = partial(lambda k: ResidualStructure(base(), k, feats), kind)
+            out[f"{base().name}+{kind}"] = partial(lambda k: ResidualStructure(base(), k, feats, decisions=dec), kind)
     return out
 
 

@@ -41,6 +41,10 @@ KINDS = {
     "scaled_mlp": lambda s: Pipeline([("s", StandardScaler()), ("m", MLPRegressor(hidden_layer_sizes=(6,),
                                                                                   max_iter=800, random_state=s))]),
     "minmax_gbr": lambda s: Pipeline([("s", MinMaxScaler()), ("m", GradientBoostingRegressor(n_estimators=10))]),
+    # additive in inputs 2 and 3 given 0 and 1: after pruning by the context, trees are merged per input
+    "hgb_additive": lambda s: HistGradientBoostingRegressor(max_iter=30, max_depth=4, random_state=s,
+                                                            interaction_cst=[[0, 1, 2], [0, 1, 3]]),
+    "stumps": lambda s: GradientBoostingRegressor(n_estimators=40, max_depth=1, random_state=s),
 }
 
 
@@ -160,3 +164,30 @@ def test_errors_name_the_problem():
         add_predictor_constr(m, Ridge(), [m.x[i] for i in range(4)], m.y)
     with pytest.raises(ValueError, match="got 3 inputs, but Ridge is expecting 4 features"):
         add_predictor_constr(m, Ridge().fit(X, y), [m.x[i] for i in range(3)], m.y)
+
+
+@pytest.mark.filterwarnings("ignore")
+@pytest.mark.parametrize("sense", [pyo.minimize, pyo.maximize])
+def test_trees_on_one_free_input_are_merged_exactly(sense):
+    """200 boosted trees additive in the two decisions: one step function per decision, far fewer binaries
+    than one per leaf of every tree, and the optimum equals brute force over a fine grid of the decisions."""
+    X, y = data(7, n=600)
+    est = HistGradientBoostingRegressor(max_iter=200, max_depth=5, random_state=0,
+                                        interaction_cst=[[0, 1, 2], [0, 1, 3]]).fit(X, y)
+    context = [0.3, 1.1]
+    m = pyo.ConcreteModel()
+    m.x = pyo.Var(range(2, 4), bounds=(-1, 2))
+    m.y = pyo.Var()
+    h = add_predictor_constr(m, est, [*context, m.x[2], m.x[3]], m.y)
+    m.obj = pyo.Objective(expr=m.y, sense=sense)
+    solve(m)
+    model_value, predicted = h.check()
+    assert model_value == pytest.approx(predicted, rel=1e-6, abs=1e-6)
+    thresholds = {f: sorted({float(t) for p in est._predictors for t in p[0].nodes["num_threshold"][
+        (~p[0].nodes["is_leaf"].astype(bool)) & (p[0].nodes["feature_idx"] == f)]}) for f in (2, 3)}
+    assert h.n_binaries <= sum(len(t) + 1 for t in thresholds.values())  # one per piece, not per leaf
+    # brute force: the prediction only changes at thresholds, so one point per piece covers every value
+    pts = {f: [-1.0, *[min(t + 1e-7, 2.0) for t in thresholds[f] if -1 <= t < 2]] for f in (2, 3)}
+    grid = np.array([[*context, a, b] for a in pts[2] for b in pts[3]])
+    best = est.predict(grid).min() if sense == pyo.minimize else est.predict(grid).max()
+    assert pyo.value(m.y) == pytest.approx(float(best), rel=1e-6, abs=1e-6)
