@@ -91,7 +91,7 @@ def main() -> None:
     print("times in s; build/solve/extract/diagnose are CPU seconds summed over all solves (also discarded trial "
           "solves), in worker processes too")
     print(f"{'heats':>6s} {'wall':>8s} {'build':>8s} {'solve':>8s} {'HiGHS':>8s} {'extract':>8s} {'diagnose':>8s} "
-          f"{'HiGHS share':>11s} {'joint':>6s} {'infeasible':>10s} {'s/heat':>7s}")
+          f"{'HiGHS share':>11s} {'joint':>6s} {'infeasible':>10s} {'s/heat':>7s} {'max gap':>8s}")
     for n in args.sizes:
         day = [h.context for h in draw_heats(cfg, n, 7, stream=1)]
         tight = binding_inventory(cfg, day, sset, args.workers)
@@ -103,7 +103,13 @@ def main() -> None:
         print(f"{n:6d} {wall:8.2f} {t['build']:8.2f} {t['solve']:8.2f} {t['highs']:8.2f} {t['extract']:8.2f} "
               f"{t['diagnose']:8.2f} "
               f"{t['highs'] / max(cpu, 1e-9):11.0%} {str(res.joint):>6s} "
-              f"{sum(not h.feasible for h in res.heats):10d} {wall / n:7.3f}")
+              f"{sum(not h.feasible for h in res.heats):10d} {wall / n:7.3f} {res.max_gap:8.2%}")
+        if res.coordination:
+            c = res.coordination
+            print(f"{'':6s} inventory by price coordination: shadow prices "
+                  f"{ {m: round(p, 3) for m, p in c['prices_per_kg'].items() if p > 0} } per kg, "
+                  f"{c['evaluations']} rounds re-solving {c['resolved_heats']} heats, duality gap "
+                  f"{c['duality_gap']:.2%}")
 
 
 if __name__ == "__main__":

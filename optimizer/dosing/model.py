@@ -43,6 +43,7 @@ class DosingOptions:
     inventory: bool = True
     elastic: bool = False
     inventory_used_kg: dict[str, float] = field(default_factory=dict)
+    shadow_price_per_kg: dict[str, float] = field(default_factory=dict)  # price coordination (run.py); not a cost
 
 
 def constrained_outcomes(grade: Grade, surrogates: Any) -> list[tuple[str, float | None, float | None]]:
@@ -281,4 +282,5 @@ def add_objective(m: pyo.ConcreteModel, cfg: PlantConfig, opts: DosingOptions) -
                                  + w.weight_energy * _m.energy_cost[h] + w.weight_sampling * _m.sampling_cost[h]
                                  + w.weight_co2 * co2_price / 1000.0 * _m.co2_kg[h])
     penalty = sum(ELASTIC_PENALTY * var / scale for var, scale, _, _ in m.elastic_terms)
-    m.objective = pyo.Objective(expr=sum(m.heat_cost[h] for h in m.H) + penalty, sense=pyo.minimize)
+    shadow = sum(price * m.add[h, mat] for mat, price in opts.shadow_price_per_kg.items() if price > 0 for h in m.H)
+    m.objective = pyo.Objective(expr=sum(m.heat_cost[h] for h in m.H) + penalty + shadow, sense=pyo.minimize)

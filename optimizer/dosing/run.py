@@ -59,6 +59,7 @@ class DosingResult:
     status: str
     max_gap: float
     timings: dict[str, float] = field(default_factory=dict)
+    coordination: dict = field(default_factory=dict)  # shadow prices and duality gap when price-coordinated
 
     @property
     def total_cost(self) -> float:
@@ -95,14 +96,23 @@ def optimize_heats(cfg: PlantConfig, heats: Sequence[HeatContext], surrogates, o
         results[h.heat_id].diagnosis = notes
     spent["diagnose"] += time.perf_counter() - t_diag
     joint = False
+    coordination: dict = {}
     if opts.inventory and feasible and _over_inventory(cfg, [results[h.heat_id] for h in feasible], opts):
         joint = True
-        results.update(_solve_jointly(cfg, feasible, surrogates, opts, explain, spent))
+        co = _coordinate(cfg, feasible, results, surrogates, opts, workers, spent) if _hard_joint(surrogates) else None
+        if co is not None:
+            results.update(co.plans)
+            coordination = {"prices_per_kg": co.prices, "duality_gap": co.duality_gap, "bound": co.bound,
+                            "evaluations": co.evaluations, "resolved_heats": co.resolved_heats}
+        else:
+            results.update(_solve_jointly(cfg, feasible, surrogates, opts, explain, spent))
     ordered = [results[h.heat_id] for h in heats]
     gaps = [r.gap for r in ordered if r.feasible and math.isfinite(r.gap)]
     status = "optimal" if all(r.feasible for r in ordered) else "partially infeasible"
+    if coordination:
+        gaps.append(max(coordination["duality_gap"], 0.0))
     spent["wall"] = time.perf_counter() - wall0
-    return DosingResult(ordered, joint, status, max(gaps, default=math.nan), spent)
+    return DosingResult(ordered, joint, status, max(gaps, default=math.nan), spent, coordination)
 
 
 PHASES = ("build", "solve", "highs", "extract", "diagnose")
@@ -118,6 +128,33 @@ def _tally(spent: dict[str, float], results) -> None:  # noqa: ANN001
 def _diagnose_one(job: tuple) -> str:
     cfg, h, surrogates, opts = job
     return diagnose(cfg, [h], surrogates, opts)[h.heat_id]
+
+
+def _hard_joint(surrogates) -> bool:
+    """Heats carry binaries from embedded residual models: one joint MILP over the day would be hard."""
+    return any(getattr(s, "residual_model", None) is not None for s in surrogates.outcomes.values())
+
+
+def _coordinate(cfg: PlantConfig, heats: list[HeatContext], alone: dict[str, HeatPlanResult], surrogates,
+                opts: DosingOptions, workers: int, spent: dict[str, float]):  # noqa: ANN202
+    """Inventory by shadow prices on independent per-heat solves (optimizer/dosing/coordinate.py)."""
+    from optimizer.dosing.coordinate import coordinate
+
+    by_id = {h.heat_id: h for h in heats}
+    stock = {mt.name: mt.daily_inventory_kg - opts.inventory_used_kg.get(mt.name, 0.0) for mt in cfg.materials
+             if math.isfinite(mt.daily_inventory_kg)}
+
+    def solve_heats(prices: dict[str, float], ids: list[str]) -> dict[str, HeatPlanResult]:
+        priced = DosingOptions(co2_price_per_t=opts.co2_price_per_t, inventory=False, shadow_price_per_kg=prices)
+        groups = _map(_solve_group, [(cfg, [by_id[i]], surrogates, priced, False) for i in ids], workers)
+        found = [r for g in groups for r in g]
+        _tally(spent, found)
+        for r in found:
+            r.marginal.update({f"inventory ('{m}',)": p for m, p in prices.items() if p > 0})
+        return {r.heat_id: r for r in found}
+
+    return coordinate(stock, {mt.name: mt.price_per_kg for mt in cfg.materials},
+                      {h.heat_id: alone[h.heat_id] for h in heats}, solve_heats)
 
 
 def _solve_jointly(cfg: PlantConfig, heats: list[HeatContext], surrogates, opts: DosingOptions,
