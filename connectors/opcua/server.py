@@ -89,7 +89,7 @@ class SetpointServer:
         if self.insecure:
             policies.insert(0, ua.SecurityPolicyType.NoSecurity)
         srv.set_security_policy(policies, permission_ruleset=ReadOnlyAnonymous())
-        srv.set_security_IDs(["Anonymous", "Username", "Basic256Sha256"])
+        srv.set_identity_tokens([ua.AnonymousIdentityToken, ua.X509IdentityToken, ua.UserNameIdentityToken])
         if self.certificate is not None:
             await srv.load_certificate(str(self.certificate))
             await srv.load_private_key(str(self.private_key))
