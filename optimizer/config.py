@@ -324,23 +324,33 @@ def default_config_path() -> Path:
 def load_config(path: str | Path | None = None) -> PlantConfig:
     """Read and validate a plant config TOML; ``None`` loads the shipped example."""
     p = Path(path) if path is not None else default_config_path()
+    return parse_config(read_toml(p), source=str(p))
+
+
+def read_toml(path: str | Path) -> dict:
+    """A TOML file as a dict; a missing, unreadable or malformed file is a ConfigError naming it."""
+    p = Path(path)
     try:
-        raw = tomllib.loads(p.read_text(encoding="utf-8"))
+        return tomllib.loads(p.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError(str(p), [("<file>", "file not found")]) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(str(p), [("<file>", f"cannot read: {exc}")]) from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(str(p), [("<file>", f"not valid TOML: {exc}")]) from None
-    return parse_config(raw, source=str(p))
+
+
+def validate_as(model: type[BaseModel], raw: dict, source: str):  # noqa: ANN201
+    """``model.model_validate(raw)``; errors become a ConfigError naming ``source`` and each bad key."""
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(source, [(_key(err["loc"], raw), _msg(err)) for err in exc.errors()]) from None
 
 
 def parse_config(raw: dict, source: str = "<dict>") -> PlantConfig:
     """Validate an already-parsed config mapping; errors name ``source`` and each bad key."""
-    try:
-        return PlantConfig.model_validate(raw)
-    except ValidationError as exc:
-        raise ConfigError(source, [(_key(err["loc"], raw), _msg(err)) for err in exc.errors()]) from None
+    return validate_as(PlantConfig, raw, source)
 
 
 def _key(loc: tuple, raw: dict) -> str:

@@ -19,14 +19,13 @@ models would overwrite each other; that is checked at load.
 from __future__ import annotations
 
 import logging
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from optimizer.config import PlantConfig, load_config
+from optimizer.config import PlantConfig, load_config, read_toml, validate_as
 from optimizer.errors import ConfigError
 
 log = logging.getLogger("dosing.fleet")
@@ -66,14 +65,7 @@ class Furnace:
 def load_fleet(path: str | Path) -> list[Furnace]:
     """Read a fleet file, load every furnace's plant config; ConfigError names the file, furnace and key."""
     p = Path(path)
-    try:
-        fleet = _FleetFile.model_validate(tomllib.loads(p.read_text(encoding="utf-8")))
-    except FileNotFoundError:
-        raise ConfigError(str(p), [("<file>", "file not found")]) from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(str(p), [("<file>", f"not valid TOML: {exc}")]) from None
-    except ValidationError as exc:
-        raise ConfigError(str(p), [(".".join(str(x) for x in e["loc"]), e["msg"]) for e in exc.errors()]) from None
+    fleet = validate_as(_FleetFile, read_toml(p), str(p))
     base = p.resolve().parent
     furnaces, problems = [], []
     for i, e in enumerate(fleet.furnace):

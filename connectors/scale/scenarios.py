@@ -14,14 +14,13 @@ names an unknown material or makes a price negative is refused at load, naming t
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from optimizer.config import PlantConfig, parse_config
+from optimizer.config import PlantConfig, parse_config, read_toml, validate_as
 from optimizer.dosing import DosingOptions, optimize_heats
 from optimizer.dosing.schedule import HeatContext
 from optimizer.errors import ConfigError
@@ -47,15 +46,7 @@ class _ScenarioFile(BaseModel):
 def load_scenarios(path: str | Path, cfg: PlantConfig) -> list[Scenario]:
     """Read and validate a scenarios file against ``cfg``; ConfigError names the file and each bad key."""
     p = Path(path)
-    try:
-        raw = tomllib.loads(p.read_text(encoding="utf-8"))
-        scenarios = _ScenarioFile.model_validate(raw).scenario
-    except FileNotFoundError:
-        raise ConfigError(str(p), [("<file>", "file not found")]) from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(str(p), [("<file>", f"not valid TOML: {exc}")]) from None
-    except ValidationError as exc:
-        raise ConfigError(str(p), [(".".join(str(x) for x in e["loc"]), e["msg"]) for e in exc.errors()]) from None
+    scenarios = validate_as(_ScenarioFile, read_toml(p), str(p)).scenario
     problems = []
     names = [s.name for s in scenarios]
     problems += [(f"scenario({n})", "name used twice") for n in sorted({n for n in names if names.count(n) > 1})]
