@@ -109,13 +109,14 @@ def merge_univariate(groups: list[list[tuple[float, dict[int, list[float]]]]], f
         if lo <= hi:
             pieces.append([lo, hi])
         lo = hi + eps
-    merged = []
-    for lo, hi in pieces:
-        total = 0.0
-        for leaves in groups:  # exactly one leaf of each tree holds the whole piece
-            total += next(v for v, box in leaves if box[f][0] <= lo and hi <= box[f][1])
-        merged.append((total, {f: [lo, hi]}))
-    return merged
+    starts = np.array([lo for lo, _ in pieces])
+    totals = np.zeros(len(pieces))
+    for leaves in groups:  # each tree's leaves tile [lb, ub]: the piece's start finds the one leaf holding it
+        order = sorted(leaves, key=lambda leaf: leaf[1][f][0])
+        leaf_lo = np.array([box[f][0] for _, box in order])
+        values = np.array([v for v, _ in order])
+        totals += values[np.searchsorted(leaf_lo, starts, side="right") - 1]
+    return [(float(t), {f: piece}) for t, piece in zip(totals, pieces, strict=True)]
 
 
 def ensemble(blk: pyo.Block, trees: list[FlatTree], feats: list[Feature], eps: float, weight: float,
