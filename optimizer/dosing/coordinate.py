@@ -4,7 +4,8 @@ One joint MILP over all heats is hard when each heat carries tree binaries. Inst
 with a shadow price lambda_m per kg of each scarce material added to its objective (not to its reported cost).
 Raising lambda_m never raises a heat's optimal use of m, so per material a bracket-and-bisect search finds a
 price at which the heats together fit the stock, re-solving only heats that still use m; the plan at that price
-is feasible for the joint problem. The Lagrangian bound
+is feasible for the joint problem. While bisecting, a heat whose use is the same at both ends of the bracket
+keeps its plan (it stays optimal in between), so only heats that switch are re-solved. The Lagrangian bound
 
     L(lambda) = sum_h min_x [cost_h(x) + lambda . use_h(x)] - lambda . stock
 
@@ -52,8 +53,13 @@ def coordinate(stock_kg: dict[str, float], unit_price: dict[str, float], initial
     plans, prices = dict(initial), {m: 0.0 for m in stock_kg}
     state = {"evals": 0, "resolved": 0}
 
-    def resolve(at: dict[str, float], base: Plans, material: str) -> Plans | None:
-        ids = [h for h, p in base.items() if p.additions_kg.get(material, 0.0) > TOL_KG]
+    def resolve(at: dict[str, float], base: Plans, material: str, upper: Plans | None = None) -> Plans | None:
+        """Re-solve at prices ``at`` the heats of ``base`` (plans at a lower price of ``material``) that use it;
+        with ``upper`` (plans at a higher price) only those whose use differs between the two: a heat using the
+        same amount at both prices keeps its ``base`` plan, which stays optimal in between."""
+        ids = [h for h, p in base.items() if p.additions_kg.get(material, 0.0) > TOL_KG
+               and (upper is None or abs(p.additions_kg.get(material, 0.0)
+                                         - upper[h].additions_kg.get(material, 0.0)) > TOL_KG)]
         state["evals"] += 1
         state["resolved"] += len(ids)
         new = solve_heats(at, ids) if ids else {}
@@ -96,7 +102,7 @@ def _price_for(m: str, stock: float, step: float, prices: dict[str, float], plan
         mid = 0.5 * (lo + hi)
         if not math.isfinite(mid) or hi - lo <= 1e-6 * max(1.0, hi):
             break
-        mid_plans = resolve({**prices, m: mid}, lo_plans, m)
+        mid_plans = resolve({**prices, m: mid}, lo_plans, m, upper=hi_plans)
         if mid_plans is None:
             return None
         if use_kg(mid_plans, m) <= stock + TOL_KG:
