@@ -31,6 +31,15 @@ SchedulerOption = typer.Option(
 WorkersOption = typer.Option(2, "--workers", min=1, help="Worker processes of the local cluster.")
 
 
+def _quiet_logs() -> None:
+    """Warnings only: distributed logs every worker start and stop at INFO."""
+    logging.basicConfig(level=logging.WARNING)
+    import distributed  # noqa: F401  (configures its loggers on import; override them after)
+
+    for name in [n for n in logging.root.manager.loggerDict if n.split(".")[0] == "distributed"]:
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
 def _floats(text: str) -> list[float]:
     try:
         return [float(x) for x in text.split(",") if x.strip()]
@@ -54,7 +63,7 @@ def sweep(
 ) -> None:
     """What-if sweep: re-optimize the schedule under each price / CO2-price scenario, one Dask task per furnace
     and scenario. Prints and writes total cost, CO2, energy and material use per scenario."""
-    logging.basicConfig(level=logging.WARNING)
+    _quiet_logs()
     try:
         furnaces = _sweep_furnaces(fleet, config, schedule, tracking_uri)
         cfg0 = furnaces[0].cfg
@@ -98,7 +107,7 @@ def fleet_nightly(
 ) -> None:
     """The nightly run of every furnace in the fleet file, one Dask task per furnace. A furnace that fails is
     named with its error; the others still complete. Exit 1 if any furnace failed."""
-    logging.basicConfig(level=logging.WARNING)
+    _quiet_logs()
     try:
         furnaces = load_fleet(fleet)
     except ConfigError as exc:

@@ -195,3 +195,20 @@ def test_fleet_sharing_a_tracking_server_needs_distinct_prefixes(tmp_path):
                      f'[[furnace]]\nname = "A"\n{entry}workdir = "a"\n[[furnace]]\nname = "B"\n{entry}workdir = "b"\n')
     with pytest.raises(ConfigError, match="model_prefix 'lf1' is also used by A"):
         load_fleet(fleet)
+
+
+def test_sweep_command_on_its_own_local_cluster(cfg, tmp_path):
+    """`dosing sweep` with no scheduler starts (and stops) a local cluster; bad prices are refused (exit 2)."""
+    sched = tmp_path / "schedule.csv"
+    schedule_frame(cfg, draw_heats(cfg, 3, 4, EVALUATION_STREAM)).to_csv(sched, index=False)
+    dosing = str(Path(sys.executable).parent / "dosing")
+    out = tmp_path / "sweep.csv"
+    proc = subprocess.run([dosing, "sweep", "--schedule", str(sched), "--co2-prices", "0,400", "--surrogates",
+                           "prior", "--workers", "1", "--out", str(out)], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    frame = pd.read_csv(out)
+    assert list(frame["scenario"]) == ["co2-0", "co2-400"] and (frame["heats"] == 3).all()
+    assert "2/2 units done on tcp://127.0.0.1:" in proc.stdout
+    bad = subprocess.run([dosing, "sweep", "--schedule", str(sched), "--co2-prices", "cheap"], capture_output=True,
+                         text=True, timeout=120)
+    assert bad.returncode == 2 and "--co2-prices" in bad.stderr
