@@ -91,6 +91,14 @@ def serve(
         console.print("stopped")
 
 
+def _recommendation_file(recommendation: Path | None, recs_dir: Path, verb: str, code: int) -> Path:
+    """The given recommendation file, else the latest one; exits with ``code`` if there is none."""
+    path = recommendation or recs_dir / "latest.json"
+    if not path.exists():
+        fail(f"{path}: no recommendation to {verb} (run `dosing optimize` first)", code)
+    return path
+
+
 @app.command("publish")
 def publish(recommendation: Path = typer.Argument(None, help="Recommendation JSON from `dosing optimize` "
                                                   "(default: the latest one)."),
@@ -99,9 +107,7 @@ def publish(recommendation: Path = typer.Argument(None, help="Recommendation JSO
             retry: bool = typer.Option(False, "--retry", help="Re-send the latest recommendation (after a failed "
                                        "publish).")) -> None:
     """Hand a recommendation to the running setpoint server; it publishes it after the safety check."""
-    path = recommendation or recs_dir / "latest.json"
-    if not path.exists():
-        fail(f"{path}: no recommendation to publish (run `dosing optimize` first)", EXIT_PUBLISH)
+    path = _recommendation_file(recommendation, recs_dir, "publish", EXIT_PUBLISH)
     try:
         placed = submit(path, state_dir)
     except (OSError, ValueError) as exc:
@@ -129,13 +135,15 @@ def write_plant(
     from optimizer.recommendation import Recommendation
 
     cfg = config_or_exit(config)
-    path = recommendation or recs_dir / "latest.json"
-    if not path.exists():
-        fail(f"{path}: no recommendation to write (run `dosing optimize` first)", EXIT_BAD_INPUT)
-    rec = Recommendation.from_json(path)
+    path = _recommendation_file(recommendation, recs_dir, "write", EXIT_BAD_INPUT)
+    try:
+        rec = Recommendation.from_json(path)
+    except (OSError, ValueError) as exc:  # unreadable, not JSON, or not a recommendation
+        fail(f"{path}: not a readable recommendation: {exc}", EXIT_BAD_INPUT)
+    endpoint = endpoint or cfg.opcua.endpoint
     creds = Credentials(certificate, private_key, server_certificate, user=user,
                         password=os.environ.get("DOSING_PASSWORD") if user else None, name="dosing-client")
-    writer = PlantWriter(cfg, endpoint or cfg.opcua.endpoint, creds, require_approved=require_approved)
+    writer = PlantWriter(cfg, endpoint, creds, require_approved=require_approved)
 
     async def run() -> tuple[int, dict]:
         try:
@@ -148,6 +156,5 @@ def write_plant(
     except RefusedWrite as exc:
         fail(f"nothing written: {exc}", EXIT_FAILED)
     except (WriteVerificationError, OSError, TimeoutError, ua.UaError) as exc:
-        fail(f"writing {path.name} to {endpoint or cfg.opcua.endpoint} failed: {type(exc).__name__}: {exc}",
-             EXIT_PUBLISH)
+        fail(f"writing {path.name} to {endpoint} failed: {type(exc).__name__}: {exc}", EXIT_PUBLISH)
     out.print(f"wrote and read back {n} setpoints of {rec.recommendation_id}; plant now: {plant}")

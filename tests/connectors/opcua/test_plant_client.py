@@ -123,3 +123,18 @@ def test_write_plant_command(cfg, pki, tmp_path):
     (rc1, text1, v1), (rc2, text2, v2) = asyncio.run(scenario())
     assert rc1 == 0 and "read back" in text1 and "H1" in text1 and v1 == 1400.0, text1
     assert rc2 == 1 and "nothing written" in text2 and v2 == 1400.0, text2
+
+
+def test_write_plant_refuses_a_malformed_file_before_connecting(tmp_path):
+    from typer.testing import CliRunner
+
+    from connectors.cli import app
+
+    bad = tmp_path / "rec.json"
+    bad.write_text('{"recommendation_id": ')
+    args = ["write-plant", str(bad), "--endpoint", "opc.tcp://127.0.0.1:1/none/", "--certificate", "c.der",
+            "--private-key", "k.pem", "--server-certificate", "s.der"]
+    res = CliRunner().invoke(app, args)
+    assert res.exit_code == 2 and "not a readable recommendation" in res.output
+    res = CliRunner().invoke(app, ["write-plant", "--recs-dir", str(tmp_path / "none"), *args[2:]])
+    assert res.exit_code == 2 and "no recommendation to write" in res.output
