@@ -1,6 +1,7 @@
 """``add_predictor_constr``: embed a fitted scikit-learn regressor in a Pyomo model.
 
     handle = add_predictor_constr(block, estimator, inputs, output, fixed_inputs=None, epsilon=1e-6)
+    handles = add_predictors_constr(block, estimators, inputs, outputs)   # several models, shared inputs
 
 ``inputs`` is a list in the estimator's feature order or a dict ``{feature name: value or Pyomo var/expression}``
 (checked against ``feature_names_in_``). Numbers and strings are the heat's known context and are substituted
@@ -26,7 +27,7 @@ from optimizer.embedding.errors import UnsupportedEstimatorError
 from optimizer.embedding.features import Feature, make_feature
 from optimizer.embedding.mlp import add_mlp
 from optimizer.embedding.preprocessing import SUPPORTED_TRANSFORMERS, transform
-from optimizer.embedding.trees import ensemble, tree_ensemble_parts
+from optimizer.embedding.trees import TreeModel, ensemble, ensembles, tree_ensemble_parts
 
 SUPPORTED_ESTIMATORS = (
     "LinearRegression", "Ridge", "RidgeCV", "Lasso", "LassoCV", "ElasticNet", "ElasticNetCV",
@@ -83,6 +84,58 @@ def add_predictor_constr(block: pyo.Block, estimator: BaseEstimator, inputs: Seq
     return PredictorHandle(sub, estimator, feats, prediction, n_bin)
 
 
+def add_predictors_constr(block: pyo.Block, estimators: Sequence[BaseEstimator], inputs: Mapping,
+                          outputs: Sequence[Any], epsilon: float = 1e-6,
+                          name: str | None = None) -> list[PredictorHandle]:
+    """Several fitted models over inputs from one mapping (each takes the features it was fitted on), e.g. one
+    residual model per element over the same additions: ``outputs[k] == estimators[k]``'s prediction.
+
+    Bare tree ensembles share their step functions: trees that depend on one free input after pruning become
+    one step function of that input for all the models together (one binary per piece, shared), which is
+    tighter and smaller than one per model. Other models are embedded one by one as ``add_predictor_constr``
+    does. Returns one handle per estimator; the tree models' handles share one block (``n_binaries`` is the
+    shared block's)."""
+    if len(estimators) != len(outputs):
+        raise ValueError(f"got {len(estimators)} estimators but {len(outputs)} outputs")
+    handles: dict[int, PredictorHandle] = {}
+    shared = [k for k, est in enumerate(estimators) if type(est).__name__ in TREES]
+    for k, est in enumerate(estimators):
+        if k not in shared:
+            handles[k] = add_predictor_constr(block, est, _own_inputs(est, inputs), outputs[k], epsilon=epsilon)
+    if shared:
+        sub = pyo.Block(concrete=True)
+        block.add_component(name or _unique(block, "predictors"), sub)
+        models, feats_of = [], {}
+        for k in shared:
+            _check_fitted(estimators[k])
+            feats_of[k] = _features(estimators[k], _own_inputs(estimators[k], inputs), {})
+            _numeric_context(feats_of[k])
+            models.append(TreeModel(*tree_ensemble_parts(estimators[k]), feats_of[k]))
+        preds, n_bin = ensembles(sub, models, epsilon)
+        sub.link = pyo.Constraint(range(len(shared)), rule=lambda _b, j: outputs[shared[j]] == preds[j])
+        for j, k in enumerate(shared):
+            handles[k] = PredictorHandle(sub, estimators[k], feats_of[k], preds[j], n_bin)
+    return [handles[k] for k in range(len(estimators))]
+
+
+def _own_inputs(est: BaseEstimator, inputs: Mapping) -> dict:
+    """The entries of ``inputs`` that ``est`` was fitted on (all of them if it has no feature names)."""
+    names = list(getattr(est, "feature_names_in_", []))
+    if not names:
+        raise ValueError(f"{type(est).__name__} was fitted without feature names; add_predictors_constr needs "
+                         "them to pick its inputs")
+    missing = [c for c in names if c not in inputs]
+    if missing:
+        raise ValueError(f"inputs do not give {type(est).__name__}'s features {missing}")
+    return {c: inputs[c] for c in names}
+
+
+def _numeric_context(feats: list[Feature]) -> None:
+    for f in feats:
+        if f.fixed and not isinstance(f.value, int | float | np.floating | np.integer):
+            raise ValueError(f"input {f.name!r} = {f.value!r} is not numeric; encode categories first")
+
+
 def _check_fitted(est: BaseEstimator) -> None:
     try:
         check_is_fitted(est)
@@ -123,9 +176,7 @@ def _final(sub: pyo.Block, est: Any, feats: list[Feature], eps: float) -> tuple[
                 expr = expr + float(c) * (float(f.value) if f.fixed else f.expr)
         return expr, 0
     if kind in TREES:
-        for f in feats:
-            if f.fixed and not isinstance(f.value, int | float | np.floating | np.integer):
-                raise ValueError(f"input {f.name!r} = {f.value!r} is not numeric; encode categories first")
+        _numeric_context(feats)
         trees, weight, offset = tree_ensemble_parts(est)
         return ensemble(sub, trees, feats, eps, weight, offset)
     if kind == "MLPRegressor":

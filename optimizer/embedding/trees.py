@@ -20,6 +20,7 @@ HistGradientBoosting's leaves already include the rate).
 from __future__ import annotations
 
 import math
+import weakref
 from dataclasses import dataclass
 
 import numpy as np
@@ -99,53 +100,122 @@ def add_leaves(blk: pyo.Block, name: str, leaves: list[tuple[float, dict[int, li
     return sum(leaves[i][0] * z[i] for i in idx), len(idx)
 
 
-def merge_univariate(groups: list[list[tuple[float, dict[int, list[float]]]]], f: int, feat: Feature,
-                     eps: float) -> list[tuple[float, dict[int, list[float]]]]:
-    """Trees that depend on the single free input ``f`` are step functions of it: their sum is one step
-    function on the union of their thresholds. Returns its pieces as leaves ``(sum of values, {f: [lo, hi]})``."""
-    cuts = sorted({box[f][1] for leaves in groups for _, box in leaves if box[f][1] < feat.ub})
+@dataclass
+class TreeModel:
+    """A tree ensemble's parts over its own features: predict = offset + weight * sum(trees)."""
+
+    trees: list[FlatTree]
+    weight: float
+    offset: float
+    feats: list[Feature]
+
+
+Step = tuple[float, float, float]  # (value, lo, hi) of one leaf of a tree that depends on one input only
+
+
+def merge_steps(groups: list[tuple[int, float, list[Step]]], n_models: int, feat: Feature,
+                eps: float) -> tuple[list[list[float]], np.ndarray]:
+    """Trees that depend on the single free input ``feat`` are step functions of it: their weighted sums, one
+    per model, are step functions on the union of all their thresholds. ``groups`` holds (model index, model
+    weight, leaves) per tree. Returns the pieces ``[lo, hi]`` and the values, shape (n_models, pieces)."""
+    cuts = sorted({hi for _, _, leaves in groups for _, _, hi in leaves if hi < feat.ub})
     pieces, lo = [], feat.lb
     for hi in [*cuts, feat.ub]:
         if lo <= hi:
             pieces.append([lo, hi])
         lo = hi + eps
     starts = np.array([lo for lo, _ in pieces])
-    totals = np.zeros(len(pieces))
-    for leaves in groups:  # each tree's leaves tile [lb, ub]: the piece's start finds the one leaf holding it
-        order = sorted(leaves, key=lambda leaf: leaf[1][f][0])
-        leaf_lo = np.array([box[f][0] for _, box in order])
-        values = np.array([v for v, _ in order])
-        totals += values[np.searchsorted(leaf_lo, starts, side="right") - 1]
-    return [(float(t), {f: piece}) for t, piece in zip(totals, pieces, strict=True)]
+    totals = np.zeros((n_models, len(pieces)))
+    for k, weight, leaves in groups:  # a tree's leaves tile [lb, ub]: the piece's start finds the leaf holding it
+        order = sorted(leaves, key=lambda leaf: leaf[1])
+        leaf_lo = np.array([lo for _, lo, _ in order])
+        values = np.array([v for v, _, _ in order])
+        totals[k] += weight * values[np.searchsorted(leaf_lo, starts, side="right") - 1]
+    return pieces, totals
+
+
+def add_steps(blk: pyo.Block, name: str, feat: Feature, pieces: list[list[float]],
+              totals: np.ndarray) -> tuple[list[object], int]:
+    """One binary per piece, shared by every model's step function of ``feat`` (see ``add_leaves``); returns
+    (one output expression per model, binaries added). Sharing is the convex hull of the joint step function:
+    tighter than one set of binaries per model, which the LP relaxation could choose differently."""
+    if len(pieces) == 1:
+        return [float(t[0]) for t in totals], 0
+    idx = list(range(len(pieces)))
+    z = pyo.Var(idx, domain=pyo.Binary)
+    blk.add_component(f"{name}_z", z)
+    blk.add_component(f"{name}_one", pyo.Constraint(expr=sum(z[i] for i in idx) == 1))
+    hi_expr = sum(hi * z[i] for i, (_, hi) in enumerate(pieces))
+    lo_expr = sum(lo * z[i] for i, (lo, _) in enumerate(pieces))
+    blk.add_component(f"{name}_ub", pyo.Constraint(expr=feat.expr <= hi_expr))
+    blk.add_component(f"{name}_lb", pyo.Constraint(expr=feat.expr >= lo_expr))
+    outs = [sum(float(v) * z[i] for i, v in enumerate(row) if v != 0.0) if np.any(row) else 0.0 for row in totals]
+    return outs, len(idx)
+
+
+def ensembles(blk: pyo.Block, models: list[TreeModel], eps: float) -> tuple[list[object], int]:
+    """Several tree ensembles over inputs shared by name; returns (one expression per model, binaries).
+
+    After pruning by the fixed context, trees that still depend on one free input only are merged per input
+    into one step function (one binary per piece of the union of their thresholds instead of one per leaf of
+    every tree), across all the models: exact, and the usual case for boosting constrained to be additive in
+    the decisions. Other trees get one binary per reachable leaf (``add_leaves``)."""
+    outs: list[object] = [m.offset for m in models]
+    n_bin = 0
+    steps: dict[tuple, tuple[Feature, list]] = {}
+    for k, mdl in enumerate(models):
+        for t, tree in enumerate(mdl.trees):
+            leaves = reachable_leaves(tree, mdl.feats, eps)
+            used = {f for _, box in leaves for f in box}
+            if len(leaves) > 1 and len(used) == 1 and all(len(box) == 1 for _, box in leaves):
+                f = used.pop()
+                feat = mdl.feats[f]
+                key = (feat.name, id(feat.expr), feat.lb, feat.ub)
+                steps.setdefault(key, (feat, []))[1].append((k, mdl.weight, [(v, *box[f]) for v, box in leaves]))
+                continue
+            val, nb = add_leaves(blk, f"m{k}t{t}", leaves, mdl.feats)
+            outs[k] = outs[k] + mdl.weight * val
+            n_bin += nb
+    for j, (feat, groups) in enumerate(steps.values()):
+        vals, nb = add_steps(blk, f"s{j}", feat, *merge_steps(groups, len(models), feat, eps))
+        outs = [o + v for o, v in zip(outs, vals, strict=True)]
+        n_bin += nb
+    return outs, n_bin
 
 
 def ensemble(blk: pyo.Block, trees: list[FlatTree], feats: list[Feature], eps: float, weight: float,
              offset: float) -> tuple[object, int]:
-    """offset + weight * sum of trees; returns (expression, binaries).
+    """offset + weight * sum of trees (one model; see ``ensembles``); returns (expression, binaries)."""
+    outs, n_bin = ensembles(blk, [TreeModel(trees, weight, offset, feats)], eps)
+    return outs[0], n_bin
 
-    After pruning by the fixed context, trees that still depend on one free input only are merged per input
-    into one step function (one binary per piece of the union of their thresholds instead of one per leaf
-    of every tree): exact, and the usual case for boosting constrained to be additive in the decisions."""
-    total, n_bin = 0.0, 0
-    univariate: dict[int, list] = {}
-    for k, tree in enumerate(trees):
-        leaves = reachable_leaves(tree, feats, eps)
-        used = {f for _, box in leaves for f in box}
-        if len(leaves) > 1 and len(used) == 1 and all(len(box) == 1 for _, box in leaves):
-            univariate.setdefault(used.pop(), []).append(leaves)
-            continue
-        val, nb = add_leaves(blk, f"t{k}", leaves, feats)
-        total = total + val
-        n_bin += nb
-    for f, groups in univariate.items():
-        val, nb = add_leaves(blk, f"u{f}", merge_univariate(groups, f, feats[f], eps), feats)
-        total = total + val
-        n_bin += nb
-    return offset + weight * total, n_bin
+
+_PARTS_CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def tree_ensemble_parts(est) -> tuple[list[FlatTree], float, float]:  # noqa: ANN001
-    """(trees, weight, offset) of a supported tree model so that predict = offset + weight * sum(trees)."""
+    """(trees, weight, offset) of a supported tree model so that predict = offset + weight * sum(trees).
+
+    Read once per fitted estimator (a day's plan embeds the same model for every heat); refitting an estimator
+    in place changes its trees, so the cache is keyed by the estimator and its fitted trees' identity."""
+    key = _fitted_state(est)
+    hit = _PARTS_CACHE.get(est)
+    if hit is not None and hit[0] is key:
+        return hit[1]
+    parts = _read_parts(est)
+    _PARTS_CACHE[est] = (key, parts)
+    return parts
+
+
+def _fitted_state(est) -> object:  # noqa: ANN001
+    """The object a refit replaces (held by the cache, so it is compared by identity safely)."""
+    for attr in ("tree_", "estimators_", "_predictors"):
+        if hasattr(est, attr):
+            return getattr(est, attr)
+    return None
+
+
+def _read_parts(est) -> tuple[list[FlatTree], float, float]:  # noqa: ANN001
     from sklearn.ensemble import (
         ExtraTreesRegressor,
         GradientBoostingRegressor,

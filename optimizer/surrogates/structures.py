@@ -22,7 +22,7 @@ import pandas as pd
 from sklearn.linear_model import Ridge
 
 from optimizer.config import PlantConfig
-from optimizer.surrogates.features import as_frame, prior_gain
+from optimizer.surrogates.features import prior_gain
 
 MIN_WEIGHT_T = 1.0
 
@@ -51,6 +51,27 @@ class ContextEncoder:
                 .to_numpy(float) for c in self.numeric]
         cols += [(df["grade"].astype(str) == g).to_numpy(float) for g in self.grades]
         return np.column_stack(cols) if cols else np.zeros((len(df), 0))
+
+    def transform_one(self, context: Mapping[str, float | str]) -> np.ndarray:
+        """``transform`` of one heat's context mapping, without building a frame (the dosing model asks this
+        for every heat and outcome)."""
+        cols = [(_number(context.get(c), self.fill_[c]) - self.mean_[c]) / self.scale_[c] for c in self.numeric]
+        grade = str(context.get("grade"))
+        return np.array(cols + [float(grade == g) for g in self.grades], dtype=float)
+
+
+def _number(value: object, fill: float) -> float:
+    """A context value as a float; missing or non-numeric values become ``fill`` (as ``pd.to_numeric`` +
+    ``fillna`` do for frames)."""
+    try:
+        x = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return fill
+    return fill if np.isnan(x) else x
+
+
+def _weight_t(context: Mapping[str, float | str]) -> float:
+    return max(float(context["steel_weight_t"]), MIN_WEIGHT_T)
 
 
 @dataclass
@@ -121,11 +142,11 @@ class ContextRecovery:
         return np.zeros(len(df)), mult
 
     def linear_terms(self, context: Mapping[str, float | str]) -> tuple[float, dict[str, float]]:
-        df = as_frame(context)
-        offset, mult = self._parts(df)
-        w = max(float(df["steel_weight_t"].iloc[0]), MIN_WEIGHT_T)
-        const = float(df[f"initial_{self.element}_wt_pct"].iloc[0] + offset[0])
-        return const, {d: float(mult[0]) * g / w for d, g in self.gain.items() if g}
+        coef = self.ridge_.coef_
+        mult = float(coef[0] + self.encoder.transform_one(context) @ coef[1:])  # as _parts, for one heat
+        w = _weight_t(context)
+        const = float(context[f"initial_{self.element}_wt_pct"])
+        return const, {d: mult * g / w for d, g in self.gain.items() if g}
 
     def predict(self, df: pd.DataFrame) -> np.ndarray:
         offset, mult = self._parts(df)
@@ -162,11 +183,10 @@ class ContextHeatBalance:
         return self
 
     def linear_terms(self, context: Mapping[str, float | str]) -> tuple[float, dict[str, float]]:
-        df = as_frame(context)
-        phi = self.encoder.transform(df)
-        m = phi.shape[1]
-        const = float(self.ridge_.intercept_ + phi[0] @ self.ridge_.coef_[:m])
-        w = max(float(df["steel_weight_t"].iloc[0]), MIN_WEIGHT_T)
+        phi = self.encoder.transform_one(context)
+        m = len(phi)
+        const = float(self.ridge_.intercept_ + phi @ self.ridge_.coef_[:m])
+        w = _weight_t(context)
         coefs = {}
         for j, d in enumerate(self.decisions):
             b = float(self.ridge_.coef_[m + j])
@@ -218,13 +238,12 @@ class EnergyBalance:
         return self
 
     def linear_terms(self, context: Mapping[str, float | str]) -> tuple[float, dict[str, float]]:
-        df = as_frame(context)
         b_t = float(self.ridge_.coef_[0])
-        phi = self.encoder.transform(df)[0]
+        phi = self.encoder.transform_one(context)
         m = len(phi)
-        w = max(float(df["steel_weight_t"].iloc[0]), MIN_WEIGHT_T)
+        w = _weight_t(context)
         context_part = self.ridge_.intercept_ + phi @ self.ridge_.coef_[1:m + 1]
-        const = float(df["initial_temperature_degC"].iloc[0]) - context_part / b_t
+        const = float(context["initial_temperature_degC"]) - context_part / b_t
         coefs = {"arc_energy_kWh": 1.0 / (w * b_t)}
         for j, d in enumerate(self.decisions):
             b = float(self.ridge_.coef_[1 + m + j])

@@ -191,3 +191,67 @@ def test_trees_on_one_free_input_are_merged_exactly(sense):
     grid = np.array([[*context, a, b] for a in pts[2] for b in pts[3]])
     best = est.predict(grid).min() if sense == pyo.minimize else est.predict(grid).max()
     assert pyo.value(m.y) == pytest.approx(float(best), rel=1e-6, abs=1e-6)
+
+
+def test_several_models_share_one_step_function_per_input():
+    """Three boosted models (different targets) over the same inputs, additive in the two decisions: embedded
+    together they share one binary per piece of each decision, every output equals its model's predict, and
+    the optimum of a weighted sum equals brute force over every combination of pieces."""
+    from optimizer.embedding import add_predictors_constr
+
+    X, _ = data(11, n=600)
+    cols = ["a", "b", "c", "d"]
+    frame = pd.DataFrame(X, columns=cols)
+    targets = [np.sin(3 * X[:, 2]) + X[:, 0] * X[:, 3], np.cos(2 * X[:, 3]) - X[:, 2] ** 2, X[:, 1] * X[:, 2]]
+    models = [HistGradientBoostingRegressor(max_iter=60, max_depth=4, random_state=k,
+                                            interaction_cst=[[0, 1, 2], [0, 1, 3]]).fit(frame, t)
+              for k, t in enumerate(targets)]
+    context = {"a": 0.4, "b": -0.2}
+    m = pyo.ConcreteModel()
+    m.c = pyo.Var(bounds=(-1, 2))
+    m.d = pyo.Var(bounds=(-0.5, 1.5))
+    m.y = pyo.Var(range(3))
+    handles = add_predictors_constr(m, models, {**context, "c": m.c, "d": m.d}, [m.y[k] for k in range(3)])
+    weights = [1.0, -2.0, 0.5]
+    m.obj = pyo.Objective(expr=sum(w * m.y[k] for k, w in enumerate(weights)))
+    solve(m)
+    for h in handles:
+        model_value, predicted = h.check()
+        assert model_value == pytest.approx(predicted, rel=1e-6, abs=1e-6)
+    separate = pyo.ConcreteModel()
+    separate.c, separate.d = pyo.Var(bounds=(-1, 2)), pyo.Var(bounds=(-0.5, 1.5))
+    separate.y = pyo.Var(range(3))
+    alone = sum(add_predictor_constr(separate, est, [context["a"], context["b"], separate.c, separate.d],
+                                     separate.y[k]).n_binaries for k, est in enumerate(models))
+    assert handles[0].n_binaries < alone  # shared thresholds (same binning): fewer binaries than one set each
+    thresholds = {f: sorted({float(t) for est in models for p in est._predictors for t in p[0].nodes[
+        "num_threshold"][(~p[0].nodes["is_leaf"].astype(bool)) & (p[0].nodes["feature_idx"] == f)]})
+        for f in (2, 3)}
+    pts = {2: [-1.0, *[t + 1e-7 for t in thresholds[2] if -1 <= t < 2]],
+           3: [-0.5, *[t + 1e-7 for t in thresholds[3] if -0.5 <= t < 1.5]]}
+    grid = pd.DataFrame([[context["a"], context["b"], c, d] for c in pts[2] for d in pts[3]], columns=cols)
+    best = sum(w * est.predict(grid) for w, est in zip(weights, models, strict=True)).min()
+    assert pyo.value(m.obj) == pytest.approx(float(best), rel=1e-6, abs=1e-6)
+
+
+def test_several_models_mix_trees_and_others_and_check_their_inputs():
+    from optimizer.embedding import add_predictors_constr
+
+    X, y = data(12)
+    frame = pd.DataFrame(X, columns=["a", "b", "c", "d"])
+    lin = LinearRegression().fit(frame[["a", "c"]], y)
+    tree = DecisionTreeRegressor(max_depth=4, random_state=0).fit(frame, y)
+    m = pyo.ConcreteModel()
+    m.c = pyo.Var(bounds=(-1, 2))
+    m.y = pyo.Var(range(2))
+    inputs = {"a": 0.1, "b": 0.7, "c": m.c, "d": 1.2}
+    handles = add_predictors_constr(m, [lin, tree], inputs, [m.y[0], m.y[1]])
+    m.obj = pyo.Objective(expr=m.y[0] + m.y[1])
+    solve(m)
+    for h in handles:
+        model_value, predicted = h.check()
+        assert model_value == pytest.approx(predicted, rel=1e-6, abs=1e-6)
+    with pytest.raises(ValueError, match="2 estimators but 1 outputs"):
+        add_predictors_constr(m, [lin, tree], inputs, [m.y[0]])
+    with pytest.raises(ValueError, match=r"features \['d'\]"):
+        add_predictors_constr(m, [tree], {"a": 0.1, "b": 0.7, "c": m.c}, [m.y[1]])

@@ -46,6 +46,22 @@ def test_linear_terms_reproduce_predict(cfg, trained):
             assert lin == pytest.approx(pred[i], rel=1e-9, abs=1e-9), outcome
 
 
+def test_one_heat_encoding_matches_the_frame_encoding(trained):
+    """The dosing model encodes one heat's context without pandas; missing, NaN and non-numeric values get the
+    training median as the frame path does, and an unknown grade gets no indicator."""
+    from optimizer.surrogates.structures import ContextEncoder
+
+    heats, _, _ = trained
+    enc = ContextEncoder(["initial_oxygen_ppm", "steel_weight_t"]).fit(heats)
+    rows = [{"grade": heats["grade"].iloc[0], "initial_oxygen_ppm": 410.0, "steel_weight_t": 98.5},
+            {"grade": "XYZ", "initial_oxygen_ppm": float("nan"), "steel_weight_t": "bad"},
+            {"grade": heats["grade"].iloc[1], "steel_weight_t": 101.0}]
+    frame = pd.DataFrame(rows)
+    for i, row in enumerate(rows):
+        np.testing.assert_allclose(enc.transform_one(row), enc.transform(frame)[i], rtol=1e-12)
+    assert enc.transform_one(rows[1])[2:].sum() == 0.0
+
+
 def test_learned_beats_fixed_yield_where_recovery_varies(trained):
     _, _, report = trained
     for outcome in ("final_Mn_wt_pct", "final_Si_wt_pct", "final_Al_wt_pct"):
