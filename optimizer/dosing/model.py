@@ -157,29 +157,37 @@ def add_predictions(m: pyo.ConcreteModel, cfg: PlantConfig, surrogates: Any) -> 
     pairs = [(h, o) for h in m.H for o, _, _ in constrained_outcomes(cfg.grade(m.heat[h].grade), surrogates)]
     m.HO = pyo.Set(initialize=pairs, dimen=2, ordered=True)
     m.pred = pyo.Var(m.HO, doc="predicted final value (wt% or degC)")
-    m.residual = pyo.Block(m.HO)
+    m.residual = pyo.Block(m.H)
+    context = {h: m.heat[h].features() for h in m.H}
+    residual = {}
+    for h in m.H:
+        residual.update(_embed_residuals(m, h, [o for hh, o in pairs if hh == h], surrogates, context[h]))
 
     def link(_m, h, o):
-        sur = surrogates.outcomes[o]
-        context = m.heat[h].features()
-        const, coefs = sur.linear_terms(context)
+        const, coefs = surrogates.outcomes[o].linear_terms(context[h])
         expr = const + sum(c * _decision_expr(_m, h, d) for d, c in coefs.items() if c != 0.0)
-        if getattr(sur, "residual_model", None) is not None:
-            expr = expr + _embed_residual(_m, h, o, sur, context)
-        return _m.pred[h, o] == expr
+        return _m.pred[h, o] == (expr + residual[h, o] if (h, o) in residual else expr)
 
     m.prediction = pyo.Constraint(m.HO, rule=link)
 
 
-def _embed_residual(m: pyo.ConcreteModel, h: str, o: str, sur: Any, context: dict) -> Any:
-    """Embed the residual model with the heat's context fixed; returns its output variable."""
-    from optimizer.embedding import add_predictor_constr
+def _embed_residuals(m: pyo.ConcreteModel, h: str, outcomes: list[str], surrogates: Any,
+                     context: dict) -> dict[tuple[str, str], Any]:
+    """Embed a heat's residual models with its context fixed, all together (tree models share one step
+    function per decision: ``add_predictors_constr``); returns each outcome's residual variable."""
+    from optimizer.embedding import add_predictors_constr
 
-    blk = m.residual[h, o]
-    blk.out = pyo.Var()
-    inputs = {f: (context[f] if f in context else _decision_expr(m, h, f)) for f in sur.residual_features}
-    add_predictor_constr(blk, sur.residual_model, inputs, blk.out)
-    return blk.out
+    with_model = [o for o in outcomes if getattr(surrogates.outcomes[o], "residual_model", None) is not None]
+    if not with_model:
+        return {}
+    blk = m.residual[h]
+    blk.O = pyo.Set(initialize=with_model, ordered=True)
+    blk.out = pyo.Var(blk.O, doc="residual model output per outcome")
+    names = {f for o in with_model for f in surrogates.outcomes[o].residual_features}
+    inputs = {f: (context[f] if f in context else _decision_expr(m, h, f)) for f in names}
+    add_predictors_constr(blk, [surrogates.outcomes[o].residual_model for o in with_model], inputs,
+                          [blk.out[o] for o in with_model])
+    return {(h, o): blk.out[o] for o in with_model}
 
 
 def add_spec_windows(m: pyo.ConcreteModel, cfg: PlantConfig, surrogates: Any, elastic: bool) -> None:
@@ -282,5 +290,13 @@ def add_objective(m: pyo.ConcreteModel, cfg: PlantConfig, opts: DosingOptions) -
                                  + w.weight_energy * _m.energy_cost[h] + w.weight_sampling * _m.sampling_cost[h]
                                  + w.weight_co2 * co2_price / 1000.0 * _m.co2_kg[h])
     penalty = sum(ELASTIC_PENALTY * var / scale for var, scale, _, _ in m.elastic_terms)
-    shadow = sum(price * m.add[h, mat] for mat, price in opts.shadow_price_per_kg.items() if price > 0 for h in m.H)
+    # price coordination (run.py): a mutable price per kg of each stocked material, so a kept model can be
+    # re-solved at new prices without rebuilding; priced materials the plant does not stock get a fixed term
+    stocked = [mt.name for mt in cfg.materials if math.isfinite(mt.daily_inventory_kg)] if not opts.inventory else []
+    m.SP = pyo.Set(initialize=stocked, ordered=True)
+    m.shadow_price = pyo.Param(m.SP, mutable=True, initialize=lambda _m, mat: opts.shadow_price_per_kg.get(mat, 0.0),
+                               doc="coordination price per kg (not a cost)")
+    shadow = sum(m.shadow_price[mat] * m.add[h, mat] for mat in m.SP for h in m.H)
+    shadow += sum(price * m.add[h, mat] for mat, price in opts.shadow_price_per_kg.items()
+                  if price > 0 and mat not in stocked for h in m.H)
     m.objective = pyo.Objective(expr=sum(m.heat_cost[h] for h in m.H) + penalty + shadow, sense=pyo.minimize)

@@ -80,8 +80,26 @@ def optimize_heats(cfg: PlantConfig, heats: Sequence[HeatContext], surrogates, o
     outside = {h.heat_id: _outside_domain(h, surrogates) for h in heats}
     inside = [h for h in heats if not outside[h.heat_id]]
     spent = {k: 0.0 for k in PHASES}
-    singles = _map(_solve_group, [(cfg, [h], surrogates, alone, explain) for h in inside], workers)
-    results = {r.heat_id: r for group in singles for r in group}
+    pool = None
+    if opts.inventory and _hard_joint(surrogates):  # coordination may re-solve heats: keep their models
+        from optimizer.dosing.pool import HeatPool
+
+        pool = HeatPool(cfg, surrogates, workers if workers > 1 and len(inside) >= 8 else 0)
+    try:
+        return _optimize(cfg, heats, inside, outside, surrogates, opts, alone, workers, explain, spent, pool, wall0)
+    finally:
+        if pool is not None:
+            pool.close()
+
+
+def _optimize(cfg: PlantConfig, heats: Sequence[HeatContext], inside: list[HeatContext], outside: dict,
+              surrogates, opts: DosingOptions, alone: DosingOptions, workers: int, explain: bool,
+              spent: dict[str, float], pool, wall0: float) -> DosingResult:  # noqa: ANN001
+    if pool is not None:
+        results = pool.solve(inside, alone, explain)
+    else:
+        singles = _map(_solve_group, [(cfg, [h], surrogates, alone, explain) for h in inside], workers)
+        results = {r.heat_id: r for group in singles for r in group}
     _tally(spent, results.values())
     for h in heats:
         if outside[h.heat_id]:
@@ -99,7 +117,7 @@ def optimize_heats(cfg: PlantConfig, heats: Sequence[HeatContext], surrogates, o
     coordination: dict = {}
     if opts.inventory and feasible and _over_inventory(cfg, [results[h.heat_id] for h in feasible], opts):
         joint = True
-        co = _coordinate(cfg, feasible, results, surrogates, opts, workers, spent) if _hard_joint(surrogates) else None
+        co = _coordinate(cfg, feasible, results, opts, pool, spent) if pool is not None else None
         if co is not None:
             results.update(co.plans)
             coordination = {"prices_per_kg": co.prices, "duality_gap": co.duality_gap, "bound": co.bound,
@@ -135,9 +153,10 @@ def _hard_joint(surrogates) -> bool:
     return any(getattr(s, "residual_model", None) is not None for s in surrogates.outcomes.values())
 
 
-def _coordinate(cfg: PlantConfig, heats: list[HeatContext], alone: dict[str, HeatPlanResult], surrogates,
-                opts: DosingOptions, workers: int, spent: dict[str, float]):  # noqa: ANN202
-    """Inventory by shadow prices on independent per-heat solves (optimizer/dosing/coordinate.py)."""
+def _coordinate(cfg: PlantConfig, heats: list[HeatContext], alone: dict[str, HeatPlanResult], opts: DosingOptions,
+                pool, spent: dict[str, float]):  # noqa: ANN001, ANN202
+    """Inventory by shadow prices on independent per-heat solves (optimizer/dosing/coordinate.py); the pool
+    re-solves each heat with the model it kept from its first solve."""
     from optimizer.dosing.coordinate import coordinate
 
     by_id = {h.heat_id: h for h in heats}
@@ -146,12 +165,11 @@ def _coordinate(cfg: PlantConfig, heats: list[HeatContext], alone: dict[str, Hea
 
     def solve_heats(prices: dict[str, float], ids: list[str]) -> dict[str, HeatPlanResult]:
         priced = DosingOptions(co2_price_per_t=opts.co2_price_per_t, inventory=False, shadow_price_per_kg=prices)
-        groups = _map(_solve_group, [(cfg, [by_id[i]], surrogates, priced, False) for i in ids], workers)
-        found = [r for g in groups for r in g]
-        _tally(spent, found)
-        for r in found:
+        found = pool.solve([by_id[i] for i in ids], priced, explain=False)
+        _tally(spent, found.values())
+        for r in found.values():
             r.marginal.update({f"inventory ('{m}',)": p for m, p in prices.items() if p > 0})
-        return {r.heat_id: r for r in found}
+        return found
 
     return coordinate(stock, {mt.name: mt.price_per_kg for mt in cfg.materials},
                       {h.heat_id: alone[h.heat_id] for h in heats}, solve_heats)
@@ -219,13 +237,14 @@ def _solve_group(job: tuple) -> list[HeatPlanResult]:
     t1 = time.perf_counter()
     out = solve(m, cfg)
     if not out.feasible:
-        timing = {"build": (t1 - t0) / len(heats), "solve": out.seconds / len(heats), "highs": out.seconds / len(heats)}
+        timing = {"build": (t1 - t0) / len(heats), "solve": out.seconds / len(heats),
+                  "highs": out.highs_seconds / len(heats)}
         return [HeatPlanResult(h.heat_id, False, status=out.status, timings=timing) for h in heats]
     duals = marginal_costs(m, cfg) if explain else {}
     t2 = time.perf_counter()
     results = [_extract(m, cfg, h.heat_id, surrogates, out, duals) for h in heats]
     share = 1.0 / len(heats)  # a joint solve's time is split evenly over its heats
-    timing = {"build": (t1 - t0) * share, "solve": (t2 - t1) * share, "highs": out.seconds * share,
+    timing = {"build": (t1 - t0) * share, "solve": (t2 - t1) * share, "highs": out.highs_seconds * share,
               "extract": (time.perf_counter() - t2) * share}
     for r in results:
         r.timings = timing

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pyomo.environ as pyo
 from pyomo.contrib.solver.common.factory import SolverFactory
@@ -15,7 +15,8 @@ from optimizer.config import PlantConfig
 
 @dataclass(frozen=True)
 class SolveOutcome:
-    """What HiGHS returned: status, objective, best bound, relative gap and wall time (s)."""
+    """What HiGHS returned: status, objective, best bound, relative gap, the wall time of the whole solve call
+    (s: Pyomo writing the model into HiGHS, HiGHS, reading the solution back) and HiGHS's own run time (s)."""
 
     status: str
     feasible: bool
@@ -24,14 +25,51 @@ class SolveOutcome:
     gap: float
     seconds: float
     solver_version: str
+    highs_seconds: float = math.nan
 
 
 def solve(model: pyo.ConcreteModel, cfg: PlantConfig, time_limit_s: float | None = None) -> SolveOutcome:
     """Solve with the config's time limit and MIP gap; never raises on infeasible/limits (see ``feasible``)."""
-    opt = SolverFactory("highs")
+    return _run(SolverFactory("highs"), model, cfg, time_limit_s)
+
+
+# after ``update()`` the kept model is in HiGHS as it stands: nothing for the solve call to look for
+_NO_UPDATES = {k: False for k in ("check_for_new_or_removed_constraints", "check_for_new_or_removed_vars",
+                                  "check_for_new_or_removed_params", "check_for_new_objective",
+                                  "update_constraints", "update_vars", "update_parameters",
+                                  "update_named_expressions", "update_objective")}
+
+
+class KeptSolve:
+    """A model kept with its HiGHS instance (Pyomo's persistent interface). After mutable parameters change
+    (the coordination prices), ``solve`` pushes only the changes and gives HiGHS the previous solution as a MIP
+    start, which stays feasible because only the objective changed: no rebuild, no re-write, and HiGHS skips
+    most of its search for a first incumbent."""
+
+    def __init__(self, model: pyo.ConcreteModel, cfg: PlantConfig) -> None:
+        self.model, self.cfg = model, cfg
+        self.opt = SolverFactory("highs")
+        self._start = None  # highspy.HighsSolution of the last feasible solve
+        self._highs_total_s = 0.0
+
+    def solve(self, time_limit_s: float | None = None) -> SolveOutcome:
+        extra = {}
+        if self._start is not None:
+            self.opt.update()
+            self.opt._solver_model.setSolution(self._start)  # noqa: SLF001 (highspy.Highs behind Pyomo)
+            extra = {"auto_updates": _NO_UPDATES}
+        out = _run(self.opt, self.model, self.cfg, time_limit_s, **extra)
+        total = out.highs_seconds  # HiGHS's run time accumulates over the runs of one instance
+        out = replace(out, highs_seconds=total - self._highs_total_s)
+        self._highs_total_s = total
+        self._start = self.opt._solver_model.getSolution() if out.feasible else None  # noqa: SLF001
+        return out
+
+
+def _run(opt, model: pyo.ConcreteModel, cfg: PlantConfig, time_limit_s: float | None, **extra) -> SolveOutcome:  # noqa: ANN001
     t0 = time.perf_counter()
     res = opt.solve(model, time_limit=time_limit_s or cfg.solver.time_limit_s, rel_gap=cfg.solver.mip_gap,
-                    load_solutions=False, raise_exception_on_nonoptimal_result=False)
+                    load_solutions=False, raise_exception_on_nonoptimal_result=False, **extra)
     seconds = time.perf_counter() - t0
     feasible = res.solution_status in (SolutionStatus.optimal, SolutionStatus.feasible)
     if feasible:
@@ -40,7 +78,9 @@ def solve(model: pyo.ConcreteModel, cfg: PlantConfig, time_limit_s: float | None
     bound = res.objective_bound if res.objective_bound is not None else math.nan
     gap = abs(obj - bound) / max(abs(obj), 1e-9) if feasible and math.isfinite(bound) else math.nan
     version = ".".join(str(v) for v in res.solver_version) if res.solver_version else ""
-    return SolveOutcome(res.termination_condition.name, feasible, obj, bound, gap, seconds, version)
+    highs_s = getattr(res.timing_info, "highs_time", None)
+    return SolveOutcome(res.termination_condition.name, feasible, obj, bound, gap, seconds, version,
+                        seconds if highs_s is None else float(highs_s))
 
 
 def marginal_costs(model: pyo.ConcreteModel, cfg: PlantConfig) -> dict[tuple, float]:

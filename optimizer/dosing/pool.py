@@ -1,0 +1,171 @@
+"""Worker processes that keep every heat's model and HiGHS instance between solves.
+
+Price coordination (coordinate.py) re-solves a heat several times with only the shadow prices changed. A
+process pool that forgets the model would rebuild the Pyomo model, re-write it into HiGHS and search for a first
+incumbent each time; here each heat is solved by one worker that keeps its model (``KeptSolve``): a re-solve
+updates the price parameters and starts HiGHS from the heat's last plan.
+
+    with HeatPool(cfg, surrogates, workers=2) as pool:
+        first = pool.solve(heats, DosingOptions(inventory=False), explain=True)     # builds and keeps
+        again = pool.solve(some, DosingOptions(inventory=False, shadow_price_per_kg={"SiMn": 4.0}))
+
+A heat goes to whichever worker is idle the first time and to the same worker afterwards. ``workers=0``
+serves in this process (same code path, for small days and tests). A worker that dies or raises is reported
+with the heat it was solving; nothing is retried silently.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import time
+import traceback
+from collections import deque
+from dataclasses import dataclass
+from multiprocessing.connection import Connection, wait
+from typing import Any
+
+from optimizer.config import PlantConfig
+from optimizer.dosing.model import DosingOptions, build_model
+from optimizer.dosing.schedule import HeatContext
+from optimizer.dosing.solve import KeptSolve, marginal_costs
+
+JOIN_TIMEOUT_S = 10.0
+
+
+@dataclass
+class _Kept:
+    solver: KeptSolve
+    structure: tuple  # the options the model was built with, apart from the prices
+
+
+def _structure(opts: DosingOptions) -> tuple:
+    return (opts.co2_price_per_t, opts.co2_cap_kg, opts.inventory, opts.elastic,
+            tuple(sorted(opts.inventory_used_kg.items())))
+
+
+class HeatServer:
+    """Solves single heats and keeps their models (runs inside a worker process, or inline)."""
+
+    def __init__(self, cfg: PlantConfig, surrogates: Any) -> None:
+        self.cfg, self.surrogates = cfg, surrogates
+        self.kept: dict[str, _Kept] = {}
+
+    def solve(self, heat: HeatContext, opts: DosingOptions, explain: bool):  # noqa: ANN201 (HeatPlanResult)
+        from optimizer.dosing.run import HeatPlanResult, _extract
+
+        t0 = time.perf_counter()
+        kept = self.kept.get(heat.heat_id)
+        if kept is None or kept.structure != _structure(opts):
+            kept = _Kept(KeptSolve(build_model(self.cfg, [heat], self.surrogates, opts), self.cfg), _structure(opts))
+            self.kept[heat.heat_id] = kept
+        m = kept.solver.model
+        for mat in m.SP:
+            m.shadow_price[mat].set_value(opts.shadow_price_per_kg.get(mat, 0.0))
+        t1 = time.perf_counter()
+        out = kept.solver.solve()
+        if not out.feasible:
+            self.kept.pop(heat.heat_id, None)
+            return HeatPlanResult(heat.heat_id, False, status=out.status,
+                                  timings={"build": t1 - t0, "solve": out.seconds, "highs": out.highs_seconds})
+        duals = marginal_costs(m, self.cfg) if explain else {}
+        t2 = time.perf_counter()
+        result = _extract(m, self.cfg, heat.heat_id, self.surrogates, out, duals)
+        result.timings = {"build": t1 - t0, "solve": t2 - t1, "highs": out.highs_seconds,
+                          "extract": time.perf_counter() - t2}
+        return result
+
+
+def _serve(conn: Connection, cfg: PlantConfig, surrogates: Any) -> None:
+    """Worker loop: (heat, options, explain) in, HeatPlanResult or ("error", traceback) out; None stops."""
+    server = HeatServer(cfg, surrogates)
+    while True:
+        job = conn.recv()
+        if job is None:
+            break
+        try:
+            conn.send(server.solve(*job))
+        except Exception:  # noqa: BLE001 (sent to the parent, which raises it with the heat's id)
+            conn.send(("error", traceback.format_exc()))
+    conn.close()
+
+
+class HeatPool:
+    """``workers`` processes, each keeping the models of the heats it solved (see module doc)."""
+
+    def __init__(self, cfg: PlantConfig, surrogates: Any, workers: int) -> None:
+        self.inline = HeatServer(cfg, surrogates) if workers <= 0 else None
+        self.conns: list[Connection] = []
+        self.procs: list[mp.process.BaseProcess] = []
+        self.owner: dict[str, int] = {}
+        ctx = mp.get_context()
+        for _ in range(max(workers, 0)):
+            parent, child = ctx.Pipe()
+            proc = ctx.Process(target=_serve, args=(child, cfg, surrogates), daemon=True)
+            proc.start()
+            child.close()
+            self.conns.append(parent)
+            self.procs.append(proc)
+
+    def __enter__(self) -> HeatPool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def solve(self, heats: list[HeatContext], opts: DosingOptions, explain: bool = False) -> dict:
+        """Solve every heat of ``heats`` with ``opts``; returns {heat id: HeatPlanResult}."""
+        if self.inline is not None:
+            return {h.heat_id: self.inline.solve(h, opts, explain) for h in heats}
+        queues = [deque() for _ in self.conns]
+        free = deque()
+        for h in heats:
+            (queues[self.owner[h.heat_id]] if h.heat_id in self.owner else free).append(h)
+        busy: dict[int, HeatContext] = {}
+        out = {}
+        while free or any(queues) or busy:
+            for w in range(len(self.conns)):
+                if w not in busy and (queues[w] or free):
+                    h = queues[w].popleft() if queues[w] else free.popleft()
+                    self.owner[h.heat_id] = w
+                    self._send(w, h, (h, opts, explain))
+                    busy[w] = h
+            for conn in wait([self.conns[w] for w in busy]):
+                w = self.conns.index(conn)
+                h = busy.pop(w)
+                out[h.heat_id] = self._receive(w, h)
+        return out
+
+    def _died(self, w: int, heat: HeatContext) -> RuntimeError:
+        code = self.procs[w].exitcode
+        return RuntimeError(f"dosing worker {w} died while solving heat {heat.heat_id} (exit code {code})")
+
+    def _send(self, w: int, heat: HeatContext, job: tuple) -> None:
+        try:
+            self.conns[w].send(job)
+        except (BrokenPipeError, OSError):
+            raise self._died(w, heat) from None
+
+    def _receive(self, w: int, heat: HeatContext):  # noqa: ANN202
+        try:
+            got = self.conns[w].recv()
+        except EOFError:
+            raise self._died(w, heat) from None
+        if isinstance(got, tuple) and got and got[0] == "error":
+            raise RuntimeError(f"dosing worker {w} failed on heat {heat.heat_id}:\n{got[1]}")
+        return got
+
+    def close(self) -> None:
+        """Stop the workers (bounded wait, then terminate)."""
+        for conn in self.conns:
+            try:
+                conn.send(None)
+            except (BrokenPipeError, OSError):
+                pass
+        for proc in self.procs:
+            proc.join(JOIN_TIMEOUT_S)
+            if proc.is_alive():
+                proc.terminate()
+                proc.join(JOIN_TIMEOUT_S)
+        for conn in self.conns:
+            conn.close()
+        self.conns, self.procs = [], []
