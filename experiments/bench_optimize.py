@@ -89,7 +89,9 @@ def main() -> None:
     else:
         print("surrogates: linear structures (context recovery, energy balance)")
     print("times in s; build/solve/extract/diagnose are CPU seconds summed over all solves (also discarded trial "
-          "solves), in worker processes too")
+          "solves), in worker processes too; build = Pyomo model incl. embedded trees; solve = the whole solve call "
+          "(Pyomo writing the model into HiGHS, HiGHS, reading back, explanation LPs); HiGHS = HiGHS's own run "
+          "time inside it")
     print(f"{'heats':>6s} {'wall':>8s} {'build':>8s} {'solve':>8s} {'HiGHS':>8s} {'extract':>8s} {'diagnose':>8s} "
           f"{'HiGHS share':>11s} {'joint':>6s} {'infeasible':>10s} {'s/heat':>7s} {'max gap':>8s}")
     for n in args.sizes:

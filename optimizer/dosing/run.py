@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import math
+import multiprocessing as mp
 import os
 import time
 from collections.abc import Sequence
@@ -76,6 +77,8 @@ def optimize_heats(cfg: PlantConfig, heats: Sequence[HeatContext], surrogates, o
     opts = opts or DosingOptions()
     wall0 = time.perf_counter()
     workers = workers if workers is not None else min(os.cpu_count() or 1, 4)
+    if mp.current_process().daemon:  # e.g. a Dask worker: daemonic processes may not start children
+        workers = 1
     alone = DosingOptions(co2_price_per_t=opts.co2_price_per_t, inventory=False)
     outside = {h.heat_id: _outside_domain(h, surrogates) for h in heats}
     inside = [h for h in heats if not outside[h.heat_id]]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+from queue import Empty
 
 import pytest
 from sklearn.ensemble import HistGradientBoostingRegressor
@@ -83,3 +84,34 @@ def test_a_dead_worker_is_named_with_its_heat(cfg, setup):
         pool.procs[0].join(10)
         with pytest.raises(RuntimeError, match=f"worker 0 died while solving heat {day[0].heat_id}"):
             pool.solve(day[:1], ALONE)
+
+
+def _plan_in_child(cfg, sset, day, queue) -> None:  # noqa: ANN001
+    from optimizer.dosing import optimize_heats
+
+    res = optimize_heats(cfg, day, sset, workers=2, explain=False)
+    queue.put(sum(r.feasible for r in res.heats))
+
+
+def test_plans_inside_a_daemonic_process_without_starting_children(cfg, setup):
+    """A Dask worker is a daemonic process, which may not start children: the plan runs in it, inline."""
+    import multiprocessing as mp
+
+    sset, day = setup
+    big_day = [h.context for h in draw_heats(cfg, 10, 21, stream=1)]
+    ctx = mp.get_context("fork")
+    queue = ctx.Queue()
+    child = ctx.Process(target=_plan_in_child, args=(cfg, sset, big_day, queue), daemon=True)
+    child.start()
+    for _ in range(300):  # bounded: fail as soon as the child dies without an answer
+        try:
+            feasible = queue.get(timeout=1)
+            break
+        except Empty:
+            if child.exitcode is not None:
+                pytest.fail(f"planning failed in the daemonic process (exit code {child.exitcode})")
+    else:
+        pytest.fail("no plan within 300 s")
+    child.join(30)
+    assert child.exitcode == 0
+    assert feasible >= 1
