@@ -8,6 +8,7 @@ updates the price parameters and starts HiGHS from the heat's last plan.
     with HeatPool(cfg, surrogates, workers=2) as pool:
         first = pool.solve(heats, DosingOptions(inventory=False), explain=True)     # builds and keeps
         again = pool.solve(some, DosingOptions(inventory=False, shadow_price_per_kg={"SiMn": 4.0}))
+        why = pool.diagnose(infeasible, DosingOptions(inventory=False))              # on any idle worker
 
 A heat goes to whichever worker is idle the first time and to the same worker afterwards. ``workers=0``
 serves in this process (same code path, for small days and tests). A worker that dies or raises is reported
@@ -74,16 +75,27 @@ class HeatServer:
                           "extract": time.perf_counter() - t2}
         return result
 
+    def diagnose(self, heat: HeatContext, opts: DosingOptions) -> str:
+        """Why the heat has no plan (the elastic program, optimizer/dosing/diagnose.py)."""
+        from optimizer.dosing.diagnose import diagnose
+
+        return diagnose(self.cfg, [heat], self.surrogates, opts)[heat.heat_id]
+
+    def run(self, job: tuple):  # noqa: ANN201
+        kind, *args = job
+        return self.solve(*args) if kind == "solve" else self.diagnose(*args)
+
 
 def _serve(conn: Connection, cfg: PlantConfig, surrogates: Any) -> None:
-    """Worker loop: (heat, options, explain) in, HeatPlanResult or ("error", traceback) out; None stops."""
+    """Worker loop: ("solve", heat, options, explain) or ("diagnose", heat, options) in, the HeatPlanResult or
+    diagnosis or ("error", traceback) out; None stops."""
     server = HeatServer(cfg, surrogates)
     while True:
         job = conn.recv()
         if job is None:
             break
         try:
-            conn.send(server.solve(*job))
+            conn.send(server.run(job))
         except Exception:  # noqa: BLE001 (sent to the parent, which raises it with the heat's id)
             conn.send(("error", traceback.format_exc()))
     conn.close()
@@ -114,20 +126,30 @@ class HeatPool:
 
     def solve(self, heats: list[HeatContext], opts: DosingOptions, explain: bool = False) -> dict:
         """Solve every heat of ``heats`` with ``opts``; returns {heat id: HeatPlanResult}."""
+        return self._dispatch([(h, ("solve", h, opts, explain)) for h in heats], sticky=True)
+
+    def diagnose(self, heats: list[HeatContext], opts: DosingOptions) -> dict[str, str]:
+        """Diagnose every heat of ``heats`` (no plan) on whichever worker is idle; returns {heat id: text}."""
+        return self._dispatch([(h, ("diagnose", h, opts)) for h in heats], sticky=False)
+
+    def _dispatch(self, jobs: list[tuple[HeatContext, tuple]], sticky: bool) -> dict:
+        """Run the jobs, each heat's on the worker that owns its model (``sticky``) or else on any idle one."""
         if self.inline is not None:
-            return {h.heat_id: self.inline.solve(h, opts, explain) for h in heats}
+            return {h.heat_id: self.inline.run(job) for h, job in jobs}
         queues = [deque() for _ in self.conns]
         free = deque()
-        for h in heats:
-            (queues[self.owner[h.heat_id]] if h.heat_id in self.owner else free).append(h)
+        for h, job in jobs:
+            owned = sticky and h.heat_id in self.owner
+            (queues[self.owner[h.heat_id]] if owned else free).append((h, job))
         busy: dict[int, HeatContext] = {}
         out = {}
         while free or any(queues) or busy:
             for w in range(len(self.conns)):
                 if w not in busy and (queues[w] or free):
-                    h = queues[w].popleft() if queues[w] else free.popleft()
-                    self.owner[h.heat_id] = w
-                    self._send(w, h, (h, opts, explain))
+                    h, job = queues[w].popleft() if queues[w] else free.popleft()
+                    if sticky:
+                        self.owner[h.heat_id] = w
+                    self._send(w, h, job)
                     busy[w] = h
             for conn in wait([self.conns[w] for w in busy]):
                 w = self.conns.index(conn)

@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 import multiprocessing as mp
 import os
@@ -24,6 +25,7 @@ from optimizer.dosing.schedule import HeatContext
 from optimizer.dosing.solve import SolveOutcome, marginal_costs, solve
 from optimizer.recommendation import HeatRecommendation, Interval, Recommendation
 
+log = logging.getLogger(__name__)
 # context the surrogates use beyond the mass balance (recovery, heat loss); initial contents only add up
 NONLINEAR_CONTEXT = ["steel_weight_t", "initial_temperature_degC", "initial_oxygen_ppm"]
 
@@ -104,6 +106,7 @@ def _optimize(cfg: PlantConfig, heats: Sequence[HeatContext], inside: list[HeatC
         singles = _map(_solve_group, [(cfg, [h], surrogates, alone, explain) for h in inside], workers)
         results = {r.heat_id: r for group in singles for r in group}
     _tally(spent, results.values())
+    log.debug("%d heats solved alone in %.1f s", len(inside), time.perf_counter() - wall0)
     for h in heats:
         if outside[h.heat_id]:
             results[h.heat_id] = HeatPlanResult(h.heat_id, False, status="outside the models' data",
@@ -112,10 +115,15 @@ def _optimize(cfg: PlantConfig, heats: Sequence[HeatContext], inside: list[HeatC
     feasible = [h for h in heats if results[h.heat_id].feasible]
     t_diag = time.perf_counter()
     failed = [h for h in inside if not results[h.heat_id].feasible]
-    for h, notes in zip(failed, _map(_diagnose_one, [(cfg, h, surrogates, alone) for h in failed], workers),
-                        strict=True):
-        results[h.heat_id].diagnosis = notes
+    if pool is not None:
+        why = pool.diagnose(failed, alone)
+    else:
+        why = dict(zip([h.heat_id for h in failed],
+                       _map(_diagnose_one, [(cfg, h, surrogates, alone) for h in failed], workers), strict=True))
+    for h in failed:
+        results[h.heat_id].diagnosis = why[h.heat_id]
     spent["diagnose"] += time.perf_counter() - t_diag
+    log.debug("%d infeasible heats diagnosed in %.1f s", len(failed), time.perf_counter() - t_diag)
     joint = False
     coordination: dict = {}
     if opts.inventory and feasible and _over_inventory(cfg, [results[h.heat_id] for h in feasible], opts):

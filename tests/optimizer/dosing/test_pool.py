@@ -76,6 +76,23 @@ def test_pool_workers_give_the_inline_plans_and_keep_ownership(cfg, setup):
             assert got[h.heat_id].cost == pytest.approx(want[h.heat_id].cost, rel=2 * cfg.solver.mip_gap)
 
 
+def test_pool_diagnoses_a_heat_without_plan_like_the_elastic_program(cfg, setup):
+    from dataclasses import replace
+
+    from optimizer.dosing.diagnose import diagnose
+
+    sset, day = setup
+    grade = cfg.grade(day[0].grade)
+    mn_max = grade.chemistry_wt_pct["Mn"].max
+    bad = replace(day[0], heat_id="too-much-Mn", initial_wt_pct={**day[0].initial_wt_pct, "Mn": mn_max + 0.3})
+    with HeatPool(cfg, sset, workers=2) as pool:
+        plans = pool.solve([bad, *day[1:]], ALONE)
+        assert not plans["too-much-Mn"].feasible
+        why = pool.diagnose([bad], ALONE)
+    assert why["too-much-Mn"] == diagnose(cfg, [bad], sset, ALONE)["too-much-Mn"]
+    assert why["too-much-Mn"].startswith("Mn max")
+
+
 def test_a_dead_worker_is_named_with_its_heat(cfg, setup):
     sset, day = setup
     with HeatPool(cfg, sset, workers=1) as pool:
