@@ -28,9 +28,11 @@ class SolveOutcome:
     highs_seconds: float = math.nan
 
 
-def solve(model: pyo.ConcreteModel, cfg: PlantConfig, time_limit_s: float | None = None) -> SolveOutcome:
-    """Solve with the config's time limit and MIP gap; never raises on infeasible/limits (see ``feasible``)."""
-    return _run(SolverFactory("highs"), model, cfg, time_limit_s)
+def solve(model: pyo.ConcreteModel, cfg: PlantConfig, time_limit_s: float | None = None,
+          rel_gap: float | None = None) -> SolveOutcome:
+    """Solve with the config's time limit and MIP gap (or ``rel_gap``); never raises on infeasible/limits (see
+    ``feasible``)."""
+    return _run(SolverFactory("highs"), model, cfg, time_limit_s, rel_gap=rel_gap)
 
 
 # after ``update()`` the kept model is in HiGHS as it stands: nothing for the solve call to look for
@@ -66,9 +68,11 @@ class KeptSolve:
         return out
 
 
-def _run(opt, model: pyo.ConcreteModel, cfg: PlantConfig, time_limit_s: float | None, **extra) -> SolveOutcome:  # noqa: ANN001
+def _run(opt, model: pyo.ConcreteModel, cfg: PlantConfig, time_limit_s: float | None,  # noqa: ANN001
+         rel_gap: float | None = None, **extra) -> SolveOutcome:
     t0 = time.perf_counter()
-    res = opt.solve(model, time_limit=time_limit_s or cfg.solver.time_limit_s, rel_gap=cfg.solver.mip_gap,
+    res = opt.solve(model, time_limit=time_limit_s or cfg.solver.time_limit_s,
+                    rel_gap=cfg.solver.mip_gap if rel_gap is None else rel_gap,
                     load_solutions=False, raise_exception_on_nonoptimal_result=False, **extra)
     seconds = time.perf_counter() - t0
     feasible = res.solution_status in (SolutionStatus.optimal, SolutionStatus.feasible)
