@@ -90,22 +90,28 @@ def _run(opt, model: pyo.ConcreteModel, cfg: PlantConfig, time_limit_s: float | 
 def marginal_costs(model: pyo.ConcreteModel, cfg: PlantConfig) -> dict[tuple, float]:
     """Duals of the spec, inventory and material limits at the MIP solution (integers fixed, LP re-solve).
 
+    The integer variables are fixed at their solution values and made continuous for the LP, and restored
+    afterwards (no copy of the model is needed).
     Returns currency per unit of limit (per wt%, per degC, per kg); empty if the LP cannot be solved.
     """
-    lp = model.clone()
-    for v in lp.component_data_objects(pyo.Var):
-        if v.is_integer() or v.is_binary():
-            v.fix(round(v.value or 0.0))
-    pyo.TransformationFactory("core.relax_integer_vars").apply_to(lp)
-    opt = SolverFactory("highs")
-    res = opt.solve(lp, time_limit=cfg.solver.time_limit_s, load_solutions=False,
-                    raise_exception_on_nonoptimal_result=False)
-    if res.solution_status != SolutionStatus.optimal:
-        return {}
-    duals = res.solution_loader.get_duals()
+    fixed = [(v, v.domain) for v in model.component_data_objects(pyo.Var)
+             if (v.is_integer() or v.is_binary()) and not v.fixed]
+    for v, _ in fixed:
+        v.fix(round(v.value or 0.0))
+        v.domain = pyo.Reals
+    try:
+        res = SolverFactory("highs").solve(model, time_limit=cfg.solver.time_limit_s, load_solutions=False,
+                                           raise_exception_on_nonoptimal_result=False)
+        if res.solution_status != SolutionStatus.optimal:
+            return {}
+        duals = res.solution_loader.get_duals()
+    finally:
+        for v, domain in fixed:
+            v.domain = domain
+            v.unfix()
     out: dict[tuple, float] = {}
     for name in ("spec", "inventory", "material_min"):
-        comp = lp.find_component(name)
+        comp = model.find_component(name)
         if comp is None:
             continue
         for idx, con in comp.items():
