@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from sklearn.ensemble import HistGradientBoostingRegressor
 
 from optimizer.dosing import DosingOptions, optimize_heats
 from optimizer.dosing.coordinate import coordinate, use_kg
 from optimizer.dosing.run import HeatPlanResult, _solve_jointly
-from optimizer.simulator import draw_heats, simulate_history
-from optimizer.surrogates import train_surrogates
+from optimizer.simulator import draw_heats
+from tests.optimizer.dosing.residuals import surrogates_with_residuals
 
 
 def _choose(i: int, price_a: float) -> HeatPlanResult:
@@ -47,16 +46,7 @@ def test_unreachable_stock_returns_none():
 def test_optimize_with_residual_models_coordinates_and_matches_joint_milp(cfg):
     """Additive GBM residuals (binaries per heat) + binding stock: the coordinated plan respects the stock, and
     its cost is within its own duality gap of the joint MILP's optimum."""
-    history, _ = simulate_history(cfg, 600, seed=4)
-    sset, _ = train_surrogates(cfg, history)
-    feats = ["initial_oxygen_ppm", "initial_temperature_degC", "add_SiMn_kg", "add_HC_FeMn_kg"]
-    for o in ("final_Mn_wt_pct", "final_Si_wt_pct"):
-        sur = sset.outcomes[o]
-        resid = history[o].to_numpy() - sur.structure.predict(history)
-        sur.residual_model = HistGradientBoostingRegressor(max_iter=30, max_depth=3, random_state=0,
-                                                           interaction_cst=[[0, 1, 2], [0, 1, 3]]).fit(
-            history[feats], resid)
-        sur.residual_features = feats
+    sset = surrogates_with_residuals(cfg)
     day = [h.context for h in draw_heats(cfg, 6, 11, stream=1) if h.context.grade in ("S355J2", "S235JR")][:4]
     assert len(day) >= 2
     free = optimize_heats(cfg, day, sset, workers=1, explain=False)

@@ -7,29 +7,19 @@ import signal
 from queue import Empty
 
 import pytest
-from sklearn.ensemble import HistGradientBoostingRegressor
 
 from optimizer.dosing import DosingOptions
 from optimizer.dosing.pool import HeatPool, HeatServer
 from optimizer.dosing.run import _solve_group
-from optimizer.simulator import draw_heats, simulate_history
-from optimizer.surrogates import train_surrogates
+from optimizer.simulator import draw_heats
+from tests.optimizer.dosing.residuals import surrogates_with_residuals
 
 ALONE = DosingOptions(inventory=False)
 
 
 @pytest.fixture(scope="module")
 def setup(cfg):
-    history, _ = simulate_history(cfg, 600, seed=4)
-    sset, _ = train_surrogates(cfg, history)
-    feats = ["initial_oxygen_ppm", "initial_temperature_degC", "add_SiMn_kg", "add_HC_FeMn_kg"]
-    for o in ("final_Mn_wt_pct", "final_Si_wt_pct"):
-        sur = sset.outcomes[o]
-        resid = history[o].to_numpy() - sur.structure.predict(history)
-        sur.residual_model = HistGradientBoostingRegressor(max_iter=30, max_depth=3, random_state=0,
-                                                           interaction_cst=[[0, 1, 2], [0, 1, 3]]).fit(
-            history[feats], resid)
-        sur.residual_features = feats
+    sset = surrogates_with_residuals(cfg)
     day = [h.context for h in draw_heats(cfg, 12, 13, stream=1) if h.context.grade in ("S355J2", "S235JR")][:4]
     assert len(day) >= 2
     return sset, day
