@@ -226,8 +226,18 @@ class Grade(_Section):
     name: str
     share: Fraction = 0.0
     confidence: Annotated[float, Field(ge=0.5, lt=1.0)] = 0.95
+    # lowest confidence the engineers accept for a heat whose window is narrower than the models' band at
+    # ``confidence``: such a heat is planned at the highest confidence that fits, and says so (None: refused)
+    min_confidence: Annotated[float, Field(ge=0.5, lt=1.0)] | None = None
     temperature_degC: Window
     chemistry_wt_pct: dict[str, Window]
+
+    @model_validator(mode="after")
+    def _confidence_floor(self) -> Grade:
+        if self.min_confidence is not None and self.min_confidence > self.confidence:
+            raise ValueError(f"min_confidence {self.min_confidence} is above confidence {self.confidence}; the "
+                             "floor must not exceed the confidence asked for")
+        return self
 
     @field_validator("chemistry_wt_pct")
     @classmethod

@@ -47,6 +47,9 @@ class HeatRecommendation(BaseModel):
     baseline_cost: float | None = None
     baseline_co2_kg: float | None = None
     diagnosis: str = ""
+    # probability each limit is held with; below the grade's confidence only for a grade with min_confidence
+    # whose window is narrower than the models' band (then ``diagnosis`` says so)
+    confidence: float | None = None
 
 
 class Recommendation(BaseModel):
@@ -101,6 +104,8 @@ class Recommendation(BaseModel):
                 "n_samples": h.n_samples,
                 "expected_cost": h.expected_cost,
                 "expected_co2_kg": h.expected_co2_kg,
+                "confidence": h.confidence,
+                "diagnosis": h.diagnosis,
             }
             row.update({f"add_{m}_kg": kg for m, kg in h.additions_kg.items()})
             for el, iv in h.predicted_wt_pct.items():

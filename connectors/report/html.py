@@ -55,7 +55,7 @@ def render(r: NightReport) -> str:
              f"<p>Recommendation <b>{rec.recommendation_id}</b>, created {rec.created_at:%Y-%m-%d %H:%M} UTC, valid "
              f"until {rec.valid_until:%Y-%m-%d %H:%M} UTC, status <b>{rec.status}</b>, solver {rec.solver} "
              f"({html.escape(rec.solver_status)}, max gap {gap:.2%})."
-             "</p>", _totals(ok, base, r.currency), _heat_table(ok, base, r.currency), _infeasible(rec),
+             "</p>", _totals(ok, base, r.currency), _heat_table(ok, base, r.currency), _infeasible(rec), _lowered(rec),
              _materials(ok, base), _pareto(r.pareto, r.currency), _accuracy(r.accuracy, r.metrics),
              _quality(r.quality), _models(rec), "</body></html>"]
     return "\n".join(parts)
@@ -96,6 +96,18 @@ def _infeasible(rec: Recommendation) -> str:
                    f"<td class=l>{html.escape(h.diagnosis)}</td></tr>" for h in bad)
     return (f"<h2>Infeasible heats: no setpoints, run today's practice</h2><p class=bad>{len(bad)} heat(s)</p>"
             f"<table><tr><th class=l>heat</th><th class=l>grade</th><th class=l>diagnosis</th></tr>{rows}</table>")
+
+
+def _lowered(rec: Recommendation) -> str:
+    """Heats planned below their grade's confidence (window narrower than the models' band): only when any."""
+    low = [h for h in rec.heats if h.feasible and h.diagnosis]
+    if not low:
+        return ""
+    rows = "".join(f"<tr><td class=l>{html.escape(h.heat_id)}</td><td class=l>{html.escape(h.grade)}</td>"
+                   f"<td class=l>{html.escape(h.diagnosis)}</td></tr>" for h in low)
+    return (f"<h2>Heats planned below their grade's confidence</h2><p class=bad>{len(low)} heat(s): check before "
+            "approving</p><table><tr><th class=l>heat</th><th class=l>grade</th><th class=l>why</th></tr>"
+            f"{rows}</table>")
 
 
 def _materials(ok: pd.DataFrame, base: pd.DataFrame) -> str:

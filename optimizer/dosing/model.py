@@ -44,6 +44,8 @@ class DosingOptions:
     elastic: bool = False
     inventory_used_kg: dict[str, float] = field(default_factory=dict)
     shadow_price_per_kg: dict[str, float] = field(default_factory=dict)  # price coordination (run.py); not a cost
+    # per heat id, instead of its grade's: heats whose window is narrower than the models' band (min_confidence)
+    confidence_by_heat: dict[str, float] = field(default_factory=dict)
 
 
 def constrained_outcomes(grade: Grade, surrogates: Any) -> list[tuple[str, float | None, float | None]]:
@@ -85,6 +87,7 @@ def build_model(cfg: PlantConfig, heats: list[HeatContext], surrogates: Any, opt
     m.M = pyo.Set(initialize=cfg.material_names, ordered=True)
     m.S = pyo.Set(initialize=sample_options(cfg), ordered=True)
     m.heat = {h.heat_id: h for h in heats}
+    m.confidence = {h.heat_id: opts.confidence_by_heat.get(h.heat_id, cfg.grade(h.grade).confidence) for h in heats}
     m.elastic_terms = []
     add_decisions(m, cfg, surrogates)
     add_sampling_choice(m)
@@ -196,7 +199,7 @@ def add_spec_windows(m: pyo.ConcreteModel, cfg: PlantConfig, surrogates: Any, el
     for h in m.H:
         g = cfg.grade(m.heat[h].grade)
         limits = constrained_outcomes(g, surrogates)
-        conf = per_limit_confidence(g.confidence, limits)
+        conf = per_limit_confidence(m.confidence[h], limits)
         for o, lo, hi in limits:
             hw = {s: halfwidth(surrogates.outcomes[o], s, conf, g.name) for s in m.S}
             if lo is not None:

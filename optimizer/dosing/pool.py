@@ -39,9 +39,9 @@ class _Kept:
     structure: tuple  # the options the model was built with, apart from the prices
 
 
-def _structure(opts: DosingOptions) -> tuple:
+def _structure(opts: DosingOptions, heat_id: str) -> tuple:
     return (opts.co2_price_per_t, opts.co2_cap_kg, opts.inventory, opts.elastic,
-            tuple(sorted(opts.inventory_used_kg.items())))
+            opts.confidence_by_heat.get(heat_id), tuple(sorted(opts.inventory_used_kg.items())))
 
 
 class HeatServer:
@@ -56,8 +56,9 @@ class HeatServer:
 
         t0 = time.perf_counter()
         kept = self.kept.get(heat.heat_id)
-        if kept is None or kept.structure != _structure(opts):
-            kept = _Kept(KeptSolve(build_model(self.cfg, [heat], self.surrogates, opts), self.cfg), _structure(opts))
+        structure = _structure(opts, heat.heat_id)
+        if kept is None or kept.structure != structure:
+            kept = _Kept(KeptSolve(build_model(self.cfg, [heat], self.surrogates, opts), self.cfg), structure)
             self.kept[heat.heat_id] = kept
         m = kept.solver.model
         for mat in m.SP:

@@ -14,7 +14,7 @@ import os
 import time
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import pyomo.environ as pyo
 
@@ -51,6 +51,7 @@ class HeatPlanResult:
     marginal: dict[str, float] = field(default_factory=dict)
     diagnosis: str = ""
     timings: dict[str, float] = field(default_factory=dict)
+    confidence: float = math.nan  # each limit is held with this probability (the grade's, or lower: see run.py)
 
 
 @dataclass
@@ -107,6 +108,10 @@ def _optimize(cfg: PlantConfig, heats: Sequence[HeatContext], inside: list[HeatC
         results = {r.heat_id: r for group in singles for r in group}
     _tally(spent, results.values())
     log.debug("%d heats solved alone in %.1f s", len(inside), time.perf_counter() - wall0)
+    results.update(_at_lower_confidence(cfg, [h for h in inside if not results[h.heat_id].feasible], surrogates,
+                                        alone, explain, workers, pool, spent))
+    asked = {h.heat_id: cfg.grade(h.grade).confidence for h in inside}
+    lowered = {i: r.confidence for i, r in results.items() if r.feasible and r.confidence < asked[i] - 1e-12}
     for h in heats:
         if outside[h.heat_id]:
             results[h.heat_id] = HeatPlanResult(h.heat_id, False, status="outside the models' data",
@@ -121,13 +126,16 @@ def _optimize(cfg: PlantConfig, heats: Sequence[HeatContext], inside: list[HeatC
         why = dict(zip([h.heat_id for h in failed],
                        _map(_diagnose_one, [(cfg, h, surrogates, alone) for h in failed], workers), strict=True))
     for h in failed:
-        results[h.heat_id].diagnosis = why[h.heat_id]
+        floor = cfg.grade(h.grade).min_confidence
+        results[h.heat_id].diagnosis = why[h.heat_id] + (f" (no plan at the grade's min_confidence {floor:.1%} either)"
+                                                         if floor is not None else "")
     spent["diagnose"] += time.perf_counter() - t_diag
     log.debug("%d infeasible heats diagnosed in %.1f s", len(failed), time.perf_counter() - t_diag)
     joint = False
     coordination: dict = {}
     if opts.inventory and feasible and _over_inventory(cfg, [results[h.heat_id] for h in feasible], opts):
         joint = True
+        opts = replace(opts, confidence_by_heat=lowered)
         co = _coordinate(cfg, feasible, results, opts, pool, spent) if pool is not None else None
         if co is not None:
             results.update(co.plans)
@@ -164,6 +172,44 @@ def _hard_joint(surrogates) -> bool:
     return any(getattr(s, "residual_model", None) is not None for s in surrogates.outcomes.values())
 
 
+CONFIDENCE_STEPS = 6  # bisection steps on the confidence: within 1/64 of the grade's [min_confidence, confidence]
+
+
+def _at_lower_confidence(cfg: PlantConfig, failed: list[HeatContext], surrogates, alone: DosingOptions,
+                         explain: bool, workers: int, pool, spent: dict[str, float]) -> dict[str, HeatPlanResult]:  # noqa: ANN001
+    """Heats with no plan at their grade's confidence, where the grade accepts a floor (``min_confidence``):
+    the plan at the highest confidence between the floor and the grade's that fits (bisection; each step solves
+    all heats still searching together); ``confidence`` says at which, and the recommendation explains it.
+    Heats with no plan at the floor are left out."""
+    grades = {h.heat_id: cfg.grade(h.grade) for h in failed}
+    bounds = {i: [g.min_confidence, g.confidence] for i, g in grades.items()
+              if g.min_confidence is not None and g.min_confidence < g.confidence}
+    if not bounds:
+        return {}
+    by_id = {h.heat_id: h for h in failed}
+
+    def at(conf: dict[str, float]) -> dict[str, HeatPlanResult]:
+        opts = replace(alone, confidence_by_heat=conf)
+        heats = [by_id[i] for i in conf]
+        if pool is not None:
+            found = pool.solve(heats, opts, explain)
+        else:
+            jobs = [(cfg, [h], surrogates, opts, explain) for h in heats]
+            found = {r.heat_id: r for g in _map(_solve_group, jobs, workers) for r in g}
+        _tally(spent, found.values())
+        return found
+
+    plans = {i: r for i, r in at({i: lo for i, (lo, _) in bounds.items()}).items() if r.feasible}
+    for _ in range(CONFIDENCE_STEPS if plans else 0):
+        mids = {i: 0.5 * (bounds[i][0] + bounds[i][1]) for i in plans}
+        for i, r in at(mids).items():
+            if r.feasible:
+                bounds[i][0], plans[i] = mids[i], r
+            else:
+                bounds[i][1] = mids[i]
+    return plans
+
+
 def _coordinate(cfg: PlantConfig, heats: list[HeatContext], alone: dict[str, HeatPlanResult], opts: DosingOptions,
                 pool, spent: dict[str, float]):  # noqa: ANN001, ANN202
     """Inventory by shadow prices on independent per-heat solves (optimizer/dosing/coordinate.py); the pool
@@ -175,7 +221,8 @@ def _coordinate(cfg: PlantConfig, heats: list[HeatContext], alone: dict[str, Hea
              if math.isfinite(mt.daily_inventory_kg)}
 
     def solve_heats(prices: dict[str, float], ids: list[str]) -> dict[str, HeatPlanResult]:
-        priced = DosingOptions(co2_price_per_t=opts.co2_price_per_t, inventory=False, shadow_price_per_kg=prices)
+        priced = DosingOptions(co2_price_per_t=opts.co2_price_per_t, inventory=False, shadow_price_per_kg=prices,
+                               confidence_by_heat=opts.confidence_by_heat)
         found = pool.solve([by_id[i] for i in ids], priced, explain=False)
         _tally(spent, found.values())
         for r in found.values():
@@ -267,7 +314,7 @@ def _extract(m: pyo.ConcreteModel, cfg: PlantConfig, h: str, surrogates, out: So
     n = int(round(pyo.value(m.n_samples[h])))
     adds = {mat: _clean(pyo.value(m.add[h, mat])) for mat in m.M}
     predicted = {}
-    conf = cfg.grade(m.heat[h].grade).confidence
+    conf = m.confidence[h]
     for hh, o in m.HO:
         if hh == h:
             p = float(pyo.value(m.pred[h, o]))
@@ -281,6 +328,7 @@ def _extract(m: pyo.ConcreteModel, cfg: PlantConfig, h: str, surrogates, out: So
         predicted=predicted, cost=float(pyo.value(m.heat_cost[h])), material_cost=float(pyo.value(m.material_cost[h])),
         energy_cost=float(pyo.value(m.energy_cost[h])), sampling_cost=float(pyo.value(m.sampling_cost[h])),
         co2_kg=float(pyo.value(m.co2_kg[h])), gap=out.gap, status=out.status, binding=binding, marginal=marginal,
+        confidence=conf,
     )
 
 
@@ -319,6 +367,12 @@ def to_recommendation(cfg: PlantConfig, heats: Sequence[HeatContext], result: Do
                                            feasible=False, diagnosis=r.diagnosis or r.status))
             continue
         temp = r.predicted.get("final_temperature_degC")
+        grade = cfg.grade(h.grade)
+        note = ""
+        if r.confidence < grade.confidence - 1e-12:
+            note = (f"planned at {r.confidence:.1%} confidence per limit: grade {grade.name} asks "
+                    f"{grade.confidence:.0%}, but its window is narrower than the models' band there "
+                    f"(floor min_confidence {grade.min_confidence:.0%})")
         recs.append(HeatRecommendation(
             heat_id=r.heat_id, grade=h.grade, steel_weight_t=h.steel_weight_t, additions_kg=r.additions_kg,
             arc_energy_kWh=r.arc_energy_kWh, n_samples=r.n_samples,
@@ -326,6 +380,7 @@ def to_recommendation(cfg: PlantConfig, heats: Sequence[HeatContext], result: Do
                               for o, (p, lo, hi) in r.predicted.items() if o.endswith("_wt_pct")},
             predicted_temperature_degC=Interval(predicted=temp[0], low=temp[1], high=temp[2]) if temp else None,
             expected_cost=r.cost, expected_co2_kg=r.co2_kg,
+            confidence=r.confidence if math.isfinite(r.confidence) else None, diagnosis=note,
         ))
     return Recommendation.new(cfg.plant.name, recs, cfg.safety.recommendation_valid_h, model_versions=versions,
                               solver_status=result.status, mip_gap=None if math.isnan(result.max_gap)

@@ -162,3 +162,42 @@ def test_inventory_exhausted_serves_earliest_heats():
     assert sorted(h for h, r in res.items() if r.feasible) == ["H1", "H2"]
     assert sum(r.additions_kg["Coke"] for r in res.values() if r.feasible) <= 150.0 + 1e-6
     assert "inventory runs out" in res["H0"].diagnosis and "Coke is short" in res["H0"].diagnosis
+
+
+@dataclass
+class NormalWidth(FixedWidth):
+    """Half-width z(confidence) * sd: the band narrows as the confidence asked for falls."""
+
+    sd: float = 0.0
+
+    def halfwidth(self, n, confidence):
+        from scipy.stats import norm
+
+        return float(norm.ppf(0.5 + confidence / 2)) * self.sd
+
+
+def test_window_narrower_than_band_planned_at_best_confidence_above_floor():
+    """Mn window 1.0-1.4 wt%, band +-1.96 * 0.105 = +-0.206 at 95 %: no plan at 95 %. With a floor of 90 % the
+    heat is planned at the highest confidence that fits, where the band is exactly +-0.2 (z = 1.905, 94.3 %)."""
+    from optimizer.errors import ConfigError
+
+    cfg = tiny_config()
+    sur = with_widths(cfg, {n: 0.0 for n in range(0, 7)})
+    sur.outcomes["final_Mn_wt_pct"] = NormalWidth(sur.outcomes["final_Mn_wt_pct"].base, {}, sd=0.105)
+    assert not optimize_heats(cfg, [heat()], sur, workers=1).heats[0].feasible
+    floor = tiny_config(**{"grades.0.min_confidence": 0.90})
+    res = optimize_heats(floor, [heat()], sur, workers=1)
+    r = res.heats[0]
+    best = 2 * 0.9716 - 1  # Phi(0.2 / 0.105) = Phi(1.905) = 0.9716
+    assert r.feasible and best - 0.05 / 64 - 1e-3 <= r.confidence <= best + 1e-3
+    p, lo, hi = r.predicted["final_Mn_wt_pct"]
+    assert lo >= 1.0 - 1e-6 and hi <= 1.4 + 1e-6 and hi - lo == pytest.approx(2 * sur.outcomes[
+        "final_Mn_wt_pct"].halfwidth(r.n_samples, r.confidence), rel=1e-6)
+    rec = to_recommendation(floor, [heat()], res, {})
+    assert rec.heats[0].confidence == pytest.approx(r.confidence)
+    assert "planned at 94." in rec.heats[0].diagnosis and "min_confidence 90%" in rec.heats[0].diagnosis
+    high_floor = tiny_config(**{"grades.0.min_confidence": 0.945})  # above what the window allows
+    refused = optimize_heats(high_floor, [heat()], sur, workers=1).heats[0]
+    assert not refused.feasible and "min_confidence 94.5% either" in refused.diagnosis
+    with pytest.raises(ConfigError, match="min_confidence"):
+        tiny_config(**{"grades.0.min_confidence": 0.97})
