@@ -101,12 +101,7 @@ def optimize_heats(cfg: PlantConfig, heats: Sequence[HeatContext], surrogates, o
 def _optimize(cfg: PlantConfig, heats: Sequence[HeatContext], inside: list[HeatContext], outside: dict,
               surrogates, opts: DosingOptions, alone: DosingOptions, workers: int, explain: bool,
               spent: dict[str, float], pool, wall0: float) -> DosingResult:  # noqa: ANN001
-    if pool is not None:
-        results = pool.solve(inside, alone, explain)
-    else:
-        singles = _map(_solve_group, [(cfg, [h], surrogates, alone, explain) for h in inside], workers)
-        results = {r.heat_id: r for group in singles for r in group}
-    _tally(spent, results.values())
+    results = _solve_each(cfg, inside, surrogates, alone, explain, workers, pool, spent)
     log.debug("%d heats solved alone in %.1f s", len(inside), time.perf_counter() - wall0)
     results.update(_at_lower_confidence(cfg, [h for h in inside if not results[h.heat_id].feasible], surrogates,
                                         alone, explain, workers, pool, spent))
@@ -172,6 +167,18 @@ def _hard_joint(surrogates) -> bool:
     return any(getattr(s, "residual_model", None) is not None for s in surrogates.outcomes.values())
 
 
+def _solve_each(cfg: PlantConfig, heats: list[HeatContext], surrogates, opts: DosingOptions, explain: bool,
+                workers: int, pool, spent: dict[str, float]) -> dict[str, HeatPlanResult]:  # noqa: ANN001
+    """Every heat alone, in the heat pool (which keeps the models) or in a process pool; time tallied."""
+    if pool is not None:
+        found = pool.solve(heats, opts, explain)
+    else:
+        groups = _map(_solve_group, [(cfg, [h], surrogates, opts, explain) for h in heats], workers)
+        found = {r.heat_id: r for g in groups for r in g}
+    _tally(spent, found.values())
+    return found
+
+
 CONFIDENCE_STEPS = 6  # bisection steps on the confidence: within 1/64 of the grade's [min_confidence, confidence]
 
 
@@ -189,15 +196,8 @@ def _at_lower_confidence(cfg: PlantConfig, failed: list[HeatContext], surrogates
     by_id = {h.heat_id: h for h in failed}
 
     def at(conf: dict[str, float]) -> dict[str, HeatPlanResult]:
-        opts = replace(alone, confidence_by_heat=conf)
-        heats = [by_id[i] for i in conf]
-        if pool is not None:
-            found = pool.solve(heats, opts, explain)
-        else:
-            jobs = [(cfg, [h], surrogates, opts, explain) for h in heats]
-            found = {r.heat_id: r for g in _map(_solve_group, jobs, workers) for r in g}
-        _tally(spent, found.values())
-        return found
+        return _solve_each(cfg, [by_id[i] for i in conf], surrogates, replace(alone, confidence_by_heat=conf),
+                           explain, workers, pool, spent)
 
     plans = {i: r for i, r in at({i: lo for i, (lo, _) in bounds.items()}).items() if r.feasible}
     for _ in range(CONFIDENCE_STEPS if plans else 0):
