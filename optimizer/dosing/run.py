@@ -20,7 +20,7 @@ import pyomo.environ as pyo
 
 from optimizer.config import PlantConfig
 from optimizer.dosing.diagnose import diagnose
-from optimizer.dosing.model import DosingOptions, build_model, halfwidth
+from optimizer.dosing.model import DosingOptions, build_model, constrained_outcomes, halfwidth, sample_options
 from optimizer.dosing.schedule import HeatContext
 from optimizer.dosing.solve import SolveOutcome, marginal_costs, solve
 from optimizer.recommendation import HeatRecommendation, Interval, Recommendation
@@ -179,35 +179,74 @@ def _solve_each(cfg: PlantConfig, heats: list[HeatContext], surrogates, opts: Do
     return found
 
 
-CONFIDENCE_STEPS = 6  # bisection steps on the confidence: within 1/64 of the grade's [min_confidence, confidence]
+CONFIDENCE_STEPS = 6  # bisection steps on the confidence: within 1/64 of [min_confidence, band ceiling]
 
 
 def _at_lower_confidence(cfg: PlantConfig, failed: list[HeatContext], surrogates, alone: DosingOptions,
                          explain: bool, workers: int, pool, spent: dict[str, float]) -> dict[str, HeatPlanResult]:  # noqa: ANN001
     """Heats with no plan at their grade's confidence, where the grade accepts a floor (``min_confidence``):
-    the plan at the highest confidence between the floor and the grade's that fits (bisection; each step solves
-    all heats still searching together); ``confidence`` says at which, and the recommendation explains it.
-    Heats with no plan at the floor are left out."""
+    the plan at the highest confidence between the floor and the grade's that fits; ``confidence`` says at
+    which, and the recommendation explains it. Heats with no plan at the floor are left out.
+
+    First try the band ceiling (the highest confidence at which every two-sided window can hold the narrowest
+    band at all, from the calibrated widths, without solving): above it no plan exists. Below it, step down
+    from the top in steps that double from 1/64 of the range, then bisect between the highest feasible and the
+    lowest infeasible confidence until they are 1/64 of the range apart. When only the window widths were in
+    the way (S45C's C), the answer is found in one or two solves. Each round solves all heats still searching
+    together."""
     grades = {h.heat_id: cfg.grade(h.grade) for h in failed}
-    bounds = {i: [g.min_confidence, g.confidence] for i, g in grades.items()
-              if g.min_confidence is not None and g.min_confidence < g.confidence}
-    if not bounds:
-        return {}
     by_id = {h.heat_id: h for h in failed}
-
-    def at(conf: dict[str, float]) -> dict[str, HeatPlanResult]:
-        return _solve_each(cfg, [by_id[i] for i in conf], surrogates, replace(alone, confidence_by_heat=conf),
-                           explain, workers, pool, spent)
-
-    plans = {i: r for i, r in at({i: lo for i, (lo, _) in bounds.items()}).items() if r.feasible}
-    for _ in range(CONFIDENCE_STEPS if plans else 0):
-        mids = {i: 0.5 * (bounds[i][0] + bounds[i][1]) for i in plans}
-        for i, r in at(mids).items():
-            if r.feasible:
-                bounds[i][0], plans[i] = mids[i], r
+    floor = {i: g.min_confidence for i, g in grades.items()
+             if g.min_confidence is not None and g.min_confidence < g.confidence}
+    if not floor:
+        return {}
+    ceiling = {i: _band_ceiling(cfg, by_id[i], surrogates) for i in floor}
+    resolution = {i: (ceiling[i] - floor[i]) / 2 ** CONFIDENCE_STEPS for i in floor}
+    # lowest confidence known to have no plan: the grade's, or anything above the band ceiling
+    bad = {i: min(grades[i].confidence, ceiling[i] + 1e-12) for i in floor}
+    step = dict(resolution)
+    trial = {i: ceiling[i] if ceiling[i] < grades[i].confidence else max(floor[i], bad[i] - step[i]) for i in floor}
+    plans: dict[str, HeatPlanResult] = {}
+    for _ in range(4 * CONFIDENCE_STEPS):
+        if not trial:
+            break
+        found = _solve_each(cfg, [by_id[i] for i in trial], surrogates, replace(alone, confidence_by_heat=trial),
+                            explain, workers, pool, spent)
+        nxt = {}
+        for i, c in trial.items():
+            if found[i].feasible:
+                plans[i] = found[i]
             else:
-                bounds[i][1] = mids[i]
+                bad[i] = c
+            if i in plans:  # bisect between the best plan and the lowest failure
+                if bad[i] - plans[i].confidence > resolution[i] + 1e-12:
+                    nxt[i] = 0.5 * (plans[i].confidence + bad[i])
+            elif c > floor[i]:  # still no plan: step down, doubling
+                nxt[i] = max(floor[i], bad[i] - step[i])
+                step[i] *= 2
+        trial = nxt
     return plans
+
+
+def _band_ceiling(cfg: PlantConfig, heat: HeatContext, surrogates) -> float:  # noqa: ANN001
+    """Highest confidence, between the grade's floor and its confidence, at which every two-sided window is at
+    least as wide as the narrowest band (most samples) of its outcome: above it no plan can exist. Bisection on
+    the calibrated widths (monotone in the confidence), no solves."""
+    g = cfg.grade(heat.grade)
+    counts = sample_options(cfg)
+    windows = [(surrogates.outcomes[o], hi - lo) for o, lo, hi in constrained_outcomes(g, surrogates)
+               if lo is not None and hi is not None]
+
+    def fits(conf: float) -> bool:
+        return all(2 * min(halfwidth(sur, s, conf, g.name) for s in counts) <= width for sur, width in windows)
+
+    lo, hi = g.min_confidence, g.confidence
+    if fits(hi) or not fits(lo):
+        return hi if fits(hi) else lo
+    for _ in range(40):
+        mid = 0.5 * (lo + hi)
+        lo, hi = (mid, hi) if fits(mid) else (lo, mid)
+    return lo
 
 
 def _coordinate(cfg: PlantConfig, heats: list[HeatContext], alone: dict[str, HeatPlanResult], opts: DosingOptions,
