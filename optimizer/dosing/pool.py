@@ -28,7 +28,7 @@ from typing import Any
 from optimizer.config import PlantConfig
 from optimizer.dosing.model import DosingOptions, build_model
 from optimizer.dosing.schedule import HeatContext
-from optimizer.dosing.solve import KeptSolve, marginal_costs
+from optimizer.dosing.solve import KeptSolve
 
 JOIN_TIMEOUT_S = 10.0
 
@@ -52,7 +52,7 @@ class HeatServer:
         self.kept: dict[str, _Kept] = {}
 
     def solve(self, heat: HeatContext, opts: DosingOptions, explain: bool):  # noqa: ANN201 (HeatPlanResult)
-        from optimizer.dosing.run import HeatPlanResult, _extract
+        from optimizer.dosing.run import _results
 
         t0 = time.perf_counter()
         kept = self.kept.get(heat.heat_id)
@@ -67,14 +67,7 @@ class HeatServer:
         out = kept.solver.solve()
         if not out.feasible:
             self.kept.pop(heat.heat_id, None)
-            return HeatPlanResult(heat.heat_id, False, status=out.status,
-                                  timings={"build": t1 - t0, "solve": out.seconds, "highs": out.highs_seconds})
-        duals = marginal_costs(m, self.cfg) if explain else {}
-        t2 = time.perf_counter()
-        result = _extract(m, self.cfg, heat.heat_id, self.surrogates, out, duals)
-        result.timings = {"build": t1 - t0, "solve": t2 - t1, "highs": out.highs_seconds,
-                          "extract": time.perf_counter() - t2}
-        return result
+        return _results(m, self.cfg, [heat.heat_id], self.surrogates, out, explain, t1 - t0, t1)[0]
 
     def diagnose(self, heat: HeatContext, opts: DosingOptions) -> str:
         """Why the heat has no plan (the elastic program, optimizer/dosing/diagnose.py)."""

@@ -332,16 +332,21 @@ def _solve_group(job: tuple) -> list[HeatPlanResult]:
     t0 = time.perf_counter()
     m = build_model(cfg, heats, surrogates, opts)
     t1 = time.perf_counter()
-    out = solve(m, cfg)
+    return _results(m, cfg, [h.heat_id for h in heats], surrogates, solve(m, cfg), explain, t1 - t0, t1)
+
+
+def _results(m: pyo.ConcreteModel, cfg: PlantConfig, heat_ids: list[str], surrogates, out: SolveOutcome,
+             explain: bool, build_s: float, solve_start: float) -> list[HeatPlanResult]:
+    """The solved model's plan per heat (or no plan), with duals when ``explain``, and the time of each phase
+    (s; a joint solve's time is split evenly over its heats)."""
+    share = 1.0 / len(heat_ids)
     if not out.feasible:
-        timing = {"build": (t1 - t0) / len(heats), "solve": out.seconds / len(heats),
-                  "highs": out.highs_seconds / len(heats)}
-        return [HeatPlanResult(h.heat_id, False, status=out.status, timings=timing) for h in heats]
+        timing = {"build": build_s * share, "solve": out.seconds * share, "highs": out.highs_seconds * share}
+        return [HeatPlanResult(h, False, status=out.status, timings=timing) for h in heat_ids]
     duals = marginal_costs(m, cfg) if explain else {}
     t2 = time.perf_counter()
-    results = [_extract(m, cfg, h.heat_id, surrogates, out, duals) for h in heats]
-    share = 1.0 / len(heats)  # a joint solve's time is split evenly over its heats
-    timing = {"build": (t1 - t0) * share, "solve": (t2 - t1) * share, "highs": out.highs_seconds * share,
+    results = [_extract(m, cfg, h, surrogates, out, duals) for h in heat_ids]
+    timing = {"build": build_s * share, "solve": (t2 - solve_start) * share, "highs": out.highs_seconds * share,
               "extract": (time.perf_counter() - t2) * share}
     for r in results:
         r.timings = timing
