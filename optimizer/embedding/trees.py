@@ -1,27 +1,33 @@
 """Regression trees and tree ensembles as MILP constraints, pruned by the fixed context.
 
-Definition: a tree is walked from the root with the fixed inputs substituted and the decision inputs' bounds
-known; a split on a fixed input, or one that the bounds decide, keeps one branch only. The reachable leaves
-``L`` each carry a box ``[lo_lf, hi_lf]`` per decision feature f (scikit-learn sends x <= t left, so a right
-branch means x >= t + epsilon).
+Pruning: a tree is walked from the root with the fixed inputs substituted and the decision inputs' bounds
+known; a split on a fixed input, or one the bounds decide, keeps one branch only. What is left are the
+reachable leaves (each with its box ``[lo_lf, hi_lf]`` per decision feature f) and the free splits
+``x_f <= t`` between them (scikit-learn sends x <= t left, so the right branch means x >= t + epsilon).
 
-Formulation (one binary per reachable leaf, the disaggregated box constraints):
+Formulation (threshold indicators shared by every tree of every model, after Misic 2020 "Optimization of tree
+ensembles", with an exact link to x instead of big-M rows): for each decision feature f, the distinct
+thresholds ``t_1 < ... < t_K`` of all free splits on it get binaries ``y_fj = [x_f <= t_j]``, ordered
+``y_f1 <= ... <= y_fK``; with ``w_j = y_j - y_(j-1)`` (``y_0 = 0``, ``y_(K+1) = 1``) selecting the piece
+``[L_j, H_j]`` (``L_1 = lb``, ``L_j = t_(j-1) + eps``, ``H_j = t_j``, ``H_(K+1) = ub``):
 
-    sum_l z_l = 1,    y_tree = sum_l value_l z_l,
-    x_f <= sum_l min(hi_lf, ub_f) z_l,    x_f >= sum_l max(lo_lf, lb_f) z_l     for every decision feature f
+    x_f <= sum_j H_j w_j,    x_f >= sum_j L_j w_j            (the convex hull of "x_f in one piece")
 
-so each decision feature lies in the chosen leaf's interval (exact for binary z) with no big-M constant; the
-bounds are convex combinations of leaf boxes, tighter than per-leaf big-M rows (not the full convex hull of the
-disjunction, which would need a copy of x per leaf). A tree whose context leaves one leaf is a constant;
-ensembles add the trees up (mean for forests, init + learning_rate * sum for gradient boosting;
-HistGradientBoosting's leaves already include the rate).
+A tree that still splits on one feature only is a step function of it: its value on each piece is known, so it
+adds ``sum_j v_j w_j`` to the output with no variable of its own (all such trees of all models merge into the
+shared y). Any other tree gets continuous leaf weights ``z_l >= 0``, ``sum_l z_l = 1``, output
+``sum_l value_l z_l``, and per free split ``sum_(l left) z_l <= y_fj``, ``sum_(l right) z_l <= 1 - y_fj``: with y
+binary exactly one leaf survives, the one x falls in. Branching on a y cuts x's range in two for every tree at
+once, which is what makes this much faster to solve than one binary per leaf (measured in docs/embedding.md).
+A tree whose context leaves one leaf is a constant. Ensembles add the trees up (mean for forests, init +
+learning_rate * sum for gradient boosting; HistGradientBoosting's leaves already include the rate).
 """
 
 from __future__ import annotations
 
 import math
 import weakref
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pyomo.environ as pyo
@@ -54,50 +60,55 @@ class FlatTree:
                    n["value"].astype(float))
 
 
-def reachable_leaves(tree: FlatTree, feats: list[Feature], eps: float) -> list[tuple[float, dict[int, list[float]]]]:
-    """(leaf value, {feature: [lo, hi]}) for every leaf the fixed inputs and bounds allow."""
-    out = []
-    stack = [(0, {})]
-    while stack:
-        node, box = stack.pop()
+Box = dict[int, tuple[float, float]]  # decision feature index -> [lo, hi] of a leaf
+
+
+@dataclass
+class Split:
+    """A free split ``x_feature <= threshold`` and the reachable leaves (indices) below each branch."""
+
+    feature: int
+    threshold: float
+    left: list[int]
+    right: list[int]
+
+
+@dataclass
+class PrunedTree:
+    """What the fixed context and the decision bounds leave of a tree."""
+
+    leaves: list[tuple[float, Box]] = field(default_factory=list)  # (value, box)
+    splits: list[Split] = field(default_factory=list)
+
+    @property
+    def features(self) -> set[int]:
+        return {s.feature for s in self.splits}
+
+
+def prune(tree: FlatTree, feats: list[Feature], eps: float) -> PrunedTree:
+    """The reachable leaves and free splits of ``tree`` (see module doc)."""
+    out = PrunedTree()
+
+    def walk(node: int, box: Box) -> list[int]:
         if tree.left[node] == -1:
-            out.append((float(tree.value[node]), box))
-            continue
+            out.leaves.append((float(tree.value[node]), box))
+            return [len(out.leaves) - 1]
         f, t = int(tree.feature[node]), float(tree.threshold[node])
         feat = feats[f]
         if feat.fixed:
-            stack.append((tree.left[node] if float(feat.value) <= t else tree.right[node], box))
-            continue
-        lo, hi = box.get(f, [feat.lb, feat.ub])
-        if lo <= t:  # left branch x <= t possible
-            stack.append((tree.left[node], {**box, f: [lo, min(hi, t)]}))
-        if hi >= t + eps:  # right branch x >= t + eps possible
-            stack.append((tree.right[node], {**box, f: [max(lo, t + eps), hi]}))
+            return walk(tree.left[node] if float(feat.value) <= t else tree.right[node], box)
+        lo, hi = box.get(f, (feat.lb, feat.ub))
+        if lo <= t and hi >= t + eps:
+            left = walk(tree.left[node], {**box, f: (lo, t)})
+            right = walk(tree.right[node], {**box, f: (t + eps, hi)})
+            out.splits.append(Split(f, t, left, right))
+            return left + right
+        if lo <= t:
+            return walk(tree.left[node], {**box, f: (lo, min(hi, t))})
+        return walk(tree.right[node], {**box, f: (max(lo, t + eps), hi)})
+
+    walk(0, {})
     return out
-
-
-def add_tree(blk: pyo.Block, name: str, tree: FlatTree, feats: list[Feature], eps: float) -> tuple[object, int]:
-    """Add one tree; returns (its output: number or expression, binaries added)."""
-    return add_leaves(blk, name, reachable_leaves(tree, feats, eps), feats)
-
-
-def add_leaves(blk: pyo.Block, name: str, leaves: list[tuple[float, dict[int, list[float]]]],
-               feats: list[Feature]) -> tuple[object, int]:
-    """One binary per leaf (see module doc); returns (output expression, binaries added)."""
-    if len(leaves) == 1:
-        return leaves[0][0], 0
-    idx = list(range(len(leaves)))
-    z = pyo.Var(idx, domain=pyo.Binary)
-    blk.add_component(f"{name}_z", z)
-    blk.add_component(f"{name}_one", pyo.Constraint(expr=sum(z[i] for i in idx) == 1))
-    used = sorted({f for _, box in leaves for f in box})
-    for f in used:
-        feat = feats[f]
-        hi = [min(box.get(f, [feat.lb, feat.ub])[1], feat.ub) for _, box in leaves]
-        lo = [max(box.get(f, [feat.lb, feat.ub])[0], feat.lb) for _, box in leaves]
-        blk.add_component(f"{name}_ub{f}", pyo.Constraint(expr=feat.expr <= sum(hi[i] * z[i] for i in idx)))
-        blk.add_component(f"{name}_lb{f}", pyo.Constraint(expr=feat.expr >= sum(lo[i] * z[i] for i in idx)))
-    return sum(leaves[i][0] * z[i] for i in idx), len(idx)
 
 
 @dataclass
@@ -110,77 +121,118 @@ class TreeModel:
     feats: list[Feature]
 
 
-Step = tuple[float, float, float]  # (value, lo, hi) of one leaf of a tree that depends on one input only
+class Thresholds:
+    """The shared threshold indicators of one decision input (see module doc)."""
+
+    def __init__(self, feat: Feature, thresholds: set[float], eps: float) -> None:
+        self.feat = feat
+        self.t: list[float] = []  # H_j: thresholds closer than eps share one indicator (the piece between
+        self.index: dict[float, int] = {}  # them holds no x anyway), which leaves the model exact and
+        starts = [feat.lb]  # free of tiny coefficients
+        for t in sorted(thresholds):
+            if self.t and t < self.t[-1] + eps:
+                starts[-1] = t + eps
+            else:
+                self.t.append(t)
+                starts.append(t + eps)
+            self.index[t] = len(self.t) - 1
+        self.starts = np.array(starts)  # L_j, one per piece
+        self.y = None
+
+    def add(self, blk: pyo.Block, name: str) -> int:
+        """Add y, its order and the link to x; returns the binaries added."""
+        k, feat = len(self.t), self.feat
+        self.y = y = pyo.Var(range(k), domain=pyo.Binary)
+        blk.add_component(name, y)
+        blk.add_component(f"{name}_order", pyo.Constraint(range(k - 1), rule=lambda _b, j: y[j] <= y[j + 1]))
+        hi = [*self.t, feat.ub]
+        lo = list(self.starts)
+        blk.add_component(f"{name}_ub", pyo.Constraint(expr=feat.expr <= self.piecewise(hi)))
+        blk.add_component(f"{name}_lb", pyo.Constraint(expr=feat.expr >= self.piecewise(lo)))
+        return k
+
+    def piecewise(self, per_piece) -> object:  # noqa: ANN001
+        """sum_j v_j w_j for one value per piece, in terms of y (w_j = y_j - y_(j-1))."""
+        k, y = len(self.t), self.y
+        return float(per_piece[k]) + sum(float(per_piece[j] - per_piece[j + 1]) * y[j] for j in range(k)
+                                         if per_piece[j] != per_piece[j + 1])
+
+    def step_values(self, tree: PrunedTree, f: int) -> np.ndarray:
+        """The value on each piece of a tree that splits on this input only."""
+        order = sorted(tree.leaves, key=lambda leaf: leaf[1][f][0])
+        leaf_lo = np.array([box[f][0] for _, box in order])
+        values = np.array([v for v, _ in order])
+        return values[np.searchsorted(leaf_lo, self.starts, side="right") - 1]
 
 
-def merge_steps(groups: list[tuple[int, float, list[Step]]], n_models: int, feat: Feature,
-                eps: float) -> tuple[list[list[float]], np.ndarray]:
-    """Trees that depend on the single free input ``feat`` are step functions of it: their weighted sums, one
-    per model, are step functions on the union of all their thresholds. ``groups`` holds (model index, model
-    weight, leaves) per tree. Returns the pieces ``[lo, hi]`` and the values, shape (n_models, pieces)."""
-    cuts = sorted({hi for _, _, leaves in groups for _, _, hi in leaves if hi < feat.ub})
-    pieces, lo = [], feat.lb
-    for hi in [*cuts, feat.ub]:
-        if lo <= hi:
-            pieces.append([lo, hi])
-        lo = hi + eps
-    starts = np.array([lo for lo, _ in pieces])
-    totals = np.zeros((n_models, len(pieces)))
-    for k, weight, leaves in groups:  # a tree's leaves tile [lb, ub]: the piece's start finds the leaf holding it
-        order = sorted(leaves, key=lambda leaf: leaf[1])
-        leaf_lo = np.array([lo for _, lo, _ in order])
-        values = np.array([v for v, _, _ in order])
-        totals[k] += weight * values[np.searchsorted(leaf_lo, starts, side="right") - 1]
-    return pieces, totals
-
-
-def add_steps(blk: pyo.Block, name: str, feat: Feature, pieces: list[list[float]],
-              totals: np.ndarray) -> tuple[list[object], int]:
-    """One binary per piece, shared by every model's step function of ``feat`` (see ``add_leaves``); returns
-    (one output expression per model, binaries added). Sharing is the convex hull of the joint step function:
-    tighter than one set of binaries per model, which the LP relaxation could choose differently."""
-    if len(pieces) == 1:
-        return [float(t[0]) for t in totals], 0
-    idx = list(range(len(pieces)))
-    z = pyo.Var(idx, domain=pyo.Binary)
-    blk.add_component(f"{name}_z", z)
-    blk.add_component(f"{name}_one", pyo.Constraint(expr=sum(z[i] for i in idx) == 1))
-    hi_expr = sum(hi * z[i] for i, (_, hi) in enumerate(pieces))
-    lo_expr = sum(lo * z[i] for i, (lo, _) in enumerate(pieces))
-    blk.add_component(f"{name}_ub", pyo.Constraint(expr=feat.expr <= hi_expr))
-    blk.add_component(f"{name}_lb", pyo.Constraint(expr=feat.expr >= lo_expr))
-    outs = [sum(float(v) * z[i] for i, v in enumerate(row) if v != 0.0) if np.any(row) else 0.0 for row in totals]
-    return outs, len(idx)
+def _key(feat: Feature) -> tuple:
+    """Inputs of different models are the same decision when name, expression and bounds agree."""
+    return feat.name, id(feat.expr), feat.lb, feat.ub
 
 
 def ensembles(blk: pyo.Block, models: list[TreeModel], eps: float) -> tuple[list[object], int]:
     """Several tree ensembles over inputs shared by name; returns (one expression per model, binaries).
 
-    After pruning by the fixed context, trees that still depend on one free input only are merged per input
-    into one step function (one binary per piece of the union of their thresholds instead of one per leaf of
-    every tree), across all the models: exact, and the usual case for boosting constrained to be additive in
-    the decisions. Other trees get one binary per reachable leaf (``add_leaves``)."""
-    outs: list[object] = [m.offset for m in models]
+    One set of threshold indicators per decision input serves every tree of every model (module doc); trees
+    on one input merge into one step function per model."""
+    pruned = [(k, prune(tree, mdl.feats, eps)) for k, mdl in enumerate(models) for tree in mdl.trees]
+    inputs: dict[tuple, Thresholds] = {}
+    found: dict[tuple, tuple[Feature, set[float]]] = {}
+    for k, tree in pruned:
+        for s in tree.splits:
+            feat = models[k].feats[s.feature]
+            found.setdefault(_key(feat), (feat, set()))[1].add(s.threshold)
     n_bin = 0
-    steps: dict[tuple, tuple[Feature, list]] = {}
-    for k, mdl in enumerate(models):
-        for t, tree in enumerate(mdl.trees):
-            leaves = reachable_leaves(tree, mdl.feats, eps)
-            used = {f for _, box in leaves for f in box}
-            if len(leaves) > 1 and len(used) == 1 and all(len(box) == 1 for _, box in leaves):
-                f = used.pop()
-                feat = mdl.feats[f]
-                key = (feat.name, id(feat.expr), feat.lb, feat.ub)
-                steps.setdefault(key, (feat, []))[1].append((k, mdl.weight, [(v, *box[f]) for v, box in leaves]))
-                continue
-            val, nb = add_leaves(blk, f"m{k}t{t}", leaves, mdl.feats)
-            outs[k] = outs[k] + mdl.weight * val
-            n_bin += nb
-    for j, (feat, groups) in enumerate(steps.values()):
-        vals, nb = add_steps(blk, f"s{j}", feat, *merge_steps(groups, len(models), feat, eps))
-        outs = [o + v for o, v in zip(outs, vals, strict=True)]
-        n_bin += nb
+    for j, (key, (feat, ts)) in enumerate(found.items()):
+        inputs[key] = Thresholds(feat, ts, eps)
+        n_bin += inputs[key].add(blk, f"y{j}")
+    outs: list[object] = [m.offset for m in models]
+    steps: dict[tuple[int, tuple], np.ndarray] = {}
+    multi: list[tuple[int, PrunedTree]] = []
+    for k, tree in pruned:
+        mdl, used = models[k], tree.features
+        if not used:
+            outs[k] = outs[k] + mdl.weight * tree.leaves[0][0]
+        elif len(used) == 1:
+            f = used.pop()
+            key = _key(mdl.feats[f])
+            vals = mdl.weight * inputs[key].step_values(tree, f)
+            steps[k, key] = steps[k, key] + vals if (k, key) in steps else vals
+        else:
+            multi.append((k, tree))
+    for (k, key), vals in steps.items():
+        outs[k] = outs[k] + inputs[key].piecewise(vals)
+    for (k, _), value in zip(multi, _add_leaf_weights(blk, multi, models, inputs), strict=True):
+        outs[k] = outs[k] + models[k].weight * value
     return outs, n_bin
+
+
+def _add_leaf_weights(blk: pyo.Block, multi: list[tuple[int, PrunedTree]], models: list[TreeModel],
+                      inputs: dict[tuple, Thresholds]) -> list[object]:
+    """Continuous leaf weights tied to the threshold indicators by every free split; returns each tree's value.
+
+    The topmost free split of a tree holds with equality (its two sides sum to one, so no separate
+    ``sum z = 1`` row). All trees share one Var and one ConstraintList (fewer components to build and write)."""
+    if not multi:
+        return []
+    first = np.cumsum([0] + [len(tree.leaves) for _, tree in multi])
+    blk.z = z = pyo.Var(range(int(first[-1])), bounds=(0, 1))
+    blk.split = rows = pyo.ConstraintList()
+    values = []
+    for (k, tree), base in zip(multi, first, strict=False):
+        n_leaves = len(tree.leaves)
+        for s in tree.splits:
+            thr = inputs[_key(models[k].feats[s.feature])]
+            y = thr.y[thr.index[s.threshold]]
+            left, right = sum(z[base + i] for i in s.left), sum(z[base + i] for i in s.right)
+            if len(s.left) + len(s.right) == n_leaves:
+                rows.add(left == y)
+                rows.add(right == 1 - y)
+            else:
+                rows.add(left <= y)
+                rows.add(right <= 1 - y)
+        values.append(sum(value * z[base + i] for i, (value, _) in enumerate(tree.leaves)))
+    return values
 
 
 def ensemble(blk: pyo.Block, trees: list[FlatTree], feats: list[Feature], eps: float, weight: float,
