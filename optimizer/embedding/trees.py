@@ -14,11 +14,14 @@ thresholds ``t_1 < ... < t_K`` of all free splits on it get binaries ``y_fj = [x
     x_f <= sum_j H_j w_j,    x_f >= sum_j L_j w_j            (the convex hull of "x_f in one piece")
 
 A tree that still splits on one feature only is a step function of it: its value on each piece is known, so it
-adds ``sum_j v_j w_j`` to the output with no variable of its own (all such trees of all models merge into the
-shared y). Any other tree gets continuous leaf weights ``z_l >= 0``, ``sum_l z_l = 1``, output
-``sum_l value_l z_l``, and per free split ``sum_(l left) z_l <= y_fj``, ``sum_(l right) z_l <= 1 - y_fj``: with y
-binary exactly one leaf survives, the one x falls in. Branching on a y cuts x's range in two for every tree at
-once, which is what makes this much faster to solve than one binary per leaf (measured in docs/embedding.md).
+adds ``sum_j v_j w_j`` to the output with no variable of its own (all such trees of all models merge). Any other
+tree gets continuous leaf weights ``z_l >= 0``, output ``sum_l value_l z_l``, and per free split
+``sum_(l left) z_l <= y_fj``, ``sum_(l right) z_l <= 1 - y_fj`` (equalities at the tree's topmost free split,
+which makes ``sum_l z_l = 1``): with y binary exactly one leaf survives, the one x falls in. Branching on a y cuts
+x's range in two for every tree at once, which is what makes this much faster to solve than one binary per leaf
+(measured in docs/embedding.md). An input that only step functions use gets one binary ``w_j`` per piece with
+``sum_j w_j = 1`` instead of the ordered y (the same LP relaxation; one row instead of K - 1 order rows, which
+is cheaper to write and to solve for the many small dosing MILPs).
 A tree whose context leaves one leaf is a constant. Ensembles add the trees up (mean for forests, init +
 learning_rate * sum for gradient boosting; HistGradientBoosting's leaves already include the rate).
 """
@@ -45,6 +48,10 @@ class FlatTree:
     threshold: np.ndarray
     value: np.ndarray
 
+    def __post_init__(self) -> None:
+        self.nodes = (self.left.tolist(), self.right.tolist(), self.feature.tolist(),  # plain lists: walking
+                      self.threshold.tolist(), self.value.tolist())  # them from Python is ~5x faster
+
     @classmethod
     def from_sklearn(cls, tree) -> FlatTree:  # noqa: ANN001
         t = tree.tree_
@@ -60,52 +67,43 @@ class FlatTree:
                    n["value"].astype(float))
 
 
-Box = dict[int, tuple[float, float]]  # decision feature index -> [lo, hi] of a leaf
-
-
-@dataclass
-class Split:
-    """A free split ``x_feature <= threshold`` and the reachable leaves (indices) below each branch."""
-
-    feature: int
-    threshold: float
-    left: list[int]
-    right: list[int]
-
-
 @dataclass
 class PrunedTree:
-    """What the fixed context and the decision bounds leave of a tree."""
+    """What the fixed context and the decision bounds leave of a tree: the reachable leaves' values in
+    depth-first order (left first) and the free splits ``(feature, threshold, first, middle, end)``, where the
+    leaves below the split are ``first:end``, those of its left branch ``first:middle``."""
 
-    leaves: list[tuple[float, Box]] = field(default_factory=list)  # (value, box)
-    splits: list[Split] = field(default_factory=list)
-
-    @property
-    def features(self) -> set[int]:
-        return {s.feature for s in self.splits}
+    values: list[float] = field(default_factory=list)
+    splits: list[tuple[int, float, int, int, int]] = field(default_factory=list)
+    features: set[int] = field(default_factory=set)
 
 
 def prune(tree: FlatTree, feats: list[Feature], eps: float) -> PrunedTree:
     """The reachable leaves and free splits of ``tree`` (see module doc)."""
     out = PrunedTree()
+    left, right, feature, threshold, value = tree.nodes
+    fixed = [float(f.value) if f.fixed else None for f in feats]
 
-    def walk(node: int, box: Box) -> list[int]:
-        if tree.left[node] == -1:
-            out.leaves.append((float(tree.value[node]), box))
-            return [len(out.leaves) - 1]
-        f, t = int(tree.feature[node]), float(tree.threshold[node])
-        feat = feats[f]
-        if feat.fixed:
-            return walk(tree.left[node] if float(feat.value) <= t else tree.right[node], box)
-        lo, hi = box.get(f, (feat.lb, feat.ub))
-        if lo <= t and hi >= t + eps:
-            left = walk(tree.left[node], {**box, f: (lo, t)})
-            right = walk(tree.right[node], {**box, f: (t + eps, hi)})
-            out.splits.append(Split(f, t, left, right))
-            return left + right
-        if lo <= t:
-            return walk(tree.left[node], {**box, f: (lo, min(hi, t))})
-        return walk(tree.right[node], {**box, f: (max(lo, t + eps), hi)})
+    def walk(node: int, box: dict[int, tuple[float, float]]) -> None:
+        while left[node] != -1:  # follow one-sided nodes without recursion
+            f, t = feature[node], threshold[node]
+            if fixed[f] is not None:
+                node = left[node] if fixed[f] <= t else right[node]
+                continue
+            lo, hi = box.get(f) or (feats[f].lb, feats[f].ub)
+            if lo <= t and hi >= t + eps:
+                first = len(out.values)
+                walk(left[node], {**box, f: (lo, t)})
+                middle = len(out.values)
+                walk(right[node], {**box, f: (t + eps, hi)})
+                out.splits.append((f, t, first, middle, len(out.values)))
+                out.features.add(f)
+                return
+            if lo <= t:
+                box, node = ({**box, f: (lo, t)} if hi > t else box), left[node]
+            else:
+                box, node = ({**box, f: (t + eps, hi)} if lo < t + eps else box), right[node]
+        out.values.append(value[node])
 
     walk(0, {})
     return out
@@ -137,32 +135,38 @@ class Thresholds:
                 starts.append(t + eps)
             self.index[t] = len(self.t) - 1
         self.starts = np.array(starts)  # L_j, one per piece
-        self.y = None
+        self.y = self.w = None
 
-    def add(self, blk: pyo.Block, name: str) -> int:
-        """Add y, its order and the link to x; returns the binaries added."""
+    def add(self, blk: pyo.Block, name: str, indicators: bool) -> int:
+        """Add the binaries and the link to x; returns how many binaries. ``indicators``: ordered y_j (needed
+        when trees on several inputs split on this one); otherwise one binary w_j per piece with sum 1 (the same
+        LP relaxation, and one row instead of K - 1 order rows when only step functions use the input)."""
         k, feat = len(self.t), self.feat
-        self.y = y = pyo.Var(range(k), domain=pyo.Binary)
-        blk.add_component(name, y)
-        blk.add_component(f"{name}_order", pyo.Constraint(range(k - 1), rule=lambda _b, j: y[j] <= y[j + 1]))
-        hi = [*self.t, feat.ub]
-        lo = list(self.starts)
-        blk.add_component(f"{name}_ub", pyo.Constraint(expr=feat.expr <= self.piecewise(hi)))
-        blk.add_component(f"{name}_lb", pyo.Constraint(expr=feat.expr >= self.piecewise(lo)))
-        return k
+        if indicators:
+            self.y = y = pyo.Var(range(k), domain=pyo.Binary)
+            blk.add_component(name, y)
+            blk.add_component(f"{name}_order", pyo.Constraint(range(k - 1), rule=lambda _b, j: y[j] <= y[j + 1]))
+        else:
+            self.w = w = pyo.Var(range(k + 1), domain=pyo.Binary)
+            blk.add_component(name, w)
+            blk.add_component(f"{name}_one", pyo.Constraint(expr=sum(w[j] for j in range(k + 1)) == 1))
+        blk.add_component(f"{name}_ub", pyo.Constraint(expr=feat.expr <= self.piecewise([*self.t, feat.ub])))
+        blk.add_component(f"{name}_lb", pyo.Constraint(expr=feat.expr >= self.piecewise(list(self.starts))))
+        return k if indicators else k + 1
 
     def piecewise(self, per_piece) -> object:  # noqa: ANN001
-        """sum_j v_j w_j for one value per piece, in terms of y (w_j = y_j - y_(j-1))."""
+        """sum_j v_j w_j for one value per piece (with indicators: w_j = y_j - y_(j-1), telescoped)."""
+        if self.w is not None:
+            return sum(float(v) * self.w[j] for j, v in enumerate(per_piece) if v != 0)
         k, y = len(self.t), self.y
         return float(per_piece[k]) + sum(float(per_piece[j] - per_piece[j + 1]) * y[j] for j in range(k)
                                          if per_piece[j] != per_piece[j + 1])
 
-    def step_values(self, tree: PrunedTree, f: int) -> np.ndarray:
-        """The value on each piece of a tree that splits on this input only."""
-        order = sorted(tree.leaves, key=lambda leaf: leaf[1][f][0])
-        leaf_lo = np.array([box[f][0] for _, box in order])
-        values = np.array([v for v, _ in order])
-        return values[np.searchsorted(leaf_lo, self.starts, side="right") - 1]
+    def step_values(self, tree: PrunedTree) -> np.ndarray:
+        """The value on each piece of a tree that splits on this input only: its leaves, left to right, lie in
+        increasing x, so a piece's leaf is the number of the tree's thresholds below the piece's start."""
+        cuts = sorted(t for _, t, _, _, _ in tree.splits)
+        return np.asarray(tree.values)[np.searchsorted(cuts, self.starts, side="left")]
 
 
 def _key(feat: Feature) -> tuple:
@@ -179,24 +183,24 @@ def ensembles(blk: pyo.Block, models: list[TreeModel], eps: float) -> tuple[list
     inputs: dict[tuple, Thresholds] = {}
     found: dict[tuple, tuple[Feature, set[float]]] = {}
     for k, tree in pruned:
-        for s in tree.splits:
-            feat = models[k].feats[s.feature]
-            found.setdefault(_key(feat), (feat, set()))[1].add(s.threshold)
+        for f, t, *_ in tree.splits:
+            feat = models[k].feats[f]
+            found.setdefault(_key(feat), (feat, set()))[1].add(t)
+    shared = {_key(models[k].feats[f]) for k, tree in pruned if len(tree.features) > 1 for f in tree.features}
     n_bin = 0
     for j, (key, (feat, ts)) in enumerate(found.items()):
         inputs[key] = Thresholds(feat, ts, eps)
-        n_bin += inputs[key].add(blk, f"y{j}")
+        n_bin += inputs[key].add(blk, f"y{j}", indicators=key in shared)
     outs: list[object] = [m.offset for m in models]
     steps: dict[tuple[int, tuple], np.ndarray] = {}
     multi: list[tuple[int, PrunedTree]] = []
     for k, tree in pruned:
         mdl, used = models[k], tree.features
         if not used:
-            outs[k] = outs[k] + mdl.weight * tree.leaves[0][0]
+            outs[k] = outs[k] + mdl.weight * tree.values[0]
         elif len(used) == 1:
-            f = used.pop()
-            key = _key(mdl.feats[f])
-            vals = mdl.weight * inputs[key].step_values(tree, f)
+            key = _key(mdl.feats[next(iter(used))])
+            vals = mdl.weight * inputs[key].step_values(tree)
             steps[k, key] = steps[k, key] + vals if (k, key) in steps else vals
         else:
             multi.append((k, tree))
@@ -215,23 +219,23 @@ def _add_leaf_weights(blk: pyo.Block, multi: list[tuple[int, PrunedTree]], model
     ``sum z = 1`` row). All trees share one Var and one ConstraintList (fewer components to build and write)."""
     if not multi:
         return []
-    first = np.cumsum([0] + [len(tree.leaves) for _, tree in multi])
-    blk.z = z = pyo.Var(range(int(first[-1])), bounds=(0, 1))
+    first = np.cumsum([0] + [len(tree.values) for _, tree in multi]).tolist()
+    blk.z = z = pyo.Var(range(first[-1]), bounds=(0, 1))
     blk.split = rows = pyo.ConstraintList()
     values = []
     for (k, tree), base in zip(multi, first, strict=False):
-        n_leaves = len(tree.leaves)
-        for s in tree.splits:
-            thr = inputs[_key(models[k].feats[s.feature])]
-            y = thr.y[thr.index[s.threshold]]
-            left, right = sum(z[base + i] for i in s.left), sum(z[base + i] for i in s.right)
-            if len(s.left) + len(s.right) == n_leaves:
+        n_leaves = len(tree.values)
+        for f, t, lo, mid, hi in tree.splits:
+            thr = inputs[_key(models[k].feats[f])]
+            y = thr.y[thr.index[t]]
+            left, right = sum(z[base + i] for i in range(lo, mid)), sum(z[base + i] for i in range(mid, hi))
+            if hi - lo == n_leaves:
                 rows.add(left == y)
                 rows.add(right == 1 - y)
             else:
                 rows.add(left <= y)
                 rows.add(right <= 1 - y)
-        values.append(sum(value * z[base + i] for i, (value, _) in enumerate(tree.leaves)))
+        values.append(sum(value * z[base + i] for i, value in enumerate(tree.values)))
     return values
 
 
