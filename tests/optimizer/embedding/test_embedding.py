@@ -234,6 +234,47 @@ def test_several_models_share_one_step_function_per_input():
     assert pyo.value(m.obj) == pytest.approx(float(best), rel=1e-6, abs=1e-6)
 
 
+@pytest.mark.filterwarnings("ignore")
+def test_trees_on_several_inputs_share_threshold_indicators():
+    """Two boosted models with interactions between three decisions, embedded together: one indicator per
+    distinct threshold of each decision serves every tree of both (fewer binaries than separately, and no more
+    than the thresholds inside the bounds), outputs equal predict, and the optimum equals brute force over
+    every combination of pieces."""
+    from optimizer.embedding import add_predictors_constr
+
+    X, _ = data(13, n=400)
+    cols = ["a", "b", "c", "d"]
+    frame = pd.DataFrame(X, columns=cols)
+    targets = [X[:, 1] * X[:, 2] - X[:, 3] ** 2 + X[:, 0], np.sin(2 * X[:, 1]) + X[:, 2] * X[:, 3]]
+    models = [GradientBoostingRegressor(n_estimators=12, max_depth=3, random_state=k).fit(frame, t)
+              for k, t in enumerate(targets)]
+    bounds = {"b": (-1.0, 1.0), "c": (0.0, 2.0), "d": (-0.5, 1.5)}
+    m = pyo.ConcreteModel()
+    m.x = pyo.Var(list(bounds), bounds=lambda _m, c: bounds[c])
+    m.y = pyo.Var(range(2))
+    handles = add_predictors_constr(m, models, {"a": 0.3, **{c: m.x[c] for c in bounds}}, [m.y[0], m.y[1]])
+    m.obj = pyo.Objective(expr=m.y[0] - 0.5 * m.y[1])
+    solve(m)
+    for h in handles:
+        model_value, predicted = h.check()
+        assert model_value == pytest.approx(predicted, rel=1e-6, abs=1e-6)
+    cuts = {c: sorted({float(t) for est in models for tree in est.estimators_[:, 0]
+                       for f, t in zip(tree.tree_.feature, tree.tree_.threshold, strict=True)
+                       if f == j and bounds[c][0] <= t < bounds[c][1]})
+            for j, c in enumerate(cols) if c in bounds}
+    assert handles[0].n_binaries <= sum(len(t) for t in cuts.values())
+    separate = pyo.ConcreteModel()
+    separate.x = pyo.Var(list(bounds), bounds=lambda _m, c: bounds[c])
+    separate.y = pyo.Var(range(2))
+    alone = sum(add_predictor_constr(separate, est, [0.3, *(separate.x[c] for c in bounds)],
+                                     separate.y[k]).n_binaries for k, est in enumerate(models))
+    assert handles[0].n_binaries < alone
+    pts = [[lo, *(t + 1e-7 for t in cuts[c])] for c, (lo, _) in bounds.items()]
+    grid = pd.DataFrame([[0.3, b, c, d] for b in pts[0] for c in pts[1] for d in pts[2]], columns=cols)
+    best = (models[0].predict(grid) - 0.5 * models[1].predict(grid)).min()
+    assert pyo.value(m.obj) == pytest.approx(float(best), rel=1e-6, abs=1e-6)
+
+
 def test_several_models_mix_trees_and_others_and_check_their_inputs():
     from optimizer.embedding import add_predictors_constr
 
