@@ -13,21 +13,32 @@ from optimizer.dosing.solve import solve
 DIAGNOSIS_GAP = 1e-4  # the relaxation is small and easy to prove; a loose gap let spurious slacks appear
 
 
-def diagnose(cfg: PlantConfig, heats: list[HeatContext], surrogates, opts: DosingOptions) -> dict[str, str]:
+def diagnose(cfg: PlantConfig, heats: list[HeatContext], surrogates, opts: DosingOptions,
+             relax: tuple[str, ...] = ("spec", "material", "inventory")) -> dict[str, str]:
     """Per heat id, a sentence listing the limits that cannot be met together and by how much to relax them.
 
     The elastic program minimises the scaled sum of relaxations (0.01 wt%, 1 degC, 100 kg units), so the
     answer is the smallest combined relaxation that makes the plan feasible. Only the relaxation is minimised:
     the heat gets no setpoints, so the cost of a plan that needs a relaxation is not asked (with the cost in
-    the objective behind a large penalty, HiGHS took up to 1.7 s per heat; now about 0.2 s).
+    the objective behind a large penalty, HiGHS took up to 1.7 s per heat; now about 0.2 s). ``relax`` names
+    the kinds of limit that may give way (the others stay hard): a day whose heats are each feasible but
+    together exceed the stock is diagnosed with ``relax=("inventory",)``, which says how much stock is missing
+    instead of trading it against tiny spec relaxations spread over other heats. The heats keep the
+    confidence they are planned at (``opts.confidence_by_heat``).
     """
     elastic = DosingOptions(co2_price_per_t=opts.co2_price_per_t, inventory=opts.inventory, elastic=True,
-                            inventory_used_kg=opts.inventory_used_kg)
+                            inventory_used_kg=opts.inventory_used_kg, confidence_by_heat=opts.confidence_by_heat)
     m = build_model(cfg, heats, surrogates, elastic)
     m.objective.deactivate()
-    m.relaxation = pyo.Objective(expr=sum(var / scale for var, scale, _, _ in m.elastic_terms), sense=pyo.minimize)
+    for var, _, kind, _ in m.elastic_terms:
+        if kind not in relax:
+            var.setub(0.0)
+    m.relaxation = pyo.Objective(expr=sum(var / scale for var, scale, kind, _ in m.elastic_terms if kind in relax),
+                                 sense=pyo.minimize)
     out = solve(m, cfg, rel_gap=DIAGNOSIS_GAP)
     if not out.feasible:
+        if set(relax) != {"spec", "material", "inventory"}:
+            return diagnose(cfg, heats, surrogates, opts)
         return {h.heat_id: f"no plan even with every limit relaxed (solver: {out.status})" for h in heats}
     notes: dict[str, list[str]] = {h.heat_id: [] for h in heats}
     for var, _scale, kind, key in m.elastic_terms:
@@ -39,9 +50,11 @@ def diagnose(cfg: PlantConfig, heats: list[HeatContext], surrogates, opts: Dosin
             notes[h].append(_spec_note(m, h, o, side, amount))
         elif kind == "material":
             h, mat = key
-            mt = cfg.material(mat)
-            notes[h].append(f"{mat} would need {mt.max_kg_per_heat + amount:.0f} kg, above its max_kg_per_heat "
-                            f"{mt.max_kg_per_heat:.0f} kg (relax by {amount:.0f} kg)")
+            limit = m.material_limit[key]
+            why = ("its max_kg_per_heat" if limit >= cfg.material(mat).max_kg_per_heat - 1e-9
+                   else "the most this grade's heats used in the training data")
+            notes[h].append(f"{mat} would need {limit + amount:.0f} kg, above {why} {limit:.0f} kg "
+                            f"(relax by {amount:.0f} kg)")
         elif kind == "inventory":
             for h in notes:
                 notes[h].append(f"daily inventory of {key[0]} is short by {amount:.0f} kg for this schedule")

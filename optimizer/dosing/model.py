@@ -234,14 +234,15 @@ def add_material_limits(m: pyo.ConcreteModel, cfg: PlantConfig, elastic: bool) -
     m.material_slack = pyo.Var(m.H, m.M, bounds=(0, None if elastic else 0))
     m.material_min = pyo.Constraint(m.H, m.M, rule=lambda _m, h, mat: _m.add[h, mat]
                                     >= cfg.material(mat).min_kg_per_heat - _m.material_slack[h, mat])
-    if elastic:  # lift the hard upper bound so the slack can show how much more would be needed
-        for h in m.H:
+    if elastic:  # move the upper bound into a row so the slack can show how much more would be needed
+        m.material_limit = {(h, mat): m.add[h, mat].ub for h in m.H for mat in m.M}  # max_kg_per_heat, narrowed
+        for h in m.H:  # to what the grade's heats used in the data (0: never used, the models do not know it)
             for mat in m.M:
                 m.add[h, mat].setub(None)
                 if mat in m.MS:
                     m.steps[h, mat].setub(None)
         m.material_max = pyo.Constraint(m.H, m.M, rule=lambda _m, h, mat: _m.add[h, mat]
-                                        <= cfg.material(mat).max_kg_per_heat + _m.material_slack[h, mat])
+                                        <= _m.material_limit[h, mat] + _m.material_slack[h, mat])
         for key in m.material_slack:
             m.elastic_terms.append((m.material_slack[key], 100.0, "material", key))
 

@@ -293,7 +293,7 @@ def _solve_jointly(cfg: PlantConfig, heats: list[HeatContext], surrogates, opts:
             bad = mid
     served = {r.heat_id: r for r in best}
     t_diag = time.perf_counter()
-    shortage = diagnose(cfg, order, surrogates, opts)
+    shortage = diagnose(cfg, order, surrogates, opts, relax=("inventory",))
     spent["diagnose"] += time.perf_counter() - t_diag
     out = dict(served)
     for h in order:

@@ -161,7 +161,33 @@ def test_inventory_exhausted_serves_earliest_heats():
     res = {r.heat_id: r for r in optimize_heats(cfg, heats, sur, workers=1).heats}
     assert sorted(h for h, r in res.items() if r.feasible) == ["H1", "H2"]
     assert sum(r.additions_kg["Coke"] for r in res.values() if r.feasible) <= 150.0 + 1e-6
-    assert "inventory runs out" in res["H0"].diagnosis and "Coke is short" in res["H0"].diagnosis
+    assert "inventory runs out" in res["H0"].diagnosis and "Coke is short by 38 kg" in res["H0"].diagnosis
+    # 3 heats x 62.5 kg coke (C 0.05 -> 0.10 wt% in 100 t at 80 % recovery) = 187.5 kg against 150 kg in stock:
+    # only the stock gives way in this diagnosis, not tiny spec relaxations spread over the served heats
+
+
+@dataclass
+class NeverUsed:
+    """An applicability domain in which the grade's heats never got FeMnA (so the program may not use it)."""
+
+    def bounds(self, grade, feature):
+        return (None, 0.0) if feature == "add_FeMnA_kg" else (None, None)
+
+    def check_context(self, features, names):
+        return []
+
+
+def test_diagnosis_keeps_materials_outside_the_data_out():
+    """FeMnB capped at 500 kg and FeMnA never used for the grade: the heat cannot reach Mn min. The elastic
+    diagnosis must not lift FeMnA's zero limit (then it would find no relaxation at all); it names what gives."""
+    cfg = tiny_config(**{"materials.1.max_kg_per_heat": 500.0})
+    sur = with_widths(cfg, {n: 0.05 for n in range(1, 5)})
+    sur.domain = NeverUsed()
+    res = optimize_heats(cfg, [heat("H1")], sur, workers=1)
+    r = res.heats[0]
+    assert not r.feasible
+    assert "infeasible only jointly" not in r.diagnosis
+    assert "Mn min" in r.diagnosis or "FeMn" in r.diagnosis
 
 
 @dataclass
