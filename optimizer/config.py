@@ -107,9 +107,6 @@ class Solver(_Section):
 
     time_limit_s: Annotated[float, Field(gt=0)] = 60.0
     mip_gap: Annotated[float, Field(ge=0, lt=1)] = 0.005
-    # HiGHS's probing presolve: off, because on the dosing MILPs with embedded trees it cost more than it found
-    # (200-heat boosted-residual day 57.7 -> 50.1 s, docs/dosing.md); switch it on to compare on other models
-    presolve_probing: bool = False
 
 
 class Safety(_Section):

@@ -36,7 +36,6 @@ def solve(model: pyo.ConcreteModel, cfg: PlantConfig, time_limit_s: float | None
 
 
 # after ``update()`` the kept model is in HiGHS as it stands: nothing for the solve call to look for
-PROBING_RULE = 1 << 15  # HiGHS presolve_rule_off bit of its probing presolve (config solver.presolve_probing)
 _NO_UPDATES = {k: False for k in ("check_for_new_or_removed_constraints", "check_for_new_or_removed_vars",
                                   "check_for_new_or_removed_params", "check_for_new_objective",
                                   "update_constraints", "update_vars", "update_parameters",
@@ -72,9 +71,8 @@ class KeptSolve:
 def _run(opt, model: pyo.ConcreteModel, cfg: PlantConfig, time_limit_s: float | None,  # noqa: ANN001
          rel_gap: float | None = None, **extra) -> SolveOutcome:
     t0 = time.perf_counter()
-    options = {} if cfg.solver.presolve_probing else {"presolve_rule_off": PROBING_RULE}
     res = opt.solve(model, time_limit=time_limit_s or cfg.solver.time_limit_s,
-                    rel_gap=cfg.solver.mip_gap if rel_gap is None else rel_gap, solver_options=options,
+                    rel_gap=cfg.solver.mip_gap if rel_gap is None else rel_gap,
                     load_solutions=False, raise_exception_on_nonoptimal_result=False, **extra)
     seconds = time.perf_counter() - t0
     feasible = res.solution_status in (SolutionStatus.optimal, SolutionStatus.feasible)

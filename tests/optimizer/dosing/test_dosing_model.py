@@ -227,20 +227,3 @@ def test_window_narrower_than_band_planned_at_best_confidence_above_floor():
     assert not refused.feasible and "min_confidence 94.5% either" in refused.diagnosis
     with pytest.raises(ConfigError, match="min_confidence"):
         tiny_config(**{"grades.0.min_confidence": 0.97})
-
-
-@pytest.mark.parametrize("probing", [False, True])
-def test_probing_presolve_follows_the_config(probing):
-    """solver.presolve_probing reaches HiGHS (its probing presolve rule off by default), and the plan is the same."""
-    from optimizer.dosing import build_model
-    from optimizer.dosing.solve import PROBING_RULE, KeptSolve
-
-    cfg = tiny_config()
-    cfg = cfg.model_copy(update={"solver": cfg.solver.model_copy(update={"presolve_probing": probing})})
-    m = build_model(cfg, [heat()], with_widths(cfg, {n: 0.05 for n in range(1, 5)}), DosingOptions())
-    kept = KeptSolve(m, cfg)
-    assert kept.solve().feasible
-    value = kept.opt._solver_model.getOptionValue("presolve_rule_off")  # noqa: SLF001 (the highspy instance)
-    value = value[1] if isinstance(value, tuple) else value
-    assert value == (0 if probing else PROBING_RULE)
-    assert m.add["H1", "FeMnB"].value == pytest.approx((1.0 + 0.05 - 0.2) * 1000 * 100 / (60.0 * 0.9), rel=1e-4)
