@@ -2,8 +2,8 @@
 
 Pruning: a tree is walked from the root with the fixed inputs substituted and the decision inputs' bounds
 known; a split on a fixed input, or one the bounds decide, keeps one branch only. What is left are the
-reachable leaves (each with its box ``[lo_lf, hi_lf]`` per decision feature f) and the free splits
-``x_f <= t`` between them (scikit-learn sends x <= t left, so the right branch means x >= t + epsilon).
+reachable leaves and the free splits ``x_f <= t`` between them (scikit-learn sends x <= t left, so the right
+branch means x >= t + epsilon).
 
 Formulation (threshold indicators shared by every tree of every model, after Misic 2020 "Optimization of tree
 ensembles", with an exact link to x instead of big-M rows): for each decision feature f, the distinct
@@ -28,7 +28,6 @@ learning_rate * sum for gradient boosting; HistGradientBoosting's leaves already
 
 from __future__ import annotations
 
-import math
 import weakref
 from dataclasses import dataclass, field
 
@@ -295,9 +294,3 @@ def _read_parts(est) -> tuple[list[FlatTree], float, float]:  # noqa: ANN001
         trees = [FlatTree.from_hgb(p[0]) for p in est._predictors]
         return trees, 1.0, float(np.ravel(est._baseline_prediction)[0])
     raise TypeError(type(est).__name__)
-
-
-def check_finite(feats: list[Feature]) -> None:
-    for f in feats:
-        if not f.fixed and not (math.isfinite(f.lb) and math.isfinite(f.ub)):
-            raise ValueError(f"input {f.name!r} needs finite bounds")
