@@ -11,10 +11,11 @@ from optimizer.dosing.schedule import HeatContext
 from optimizer.dosing.solve import solve
 
 DIAGNOSIS_GAP = 1e-4  # the relaxation is small and easy to prove; a loose gap let spurious slacks appear
+EVERY_LIMIT = ("spec", "material", "inventory")  # the kinds of elastic term (model.py elastic_terms)
 
 
 def diagnose(cfg: PlantConfig, heats: list[HeatContext], surrogates, opts: DosingOptions,
-             relax: tuple[str, ...] = ("spec", "material", "inventory")) -> dict[str, str]:
+             relax: tuple[str, ...] = EVERY_LIMIT) -> dict[str, str]:
     """Per heat id, a sentence listing the limits that cannot be met together and by how much to relax them.
 
     The elastic program minimises the scaled sum of relaxations (0.01 wt%, 1 degC, 100 kg units), so the
@@ -37,7 +38,7 @@ def diagnose(cfg: PlantConfig, heats: list[HeatContext], surrogates, opts: Dosin
                                  sense=pyo.minimize)
     out = solve(m, cfg, rel_gap=DIAGNOSIS_GAP)
     if not out.feasible:
-        if set(relax) != {"spec", "material", "inventory"}:
+        if set(relax) != set(EVERY_LIMIT):  # the hard limits alone cannot be met: relax everything
             return diagnose(cfg, heats, surrogates, opts)
         return {h.heat_id: f"no plan even with every limit relaxed (solver: {out.status})" for h in heats}
     notes: dict[str, list[str]] = {h.heat_id: [] for h in heats}
