@@ -235,12 +235,17 @@ def test_several_models_share_one_step_function_per_input():
 
 
 @pytest.mark.filterwarnings("ignore")
-def test_trees_on_several_inputs_share_threshold_indicators():
+@pytest.mark.parametrize("long_chain", [None, 1])
+def test_trees_on_several_inputs_share_threshold_indicators(long_chain, monkeypatch):
     """Two boosted models with interactions between three decisions, embedded together: one indicator per
     distinct threshold of each decision serves every tree of both (fewer binaries than separately, and no more
     than the thresholds inside the bounds), outputs equal predict, and the optimum equals brute force over
-    every combination of pieces."""
-    from optimizer.embedding import add_predictors_constr
+    every combination of pieces. ``long_chain=1``: every chain also gets piece binaries (the form long chains
+    use), which must give the same optimum with one binary per piece on top of the indicators."""
+    from optimizer.embedding import add_predictors_constr, trees
+
+    if long_chain is not None:
+        monkeypatch.setattr(trees, "LONG_CHAIN", long_chain)
 
     X, _ = data(13, n=400)
     cols = ["a", "b", "c", "d"]
@@ -262,7 +267,8 @@ def test_trees_on_several_inputs_share_threshold_indicators():
                        for f, t in zip(tree.tree_.feature, tree.tree_.threshold, strict=True)
                        if f == j and bounds[c][0] <= t < bounds[c][1]})
             for j, c in enumerate(cols) if c in bounds}
-    assert handles[0].n_binaries <= sum(len(t) for t in cuts.values())
+    per_chain = (lambda k: k) if long_chain is None else (lambda k: 2 * k + 1)
+    assert handles[0].n_binaries <= sum(per_chain(len(t)) for t in cuts.values())
     separate = pyo.ConcreteModel()
     separate.x = pyo.Var(list(bounds), bounds=lambda _m, c: bounds[c])
     separate.y = pyo.Var(range(2))
