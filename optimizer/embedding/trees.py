@@ -234,7 +234,8 @@ def _add_leaf_weights(blk: pyo.Block, multi: list[tuple[int, PrunedTree]], model
     """Continuous leaf weights tied to the threshold indicators by every free split; returns each tree's value.
 
     The topmost free split of a tree holds with equality (its two sides sum to one, so no separate
-    ``sum z = 1`` row). All trees share one Var and one ConstraintList (fewer components to build and write)."""
+    ``sum z = 1`` row); a side of it with one leaf needs no weight: that leaf's weight is ``y`` or ``1 - y``.
+    All trees share one Var and one ConstraintList (fewer components to build and write)."""
     if not multi:
         return []
     first = np.cumsum([0] + [len(tree.values) for _, tree in multi]).tolist()
@@ -242,19 +243,33 @@ def _add_leaf_weights(blk: pyo.Block, multi: list[tuple[int, PrunedTree]], model
     blk.split = rows = pyo.ConstraintList()
     values = []
     for (k, tree), base in zip(multi, first, strict=False):
-        n_leaves = len(tree.values)
-        for f, t, lo, mid, hi in tree.splits:
-            thr = inputs[_key(models[k].feats[f])]
-            y = thr.y[thr.index[t]]
-            left, right = sum(z[base + i] for i in range(lo, mid)), sum(z[base + i] for i in range(mid, hi))
-            if hi - lo == n_leaves:
-                rows.add(left == y)
-                rows.add(right == 1 - y)
+        weight = [z[base + i] for i in range(len(tree.values))]
+        top = max(tree.splits, key=lambda s: s[4] - s[2])  # the only split over all leaves
+        y_top = _indicator(inputs, models[k], top)
+        if top[3] - top[2] == 1:
+            weight[top[2]] = y_top
+        if top[4] - top[3] == 1:
+            weight[top[3]] = 1 - y_top
+        for split in tree.splits:
+            f, t, lo, mid, hi = split
+            y = _indicator(inputs, models[k], split)
+            left, right = sum(weight[lo:mid]), sum(weight[mid:hi])
+            if split is top:
+                if mid - lo > 1:
+                    rows.add(left == y)
+                if hi - mid > 1:
+                    rows.add(right == 1 - y)
             else:
                 rows.add(left <= y)
                 rows.add(right <= 1 - y)
-        values.append(sum(value * z[base + i] for i, value in enumerate(tree.values)))
+        values.append(sum(value * w for value, w in zip(tree.values, weight, strict=True)))
     return values
+
+
+def _indicator(inputs: dict[tuple, Thresholds], model: TreeModel, split: tuple) -> object:
+    """The threshold indicator ``[x_f <= t]`` of a free split ``(f, t, ...)``."""
+    thr = inputs[_key(model.feats[split[0]])]
+    return thr.y[thr.index[split[1]]]
 
 
 def ensemble(blk: pyo.Block, trees: list[FlatTree], feats: list[Feature], eps: float, weight: float,
