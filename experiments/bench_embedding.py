@@ -6,8 +6,9 @@ OMLT gets the trees via skl2onnx -> GBTBigMFormulation (gradient boosting and ra
 forest's leaves already divided by the number of trees, so OMLT's sum is the forest's mean) and the ReLU MLP as
 an OMLT NetworkDefinition built from the fitted weights -> ReluBigMFormulation; the context is fixed as variable
 values there, while we prune it at build time. Both share one warmed-up process (the first HiGHS call of a
-process pays a one-off start-up that is not counted), each model is timed ``--repeats`` times (median; once
-when a run takes over 10 s) and each solve has a time limit so the script always finishes.
+process pays a one-off start-up that is not counted), each model is timed ``--repeats`` times, the two sides
+taking turns (median; once when a run takes over 10 s) and each solve has a time limit so the script always
+finishes.
 
 Every model is solved twice by each side: with HiGHS's default options, and with HiGHS's probing presolve off
 (``presolve_rule_off = 2**15``), which costs our threshold-indicator chains most of their solve time at 200 trees
@@ -17,7 +18,8 @@ Columns: build = Python building the Pyomo model (OMLT: incl. the ONNX conversio
 solve call (writing the model into HiGHS, HiGHS, reading back), HiGHS share = HiGHS's own run time / (build +
 solve) of ours, speed-up = OMLT (build + solve) / ours (build + solve).
 
-    .venv/bin/python experiments/bench_embedding.py [--time-limit 60] [--repeats 3]
+    .venv/bin/python experiments/bench_embedding.py [--time-limit 60] [--repeats 5] [--models 'GBR 2' RF]
+                                                    [--long-chain 64]
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ from pyomo.contrib.solver.common.factory import SolverFactory
 from sklearn.ensemble import GradientBoostingRegressor, RandomForestRegressor
 from sklearn.neural_network import MLPRegressor
 
-from optimizer.embedding import add_predictor_constr
+from optimizer.embedding import add_predictor_constr, trees
 
 N_IN, N_CTX = 8, 5
 COST = np.array([1.0, 2.0, 1.5])
@@ -131,15 +133,21 @@ def _omlt_finish(m, blk, ctx: np.ndarray, target: float, limit: float, options: 
     return dict(build=build, solve=solve_s, highs=highs_s, obj=obj, status=status)
 
 
-def timed(run: Callable[[], dict], repeats: int) -> dict:
-    """Median over repeats of build and solve (one run when it takes over 10 s)."""
-    runs = [run()]
-    while len(runs) < repeats and runs[0]["build"] + runs[0]["solve"] <= 10.0:
-        runs.append(run())
-    out = dict(runs[-1])
-    for k in ("build", "solve", "highs"):
-        out[k] = statistics.median(r[k] for r in runs)
-    return out
+def timed_pair(run_a: Callable[[], dict], run_b: Callable[[], dict], repeats: int) -> tuple[dict, dict]:
+    """Median over ``repeats`` runs of build and solve of each side, the two sides taking turns (so a change in
+    the shared machine's load hits both); a side that takes over 10 s runs once."""
+    runs: tuple[list[dict], list[dict]] = ([], [])
+    for _ in range(repeats):
+        for side, run in zip(runs, (run_a, run_b), strict=True):
+            if not side or side[0]["build"] + side[0]["solve"] <= 10.0:
+                side.append(run())
+    out = []
+    for side in runs:
+        med = dict(side[-1])
+        for k in ("build", "solve", "highs"):
+            med[k] = statistics.median(r[k] for r in side)
+        out.append(med)
+    return out[0], out[1]
 
 
 def warm_up() -> None:
@@ -157,8 +165,12 @@ def warm_up() -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--time-limit", type=float, default=60.0)
-    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--models", nargs="*", help="only the models whose name starts with one of these, e.g. 'GBR 2'")
+    ap.add_argument("--long-chain", type=int, default=trees.LONG_CHAIN,
+                    help="threshold chains at least this long also get piece binaries (optimizer.embedding.trees)")
     args = ap.parse_args()
+    trees.LONG_CHAIN = args.long_chain
     warnings.filterwarnings("ignore")
     warm_up()
     X, y = data()
@@ -172,13 +184,16 @@ def main() -> None:
           f"{'binaries':>8s} {'objective':>9s} {'real':>5s} | {'OMLT build':>10s} {'OMLT solve':>10s} "
           f"{'OMLT obj':>9s} {'speed-up':>8s} {'same obj':>8s}")
     for name, est in models:
+        probe = np.hstack([rng.uniform(0, 1, (400, 3)), np.tile(ctx, (400, 1))])  # drawn for every model: the
+        if args.models and not any(name.startswith(p) for p in args.models):  # targets do not depend on --models
+            continue
         est.fit(X, y)
-        probe = np.hstack([rng.uniform(0, 1, (400, 3)), np.tile(ctx, (400, 1))])
         target = float(np.median(est.predict(probe)))
         peer = omlt_mlp if name.startswith("MLP") else omlt_trees
         for setting, options in SETTINGS.items():
-            a = timed(lambda est=est, t=target, o=options: ours(est, ctx, t, args.time_limit, o), args.repeats)
-            b = timed(lambda est=est, t=target, o=options, p=peer: p(est, ctx, t, args.time_limit, o), args.repeats)
+            a, b = timed_pair(lambda est=est, t=target, o=options: ours(est, ctx, t, args.time_limit, o),
+                              lambda est=est, t=target, o=options, p=peer: p(est, ctx, t, args.time_limit, o),
+                              args.repeats)
             print(_line(name, setting, a, b, target), flush=True)
 
 
