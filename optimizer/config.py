@@ -107,6 +107,9 @@ class Solver(_Section):
 
     time_limit_s: Annotated[float, Field(gt=0)] = 60.0
     mip_gap: Annotated[float, Field(ge=0, lt=1)] = 0.005
+    worker_deadline_s: Annotated[float, Field(gt=0)] | None = None
+    """A heat-pool job without answer after this long gets its worker replaced and its heat no plan
+    (None: 3 x time_limit_s + 30 s; optimizer/dosing/pool.py)."""
 
 
 class Safety(_Section):

@@ -13,6 +13,13 @@ updates the price parameters and starts HiGHS from the heat's last plan.
 A heat goes to whichever worker is idle the first time and to the same worker afterwards. ``workers=0``
 serves in this process (same code path, for small days and tests). A worker that dies or raises is reported
 with the heat it was solving; nothing is retried silently.
+
+Watchdog: HiGHS honours its time limit, but a solver that never returns must not stall the night's plan (HiGHS
+1.15.1 was seen looping inside a sub-MIP with probing switched off, docs/dosing.md). A job that has not
+answered within ``deadline_s`` (the config's ``[solver] worker_deadline_s``, else three solver time limits plus
+30 s: room for the build, the solve, the explanation LPs and a diagnosis's second solve) gets its worker killed
+and replaced; the heat has no plan, with status ``NO_ANSWER`` and a diagnosis saying so, and the other heats go
+on. Inline serving has no watchdog.
 """
 
 from __future__ import annotations
@@ -31,6 +38,15 @@ from optimizer.dosing.schedule import HeatContext
 from optimizer.dosing.solve import KeptSolve
 
 JOIN_TIMEOUT_S = 10.0
+NO_ANSWER = "no answer from the solver"
+
+
+def default_deadline_s(cfg: PlantConfig) -> float:
+    """How long one job may take before its worker is replaced: the config's ``worker_deadline_s``, else three
+    solver time limits plus 30 s (module doc)."""
+    if cfg.solver.worker_deadline_s is not None:
+        return cfg.solver.worker_deadline_s
+    return 3.0 * cfg.solver.time_limit_s + 30.0
 
 
 @dataclass
@@ -83,6 +99,7 @@ class HeatServer:
 def _serve(conn: Connection, cfg: PlantConfig, surrogates: Any) -> None:
     """Worker loop: ("solve", heat, options, explain) or ("diagnose", heat, options) in, the HeatPlanResult or
     diagnosis or ("error", traceback) out; None stops."""
+    _own_capture_lock()
     server = HeatServer(cfg, surrogates)
     while True:
         job = conn.recv()
@@ -95,22 +112,43 @@ def _serve(conn: Connection, cfg: PlantConfig, surrogates: Any) -> None:
     conn.close()
 
 
+def _own_capture_lock() -> None:
+    """Give this worker its own lock for Pyomo's output capture. Pyomo shares one multiprocessing lock between a
+    process and every child forked from it, held while a solve's output capture starts and stops; a worker
+    killed by the watchdog inside that window would leave it held and stall every other process's next solve
+    (Pyomo gives up after 200 s: "Deadlock starting capture_output"). The capture redirects this process's own
+    file descriptors, so a per-process lock is all it needs."""
+    import threading
+
+    from pyomo.common import dependencies
+
+    dependencies.capture_output_lock = threading.Lock()
+
+
 class HeatPool:
     """``workers`` processes, each keeping the models of the heats it solved (see module doc)."""
 
-    def __init__(self, cfg: PlantConfig, surrogates: Any, workers: int) -> None:
+    def __init__(self, cfg: PlantConfig, surrogates: Any, workers: int, deadline_s: float | None = None) -> None:
+        self.cfg, self.surrogates = cfg, surrogates
+        self.deadline_s = default_deadline_s(cfg) if deadline_s is None else deadline_s
         self.inline = HeatServer(cfg, surrogates) if workers <= 0 else None
         self.conns: list[Connection] = []
         self.procs: list[mp.process.BaseProcess] = []
         self.owner: dict[str, int] = {}
-        ctx = mp.get_context()
+        self.replaced = 0  # workers killed by the watchdog
         for _ in range(max(workers, 0)):
-            parent, child = ctx.Pipe()
-            proc = ctx.Process(target=_serve, args=(child, cfg, surrogates), daemon=True)
-            proc.start()
-            child.close()
-            self.conns.append(parent)
-            self.procs.append(proc)
+            self.conns.append(None)
+            self.procs.append(None)
+            self._start(len(self.procs) - 1)
+
+    def _start(self, w: int) -> None:
+        """Start worker ``w`` (a fresh process with no kept models)."""
+        ctx = mp.get_context()
+        parent, child = ctx.Pipe()
+        proc = ctx.Process(target=_serve, args=(child, self.cfg, self.surrogates), daemon=True)
+        proc.start()
+        child.close()
+        self.conns[w], self.procs[w] = parent, proc
 
     def __enter__(self) -> HeatPool:
         return self
@@ -135,7 +173,7 @@ class HeatPool:
         for h, job in jobs:
             owned = sticky and h.heat_id in self.owner
             (queues[self.owner[h.heat_id]] if owned else free).append((h, job))
-        busy: dict[int, HeatContext] = {}
+        busy: dict[int, tuple[HeatContext, str, float]] = {}  # worker: (heat, job kind, sent at)
         out = {}
         while free or any(queues) or busy:
             for w in range(len(self.conns)):
@@ -144,12 +182,32 @@ class HeatPool:
                     if sticky:
                         self.owner[h.heat_id] = w
                     self._send(w, h, job)
-                    busy[w] = h
-            for conn in wait([self.conns[w] for w in busy]):
+                    busy[w] = (h, job[0], time.monotonic())
+            first_due = min(sent for _, _, sent in busy.values()) + self.deadline_s
+            for conn in wait([self.conns[w] for w in busy], timeout=max(0.0, first_due - time.monotonic())):
                 w = self.conns.index(conn)
-                h = busy.pop(w)
+                h, _, _ = busy.pop(w)
                 out[h.heat_id] = self._receive(w, h)
+            now = time.monotonic()
+            for w in [w for w, (_, _, sent) in busy.items() if now - sent > self.deadline_s]:
+                h, kind, _ = busy.pop(w)
+                out[h.heat_id] = self._no_answer(w, h, kind)
         return out
+
+    def _no_answer(self, w: int, heat: HeatContext, kind: str):  # noqa: ANN202 (HeatPlanResult or str)
+        """Kill and replace worker ``w``, stuck on ``heat``; what the heat gets instead of an answer."""
+        from optimizer.dosing.run import HeatPlanResult
+
+        self.procs[w].kill()
+        self.procs[w].join(JOIN_TIMEOUT_S)
+        self.conns[w].close()
+        self._start(w)
+        self.replaced += 1
+        why = (f"{NO_ANSWER} within {self.deadline_s:.0f} s (HiGHS time limit {self.cfg.solver.time_limit_s:.0f} s);"
+               f" its worker was replaced")
+        if kind == "diagnose":
+            return f"not diagnosed: {why}"
+        return HeatPlanResult(heat.heat_id, False, status=NO_ANSWER, diagnosis=f"no plan: {why}")
 
     def _died(self, w: int, heat: HeatContext) -> RuntimeError:
         code = self.procs[w].exitcode

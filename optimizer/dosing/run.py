@@ -21,6 +21,7 @@ import pyomo.environ as pyo
 from optimizer.config import PlantConfig
 from optimizer.dosing.diagnose import diagnose
 from optimizer.dosing.model import DosingOptions, build_model, constrained_outcomes, halfwidth, sample_options
+from optimizer.dosing.pool import NO_ANSWER
 from optimizer.dosing.schedule import HeatContext
 from optimizer.dosing.solve import SolveOutcome, marginal_costs, solve
 from optimizer.recommendation import HeatRecommendation, Interval, Recommendation
@@ -103,7 +104,8 @@ def _optimize(cfg: PlantConfig, heats: Sequence[HeatContext], inside: list[HeatC
               spent: dict[str, float], pool, wall0: float) -> DosingResult:  # noqa: ANN001
     results = _solve_each(cfg, inside, surrogates, alone, explain, workers, pool, spent)
     log.debug("%d heats solved alone in %.1f s", len(inside), time.perf_counter() - wall0)
-    results.update(_at_lower_confidence(cfg, [h for h in inside if not results[h.heat_id].feasible], surrogates,
+    retry = [h for h in inside if not results[h.heat_id].feasible and results[h.heat_id].status != NO_ANSWER]
+    results.update(_at_lower_confidence(cfg, retry, surrogates,
                                         alone, explain, workers, pool, spent))
     asked = {h.heat_id: cfg.grade(h.grade).confidence for h in inside}
     lowered = {i: r.confidence for i, r in results.items() if r.feasible and r.confidence < asked[i] - 1e-12}
@@ -114,7 +116,8 @@ def _optimize(cfg: PlantConfig, heats: Sequence[HeatContext], inside: list[HeatC
                                                 + "; ".join(outside[h.heat_id]))
     feasible = [h for h in heats if results[h.heat_id].feasible]
     t_diag = time.perf_counter()
-    failed = [h for h in inside if not results[h.heat_id].feasible]
+    failed = [h for h in inside if not results[h.heat_id].feasible
+              and results[h.heat_id].status != NO_ANSWER]  # a stuck solver is not retried; its heat says why
     if pool is not None:
         why = pool.diagnose(failed, alone)
     else:

@@ -59,6 +59,7 @@ def _bad(mutate) -> ConfigError:
         (lambda r: r["plant"].__setitem__("steel_weight_range_t", [120.0, 150.0]), "plant", "nominal"),
         (lambda r: r["grades"][0]["chemistry_wt_pct"].__setitem__("Nb", {"max": 0.05}), "<top level>",
          "not in 'elements'"),
+        (lambda r: r["solver"].__setitem__("worker_deadline_s", 0.0), "solver.worker_deadline_s", "greater than 0"),
     ],
 )
 def test_bad_config_names_key_and_reason(mutate, key, words):

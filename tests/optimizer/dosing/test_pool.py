@@ -9,7 +9,7 @@ from queue import Empty
 import pytest
 
 from optimizer.dosing import DosingOptions
-from optimizer.dosing.pool import HeatPool, HeatServer
+from optimizer.dosing.pool import NO_ANSWER, HeatPool, HeatServer
 from optimizer.dosing.run import _solve_group
 from optimizer.simulator import draw_heats
 from tests.optimizer.dosing.residuals import surrogates_with_residuals
@@ -122,3 +122,60 @@ def test_plans_inside_a_daemonic_process_without_starting_children(cfg, setup):
     child.join(30)
     assert child.exitcode == 0
     assert feasible >= 1
+
+
+def test_a_job_past_its_deadline_gets_its_worker_replaced_and_no_plan(cfg, setup):
+    """The watchdog: a worker that has not answered within ``deadline_s`` is killed and replaced; its heat has
+    no plan and says why, and the replacement serves the next jobs (here every job is late: deadline 0 s)."""
+    sset, day = setup
+    want = {h.heat_id: HeatServer(cfg, sset).solve(h, ALONE, False).feasible for h in day[:2]}
+    with HeatPool(cfg, sset, workers=1, deadline_s=0.0) as pool:
+        stuck = pool.procs[0]
+        late = pool.solve(day[:2], ALONE)
+        assert pool.replaced == 2 and not stuck.is_alive() and pool.procs[0].is_alive()
+        why = pool.diagnose(day[:1], ALONE)
+        pool.deadline_s = 600.0
+        again = pool.solve(day[:2], ALONE)
+    for h in day[:2]:
+        assert not late[h.heat_id].feasible and late[h.heat_id].status == NO_ANSWER
+        assert late[h.heat_id].diagnosis.startswith("no plan: no answer from the solver within 0 s")
+        assert again[h.heat_id].feasible == want[h.heat_id]
+    assert why[day[0].heat_id].startswith("not diagnosed: no answer from the solver")
+    _capture_lock_is_free()
+
+
+def test_heats_without_answer_are_not_retried_or_diagnosed(cfg, setup):
+    """Through the whole planning run (heat pool, inventory binding): with a deadline no job can meet, every
+    heat comes back without plan, status NO_ANSWER, and is not diagnosed (a diagnosis would replace the text)."""
+    from optimizer.dosing import optimize_heats
+
+    sset, _ = setup
+    rushed = cfg.model_copy(update={"solver": cfg.solver.model_copy(update={"worker_deadline_s": 1e-3})})
+    big_day = [h.context for h in draw_heats(cfg, 10, 21, stream=1)]
+    res = optimize_heats(rushed, big_day, sset, workers=2, explain=False)
+    assert [r.status for r in res.heats] == [NO_ANSWER] * len(big_day)
+    assert all(r.diagnosis.startswith("no plan: no answer from the solver within 0 s") for r in res.heats)
+    _capture_lock_is_free()
+
+
+def _capture_lock_is_free() -> None:
+    """Workers killed mid-job must not leave Pyomo's output-capture lock held in this process (pool.py)."""
+    from pyomo.common import dependencies
+
+    assert dependencies.capture_output_lock.acquire(timeout=10), "a killed worker left the capture lock held"
+    dependencies.capture_output_lock.release()
+
+
+def test_workers_killed_at_any_point_of_a_solve_leave_the_capture_lock_free(cfg, setup):
+    """Kill workers at fractions of a job's duration (so some die while Pyomo's output capture starts or stops,
+    which holds a lock Pyomo shares with forked children): this process can still capture (pool.py)."""
+    import time
+
+    sset, day = setup
+    t0 = time.perf_counter()
+    HeatServer(cfg, sset).solve(day[0], ALONE, False)
+    job_s = time.perf_counter() - t0
+    for share in (0.2, 0.35, 0.5, 0.65, 0.8, 0.95):
+        with HeatPool(cfg, sset, workers=2, deadline_s=share * job_s) as pool:
+            pool.solve(day, ALONE)
+        _capture_lock_is_free()
