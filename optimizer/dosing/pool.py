@@ -61,10 +61,11 @@ def _structure(opts: DosingOptions, heat_id: str) -> tuple:
 
 
 class HeatServer:
-    """Solves single heats and keeps their models (runs inside a worker process, or inline)."""
+    """Solves single heats and keeps their models (runs inside a worker process, or inline); with
+    ``keep_models=False`` a model lives for one solve (days without re-solves: bounded memory)."""
 
-    def __init__(self, cfg: PlantConfig, surrogates: Any) -> None:
-        self.cfg, self.surrogates = cfg, surrogates
+    def __init__(self, cfg: PlantConfig, surrogates: Any, keep_models: bool = True) -> None:
+        self.cfg, self.surrogates, self.keep_models = cfg, surrogates, keep_models
         self.kept: dict[str, _Kept] = {}
 
     def solve(self, heat: HeatContext, opts: DosingOptions, explain: bool):  # noqa: ANN201 (HeatPlanResult)
@@ -81,7 +82,7 @@ class HeatServer:
             m.shadow_price[mat].set_value(opts.shadow_price_per_kg.get(mat, 0.0))
         t1 = time.perf_counter()
         out = kept.solver.solve()
-        if not out.feasible:
+        if not out.feasible or not self.keep_models:
             self.kept.pop(heat.heat_id, None)
         return _results(m, self.cfg, [heat.heat_id], self.surrogates, out, explain, t1 - t0, t1)[0]
 
@@ -96,11 +97,11 @@ class HeatServer:
         return self.solve(*args) if kind == "solve" else self.diagnose(*args)
 
 
-def _serve(conn: Connection, cfg: PlantConfig, surrogates: Any) -> None:
+def _serve(conn: Connection, cfg: PlantConfig, surrogates: Any, keep_models: bool) -> None:
     """Worker loop: ("solve", heat, options, explain) or ("diagnose", heat, options) in, the HeatPlanResult or
     diagnosis or ("error", traceback) out; None stops."""
     _own_capture_lock()
-    server = HeatServer(cfg, surrogates)
+    server = HeatServer(cfg, surrogates, keep_models)
     while True:
         job = conn.recv()
         if job is None:
@@ -128,10 +129,11 @@ def _own_capture_lock() -> None:
 class HeatPool:
     """``workers`` processes, each keeping the models of the heats it solved (see module doc)."""
 
-    def __init__(self, cfg: PlantConfig, surrogates: Any, workers: int, deadline_s: float | None = None) -> None:
-        self.cfg, self.surrogates = cfg, surrogates
+    def __init__(self, cfg: PlantConfig, surrogates: Any, workers: int, deadline_s: float | None = None,
+                 keep_models: bool = True) -> None:
+        self.cfg, self.surrogates, self.keep_models = cfg, surrogates, keep_models
         self.deadline_s = default_deadline_s(cfg) if deadline_s is None else deadline_s
-        self.inline = HeatServer(cfg, surrogates) if workers <= 0 else None
+        self.inline = HeatServer(cfg, surrogates, keep_models) if workers <= 0 else None
         self.conns: list[Connection] = []
         self.procs: list[mp.process.BaseProcess] = []
         self.owner: dict[str, int] = {}
@@ -145,7 +147,7 @@ class HeatPool:
         """Start worker ``w`` (a fresh process with no kept models)."""
         ctx = mp.get_context()
         parent, child = ctx.Pipe()
-        proc = ctx.Process(target=_serve, args=(child, self.cfg, self.surrogates), daemon=True)
+        proc = ctx.Process(target=_serve, args=(child, self.cfg, self.surrogates, self.keep_models), daemon=True)
         proc.start()
         child.close()
         self.conns[w], self.procs[w] = parent, proc

@@ -13,7 +13,6 @@ import multiprocessing as mp
 import os
 import time
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 
 import pyomo.environ as pyo
@@ -88,25 +87,27 @@ def optimize_heats(cfg: PlantConfig, heats: Sequence[HeatContext], surrogates, o
     inside = [h for h in heats if not outside[h.heat_id]]
     spent = {k: 0.0 for k in PHASES}
     pool = None
-    if opts.inventory and _hard_joint(surrogates):  # coordination may re-solve heats: keep their models
+    coordinate = opts.inventory and _hard_joint(surrogates)  # coordination re-solves heats: keep their models
+    n_workers = workers if workers > 1 and len(inside) >= 8 else 0
+    if coordinate or n_workers:  # worker processes (with the watchdog, pool.py), or inline when few heats
         from optimizer.dosing.pool import HeatPool
 
-        pool = HeatPool(cfg, surrogates, workers if workers > 1 and len(inside) >= 8 else 0)
+        pool = HeatPool(cfg, surrogates, n_workers, keep_models=coordinate)
     try:
-        return _optimize(cfg, heats, inside, outside, surrogates, opts, alone, workers, explain, spent, pool, wall0)
+        return _optimize(cfg, heats, inside, outside, surrogates, opts, alone, explain, spent, pool, wall0)
     finally:
         if pool is not None:
             pool.close()
 
 
 def _optimize(cfg: PlantConfig, heats: Sequence[HeatContext], inside: list[HeatContext], outside: dict,
-              surrogates, opts: DosingOptions, alone: DosingOptions, workers: int, explain: bool,
+              surrogates, opts: DosingOptions, alone: DosingOptions, explain: bool,
               spent: dict[str, float], pool, wall0: float) -> DosingResult:  # noqa: ANN001
-    results = _solve_each(cfg, inside, surrogates, alone, explain, workers, pool, spent)
+    results = _solve_each(cfg, inside, surrogates, alone, explain, pool, spent)
     log.debug("%d heats solved alone in %.1f s", len(inside), time.perf_counter() - wall0)
     retry = [h for h in inside if not results[h.heat_id].feasible and results[h.heat_id].status != NO_ANSWER]
     results.update(_at_lower_confidence(cfg, retry, surrogates,
-                                        alone, explain, workers, pool, spent))
+                                        alone, explain, pool, spent))
     asked = {h.heat_id: cfg.grade(h.grade).confidence for h in inside}
     lowered = {i: r.confidence for i, r in results.items() if r.feasible and r.confidence < asked[i] - 1e-12}
     for h in heats:
@@ -121,8 +122,7 @@ def _optimize(cfg: PlantConfig, heats: Sequence[HeatContext], inside: list[HeatC
     if pool is not None:
         why = pool.diagnose(failed, alone)
     else:
-        why = dict(zip([h.heat_id for h in failed],
-                       _map(_diagnose_one, [(cfg, h, surrogates, alone) for h in failed], workers), strict=True))
+        why = {h.heat_id: diagnose(cfg, [h], surrogates, alone)[h.heat_id] for h in failed}
     for h in failed:
         floor = cfg.grade(h.grade).min_confidence
         results[h.heat_id].diagnosis = why[h.heat_id] + (f" (no plan at the grade's min_confidence {floor:.1%} either)"
@@ -134,7 +134,7 @@ def _optimize(cfg: PlantConfig, heats: Sequence[HeatContext], inside: list[HeatC
     if opts.inventory and feasible and _over_inventory(cfg, [results[h.heat_id] for h in feasible], opts):
         joint = True
         opts = replace(opts, confidence_by_heat=lowered)
-        co = _coordinate(cfg, feasible, results, opts, pool, spent) if pool is not None else None
+        co = _coordinate(cfg, feasible, results, opts, pool, spent) if pool is not None and pool.keep_models else None
         if co is not None:
             results.update(co.plans)
             coordination = {"prices_per_kg": co.prices, "duality_gap": co.duality_gap, "bound": co.bound,
@@ -160,24 +160,18 @@ def _tally(spent: dict[str, float], results) -> None:  # noqa: ANN001
             spent[k] = spent.get(k, 0.0) + v
 
 
-def _diagnose_one(job: tuple) -> str:
-    cfg, h, surrogates, opts = job
-    return diagnose(cfg, [h], surrogates, opts)[h.heat_id]
-
-
 def _hard_joint(surrogates) -> bool:
     """Heats carry binaries from embedded residual models: one joint MILP over the day would be hard."""
     return any(getattr(s, "residual_model", None) is not None for s in surrogates.outcomes.values())
 
 
 def _solve_each(cfg: PlantConfig, heats: list[HeatContext], surrogates, opts: DosingOptions, explain: bool,
-                workers: int, pool, spent: dict[str, float]) -> dict[str, HeatPlanResult]:  # noqa: ANN001
-    """Every heat alone, in the heat pool (which keeps the models) or in a process pool; time tallied."""
+                pool, spent: dict[str, float]) -> dict[str, HeatPlanResult]:  # noqa: ANN001
+    """Every heat alone, in the heat pool or (no pool: one worker or few heats) here; time tallied."""
     if pool is not None:
         found = pool.solve(heats, opts, explain)
     else:
-        groups = _map(_solve_group, [(cfg, [h], surrogates, opts, explain) for h in heats], workers)
-        found = {r.heat_id: r for g in groups for r in g}
+        found = {r.heat_id: r for h in heats for r in _solve_group((cfg, [h], surrogates, opts, explain))}
     _tally(spent, found.values())
     return found
 
@@ -186,10 +180,11 @@ CONFIDENCE_STEPS = 6  # bisection steps on the confidence: within 1/64 of [min_c
 
 
 def _at_lower_confidence(cfg: PlantConfig, failed: list[HeatContext], surrogates, alone: DosingOptions,
-                         explain: bool, workers: int, pool, spent: dict[str, float]) -> dict[str, HeatPlanResult]:  # noqa: ANN001
+                         explain: bool, pool, spent: dict[str, float]) -> dict[str, HeatPlanResult]:  # noqa: ANN001
     """Heats with no plan at their grade's confidence, where the grade accepts a floor (``min_confidence``):
     the plan at the highest confidence between the floor and the grade's that fits; ``confidence`` says at
-    which, and the recommendation explains it. Heats with no plan at the floor are left out.
+    which, and the recommendation explains it. Heats with no plan at the floor are left out; a heat whose
+    solve got no answer (the pool's watchdog) comes back with that result and is not searched further.
 
     First try the band ceiling (the highest confidence at which every two-sided window can hold the narrowest
     band at all, from the calibrated widths, without solving): above it no plan exists. Below it, step down
@@ -214,9 +209,12 @@ def _at_lower_confidence(cfg: PlantConfig, failed: list[HeatContext], surrogates
         if not trial:
             break
         found = _solve_each(cfg, [by_id[i] for i in trial], surrogates, replace(alone, confidence_by_heat=trial),
-                            explain, workers, pool, spent)
+                            explain, pool, spent)
         nxt = {}
         for i, c in trial.items():
+            if found[i].status == NO_ANSWER:  # the watchdog gave up on this solve: stop searching this heat
+                plans.setdefault(i, found[i])
+                continue
             if found[i].feasible:
                 plans[i] = found[i]
             else:
@@ -313,13 +311,6 @@ def _outside_domain(h: HeatContext, surrogates) -> list[str]:
     if dom is None or not hasattr(dom, "check_context"):
         return []
     return dom.check_context(h.features(), NONLINEAR_CONTEXT)
-
-
-def _map(fn, jobs: list, workers: int) -> list:
-    if workers <= 1 or len(jobs) < 8:
-        return [fn(j) for j in jobs]
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(fn, jobs, chunksize=max(1, len(jobs) // (4 * workers))))
 
 
 def _over_inventory(cfg: PlantConfig, plans: list[HeatPlanResult], opts: DosingOptions) -> bool:
