@@ -90,3 +90,14 @@ def test_same_objective_as_omlt(kind, seed):
     theirs = _solve(o)
     # ONNX keeps thresholds in float32 and OMLT uses non-strict splits: allow a sliver at a threshold
     assert ours == pytest.approx(theirs, rel=1e-3, abs=1e-4)
+
+
+@pytest.mark.filterwarnings("ignore")
+@pytest.mark.parametrize("kind", ["gbr", "forest"])
+def test_same_objective_as_omlt_with_every_chain_in_pieces(kind, monkeypatch):
+    """The encoding long threshold chains get (piece binaries, indicators as their running sums), forced on
+    every chain of these small models: still OMLT's objective."""
+    from optimizer.embedding import trees
+
+    monkeypatch.setattr(trees, "LONG_CHAIN", 1)
+    test_same_objective_as_omlt(kind, 0)
