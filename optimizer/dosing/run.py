@@ -105,8 +105,7 @@ def _optimize(cfg: PlantConfig, heats: Sequence[HeatContext], inside: list[HeatC
               spent: dict[str, float], pool, wall0: float) -> DosingResult:  # noqa: ANN001
     results = _solve_each(cfg, inside, surrogates, alone, explain, pool, spent)
     log.debug("%d heats solved alone in %.1f s", len(inside), time.perf_counter() - wall0)
-    retry = [h for h in inside if not results[h.heat_id].feasible and results[h.heat_id].status != NO_ANSWER]
-    results.update(_at_lower_confidence(cfg, retry, surrogates,
+    results.update(_at_lower_confidence(cfg, [h for h in inside if _unplanned(results[h.heat_id])], surrogates,
                                         alone, explain, pool, spent))
     asked = {h.heat_id: cfg.grade(h.grade).confidence for h in inside}
     lowered = {i: r.confidence for i, r in results.items() if r.feasible and r.confidence < asked[i] - 1e-12}
@@ -117,8 +116,7 @@ def _optimize(cfg: PlantConfig, heats: Sequence[HeatContext], inside: list[HeatC
                                                 + "; ".join(outside[h.heat_id]))
     feasible = [h for h in heats if results[h.heat_id].feasible]
     t_diag = time.perf_counter()
-    failed = [h for h in inside if not results[h.heat_id].feasible
-              and results[h.heat_id].status != NO_ANSWER]  # a stuck solver is not retried; its heat says why
+    failed = [h for h in inside if _unplanned(results[h.heat_id])]
     if pool is not None:
         why = pool.diagnose(failed, alone)
     else:
@@ -158,6 +156,12 @@ def _tally(spent: dict[str, float], results) -> None:  # noqa: ANN001
     for r in results:
         for k, v in r.timings.items():
             spent[k] = spent.get(k, 0.0) + v
+
+
+def _unplanned(r: HeatPlanResult) -> bool:
+    """No plan, and worth searching or diagnosing: a heat the watchdog gave up on (NO_ANSWER) would only stall
+    again; its result already says why."""
+    return not r.feasible and r.status != NO_ANSWER
 
 
 def _hard_joint(surrogates) -> bool:

@@ -166,15 +166,14 @@ class Thresholds:
             else:
                 blk.add_component(f"{name}_order", pyo.Constraint(range(k - 1), rule=lambda _b, j: y[j] <= y[j + 1]))
         self.w = w if pieces else None
-        blk.add_component(f"{name}_ub", pyo.Constraint(expr=feat.expr <= self.piecewise([*self.t, feat.ub])))
-        blk.add_component(f"{name}_lb", pyo.Constraint(expr=feat.expr >= self.piecewise(list(self.starts))))
-        if indicators:
-            self.w = None  # step functions telescope over y: a term only where their value changes
+        blk.add_component(f"{name}_ub", pyo.Constraint(expr=feat.expr <= self.piecewise([*self.t, feat.ub], pieces)))
+        blk.add_component(f"{name}_lb", pyo.Constraint(expr=feat.expr >= self.piecewise(list(self.starts), pieces)))
         return (k if indicators else 0) + (k + 1 if pieces else 0)
 
-    def piecewise(self, per_piece) -> object:  # noqa: ANN001
-        """sum_j v_j w_j for one value per piece (with indicators: w_j = y_j - y_(j-1), telescoped)."""
-        if self.w is not None:
+    def piecewise(self, per_piece, over_pieces: bool = False) -> object:  # noqa: ANN001
+        """sum_j v_j w_j for one value per piece: over the piece binaries when asked or when there are no
+        indicators; else telescoped over y (w_j = y_j - y_(j-1)), a term only where the value changes."""
+        if over_pieces or self.y is None:
             return sum(float(v) * self.w[j] for j, v in enumerate(per_piece) if v != 0)
         k, y = len(self.t), self.y
         return float(per_piece[k]) + sum(float(per_piece[j] - per_piece[j + 1]) * y[j] for j in range(k)
