@@ -20,7 +20,7 @@ import pyomo.environ as pyo
 from optimizer.config import PlantConfig
 from optimizer.dosing.diagnose import diagnose
 from optimizer.dosing.model import DosingOptions, build_model, constrained_outcomes, halfwidth, sample_options
-from optimizer.dosing.pool import NO_ANSWER
+from optimizer.dosing.pool import NO_ANSWER, HeatPool
 from optimizer.dosing.schedule import HeatContext
 from optimizer.dosing.solve import SolveOutcome, marginal_costs, solve
 from optimizer.recommendation import HeatRecommendation, Interval, Recommendation
@@ -86,18 +86,13 @@ def optimize_heats(cfg: PlantConfig, heats: Sequence[HeatContext], surrogates, o
     outside = {h.heat_id: _outside_domain(h, surrogates) for h in heats}
     inside = [h for h in heats if not outside[h.heat_id]]
     spent = {k: 0.0 for k in PHASES}
-    pool = None
     coordinate = opts.inventory and _hard_joint(surrogates)  # coordination re-solves heats: keep their models
-    n_workers = workers if workers > 1 and len(inside) >= 8 else 0
-    if coordinate or n_workers:  # worker processes (with the watchdog, pool.py), or inline when few heats
-        from optimizer.dosing.pool import HeatPool
-
-        pool = HeatPool(cfg, surrogates, n_workers, keep_models=coordinate)
+    n_workers = workers if workers > 1 and len(inside) >= 8 else 0  # worker processes (with the watchdog,
+    pool = HeatPool(cfg, surrogates, n_workers, keep_models=coordinate)  # pool.py), or inline when few heats
     try:
         return _optimize(cfg, heats, inside, outside, surrogates, opts, alone, explain, spent, pool, wall0)
     finally:
-        if pool is not None:
-            pool.close()
+        pool.close()
 
 
 def _optimize(cfg: PlantConfig, heats: Sequence[HeatContext], inside: list[HeatContext], outside: dict,
@@ -117,10 +112,7 @@ def _optimize(cfg: PlantConfig, heats: Sequence[HeatContext], inside: list[HeatC
     feasible = [h for h in heats if results[h.heat_id].feasible]
     t_diag = time.perf_counter()
     failed = [h for h in inside if _unplanned(results[h.heat_id])]
-    if pool is not None:
-        why = pool.diagnose(failed, alone)
-    else:
-        why = {h.heat_id: diagnose(cfg, [h], surrogates, alone)[h.heat_id] for h in failed}
+    why = pool.diagnose(failed, alone)
     for h in failed:
         floor = cfg.grade(h.grade).min_confidence
         results[h.heat_id].diagnosis = why[h.heat_id] + (f" (no plan at the grade's min_confidence {floor:.1%} either)"
@@ -132,7 +124,7 @@ def _optimize(cfg: PlantConfig, heats: Sequence[HeatContext], inside: list[HeatC
     if opts.inventory and feasible and _over_inventory(cfg, [results[h.heat_id] for h in feasible], opts):
         joint = True
         opts = replace(opts, confidence_by_heat=lowered)
-        co = _coordinate(cfg, feasible, results, opts, pool, spent) if pool is not None and pool.keep_models else None
+        co = _coordinate(cfg, feasible, results, opts, pool, spent) if pool.keep_models else None
         if co is not None:
             results.update(co.plans)
             coordination = {"prices_per_kg": co.prices, "duality_gap": co.duality_gap, "bound": co.bound,
@@ -171,11 +163,8 @@ def _hard_joint(surrogates) -> bool:
 
 def _solve_each(cfg: PlantConfig, heats: list[HeatContext], surrogates, opts: DosingOptions, explain: bool,
                 pool, spent: dict[str, float]) -> dict[str, HeatPlanResult]:  # noqa: ANN001
-    """Every heat alone, in the heat pool or (no pool: one worker or few heats) here; time tallied."""
-    if pool is not None:
-        found = pool.solve(heats, opts, explain)
-    else:
-        found = {r.heat_id: r for h in heats for r in _solve_group((cfg, [h], surrogates, opts, explain))}
+    """Every heat alone, in the heat pool (worker processes, or inline for few heats); time tallied."""
+    found = pool.solve(heats, opts, explain)
     _tally(spent, found.values())
     return found
 
