@@ -25,8 +25,12 @@ final_<El>_wt_pct              wt%        final chemistry (last sample)
 final_temperature_degC         degC       final temperature (last dip)
 =============================  =========  ==========================================================
 
-Sample table (``SAMPLE_COLUMNS`` + ``<El>_wt_pct``): heat_id, sample_no (0 = arrival), time (UTC),
-minutes_from_start, kind (``temperature`` | ``chemistry`` | ``both``), temperature_degC, <El>_wt_pct.
+Sample table (``sample_columns(cfg)``): heat_id, sample_no (0 = arrival), time (UTC), minutes_from_start,
+kind (``temperature`` | ``chemistry`` | ``both``), temperature_degC, <El>_wt_pct, and what was done in the stage
+that this sample ends (the level-2 addition log per interval): add_<material>_kg (kg added since the previous
+sample: main additions before sample 1, trims before later samples), arc_energy_kWh and arc_time_min (since the
+previous sample). Sample 0 has no stage before it (zeros). The stage columns are what the stage models learn
+from; a sample table without them still loads, and the stage models say which columns they miss.
 """
 
 from __future__ import annotations
@@ -106,9 +110,23 @@ def heat_columns(cfg: PlantConfig) -> list[Column]:
 SAMPLE_COLUMNS = ["heat_id", "sample_no", "time", "minutes_from_start", "kind", "temperature_degC"]
 
 
+STAGE_ENERGY_COLUMNS = ["arc_energy_kWh", "arc_time_min"]
+
+
+def sample_element_col(element: str) -> str:
+    """Measured content of an element in a sample, e.g. ``Mn_wt_pct``."""
+    return f"{element}_wt_pct"
+
+
 def sample_columns(cfg: PlantConfig) -> list[str]:
-    """Sample-table column names for a plant config."""
-    return SAMPLE_COLUMNS + [f"{el}_wt_pct" for el in cfg.elements]
+    """Sample-table column names for a plant config (measurements, then the stage that the sample ends)."""
+    return SAMPLE_COLUMNS + [sample_element_col(el) for el in cfg.elements] + stage_columns(cfg)
+
+
+def stage_columns(cfg: PlantConfig) -> list[str]:
+    """The sample table's per-stage columns: additions per material (kg) and arc energy/time since the previous
+    sample."""
+    return [material_col(m.name) for m in cfg.materials] + STAGE_ENERGY_COLUMNS
 
 
 def schema_markdown(cfg: PlantConfig) -> str:

@@ -71,11 +71,17 @@ def heat_table(cfg: PlantConfig, heats: list[SimHeat], records: list[HeatRecord]
 
 
 def sample_table(cfg: PlantConfig, heats: list[SimHeat], records: list[HeatRecord]) -> pd.DataFrame:
-    """Every sample of every heat (sample 0 = arrival)."""
+    """Every sample of every heat (sample 0 = arrival), each with the stage it ends: additions (main additions
+    before sample 1, the operator's trims before later ones), arc energy and arc time since the previous sample."""
     rows = []
     for h, r in zip(heats, records, strict=True):
         start = pd.Timestamp(h.context.planned_time)
         for s in r.samples:
+            k = s["sample_no"]
+            stage = r.stages[k - 1] if k > 0 else None
+            adds = {material_col(m.name): round(stage.additions_kg.get(m.name, 0.0), 1) if stage else 0.0
+                    for m in cfg.materials}
             rows.append({"heat_id": h.context.heat_id, "time": start + pd.Timedelta(minutes=s["minutes_from_start"]),
-                         **s})
+                         **s, **adds, "arc_energy_kWh": round(stage.arc_energy_kWh, 1) if stage else 0.0,
+                         "arc_time_min": round(stage.arc_time_min, 2) if stage else 0.0})
     return pd.DataFrame(rows, columns=sample_columns(cfg))

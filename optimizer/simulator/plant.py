@@ -1,11 +1,16 @@
-"""Run one heat through the hidden plant: main additions, arc heating in segments, samples and trims.
+"""Run one heat through the hidden plant, stage by stage, under a controller (today's operator or the advisor).
 
-Timeline: the plan's additions go in at the start; the treatment is split into ``n_samples`` segments, each
-stirring, arc heating, then sampling (temperature + chemistry, costing minutes while the bath cools). The
-first segment gets 1/n of the plan's energy. After every sample but the last the operator trims with the
-config's fixed yields: an element measured below its aim band gets the carrier richest in it, and the energy
-of the remaining segments is recomputed from the measured temperature to end at the plan's aim (a heat too
-hot waits). The last sample is the final measurement; off-spec is judged on the true final state.
+Timeline: the arrival sample (sample 0), then stages. In each stage the controller's additions go in, the heat
+holds and stirs, the arc heats, then it is sampled (temperature + chemistry, costing minutes while the bath
+cools). After each sample the controller finishes the heat (that sample is the final measurement) or orders
+another stage; the plant's hard limit ``safety.max_samples_per_heat`` ends a heat whose controller never
+finishes. Off-spec is judged on the true final state.
+
+Today's practice (:class:`PlanFollower`, used by :func:`run_heat`) follows a :class:`HeatPlan`: the plan's
+additions go in at the start, the treatment is split into ``n_samples`` stages with 1/n of the plan's energy in
+the first; after every sample but the last the operator trims with the config's fixed yields (an element
+measured below its aim band gets the carrier richest in it) and recomputes the energy of the remaining stages
+from the measured temperature to end at the plan's aim (a heat too hot waits).
 """
 
 from __future__ import annotations
@@ -18,8 +23,9 @@ from optimizer.config import Grade, PlantConfig
 from optimizer.simulator import _physics as phys
 from optimizer.simulator.heats import SimHeat
 from optimizer.simulator.policies import HeatPlan
+from optimizer.stages.state import HeatController, HeatState, Sample, StageDecision, StageRecord
 
-STIR_MIN = 12.0  # minutes of treatment besides heating and sampling
+STIR_MIN = 12.0  # minutes of treatment besides heating and sampling, over the whole plan
 
 
 @dataclass
@@ -40,6 +46,9 @@ class HeatRecord:
     off_spec: list[str] = field(default_factory=list)
     recovered_kg: dict[str, float] = field(default_factory=dict)  # test hook: mass balance
     additions_log: list[Addition] = field(default_factory=list)  # test hook: every addition with its true yields
+    stages: list[StageRecord] = field(default_factory=list)
+    decisions: list[StageDecision] = field(default_factory=list)
+    forced_finish: bool = False  # the controller never finished: the plant's sample limit ended the heat
 
 
 @dataclass(frozen=True)
@@ -97,36 +106,74 @@ class _Bath:
 
 
 def run_heat(cfg: PlantConfig, heat: SimHeat, plan: HeatPlan, rng: np.random.Generator) -> HeatRecord:
-    """Simulate ``plan`` on ``heat`` (see module doc)."""
+    """Simulate today's operator following ``plan`` on ``heat`` (see module doc)."""
+    return run_controlled_heat(cfg, heat, PlanFollower(cfg, plan), rng)
+
+
+def run_controlled_heat(cfg: PlantConfig, heat: SimHeat, controller: HeatController,
+                        rng: np.random.Generator) -> HeatRecord:
+    """Simulate ``heat`` stage by stage, asking ``controller`` on arrival and after every sample."""
     grade = cfg.grade(heat.context.grade)
     bath = _Bath(cfg, heat)
-    trims = {m.name: 0.0 for m in cfg.materials}
-    energy_total, arc_min = 0.0, 0.0
     samples = [_sample(bath, rng, 0, "both")]  # arrival
-    for mat, kg in plan.additions_kg.items():
-        bath.add(mat, kg, trim=False)
-    n = max(1, int(plan.n_samples))
-    segment_kwh = plan.arc_energy_kWh / n
-    for k in range(1, n + 1):
-        bath.wait(STIR_MIN / n)
-        arc_min += bath.heat_with(segment_kwh)
-        energy_total += segment_kwh
+    stages: list[StageRecord] = []
+    decisions: list[StageDecision] = []
+    decision = controller.on_arrival(_state(heat, samples, stages))
+    forced = False
+    while True:
+        decisions.append(decision)
+        if decision.finish and stages:
+            break
+        if len(stages) >= cfg.safety.max_samples_per_heat:
+            forced = True
+            break
+        stages.append(_run_stage(bath, decision, trim=bool(stages)))
         bath.wait(cfg.sampling.minutes_per_sample)
-        s = _sample(bath, rng, k, "both")
-        samples.append(s)
-        if k < n:
-            _trim_chemistry(cfg, grade, plan, bath, s, trims)
-            segment_kwh = _reheat_plan(cfg, grade, plan, bath, s, segments_left=n - k)
+        samples.append(_sample(bath, rng, len(stages), "both"))
+        decision = controller.on_sample(_state(heat, samples, stages))
+    return _record(cfg, grade, bath, samples, stages, decisions, forced)
+
+
+def _run_stage(bath: _Bath, decision: StageDecision, trim: bool) -> StageRecord:
+    """Additions, hold, stir and arc heating of one stage (the sample that ends it is taken by the caller)."""
+    for mat, kg in decision.additions_kg.items():
+        bath.add(mat, kg, trim=trim)
+    if decision.hold_min > 0:
+        bath.wait(decision.hold_min)
+    bath.wait(decision.stir_min)
+    arc_min = bath.heat_with(decision.arc_energy_kWh)
+    return StageRecord({m: kg for m, kg in decision.additions_kg.items() if kg > 0}, decision.arc_energy_kWh,
+                       arc_min)
+
+
+def _state(heat: SimHeat, samples: list[dict], stages: list[StageRecord]) -> HeatState:
+    """What the plant knows now (measured values only)."""
+    c = heat.context
+    obs = tuple(Sample(s["sample_no"], s["minutes_from_start"], s["temperature_degC"],
+                       {k[:-len("_wt_pct")]: v for k, v in s.items() if k.endswith("_wt_pct")}) for s in samples)
+    return HeatState(c.heat_id, c.grade, c.steel_weight_t, obs, tuple(stages), oxygen_ppm=c.initial_oxygen_ppm,
+                     planned_time=c.planned_time)
+
+
+def _record(cfg: PlantConfig, grade: Grade, bath: _Bath, samples: list[dict], stages: list[StageRecord],
+            decisions: list[StageDecision], forced: bool) -> HeatRecord:
+    main = dict(stages[0].additions_kg) if stages else {}
+    total = {m.name: 0.0 for m in cfg.materials}
+    for st in stages:
+        for m, kg in st.additions_kg.items():
+            total[m] += kg
+    trims = {m: total[m] - main.get(m, 0.0) for m in total}
     true_final = bath.wt_pct()
     last = samples[-1]
     return HeatRecord(
-        additions_kg={m: plan.additions_kg.get(m, 0.0) + trims[m] for m in trims}, trims_kg=trims,
-        arc_energy_kWh=energy_total, arc_time_min=arc_min, n_samples=n, treatment_time_min=bath.minutes,
+        additions_kg=total, trims_kg=trims,
+        arc_energy_kWh=sum(st.arc_energy_kWh for st in stages), arc_time_min=sum(st.arc_time_min for st in stages),
+        n_samples=len(stages), treatment_time_min=bath.minutes,
         final_true_wt_pct=true_final, final_true_temperature_degC=bath.temp,
         final_measured_wt_pct={el: last[f"{el}_wt_pct"] for el in cfg.elements},
         final_measured_temperature_degC=last["temperature_degC"], samples=samples,
         off_spec=off_spec_reasons(grade, true_final, bath.temp), recovered_kg=bath.recovered_kg,
-        additions_log=bath.log,
+        additions_log=bath.log, stages=stages, decisions=decisions, forced_finish=forced,
     )
 
 
@@ -137,44 +184,72 @@ def _sample(bath: _Bath, rng: np.random.Generator, k: int, kind: str) -> dict:
     return row
 
 
-def _trim_chemistry(cfg: PlantConfig, grade: Grade, plan: HeatPlan, bath: _Bath, sample: dict,
-                    trims: dict[str, float]) -> None:
-    """Operator's chemistry correction after an intermediate sample (fixed yields from the config)."""
+@dataclass
+class PlanFollower:
+    """Today's operator: follows a night plan, trims with fixed yields and re-plans the energy after each sample
+    (see module doc)."""
+
+    cfg: PlantConfig
+    plan: HeatPlan
+
+    @property
+    def n_stages(self) -> int:
+        return max(1, int(self.plan.n_samples))
+
+    def on_arrival(self, state: HeatState) -> StageDecision:
+        """The plan's additions and 1/n of its energy."""
+        return StageDecision(False, dict(self.plan.additions_kg), self.plan.arc_energy_kWh / self.n_stages,
+                             stir_min=STIR_MIN / self.n_stages, source=self.plan.source)
+
+    def on_sample(self, state: HeatState) -> StageDecision:
+        """Finish after the plan's last sample; before it, trim and re-plan the energy."""
+        if state.n_stages >= self.n_stages:
+            return StageDecision(True, source=self.plan.source)
+        grade = self.cfg.grade(state.grade)
+        left = self.n_stages - state.n_stages
+        trims = _trim_chemistry(self.cfg, grade, self.plan, state)
+        hold, kwh = _reheat_plan(self.cfg, grade, self.plan, state, segments_left=left)
+        return StageDecision(False, trims, kwh, hold_min=hold, stir_min=STIR_MIN / self.n_stages,
+                             source=self.plan.source)
+
+
+def _trim_chemistry(cfg: PlantConfig, grade: Grade, plan: HeatPlan, state: HeatState) -> dict[str, float]:
+    """Operator's chemistry correction after an intermediate sample (fixed yields from the config), kg."""
+    w_kg = state.steel_weight_t * 1000.0
+    trims: dict[str, float] = {}
     for el, win in grade.chemistry_wt_pct.items():
         if win.min is None:
             continue
         aim = plan.aim_wt_pct.get(el, win.target)
-        measured = sample[f"{el}_wt_pct"]
+        measured = state.last.wt_pct[el]
         if measured >= win.min + 0.25 * max(aim - win.min, 0.0):
             continue
         carrier = max((m for m in cfg.materials if el in m.composition_wt_pct),
                       key=lambda m: m.composition_wt_pct[el], default=None)
         if carrier is None:
             continue
-        kg = (aim - measured) / 100.0 * bath.w_kg / (carrier.composition_wt_pct[el] / 100.0
-                                                     * carrier.prior_recovery[el])
-        kg = min(kg, carrier.max_kg_per_heat)
-        bath.add(carrier.name, kg, trim=True)
-        trims[carrier.name] += kg
+        kg = (aim - measured) / 100.0 * w_kg / (carrier.composition_wt_pct[el] / 100.0
+                                                * carrier.prior_recovery[el])
+        trims[carrier.name] = trims.get(carrier.name, 0.0) + min(kg, carrier.max_kg_per_heat)
+    return trims
 
 
-def _reheat_plan(cfg: PlantConfig, grade: Grade, plan: HeatPlan, bath: _Bath, sample: dict,
-                 segments_left: int) -> float:
-    """Energy per remaining segment so that the heat ends at the plan's aim temperature, from the measured
-    temperature and the config's heat-balance priors (what an LF operator does after each dip). A heat
-    projected too hot gets no more energy and waits."""
+def _reheat_plan(cfg: PlantConfig, grade: Grade, plan: HeatPlan, state: HeatState,
+                 segments_left: int) -> tuple[float, float]:
+    """(minutes to wait, energy for the next stage, kWh) so that the heat ends at the plan's aim temperature,
+    from the measured temperature and the config's heat-balance priors (what an LF operator does after each
+    dip). A heat projected too hot gets no more energy and waits."""
     e = cfg.energy
-    w_t = bath.heat.context.steel_weight_t
+    w_t = state.steel_weight_t
     aim = plan.aim_temperature_degC or grade.temperature_degC.target
     rise_per_kwh = e.arc_efficiency_prior / (e.steel_heat_kWh_per_t_per_degC * w_t)
     hold_min = STIR_MIN * segments_left / (segments_left + 1) + cfg.sampling.minutes_per_sample * segments_left
-    need = aim - sample["temperature_degC"] + e.heat_loss_prior_degC_per_min * hold_min
+    need = aim - state.last.temperature_degC + e.heat_loss_prior_degC_per_min * hold_min
     if need <= 0:
-        bath.wait(-need / max(e.heat_loss_prior_degC_per_min, 0.1))
-        return 0.0
+        return -need / max(e.heat_loss_prior_degC_per_min, 0.1), 0.0
     net_rise_per_kwh = rise_per_kwh * (1 - e.heat_loss_prior_degC_per_min / e.max_heating_rate_degC_per_min)
     kwh = need / net_rise_per_kwh
-    return float(min(kwh, cfg.safety.max_arc_energy_kWh) / segments_left)
+    return 0.0, float(min(kwh, cfg.safety.max_arc_energy_kWh) / segments_left)
 
 
 def off_spec_reasons(grade: Grade, wt_pct: dict[str, float], temperature_degC: float) -> list[str]:

@@ -1,0 +1,1 @@
+"""Heat-by-heat structure: the state of a heat between decisions, stage data and stage models."""

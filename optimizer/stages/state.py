@@ -1,0 +1,131 @@
+"""What a heat looks like between two decisions, and what a decision says: the types the heat-by-heat advisor,
+the plant simulator and the plant connectors share.
+
+A heat at the ladle furnace is a sequence: the arrival sample (sample 0), then stages. A stage is what happens
+between two samples: additions at its start, holding and stirring, arc heating, then the sample that ends it.
+After every sample a controller (today's operator, or the advisor) either finishes the heat (the last sample is
+the final measurement and the heat goes to the caster) or orders one more stage.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+import pandas as pd
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One measurement of the bath: a temperature dip and a chemistry sample (wt%)."""
+
+    sample_no: int
+    minutes_from_start: float
+    temperature_degC: float
+    wt_pct: Mapping[str, float]
+
+
+@dataclass(frozen=True)
+class StageRecord:
+    """What was done in one stage: additions at its start (kg), arc energy (kWh) and arc time (min)."""
+
+    additions_kg: Mapping[str, float]
+    arc_energy_kWh: float
+    arc_time_min: float = 0.0
+
+
+@dataclass(frozen=True)
+class HeatState:
+    """What the plant knows about a heat at a decision: its context, every sample so far (``samples[0]`` is the
+    arrival) and the stages done (``len(stages) == len(samples) - 1``)."""
+
+    heat_id: str
+    grade: str
+    steel_weight_t: float
+    samples: tuple[Sample, ...]
+    stages: tuple[StageRecord, ...] = ()
+    oxygen_ppm: float = math.nan
+    slag_feo_wt_pct: float = math.nan
+    planned_time: pd.Timestamp | None = None
+
+    def __post_init__(self) -> None:
+        if not self.samples:
+            raise ValueError(f"heat {self.heat_id}: a heat state needs at least the arrival sample")
+        if len(self.stages) != len(self.samples) - 1:
+            raise ValueError(f"heat {self.heat_id}: {len(self.samples)} samples need {len(self.samples) - 1} "
+                             f"stages before them, got {len(self.stages)}")
+
+    @property
+    def last(self) -> Sample:
+        """The latest sample."""
+        return self.samples[-1]
+
+    @property
+    def n_stages(self) -> int:
+        """Stages done (= samples taken after arrival)."""
+        return len(self.stages)
+
+    def added_kg(self) -> dict[str, float]:
+        """Total additions so far, per material (kg)."""
+        out: dict[str, float] = {}
+        for st in self.stages:
+            for m, kg in st.additions_kg.items():
+                out[m] = out.get(m, 0.0) + kg
+        return out
+
+    def energy_kWh(self) -> float:
+        """Arc energy so far (kWh)."""
+        return sum(st.arc_energy_kWh for st in self.stages)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form (the ``dosing advise`` input line)."""
+        return {
+            "heat_id": self.heat_id, "grade": self.grade, "steel_weight_t": self.steel_weight_t,
+            "oxygen_ppm": None if math.isnan(self.oxygen_ppm) else self.oxygen_ppm,
+            "slag_feo_wt_pct": None if math.isnan(self.slag_feo_wt_pct) else self.slag_feo_wt_pct,
+            "planned_time": None if self.planned_time is None else pd.Timestamp(self.planned_time).isoformat(),
+            "samples": [{"sample_no": s.sample_no, "minutes_from_start": s.minutes_from_start,
+                         "temperature_degC": s.temperature_degC, "wt_pct": dict(s.wt_pct)} for s in self.samples],
+            "stages": [{"additions_kg": dict(st.additions_kg), "arc_energy_kWh": st.arc_energy_kWh,
+                        "arc_time_min": st.arc_time_min} for st in self.stages],
+        }
+
+
+@dataclass(frozen=True)
+class StageDecision:
+    """What to do next with a heat.
+
+    ``finish``: the last sample is the final measurement, the heat leaves (nothing else is set). Otherwise one
+    more stage: add ``additions_kg`` now, hold ``hold_min`` (a heat too hot waits), stir ``stir_min``, heat with
+    ``arc_energy_kWh``, then sample. ``predicted`` holds the expected state after the stage with its 90 %
+    interval (outcome -> (mean, low, high)); ``flags`` name anything outside what the history supports;
+    ``reason`` says why, in words.
+    """
+
+    finish: bool
+    additions_kg: Mapping[str, float] = field(default_factory=dict)
+    arc_energy_kWh: float = 0.0
+    hold_min: float = 0.0
+    stir_min: float = 0.0
+    predicted: Mapping[str, tuple[float, float, float]] = field(default_factory=dict)
+    flags: tuple[str, ...] = ()
+    reason: str = ""
+    source: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form (the ``dosing advise`` output line)."""
+        return {"finish": self.finish, "additions_kg": {m: kg for m, kg in self.additions_kg.items() if kg > 0},
+                "arc_energy_kWh": self.arc_energy_kWh, "hold_min": self.hold_min, "stir_min": self.stir_min,
+                "predicted": {k: list(v) for k, v in self.predicted.items()}, "flags": list(self.flags),
+                "reason": self.reason, "source": self.source}
+
+
+@runtime_checkable
+class HeatController(Protocol):
+    """Decides a heat stage by stage: on its arrival, then after every sample."""
+
+    def on_arrival(self, state: HeatState) -> StageDecision: ...
+
+    def on_sample(self, state: HeatState) -> StageDecision: ...
