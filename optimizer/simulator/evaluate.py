@@ -17,7 +17,7 @@ from optimizer.config import PlantConfig
 from optimizer.simulator.heats import EVALUATION_STREAM, draw_heats
 from optimizer.simulator.history import run_heats
 from optimizer.simulator.plant import HeatRecord
-from optimizer.simulator.policies import Policy
+from optimizer.simulator.policies import ControllerPolicy, Policy
 
 FERROALLOY_KINDS = ("ferroalloy", "wire", "carburizer")
 METRICS = ("material_cost_per_t", "ferroalloy_kg_per_t", "energy_kWh_per_t", "co2_kg_per_t", "samples_per_heat",
@@ -56,7 +56,7 @@ class EvaluationResult:
                 "off_spec_heats": int(self.off_spec.sum()), "fallback_heats": list(self.fallbacks)}
 
 
-def evaluate(cfg: PlantConfig, policy: Policy, n_heats: int, seed: int,
+def evaluate(cfg: PlantConfig, policy: Policy | ControllerPolicy, n_heats: int, seed: int,
              grades: Sequence[str] | None = None) -> EvaluationResult:
     """Apply ``policy`` to ``n_heats`` fresh heats: the evaluation stream of ``seed``, disjoint from the history
     stream, identical for every policy (same heats, same process noise), so differences are paired."""

@@ -10,17 +10,21 @@ import pandas as pd
 from optimizer.config import PlantConfig
 from optimizer.schema import element_col, heat_columns, material_col, sample_columns
 from optimizer.simulator.heats import DEFAULT_START, HISTORY_STREAM, SimHeat, draw_heats, heat_rng
-from optimizer.simulator.plant import HeatRecord, run_heat
-from optimizer.simulator.policies import Level2Policy, Policy
+from optimizer.simulator.plant import HeatRecord, run_controlled_heat, run_heat
+from optimizer.simulator.policies import ControllerPolicy, Level2Policy, Policy
 
 # operators vary the sample count around today's practice (2..4 when the practice is 3): history then
 # shows how the final spread depends on sampling, which the surrogates need to learn
 _SAMPLE_VARIATION = (-1, 0, 0, 1)
 
 
-def run_heats(cfg: PlantConfig, heats: list[SimHeat], policy: Policy, seed: int, stream: int,
+def run_heats(cfg: PlantConfig, heats: list[SimHeat], policy: Policy | ControllerPolicy, seed: int, stream: int,
               vary_samples: bool = False) -> list[HeatRecord]:
-    """Apply ``policy`` to ``heats``; each heat's process noise comes from its own stream."""
+    """Apply ``policy`` to ``heats``; each heat's process noise comes from its own stream. A
+    :class:`ControllerPolicy` decides each heat stage by stage (on arrival and after every sample)."""
+    if isinstance(policy, ControllerPolicy):
+        return [run_controlled_heat(cfg, heat, policy.controller(heat.context), heat_rng(seed, stream + 100, k))
+                for k, heat in enumerate(heats)]
     plans = policy.decide_many([h.context for h in heats])
     records = []
     for k, (heat, plan) in enumerate(zip(heats, plans, strict=True)):

@@ -18,6 +18,7 @@ from optimizer.config import Material, PlantConfig
 from optimizer.dosing.prior import TEMPERATURE, prior_surrogates
 from optimizer.dosing.schedule import HeatContext
 from optimizer.schema import material_col
+from optimizer.stages.state import HeatController
 
 RecoveryFn = Callable[[Material, str], float]
 
@@ -44,6 +45,16 @@ class Policy(Protocol):
     def decide(self, context: HeatContext) -> HeatPlan: ...
 
     def decide_many(self, contexts: Sequence[HeatContext]) -> list[HeatPlan]: ...
+
+
+@runtime_checkable
+class ControllerPolicy(Protocol):
+    """A policy that decides each heat stage by stage: it gives every heat a controller (the heat-by-heat
+    advisor), which the plant asks on arrival and after every sample."""
+
+    name: str
+
+    def controller(self, context: HeatContext) -> HeatController: ...
 
 
 @dataclass
