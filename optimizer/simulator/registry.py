@@ -1,4 +1,5 @@
-"""Policies by name: ``baseline``, ``better``, ``worse``, ``optimizer`` (the dosing package), any registered
+"""Policies by name: ``baseline``, ``better``, ``worse``, ``optimizer`` (the dosing package), ``advisor`` (the
+heat-by-heat advisor, decides each heat on arrival and after every sample), any registered
 name, or a path to a recommendations ``.json`` file."""
 
 from __future__ import annotations
@@ -7,10 +8,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 from optimizer.config import PlantConfig
+from optimizer.simulator.advisor_policy import advisor_from_simulated_history
 from optimizer.simulator.file_policy import RecommendationFilePolicy
-from optimizer.simulator.policies import Level2Policy, Policy, better_policy, worse_policy
+from optimizer.simulator.policies import ControllerPolicy, Level2Policy, Policy, better_policy, worse_policy
 
-PolicyFactory = Callable[..., Policy]
+PolicyFactory = Callable[..., Policy | ControllerPolicy]
 
 
 def _optimizer(cfg: PlantConfig, **options: object) -> Policy:
@@ -24,6 +26,7 @@ _REGISTRY: dict[str, PolicyFactory] = {
     "better": lambda cfg, **_: better_policy(cfg),
     "worse": lambda cfg, **_: worse_policy(cfg),
     "optimizer": _optimizer,
+    "advisor": advisor_from_simulated_history,
 }
 
 
@@ -39,7 +42,8 @@ def policy_names() -> list[str]:
     return sorted(_REGISTRY)
 
 
-def make_policy(spec: str, cfg: PlantConfig, fallback: str | None = None, **options: object) -> Policy:
+def make_policy(spec: str, cfg: PlantConfig, fallback: str | None = None,
+                **options: object) -> Policy | ControllerPolicy:
     """A registered policy by name, or a :class:`RecommendationFilePolicy` for a path to a ``.json`` file.
 
     ``fallback`` (a registered name, e.g. ``baseline``) runs heats a recommendations file has no feasible

@@ -1,0 +1,320 @@
+"""Stage models: how one stage of a heat moves its chemistry and temperature, learned from the stage rows.
+
+Physics stays explicit, so a stage's prediction is linear in what is decided in it (kg of each material, kWh,
+minutes) once its context is known (arrival oxygen, slag FeO if measured, the temperature at the last sample,
+main stage or trim):
+
+* element ``El`` (wt%): ``after = before + sum_m kg_m * c_m,El / W_kg * r_El(z) + g0``, with the
+  recovery ``r_El(z) = beta . z`` linear in the context ``z = [1, (O - 400)/100, trim, (T - 1580)/10,
+  FeO - 3]`` (FeO only where the history measures it);
+* temperature (degC): ``after = before + eta(z) * kWh / (c_p * W_t) - lambda(z) * minutes
+  - kappa * sum_m chill_m * kg_m / W_t`` (no constant: a heat balance has none), efficiency and loss linear in
+  ``[1, (T - 1580)/10]``;
+* arc minutes per stage: ``a * kWh / W_t``.
+
+Every heat also has its own recovery (per element) and its own efficiency and loss: random effects whose
+covariance is learned from pairs of stages of the same heat (method of moments; adjacent stages share a
+measurement, whose variance the same regression estimates). After each sample the heat's residuals update its
+next stage by Gaussian conditioning (an empirical-Bayes update: the first sample says how this heat recovers).
+Intervals are calibrated on the later heats of the history (a scale fitted on held-out heats).
+
+Directions the history cannot separate (in today's practice, arc minutes follow the energy, so efficiency and
+loss during arcing are nearly collinear) are held at the plant config's priors by a weak ridge toward them
+(``arc_efficiency_prior``, ``heat_loss_prior_degC_per_min``, chill factor 1, the materials' ``prior_recovery``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from optimizer.config import PlantConfig
+from optimizer.schema import KEY, material_col, sample_element_col
+from optimizer.stages.table import AFTER, BEFORE
+
+TEMPERATURE = "temperature_degC"
+RIDGE = 1e-3  # ridge weight per row on standardised columns: pins only what the data cannot tell
+CALIBRATION_SHARE = 0.2  # later heats that calibrate the interval scale
+MIN_STAGES = 30
+
+
+@dataclass(frozen=True)
+class StageContext:
+    """What is known about a stage before it starts."""
+
+    steel_weight_t: float
+    temperature_degC: float  # at the last sample
+    stage_no: int  # 1 = main additions, later = trims
+    oxygen_ppm: float = math.nan
+    slag_feo_wt_pct: float = math.nan
+
+
+@dataclass(frozen=True)
+class StagePlan:
+    """What a stage does: additions (kg), arc energy (kWh) and minutes besides arc and sampling."""
+
+    additions_kg: Mapping[str, float]
+    arc_energy_kWh: float
+    other_min: float
+
+
+@dataclass(frozen=True)
+class LinearStage:
+    """A stage outcome as ``after = before + const + sum_m kg_m * per_kg[m] + kWh * per_kWh + min * per_min``."""
+
+    const: float
+    per_kg: dict[str, float]
+    per_kWh: float
+    per_min: float
+
+    def value(self, before: float, plan: StagePlan, minutes: float) -> float:
+        return before + self.const + sum(self.per_kg.get(m, 0.0) * kg for m, kg in plan.additions_kg.items()) \
+            + self.per_kWh * plan.arc_energy_kWh + self.per_min * minutes
+
+
+@dataclass
+class OutcomeModel:
+    """One measured quantity's stage model (element wt% or temperature degC)."""
+
+    name: str
+    coef: np.ndarray  # over the design columns of ``_design``
+    effect_cov: np.ndarray  # (d, d) heat random effects
+    meas_var: tuple[float, float]  # measurement variance m0 + m1 * level^2
+    stage_var: dict[bool, tuple[float, float]]  # trim? -> (v0, v1): e^2 - x'Sx = v0 + v1 * level^2
+    scale: float = 1.0  # calibration of the standard deviation
+    rmse: float = math.nan
+
+    def variance(self, trim: bool, level: float) -> float:
+        v0, v1 = self.stage_var[trim]
+        return max(v0 + v1 * level * level, 1e-12)
+
+    def meas_variance(self, level: float) -> float:
+        m0, m1 = self.meas_var
+        return max(m0 + m1 * level * level, 0.0)
+
+
+@dataclass
+class StageModels:
+    """Stage models of every measured quantity, learned from one plant's history (see module doc)."""
+
+    cfg: PlantConfig
+    outcomes: dict[str, OutcomeModel]
+    recovery_features: list[str]
+    arc_min_per_kWh_per_t: float
+    oxygen_fill_ppm: float
+    n_stages: int
+    n_heats: int
+
+    # ------------------------------------------------------------------ linear form for the decision
+    def linear(self, name: str, ctx: StageContext) -> LinearStage:
+        """The stage outcome ``name`` as a linear function of the decision (see :class:`LinearStage`)."""
+        m = self.outcomes[name]
+        w_t = ctx.steel_weight_t
+        if name == TEMPERATURE:
+            t = (ctx.temperature_degC - 1580.0) / 10.0
+            c = m.coef  # [E'*1, E'*t, min*1, min*t, -chill]
+            eta = c[0] + c[1] * t
+            per_min = c[2] + c[3] * t
+            per_kwh = eta / (self.cfg.energy.steel_heat_kWh_per_t_per_degC * w_t)
+            per_kg = {mat.name: -c[4] * mat.chill_degC_t_per_kg / w_t for mat in self.cfg.materials}
+            return LinearStage(0.0, per_kg, per_kwh, per_min)
+        el = name[: -len("_wt_pct")]
+        z = self._z(ctx)
+        p = len(z)
+        rec = float(np.clip(m.coef[:p] @ z, 0.02, 1.0))
+        per_kg = {mat.name: mat.composition_wt_pct.get(el, 0.0) / (w_t * 1000.0) * rec for mat in self.cfg.materials}
+        return LinearStage(float(m.coef[p]), per_kg, 0.0, 0.0)
+
+    def recovery(self, element: str, ctx: StageContext) -> float:
+        """Learned recovery (0-1) of ``element`` in a stage with this context."""
+        m = self.outcomes[sample_element_col(element)]
+        return float(np.clip(m.coef[: len(self.recovery_features)] @ self._z(ctx), 0.02, 1.0))
+
+    def arc_minutes(self, kwh: float, steel_weight_t: float) -> float:
+        """Arc-on minutes for ``kwh`` in a heat of this weight."""
+        return self.arc_min_per_kWh_per_t * kwh / steel_weight_t
+
+    def stage_minutes(self, plan: StagePlan, steel_weight_t: float) -> float:
+        """Minutes of a stage from its start to the end of the sample that closes it."""
+        return plan.other_min + self.arc_minutes(plan.arc_energy_kWh, steel_weight_t) + \
+            self.cfg.sampling.minutes_per_sample
+
+    def _z(self, ctx: StageContext) -> np.ndarray:
+        o = ctx.oxygen_ppm if math.isfinite(ctx.oxygen_ppm) else self.oxygen_fill_ppm
+        feats = {"one": 1.0, "oxygen": (o - 400.0) / 100.0, "trim": float(ctx.stage_no > 1),
+                 "temperature": (ctx.temperature_degC - 1580.0) / 10.0,
+                 "feo": (ctx.slag_feo_wt_pct - 3.0) if math.isfinite(ctx.slag_feo_wt_pct) else 0.0}
+        return np.array([feats[f] for f in self.recovery_features])
+
+    # ------------------------------------------------------------------ effect design (heat random effects)
+    def effect_x(self, name: str, ctx: StageContext, plan: StagePlan, minutes: float) -> np.ndarray:
+        """The random-effect regressors of one stage: a heat's deviation ``u`` moves the outcome by ``x . u``."""
+        if name == TEMPERATURE:
+            e = plan.arc_energy_kWh / (self.cfg.energy.steel_heat_kWh_per_t_per_degC * ctx.steel_weight_t)
+            return np.array([e, -minutes])
+        lin = self.linear(name, ctx)
+        return np.array([sum(lin.per_kg.get(m, 0.0) * kg for m, kg in plan.additions_kg.items())])
+
+
+# ---------------------------------------------------------------------- fitting
+def fit_stage_models(cfg: PlantConfig, stages: pd.DataFrame, heats_order: Sequence[str] | None = None) -> StageModels:
+    """Learn the stage models from stage rows (``stage_table``). ``heats_order`` (heat ids, oldest first) picks
+    the later heats that calibrate the intervals (default: the order of the rows)."""
+    if len(stages) < MIN_STAGES:
+        raise ValueError(f"stage models need at least {MIN_STAGES} stages with samples before and after, got "
+                         f"{len(stages)}: export the sample table with its per-stage additions and energy")
+    order = list(dict.fromkeys(heats_order if heats_order is not None else stages[KEY]))
+    o_fill = float(np.nanmedian(stages["initial_oxygen_ppm"])) if stages["initial_oxygen_ppm"].notna().any() else 400.0
+    feats = ["one", "oxygen", "trim", "temperature"]
+    if stages["slag_feo_wt_pct"].notna().mean() > 0.3:
+        feats.append("feo")
+    arc = stages[stages["arc_energy_kWh"] > 0]
+    ratio = (arc["arc_time_min"] * arc["steel_weight_t"]).sum() / max(arc["arc_energy_kWh"].sum(), 1e-9)
+    shell = StageModels(cfg, {}, feats, float(ratio), o_fill, len(stages), stages[KEY].nunique())
+    z = np.array([shell._z(_row_context(r)) for r in stages.itertuples(index=False)])  # noqa: SLF001
+    n_cal = int(len(order) * CALIBRATION_SHARE)
+    cal_ids = set(order[len(order) - n_cal:]) if n_cal >= 20 else set()
+    for name in [TEMPERATURE] + [sample_element_col(el) for el in cfg.elements]:
+        shell.outcomes[name] = _fit_outcome(shell, name, stages, z, cal_ids)
+    return shell
+
+
+def _row_context(r) -> StageContext:  # noqa: ANN001 (a namedtuple of the stage table)
+    return StageContext(float(r.steel_weight_t), float(getattr(r, BEFORE + TEMPERATURE)), int(r.stage_no),
+                        float(r.initial_oxygen_ppm), float(r.slag_feo_wt_pct))
+
+
+def _design(sm: StageModels, name: str, stages: pd.DataFrame, z: np.ndarray) -> np.ndarray:
+    cfg = sm.cfg
+    w_t = stages["steel_weight_t"].to_numpy(float)
+    minutes = stages["minutes"].to_numpy(float)
+    if name == TEMPERATURE:
+        t = (stages[BEFORE + TEMPERATURE].to_numpy(float) - 1580.0) / 10.0
+        e = stages["arc_energy_kWh"].to_numpy(float) / (cfg.energy.steel_heat_kWh_per_t_per_degC * w_t)
+        chill = sum(stages[material_col(m.name)].to_numpy(float) * m.chill_degC_t_per_kg for m in cfg.materials)
+        return np.column_stack([e, e * t, minutes, minutes * t, -chill / w_t])
+    el = name[: -len("_wt_pct")]
+    g = sum(stages[material_col(m.name)].to_numpy(float) * m.composition_wt_pct.get(el, 0.0)
+            for m in cfg.materials) / (w_t * 1000.0)
+    return np.column_stack([z * g[:, None], np.ones(len(w_t))])  # g0: pickup or loss per stage, not per minute
+
+
+def prior_coef(cfg: PlantConfig, name: str, n_features: int) -> np.ndarray:
+    """The config's physics as coefficients of ``_design``: what the ridge shrinks toward."""
+    if name == TEMPERATURE:
+        return np.array([cfg.energy.arc_efficiency_prior, 0.0, -cfg.energy.heat_loss_prior_degC_per_min, 0.0, 1.0])
+    el = name[: -len("_wt_pct")]
+    recs = [m.prior_recovery[el] for m in cfg.materials if el in m.prior_recovery]
+    out = np.zeros(n_features)
+    out[0] = float(np.mean(recs)) if recs else 1.0
+    return out
+
+
+def _lstsq(x: np.ndarray, y: np.ndarray, prior: np.ndarray) -> np.ndarray:
+    """Least squares with a weak ridge toward ``prior`` (on standardised columns)."""
+    scale = np.maximum(np.sqrt(np.mean(x * x, axis=0)), 1e-12)
+    xs = x / scale
+    a = xs.T @ xs + RIDGE * len(y) * np.eye(x.shape[1])
+    b = xs.T @ y + RIDGE * len(y) * (prior * scale)
+    return np.linalg.solve(a, b) / scale
+
+
+def _fit_outcome(sm: StageModels, name: str, stages: pd.DataFrame, z: np.ndarray,
+                 cal_ids: set[str]) -> OutcomeModel:
+    x = _design(sm, name, stages, z)
+    y = (stages[AFTER + name] - stages[BEFORE + name]).to_numpy(float)
+    ids = stages[KEY].astype(str).to_numpy()
+    fit_rows = ~np.isin(ids, list(cal_ids)) if cal_ids else np.ones(len(y), bool)
+    model = _fit_on(sm, name, stages, x, y, fit_rows)
+    if cal_ids:  # calibrate the sd on the later heats, then refit on everything and keep the scale
+        z = _standardised_errors(sm, model, name, stages, x, y, ~fit_rows)
+        scale = float(np.quantile(np.abs(z), 0.9) / stats.norm.ppf(0.95)) if len(z) >= 20 else 1.0
+        model = _fit_on(sm, name, stages, x, y, np.ones(len(y), bool))
+        model.scale = max(scale, 0.5)
+    return model
+
+
+def _effect_design(name: str, x: np.ndarray, coef: np.ndarray, n_recovery: int) -> np.ndarray:
+    """Random-effect regressors of every row, from the fixed-effect design (same as ``effect_x``)."""
+    if name == TEMPERATURE:
+        return np.column_stack([x[:, 0], -x[:, 2]])
+    rec = np.clip(x[:, :n_recovery] @ coef[:n_recovery], 0.0, None)
+    return rec[:, None]
+
+
+def _fit_on(sm: StageModels, name: str, stages: pd.DataFrame, x: np.ndarray, y: np.ndarray,
+            rows: np.ndarray) -> OutcomeModel:
+    coef = _lstsq(x[rows], y[rows], prior_coef(sm.cfg, name, x.shape[1]))
+    resid = y - x @ coef
+    model = OutcomeModel(name, coef, np.zeros((1, 1)), (0.0, 0.0), {False: (1.0, 0.0), True: (1.0, 0.0)},
+                         rmse=float(np.sqrt(np.mean(resid[rows] ** 2))))
+    ex = _effect_design(name, x, coef, len(sm.recovery_features))
+    level = stages[BEFORE + name].to_numpy(float) * (name != TEMPERATURE)  # a dip's error does not scale with T
+    model.effect_cov, model.meas_var = _effects(resid, ex, stages, level, rows)
+    after = stages[AFTER + name].to_numpy(float) * (name != TEMPERATURE)
+    explained = np.einsum("ij,jk,ik->i", ex, model.effect_cov, ex)
+    trim = stages["stage_no"].to_numpy() > 1
+    for kind in (False, True):
+        r = rows & (trim == kind)
+        if r.sum() < 5:
+            model.stage_var[kind] = model.stage_var[not kind] if (rows & (trim != kind)).sum() >= 5 else \
+                (float(np.var(resid[rows])), 0.0)
+            continue
+        a = np.column_stack([np.ones(r.sum()), after[r] ** 2])
+        v = np.linalg.lstsq(a, resid[r] ** 2 - explained[r], rcond=None)[0]
+        if v[0] <= 0 or v[1] < 0:  # fall back to a constant variance
+            v = np.array([max(float(np.mean(resid[r] ** 2 - explained[r])), float(np.var(resid[r])) * 0.1), 0.0])
+        model.stage_var[kind] = (float(v[0]), float(v[1]))
+    return model
+
+
+def _standardised_errors(sm: StageModels, model: OutcomeModel, name: str, stages: pd.DataFrame,
+                         x: np.ndarray, y: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """(measured change - predicted) / predicted sd on ``rows``, population model (no heat update)."""
+    pred = x[rows] @ model.coef
+    ex = _effect_design(name, x[rows], model.coef, len(sm.recovery_features))
+    level = stages[AFTER + name].to_numpy(float)[rows] * (name != TEMPERATURE)
+    trim = stages["stage_no"].to_numpy()[rows] > 1
+    v = np.where(trim, model.stage_var[True][0] + model.stage_var[True][1] * level ** 2,
+                 model.stage_var[False][0] + model.stage_var[False][1] * level ** 2)
+    var = np.einsum("ij,jk,ik->i", ex, model.effect_cov, ex) + np.maximum(v, 1e-12)
+    return (y[rows] - pred) / np.sqrt(var)
+
+
+def _effects(resid: np.ndarray, ex: np.ndarray, stages: pd.DataFrame, level: np.ndarray,
+             rows: np.ndarray) -> tuple[np.ndarray, tuple[float, float]]:
+    """Heat random-effect covariance and measurement variance from products of residuals of stage pairs of the
+    same heat: ``E[e_j e_k] = x_j' S x_k - [k = j + 1] (m0 + m1 c_k^2)`` (``c_k`` the shared sample's level)."""
+    d = ex.shape[1]
+    ids = stages[KEY].astype(str).to_numpy()
+    stage_no = stages["stage_no"].to_numpy()
+    idx = np.flatnonzero(rows)
+    groups: dict[str, list[int]] = {}
+    for i in idx:
+        groups.setdefault(ids[i], []).append(i)
+    tri = [(a, b) for a in range(d) for b in range(a, d)]
+    feats, target = [], []
+    for members in groups.values():
+        members.sort(key=lambda i: stage_no[i])
+        for p, j in enumerate(members):
+            for k in members[p + 1:]:
+                xj, xk = ex[j], ex[k]
+                f = [xj[a] * xk[b] + (xj[b] * xk[a] if a != b else 0.0) for a, b in tri]
+                adj = float(stage_no[k] == stage_no[j] + 1)
+                f += [-adj, -adj * level[k] ** 2]
+                feats.append(f)
+                target.append(resid[j] * resid[k])
+    if len(target) < 3 * (len(tri) + 2):
+        return np.zeros((d, d)), (0.0, 0.0)
+    sol = np.linalg.lstsq(np.array(feats), np.array(target), rcond=None)[0]
+    cov = np.zeros((d, d))
+    for (a, b), v in zip(tri, sol[: len(tri)], strict=True):
+        cov[a, b] = cov[b, a] = v
+    w, vecs = np.linalg.eigh(cov)
+    cov = (vecs * np.clip(w, 0.0, None)) @ vecs.T
+    return cov, (max(float(sol[-2]), 0.0), max(float(sol[-1]), 0.0))
