@@ -115,7 +115,8 @@ class Advisor:
         reason = (f"stage {state.n_stages + 1}: margin {z:.2f} sd, expected cost {best[0]:.1f} "
                   f"(P(closing sample in window) {sol.p_pass:.2f}, another stage costs {redo:.1f})")
         return StageDecision(False, sol.additions_kg, sol.arc_energy_kWh, hold_min=sol.hold_min, stir_min=stir,
-                             predicted=sol.predicted, flags=tuple(flags), reason=reason, source=self.name)
+                             predicted=sol.predicted, flags=tuple(flags), reason=reason, source=self.name,
+                             p_finish=sol.p_pass)
 
     def _stage_cost(self, state: HeatState, stir_min: float) -> float:
         """Expected cost of one more stage: the sample, its minutes and the energy that replaces the heat lost."""
@@ -207,8 +208,9 @@ class _StageLP:
         return max(abs(hi if hi is not None else lo or 1.0) * 0.2, 1e-6)
 
     def _material_bounds(self) -> dict[str, tuple[float, float]]:
-        """Main stage: up to the most this grade's heats used in all; trims: up to the most one trim stage of the
-        history used (any grade: trims correct a heat, they do not shape the grade), within the plant limits."""
+        """Main stage: up to the most this grade's heats used in all. Trims: up to the most one stage of the history
+        used of that material (a trim beyond what the history's trims used is flagged as extrapolated; a heat
+        outside its window is worse than a flagged trim), within the plant limits."""
         cfg, sup = self.adv.cfg, self.adv.support
         gs = sup.grade(self.state.grade)
         added = self.state.added_kg()
@@ -217,7 +219,7 @@ class _StageLP:
             done = added.get(mat.name, 0.0)
             room = max(mat.max_kg_per_heat - done, 0.0)
             if self.trim:
-                hi = min(room, max(sup.max_stage_kg[True].get(mat.name, 0.0), 0.0))
+                hi = min(room, max(sup.max_stage_kg[True].get(mat.name, 0.0), sup.max_stage_kg[False].get(mat.name, 0.0)))
                 out[mat.name] = (0.0, hi)
                 continue
             top = room if gs is None else min(room, max(gs.max_total_kg[mat.name] - done, 0.0))
@@ -290,7 +292,7 @@ class _StageLP:
             meas_sd = math.sqrt(max(sd_meas ** 2 - sd_true ** 2, 0.0))
             acc_lo = -math.inf if lo is None else lo + z_conf * meas_sd
             acc_hi = math.inf if hi is None else hi - z_conf * meas_sd
-            p_pass *= float(stats.norm.cdf((acc_hi - mean) / sd_meas) - stats.norm.cdf((acc_lo - mean) / sd_meas))
+            p_pass *= _phi((acc_hi - mean) / sd_meas) - _phi((acc_lo - mean) / sd_meas)
             predicted[o] = (mean, mean - z90 * sd_true, mean + z90 * sd_true)
             if (lo is not None and mean < lo) or (hi is not None and mean > hi):
                 flags.append(f"{o}: predicted {mean:.4g} outside the window [{lo}, {hi}] even at the limits "
@@ -298,6 +300,13 @@ class _StageLP:
         cost = sum(self.price[k] * kg for k, kg in adds.items()) + self.adv._kwh_cost() * kwh \
             + self.adv.cfg.sampling.cost_per_treatment_minute * (hold + models.arc_minutes(kwh, self.w_t))  # noqa: SLF001
         return _Solution({k: v for k, v in adds.items() if v > 0}, kwh, hold, cost, p_pass, predicted, tuple(flags))
+
+
+def _phi(x: float) -> float:
+    """Standard normal CDF (scalar; scipy's is ~100x slower per call)."""
+    if math.isinf(x):
+        return 1.0 if x > 0 else 0.0
+    return 0.5 * math.erfc(-x / math.sqrt(2.0))
 
 
 def _windows(grade: Grade) -> dict[str, tuple[float | None, float | None]]:

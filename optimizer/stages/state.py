@@ -79,6 +79,22 @@ class HeatState:
         """Arc energy so far (kWh)."""
         return sum(st.arc_energy_kWh for st in self.stages)
 
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any]) -> HeatState:
+        """Parse a ``dosing advise`` input line; ValueError names the field and why."""
+        if not isinstance(raw, Mapping):
+            raise ValueError(f"a heat state is a JSON object, got {type(raw).__name__}")
+        for key in ("heat_id", "grade", "steel_weight_t", "samples"):
+            if key not in raw:
+                raise ValueError(f"field {key!r} is missing (needed: heat_id, grade, steel_weight_t, samples)")
+        samples = tuple(_sample(i, s) for i, s in enumerate(_list(raw, "samples")))
+        stages = tuple(_stage(i, s) for i, s in enumerate(_list(raw, "stages", required=False)))
+        when = raw.get("planned_time")
+        return cls(str(raw["heat_id"]), str(raw["grade"]), _number(raw, "steel_weight_t", 5.0, 500.0), samples,
+                   stages, oxygen_ppm=_optional(raw, "oxygen_ppm", 0.0, 2000.0),
+                   slag_feo_wt_pct=_optional(raw, "slag_feo_wt_pct", 0.0, 60.0),
+                   planned_time=None if when is None else pd.Timestamp(when))
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (the ``dosing advise`` input line)."""
         return {
@@ -91,6 +107,50 @@ class HeatState:
             "stages": [{"additions_kg": dict(st.additions_kg), "arc_energy_kWh": st.arc_energy_kWh,
                         "arc_time_min": st.arc_time_min} for st in self.stages],
         }
+
+
+def _list(raw: Mapping[str, Any], key: str, required: bool = True) -> list[Any]:
+    v = raw.get(key, None if required else [])
+    if not isinstance(v, list):
+        raise ValueError(f"field {key!r} must be a list, got {type(v).__name__}")
+    return v
+
+
+def _number(raw: Mapping[str, Any], key: str, low: float, high: float, where: str = "") -> float:
+    v = raw.get(key)
+    if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
+        raise ValueError(f"{where}{key}: must be a finite number, got {v!r}")
+    if not low <= v <= high:
+        raise ValueError(f"{where}{key}: {v} is outside the plausible range {low:g}..{high:g}")
+    return float(v)
+
+
+def _optional(raw: Mapping[str, Any], key: str, low: float, high: float) -> float:
+    return math.nan if raw.get(key) is None else _number(raw, key, low, high)
+
+
+def _sample(i: int, raw: Any) -> Sample:
+    where = f"samples[{i}]."
+    if not isinstance(raw, Mapping):
+        raise ValueError(f"samples[{i}] must be an object")
+    wt = raw.get("wt_pct", {})
+    if not isinstance(wt, Mapping):
+        raise ValueError(f"{where}wt_pct must be an object element -> wt%")
+    return Sample(int(raw.get("sample_no", i)), _number(raw, "minutes_from_start", 0.0, 600.0, where),
+                  _number(raw, "temperature_degC", 1450.0, 1750.0, where),
+                  {str(el): _number(wt, el, 0.0, 30.0, f"{where}wt_pct.") for el in wt})
+
+
+def _stage(i: int, raw: Any) -> StageRecord:
+    where = f"stages[{i}]."
+    if not isinstance(raw, Mapping):
+        raise ValueError(f"stages[{i}] must be an object")
+    adds = raw.get("additions_kg", {})
+    if not isinstance(adds, Mapping):
+        raise ValueError(f"{where}additions_kg must be an object material -> kg")
+    return StageRecord({str(m): _number(adds, m, 0.0, 20000.0, f"{where}additions_kg.") for m in adds},
+                       _number(raw, "arc_energy_kWh", 0.0, 50000.0, where),
+                       _number(raw, "arc_time_min", 0.0, 300.0, where) if "arc_time_min" in raw else 0.0)
 
 
 @dataclass(frozen=True)
@@ -113,13 +173,15 @@ class StageDecision:
     flags: tuple[str, ...] = ()
     reason: str = ""
     source: str = ""
+    p_finish: float = math.nan  # probability that the sample closing this stage lets the heat finish
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (the ``dosing advise`` output line)."""
         return {"finish": self.finish, "additions_kg": {m: kg for m, kg in self.additions_kg.items() if kg > 0},
                 "arc_energy_kWh": self.arc_energy_kWh, "hold_min": self.hold_min, "stir_min": self.stir_min,
                 "predicted": {k: list(v) for k, v in self.predicted.items()}, "flags": list(self.flags),
-                "reason": self.reason, "source": self.source}
+                "reason": self.reason, "source": self.source,
+                "p_finish": None if math.isnan(self.p_finish) else self.p_finish}
 
 
 @runtime_checkable

@@ -1,0 +1,84 @@
+"""The advisor's decisions: trims into the window, samples only when worth their cost, no silent extrapolation."""
+
+from __future__ import annotations
+
+import math
+
+from optimizer.advisor import Advisor
+from optimizer.config import PlantConfig
+from optimizer.stages.state import HeatState, Sample, StageRecord
+
+S355 = {"C": 0.17, "Mn": 1.45, "Si": 0.35, "Al": 0.035, "P": 0.015, "S": 0.01, "Cr": 0.04, "Ni": 0.03, "Cu": 0.08}
+ARRIVAL = {"C": 0.08, "Mn": 0.10, "Si": 0.01, "Al": 0.002, "P": 0.012, "S": 0.011, "Cr": 0.04, "Ni": 0.03, "Cu": 0.08}
+
+
+def _state(after: list[tuple[float, dict[str, float]]], grade: str = "S355J2") -> HeatState:
+    """A 100 t heat: arrival at 1590 degC, then one sample (temperature, chemistry) per stage given."""
+    samples = [Sample(0, 0.0, 1590.0, ARRIVAL)]
+    stages = []
+    for k, (temp, chem) in enumerate(after, start=1):
+        samples.append(Sample(k, 18.0 * k, temp, chem))
+        stages.append(StageRecord({"SiMn": 1900.0, "Al_wire": 40.0, "Lime": 400.0} if k == 1 else {}, 2500.0 / k))
+    return HeatState("T1", grade, 100.0, tuple(samples), tuple(stages), oxygen_ppm=380.0)
+
+
+def _with_minute_cost(advisor: Advisor, cost: float) -> Advisor:
+    s = advisor.cfg.sampling.model_copy(update={"cost_per_treatment_minute": cost})
+    return Advisor(advisor.cfg.model_copy(update={"sampling": s}), advisor.models, advisor.support)
+
+
+def test_arrival_decision_lands_the_heat_in_its_window(advisor: Advisor, cfg: PlantConfig):
+    d = advisor.on_arrival(_state([]))
+    grade = cfg.grade("S355J2")
+    assert not d.finish and d.additions_kg and d.arc_energy_kWh > 0
+    for el, win in grade.chemistry_wt_pct.items():
+        mean, _, _ = d.predicted[f"{el}_wt_pct"]
+        assert (win.min is None or mean >= win.min) and (win.max is None or mean <= win.max), (el, mean)
+    mean_t, low_t, high_t = d.predicted["temperature_degC"]
+    assert grade.temperature_degC.min <= mean_t <= grade.temperature_degC.max and low_t < mean_t < high_t
+    assert not d.flags, d.flags
+
+
+def test_trim_after_a_low_sample_moves_the_prediction_into_the_window(advisor: Advisor, cfg: PlantConfig):
+    low_mn = {**S355, "Mn": 1.22}  # window 1.30-1.60
+    d = advisor.on_sample(_state([(1592.0, low_mn)]))
+    assert not d.finish
+    mn_carriers = [m.name for m in cfg.materials if "Mn" in m.composition_wt_pct]
+    assert sum(d.additions_kg.get(m, 0.0) for m in mn_carriers) > 0
+    mean, _, _ = d.predicted["Mn_wt_pct"]
+    assert 1.30 < mean < 1.60
+
+
+def test_a_sample_inside_the_window_finishes_the_heat(advisor: Advisor):
+    d = advisor.on_sample(_state([(1592.0, S355)]))
+    assert d.finish and "finish" in d.reason
+
+
+def test_another_sample_only_when_worth_its_cost(advisor: Advisor):
+    state = _state([])
+    cheap = _with_minute_cost(advisor, 0.0).on_arrival(state)  # another stage costs little: aim lean, sample
+    dear = _with_minute_cost(advisor, 400.0).on_arrival(state)  # a minute costs 400: land it at once
+    assert dear.p_finish > 0.7 > cheap.p_finish, (cheap.p_finish, dear.p_finish)
+    cost = {m.name: m.price_per_kg for m in advisor.cfg.materials}
+    assert sum(cost[m] * kg for m, kg in cheap.additions_kg.items()) < \
+        sum(cost[m] * kg for m, kg in dear.additions_kg.items())
+
+
+def test_no_stage_beyond_the_samples_the_history_supports(advisor: Advisor):
+    most = advisor.support.grade("S355J2").samples_max
+    off = {**S355, "Mn": 1.22}
+    d = advisor.on_sample(_state([(1592.0, off)] * most))
+    assert d.finish and d.flags and "most this grade's history has" in d.flags[0]
+
+
+def test_aiming_to_finish_below_the_history_sample_count_is_flagged(advisor: Advisor):
+    dear = _with_minute_cost(advisor, 400.0).on_arrival(_state([]))
+    if advisor.support.grade("S355J2").samples_min > 1:
+        assert any("fewer than any" in f for f in dear.flags), dear.flags
+
+
+def test_heat_state_round_trips_through_json(advisor: Advisor):
+    state = _state([(1592.0, S355)])
+    again = HeatState.from_dict(state.to_dict())
+    assert again == state
+    assert math.isnan(again.slag_feo_wt_pct)
