@@ -219,7 +219,8 @@ class _StageLP:
             done = added.get(mat.name, 0.0)
             room = max(mat.max_kg_per_heat - done, 0.0)
             if self.trim:
-                hi = min(room, max(sup.max_stage_kg[True].get(mat.name, 0.0), sup.max_stage_kg[False].get(mat.name, 0.0)))
+                largest = max(sup.max_stage_kg[True].get(mat.name, 0.0), sup.max_stage_kg[False].get(mat.name, 0.0))
+                hi = min(room, largest)
                 out[mat.name] = (0.0, hi)
                 continue
             top = room if gs is None else min(room, max(gs.max_total_kg[mat.name] - done, 0.0))
