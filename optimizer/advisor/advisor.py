@@ -73,14 +73,36 @@ class Advisor:
 
     # ------------------------------------------------------------------ finish rule
     def _accepts(self, grade: Grade, state: HeatState) -> tuple[bool, str]:
-        """Whether the last sample meets every limit at the grade's confidence, allowing for the measurement."""
+        """Whether the heat's true state meets every limit at the grade's confidence: the last sample fused with
+        the stage model's prediction of it (see :meth:`closing_estimate`)."""
         z = float(stats.norm.ppf(grade.confidence))
         for name, (lo, hi) in _windows(grade).items():
-            v = _measured(state, name)
-            sd = math.sqrt(self.models.outcomes[name].meas_variance(v if name != TEMPERATURE else 0.0))
+            v, sd = self.closing_estimate(state, name)
             if (lo is not None and v < lo + z * sd) or (hi is not None and v > hi - z * sd):
-                return False, f"{name} {v:g} outside [{lo}, {hi}] with margin {z * sd:.3g}"
+                return False, f"{name} {v:.4g} outside [{lo}, {hi}] with margin {z * sd:.3g}"
         return True, ""
+
+    def closing_estimate(self, state: HeatState, name: str) -> tuple[float, float]:
+        """(mean, sd) of the true value of ``name`` now: the last measurement combined with what the stage model
+        predicted for it before it was taken (a Kalman step). A measurement more than 3 sd from the prediction
+        is taken alone: the model is not trusted against the plant."""
+        measured = _measured(state, name)
+        meas_var = self.models.outcomes[name].meas_variance(measured if name != TEMPERATURE else 0.0)
+        if state.n_stages == 0:
+            return measured, math.sqrt(meas_var)
+        before = HeatState(state.heat_id, state.grade, state.steel_weight_t, state.samples[:-1], state.stages[:-1],
+                           state.oxygen_ppm, state.slag_feo_wt_pct, state.planned_time)
+        done = state.stages[-1]
+        minutes = state.last.minutes_from_start - state.samples[-2].minutes_from_start
+        plan = StagePlan(done.additions_kg, done.arc_energy_kWh, 0.0)
+        fc = forecast(self.models, before, name)
+        x = self.models.effect_x(name, stage_context(before), plan, minutes)
+        pred = fc.mean(plan, minutes, x)
+        var_meas, var_true = fc.variance(x, pred)
+        if not math.isfinite(pred) or abs(measured - pred) > 3.0 * math.sqrt(var_meas):
+            return measured, math.sqrt(meas_var)
+        w = var_true / (var_true + meas_var)
+        return pred + w * (measured - pred), math.sqrt(var_true * meas_var / (var_true + meas_var))
 
     # ------------------------------------------------------------------ one stage
     def _decide(self, state: HeatState) -> StageDecision:
@@ -108,7 +130,7 @@ class Advisor:
                                  source=self.name)
         _, z, sol = best
         flags = list(sol.flags) + self._support_flags(state, sol.additions_kg, sol.arc_energy_kWh, trim)
-        if gs is not None and state.n_stages + 1 < gs.samples_min and z >= z_conf:
+        if gs is not None and state.n_stages + 1 < gs.samples_min and sol.p_pass >= 0.5:
             flags.append(f"aims to finish after {state.n_stages + 1} samples, fewer than any of this grade's "
                          f"{gs.n_heats} history heats ({gs.samples_min}-{gs.samples_max}); the closing sample "
                          "decides")
@@ -252,19 +274,17 @@ class _StageLP:
         return out
 
     def solve(self, z: float) -> _Solution | None:
-        """Cheapest stage whose predicted closing sample lies ``z`` sd inside the acceptance window."""
+        """Cheapest stage whose closing estimate is predicted ``z`` spreads inside the acceptance window (the
+        window less the grade's confidence times the sd the closing sample will leave)."""
         z_conf = float(stats.norm.ppf(self.grade.confidence))
         plan = self.ref
         sol = None
         for _ in range(2):  # margins depend on the plan through the variance: evaluate, solve, re-evaluate
             sds = self._sd(plan)
             for o, (lo, hi) in self.windows.items():
-                meas_sd = math.sqrt(self.adv.models.outcomes[o].meas_variance(0.0 if o == TEMPERATURE else
-                                                                             (lo or 0.0) if hi is None else hi))
-                acc_lo = None if lo is None else lo + z_conf * meas_sd
-                acc_hi = None if hi is None else hi - z_conf * meas_sd
-                self.model.lo[o] = -1e9 if acc_lo is None else acc_lo + z * sds[o][0]
-                self.model.hi[o] = 1e9 if acc_hi is None else acc_hi - z * sds[o][0]
+                post_sd, spread = _closing(*sds[o])
+                self.model.lo[o] = -1e9 if lo is None else lo + z_conf * post_sd + z * spread
+                self.model.hi[o] = 1e9 if hi is None else hi - z_conf * post_sd - z * spread
             res = self.opt.solve(self.model, load_solutions=False, raise_exception_on_nonoptimal_result=False)
             if res.solution_status != SolutionStatus.optimal:
                 return None
@@ -290,10 +310,10 @@ class _StageLP:
             fc = self.fcs[o]
             mean = fc.mean(plan, minutes, models.effect_x(o, self.ctx, plan, minutes))
             sd_meas, sd_true = sds[o]
-            meas_sd = math.sqrt(max(sd_meas ** 2 - sd_true ** 2, 0.0))
-            acc_lo = -math.inf if lo is None else lo + z_conf * meas_sd
-            acc_hi = math.inf if hi is None else hi - z_conf * meas_sd
-            p_pass *= _phi((acc_hi - mean) / sd_meas) - _phi((acc_lo - mean) / sd_meas)
+            post_sd, spread = _closing(sd_meas, sd_true)
+            acc_lo = -math.inf if lo is None else lo + z_conf * post_sd
+            acc_hi = math.inf if hi is None else hi - z_conf * post_sd
+            p_pass *= _phi((acc_hi - mean) / spread) - _phi((acc_lo - mean) / spread)
             predicted[o] = (mean, mean - z90 * sd_true, mean + z90 * sd_true)
             if (lo is not None and mean < lo) or (hi is not None and mean > hi):
                 flags.append(f"{o}: predicted {mean:.4g} outside the window [{lo}, {hi}] even at the limits "
@@ -301,6 +321,14 @@ class _StageLP:
         cost = sum(self.price[k] * kg for k, kg in adds.items()) + self.adv._kwh_cost() * kwh \
             + self.adv.cfg.sampling.cost_per_treatment_minute * (hold + models.arc_minutes(kwh, self.w_t))  # noqa: SLF001
         return _Solution({k: v for k, v in adds.items() if v > 0}, kwh, hold, cost, p_pass, predicted, tuple(flags))
+
+
+def _closing(sd_meas: float, sd_true: float) -> tuple[float, float]:
+    """For the sample that closes a stage: (sd of the true value after fusing that sample with the prediction,
+    spread of the fused estimate before the sample is taken). Measurement variance = sd_meas^2 - sd_true^2."""
+    v, m = sd_true ** 2, max(sd_meas ** 2 - sd_true ** 2, 1e-18)
+    w = v / (v + m)
+    return math.sqrt(v * m / (v + m)), max(w * math.sqrt(v + m), 1e-12)
 
 
 def _phi(x: float) -> float:

@@ -82,3 +82,22 @@ def test_heat_state_round_trips_through_json(advisor: Advisor):
     again = HeatState.from_dict(state.to_dict())
     assert again == state
     assert math.isnan(again.slag_feo_wt_pct)
+
+
+def test_closing_estimate_fuses_the_sample_with_the_prediction_unless_they_disagree(advisor: Advisor):
+    arrival = advisor.on_arrival(_state([]))
+    predicted_mn = arrival.predicted["Mn_wt_pct"][0]
+    meas_sd = advisor.models.outcomes["Mn_wt_pct"].meas_variance(predicted_mn) ** 0.5
+    done = StageRecord(dict(arrival.additions_kg), arrival.arc_energy_kWh)
+    agree = {**S355, "Mn": predicted_mn}
+
+    def after(chem: dict[str, float]) -> HeatState:
+        base = _state([])
+        return HeatState("T1", "S355J2", 100.0, (*base.samples, Sample(1, 25.0, 1592.0, chem)), (done,),
+                         oxygen_ppm=380.0)
+
+    mean, sd = advisor.closing_estimate(after(agree), "Mn_wt_pct")
+    assert abs(mean - predicted_mn) < meas_sd and sd < meas_sd
+    far = {**S355, "Mn": predicted_mn + 10 * meas_sd}
+    mean, sd = advisor.closing_estimate(after(far), "Mn_wt_pct")
+    assert mean == far["Mn"] and abs(sd - advisor.models.outcomes["Mn_wt_pct"].meas_variance(far["Mn"]) ** 0.5) < 1e-12
