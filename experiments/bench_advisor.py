@@ -1,0 +1,69 @@
+"""Benchmark: decision latency of the heat-by-heat advisor (on arrival and after each sample).
+
+The advisor is learned from simulator history made by today's practice; fresh heats then run in the simulated
+plant, and every call of ``on_arrival`` / ``on_sample`` is timed (wall clock, this process). Prints p50, p95 and
+p99 in ms per kind of decision and overall. The OPC UA round trip is measured in the plant-side benchmark.
+
+    .venv/bin/python experiments/bench_advisor.py [--history 2000] [--heats 100] [--seed 11]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+
+from optimizer.advisor import Advisor
+from optimizer.config import load_config
+from optimizer.simulator.advisor_policy import advisor_from_simulated_history
+from optimizer.simulator.heats import EVALUATION_STREAM, draw_heats, heat_rng
+from optimizer.simulator.plant import run_controlled_heat
+from optimizer.stages.state import HeatState, StageDecision
+
+
+class TimedAdvisor:
+    """Times each call of the advisor it wraps."""
+
+    def __init__(self, advisor: Advisor) -> None:
+        self.advisor = advisor
+        self.seconds: dict[str, list[float]] = {"arrival": [], "sample": []}
+
+    def on_arrival(self, state: HeatState) -> StageDecision:
+        t0 = time.perf_counter()
+        d = self.advisor.on_arrival(state)
+        self.seconds["arrival"].append(time.perf_counter() - t0)
+        return d
+
+    def on_sample(self, state: HeatState) -> StageDecision:
+        t0 = time.perf_counter()
+        d = self.advisor.on_sample(state)
+        self.seconds["sample"].append(time.perf_counter() - t0)
+        return d
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--history", type=int, default=2000)
+    ap.add_argument("--heats", type=int, default=100)
+    ap.add_argument("--seed", type=int, default=11)
+    args = ap.parse_args()
+    cfg = load_config()
+    t0 = time.perf_counter()
+    policy = advisor_from_simulated_history(cfg, args.history, 0)
+    print(f"advisor learned from {args.history} history heats in {time.perf_counter() - t0:.1f} s "
+          f"({policy.advisor.models.n_stages} stages)")
+    timed = TimedAdvisor(policy.advisor)
+    for k, heat in enumerate(draw_heats(cfg, args.heats, args.seed, EVALUATION_STREAM)):
+        run_controlled_heat(cfg, heat, timed, heat_rng(args.seed, EVALUATION_STREAM + 100, k))
+    every = timed.seconds["arrival"] + timed.seconds["sample"]
+    print(f"{'decision':10s} {'n':>5s} {'p50 ms':>8s} {'p95 ms':>8s} {'p99 ms':>8s} {'max ms':>8s}")
+    for name, vals in [*timed.seconds.items(), ("all", every)]:
+        ms = 1000.0 * np.array(vals)
+        print(f"{name:10s} {len(ms):5d} {np.percentile(ms, 50):8.1f} {np.percentile(ms, 95):8.1f} "
+              f"{np.percentile(ms, 99):8.1f} {ms.max():8.1f}")
+    print("target: p95 under 1000 ms on 2 cores (issue 23)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,51 @@
+"""Expected arrival states per grade, learned from the history: what the night can know about a heat.
+
+The night before, a plant knows each heat's grade, planned time and steel weight; its arrival chemistry,
+temperature and oxygen exist only when it arrives. The day plan therefore works from the history's mean arrival
+state of the grade, with its spread (1 sd) as the uncertainty.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+
+import pandas as pd
+
+from optimizer.config import PlantConfig
+from optimizer.dosing.schedule import HeatContext
+from optimizer.schema import element_col
+
+ARRIVAL_COLUMNS = ("initial_temperature_degC", "initial_oxygen_ppm")
+
+
+@dataclass(frozen=True)
+class ExpectedArrival:
+    """Per grade: mean and sd of every arrival value (see module doc)."""
+
+    mean: dict[str, dict[str, float]]
+    sd: dict[str, dict[str, float]]
+    overall_mean: dict[str, float]
+    overall_sd: dict[str, float]
+
+    def expect(self, context: HeatContext) -> HeatContext:
+        """``context`` with its arrival values replaced by the grade's expected ones (and their sd)."""
+        mean = self.mean.get(context.grade, self.overall_mean)
+        sd = self.sd.get(context.grade, self.overall_sd)
+        chem = {k[len("initial_"):-len("_wt_pct")]: v for k, v in mean.items() if k.endswith("_wt_pct")}
+        return replace(context, initial_wt_pct=chem, initial_temperature_degC=mean["initial_temperature_degC"],
+                       initial_oxygen_ppm=mean.get("initial_oxygen_ppm", math.nan), sd=dict(sd))
+
+
+def learn_expected_arrival(cfg: PlantConfig, heats: pd.DataFrame) -> ExpectedArrival:
+    """Mean and sd of the arrival values per grade (grades with fewer than 5 heats use the plant's overall)."""
+    cols = [element_col("initial", el) for el in cfg.elements] + [c for c in ARRIVAL_COLUMNS if c in heats]
+    overall_mean = {c: float(heats[c].mean()) for c in cols}
+    overall_sd = {c: float(heats[c].std(ddof=1)) for c in cols}
+    mean, sd = {}, {}
+    for grade, part in heats.groupby("grade"):
+        if len(part) < 5:
+            continue
+        mean[str(grade)] = {c: float(part[c].mean()) for c in cols}
+        sd[str(grade)] = {c: float(part[c].std(ddof=1)) for c in cols}
+    return ExpectedArrival(mean, sd, overall_mean, overall_sd)
