@@ -16,6 +16,7 @@ from scipy import stats
 from optimizer.config import PlantConfig
 from optimizer.simulator.heats import EVALUATION_STREAM, draw_heats
 from optimizer.simulator.history import run_heats
+from optimizer.simulator.physics import Physics
 from optimizer.simulator.plant import HeatRecord
 from optimizer.simulator.policies import ControllerPolicy, Policy
 
@@ -57,10 +58,11 @@ class EvaluationResult:
 
 
 def evaluate(cfg: PlantConfig, policy: Policy | ControllerPolicy, n_heats: int, seed: int,
-             grades: Sequence[str] | None = None) -> EvaluationResult:
+             grades: Sequence[str] | None = None, physics: str | Physics | None = None) -> EvaluationResult:
     """Apply ``policy`` to ``n_heats`` fresh heats: the evaluation stream of ``seed``, disjoint from the history
-    stream, identical for every policy (same heats, same process noise), so differences are paired."""
-    heats = draw_heats(cfg, n_heats, seed, EVALUATION_STREAM, grades=grades)
+    stream, identical for every policy (same heats, same process noise), so differences are paired. ``physics``
+    names the plant (default ``standard``)."""
+    heats = draw_heats(cfg, n_heats, seed, EVALUATION_STREAM, grades=grades, physics=physics)
     already = len(getattr(policy, "fallbacks", []))
     records = run_heats(cfg, heats, policy, seed, EVALUATION_STREAM)
     fallbacks = list(getattr(policy, "fallbacks", []))[already:]
