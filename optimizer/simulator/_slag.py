@@ -34,7 +34,7 @@ from optimizer.simulator.practice import OperatorPractice
 _LAW = {
     "Mn": (0.985, 0.05, 300.0, 0.06, 1.3, 250.0, 0.010),
     "Si": (0.94, 0.16, 250.0, 0.17, 1.5, 200.0, 0.020),
-    "Al": (0.82, 0.60, 120.0, 0.55, 1.3, 150.0, 0.035),
+    "Al": (0.82, 0.60, 120.0, 0.60, 1.3, 150.0, 0.035),
     "C": (0.93, 0.08, 400.0, 0.07, 1.0, 100.0, 0.020),
     "Cr": (0.985, 0.02, 300.0, 0.02, 1.0, 300.0, 0.008),
     "S": (0.55, 0.0, 1.0, 0.0, 1.0, 1.0, 0.080),
@@ -56,7 +56,7 @@ MEASURE_ABS_SD_WT_PCT = 0.0008
 SLAG_SHOP = OperatorPractice(
     "slag shop", trim_trigger=1.0, aim_above_mid=0.2,
     fixed_yields={"Mn": 0.95, "Si": 0.85, "Al": 0.50, "C": 0.90},
-    arc_efficiency=0.43, heat_loss_degC_per_min=0.8, sample_variation=(-1, 0, 1),
+    arc_efficiency=0.43, heat_loss_degC_per_min=0.75, sample_variation=(-1, 0, 1),
 )
 
 
