@@ -66,6 +66,12 @@ class PerfectKnowledgePolicy:
         kwh = None
         for k in range(_ROUNDS):
             adds = level2_additions(self.cfg, true_ctx, target, 0.0, rec)
+            if k == 1 and _fluxes_only(self.cfg, adds):  # the first replay's recoveries find no plan: keep priors
+                known = {}
+                adds = level2_additions(self.cfg, true_ctx, target, 0.0, rec)
+            if prev is not None and _fluxes_only(self.cfg, adds):  # targets beyond the material bounds: step back
+                target = {el: (t + prev[0][el]) / 2 for el, t in target.items()}
+                continue
             kwh = self._energy(heat, adds, t_aim) if kwh is None else kwh  # recoveries do not depend on it
             bath = self._replay(heat, adds, kwh)
             final = bath.wt_pct()
@@ -120,3 +126,8 @@ def _secant(aims: Mapping[str, float], target: dict[str, float], final: Mapping[
         slope = slope if 0.05 < slope < 20 else 1.0
         out[el] = max(target[el] + (aim - final[el]) / slope, 0.0)
     return out
+
+
+def _fluxes_only(cfg: PlantConfig, adds: Mapping[str, float]) -> bool:
+    """True when the alloy calculation found no feasible plan (it then adds every material's minimum only)."""
+    return all(kg <= m.min_kg_per_heat for m in cfg.materials for mat, kg in adds.items() if mat == m.name)
