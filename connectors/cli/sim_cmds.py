@@ -118,10 +118,11 @@ def evaluate_cmd(
     if heats <= 0:
         fail(f"--heats must be a positive number of heats, got {heats}", EXIT_BAD_INPUT)
     try:
-        result = evaluate(cfg, make_policy(policy, cfg, fallback=fallback), heats, seed, grades=grade,
-                          physics=plant)
-        other = (evaluate(cfg, make_policy(compare_to, cfg, fallback=fallback), heats, seed, grades=grade,
-                          physics=plant) if compare_to else None)
+        # a policy that learns from history (optimizer) learns from this plant's history
+        result = evaluate(cfg, make_policy(policy, cfg, fallback=fallback, physics=plant.name), heats, seed,
+                          grades=grade, physics=plant)
+        other = (evaluate(cfg, make_policy(compare_to, cfg, fallback=fallback, physics=plant.name), heats, seed,
+                          grades=grade, physics=plant) if compare_to else None)
     except UnknownGradeError as exc:
         fail(f"--grade: {exc}", EXIT_BAD_INPUT)
     except (ValueError, FileNotFoundError, LookupError, DataFileError) as exc:
