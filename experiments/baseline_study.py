@@ -4,7 +4,7 @@ Prints, on fresh evaluation heats: the baseline's figures with 95 % CIs against 
 why heats go off-spec, over-alloying against a perfect-knowledge policy (knows every hidden parameter), the
 better/worse hand-written policies against the baseline (paired), and the time to simulate 2,000 history heats.
 
-    .venv/bin/python experiments/baseline_study.py [--heats 1000] [--seed 5]
+    .venv/bin/python experiments/baseline_study.py [--heats 1000] [--seed 5] [--physics standard|slag]
 """
 
 from __future__ import annotations
@@ -16,7 +16,15 @@ import time
 import numpy as np
 
 from optimizer.config import load_config
-from optimizer.simulator import EVALUATION_STREAM, compare, draw_heats, evaluate, make_policy, simulate_history
+from optimizer.simulator import (
+    EVALUATION_STREAM,
+    compare,
+    draw_heats,
+    evaluate,
+    make_policy,
+    physics_names,
+    simulate_history,
+)
 from optimizer.simulator._oracle import PerfectKnowledgePolicy
 
 FIGURES = {  # figure: DOMAIN.md / brief plausibility range
@@ -30,19 +38,20 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--heats", type=int, default=1000)
     ap.add_argument("--seed", type=int, default=5)
+    ap.add_argument("--physics", default="standard", choices=physics_names())
     args = ap.parse_args()
     cfg = load_config()
-    n, seed = args.heats, args.seed
+    n, seed, phys = args.heats, args.seed, args.physics
     t0 = time.perf_counter()
-    simulate_history(cfg, 2000, 0)
-    print(f"simulate_history: 2000 heats in {time.perf_counter() - t0:.1f} s\n")
+    simulate_history(cfg, 2000, 0, physics=phys)
+    print(f"simulate_history: 2000 heats of the {phys} plant in {time.perf_counter() - t0:.1f} s\n")
 
-    runs = {p: evaluate(cfg, make_policy(p, cfg), n, seed) for p in ("baseline", "better", "worse")}
-    heats = draw_heats(cfg, n, seed, EVALUATION_STREAM)
+    runs = {p: evaluate(cfg, make_policy(p, cfg), n, seed, physics=phys) for p in ("baseline", "better", "worse")}
+    heats = draw_heats(cfg, n, seed, EVALUATION_STREAM, physics=phys)
     for label, guard in (("perfect knowledge (at grade aim)", None), ("perfect knowledge (min + 10 %)", 0.10)):
-        runs[label] = evaluate(cfg, PerfectKnowledgePolicy.for_heats(cfg, heats, guard), n, seed)
+        runs[label] = evaluate(cfg, PerfectKnowledgePolicy.for_heats(cfg, heats, guard), n, seed, physics=phys)
     base = runs["baseline"].summary()
-    print(f"today's practice on {n} fresh heats (seed {seed}), mean [95 % CI] vs plausible range")
+    print(f"today's practice on {n} fresh heats (seed {seed}, {phys} physics), mean [95 % CI] vs plausible range")
     for k, rng in FIGURES.items():
         e = base[k]
         ok = "" if rng is None else ("  ok" if rng[0] <= e.value <= rng[1] else "  OUT OF RANGE") + f" {rng}"

@@ -19,11 +19,14 @@ from optimizer.simulator import (
     compare,
     draw_heats,
     evaluate,
+    get_physics,
     make_policy,
+    physics_names,
     schedule_frame,
     simulate_history,
 )
 from optimizer.simulator.heats import DEFAULT_START
+from optimizer.simulator.physics import Physics
 
 LABELS = {
     "material_cost_per_t": "material cost per t", "ferroalloy_kg_per_t": "ferroalloy kg per t",
@@ -32,6 +35,21 @@ LABELS = {
 }
 GradeOption = typer.Option(None, "--grade", "-g", help="Only this grade (repeat for several); default: the "
                            "config's grade mix.")
+PhysicsOption = typer.Option("standard", "--physics", help="Plant physics the heats run in (and its operators' "
+                             "trims); `dosing evaluate --list-physics` lists the names.")
+
+
+def _physics_or_exit(name: str) -> Physics:
+    try:
+        return get_physics(name)
+    except ValueError as exc:
+        fail(f"--physics: {exc}", EXIT_BAD_INPUT)
+
+
+def _list_physics(value: bool) -> None:
+    if value:
+        print("\n".join(physics_names()))
+        raise typer.Exit(0)
 
 
 @app.command("simulate")
@@ -43,10 +61,12 @@ def simulate(
                                        "that `dosing evaluate --heats N --seed S` replays, as a schedule to optimize."),
     start: str = typer.Option(str(DEFAULT_START.isoformat()), "--start", help="Time of the first heat (ISO, UTC)."),
     grade: list[str] = GradeOption,
+    physics: str = PhysicsOption,
     config: Path = ConfigOption,
 ) -> None:
     """Simulate historical heats under today's practice with the built-in plant simulator (digital twin)."""
     cfg = config_or_exit(config)
+    plant = _physics_or_exit(physics)
     if heats <= 0:
         fail(f"--heats must be a positive number of heats, got {heats}", EXIT_BAD_INPUT)
     try:
@@ -56,9 +76,10 @@ def simulate(
     t0 = t0.tz_localize("UTC") if t0.tzinfo is None else t0.tz_convert("UTC")
     try:
         if schedule_only:
-            frame = schedule_frame(cfg, draw_heats(cfg, heats, seed, EVALUATION_STREAM, start=t0, grades=grade))
+            frame = schedule_frame(cfg, draw_heats(cfg, heats, seed, EVALUATION_STREAM, start=t0, grades=grade,
+                                                   physics=plant))
         else:
-            table, samples = simulate_history(cfg, heats, seed, start=t0, grades=grade)
+            table, samples = simulate_history(cfg, heats, seed, start=t0, grades=grade, physics=plant)
     except UnknownGradeError as exc:
         fail(f"--grade: {exc}", EXIT_BAD_INPUT)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -69,7 +90,7 @@ def simulate(
     table.to_parquet(out_dir / "heats.parquet", index=False)
     table.to_csv(out_dir / "heats.csv", index=False)
     samples.to_csv(out_dir / "samples.csv", index=False)
-    out.print(f"{len(table)} heats and {len(samples)} samples written to {out_dir}")
+    out.print(f"{len(table)} heats and {len(samples)} samples ({plant.name} physics) written to {out_dir}")
 
 
 @app.command("evaluate")
@@ -85,17 +106,23 @@ def evaluate_cmd(
                                  "feasible setpoints for (e.g. baseline); they are listed. Default: error."),
     grade: list[str] = GradeOption,
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object on stdout instead of tables."),
+    physics: str = PhysicsOption,
+    list_physics: bool = typer.Option(False, "--list-physics", callback=_list_physics, is_eager=True,
+                                      help="Print the plant physics names, one per line, and exit."),
     config: Path = ConfigOption,
 ) -> None:
     """Apply a dosing policy to fresh simulated heats and report cost, energy, CO2, off-spec rate, samples and
     treatment time per heat, with 95 % confidence intervals."""
     cfg = config_or_exit(config)
+    plant = _physics_or_exit(physics)
     if heats <= 0:
         fail(f"--heats must be a positive number of heats, got {heats}", EXIT_BAD_INPUT)
     try:
-        result = evaluate(cfg, make_policy(policy, cfg, fallback=fallback), heats, seed, grades=grade)
-        other = (evaluate(cfg, make_policy(compare_to, cfg, fallback=fallback), heats, seed, grades=grade)
-                 if compare_to else None)
+        # a policy that learns from history (optimizer) learns from this plant's history
+        result = evaluate(cfg, make_policy(policy, cfg, fallback=fallback, physics=plant.name), heats, seed,
+                          grades=grade, physics=plant)
+        other = (evaluate(cfg, make_policy(compare_to, cfg, fallback=fallback, physics=plant.name), heats, seed,
+                          grades=grade, physics=plant) if compare_to else None)
     except UnknownGradeError as exc:
         fail(f"--grade: {exc}", EXIT_BAD_INPUT)
     except (ValueError, FileNotFoundError, LookupError, DataFileError) as exc:
@@ -124,7 +151,8 @@ def _finite(v: object) -> object:
 
 def _print_tables(result: EvaluationResult, other: EvaluationResult | None) -> None:
     table = Table("figure", result.policy, *([other.policy, "paired difference"] if other else []),
-                  title=f"Closed-loop evaluation on {result.n_heats} fresh heats (seed {result.seed}), 95 % CI")
+                  title=f"Closed-loop evaluation on {result.n_heats} fresh heats (seed {result.seed}, "
+                        f"{result.physics} physics), 95 % CI")
     sa, sb = result.summary(), other.summary() if other else None
     diffs = compare(result, other) if other else {}
     for key, label in LABELS.items():

@@ -59,11 +59,12 @@ class OptimizerPolicy:
 
 
 def optimizer_from_simulated_history(cfg: PlantConfig, history_heats: int = 2000, history_seed: int = 0,
-                                     workers: int | None = None) -> OptimizerPolicy:
-    """Train surrogates on simulator history made by today's practice, then optimize with them."""
+                                     workers: int | None = None, physics: str | None = None) -> OptimizerPolicy:
+    """Train surrogates on simulator history made by today's practice in the plant ``physics`` (default
+    ``standard``), then optimize with them."""
     from optimizer.simulator.history import simulate_history
     from optimizer.surrogates import train_surrogates
 
-    heats, _ = simulate_history(cfg, history_heats, history_seed)
+    heats, _ = simulate_history(cfg, history_heats, history_seed, physics=physics)
     surrogates, _ = train_surrogates(cfg, heats)
     return OptimizerPolicy(cfg, surrogates, workers)

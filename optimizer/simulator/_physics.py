@@ -1,4 +1,4 @@
-"""Hidden plant physics. Private: the optimizer and the generated files never see these parameters.
+"""The ``standard`` hidden plant physics. Private: the optimizer and the generated files never see these parameters.
 
 Recovery of an element from an addition depends on dissolved oxygen, slag FeO, temperature and timing
 (trims after deoxidation recover more Al and Si); the arc heats with a per-heat efficiency, the bath loses
@@ -10,6 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+
+from optimizer.config import Energy, Material
+from optimizer.simulator.physics import AdditionEffect, BathView, HoldEffect
+from optimizer.simulator.practice import TODAY, OperatorPractice
 
 # recovery = base + d_oxygen * (O_ppm - 400) + d_feo * (FeO - 3) + d_temp * (T - 1580), then x lognormal noise
 _RECOVERY = {
@@ -72,3 +76,38 @@ def measure_wt_pct(rng: np.random.Generator, true_wt_pct: float) -> float:
     """A spectrometer reading of one element."""
     sd = MEASURE_REL_SD * true_wt_pct + MEASURE_ABS_SD_WT_PCT
     return float(max(0.0, true_wt_pct + rng.normal(0.0, sd)))
+
+
+class StandardPhysics:
+    """Recoveries linear in oxygen, FeO and temperature with a fixed trim bonus, a constant per-heat arc
+    efficiency and heat loss, a per-heat chill factor; today's operators (``practice.TODAY``)."""
+
+    name = "standard"
+    practice: OperatorPractice = TODAY
+
+    def draw_hidden(self, rng: np.random.Generator, true_oxygen_ppm: float) -> HiddenHeat:
+        """Per-heat hidden parameters."""
+        return draw_hidden(rng, true_oxygen_ppm)
+
+    def addition(self, hidden: HiddenHeat, bath: BathView, material: Material, kg: float,
+                 trim: bool) -> AdditionEffect:
+        """Recoveries at the bath temperature; oxygen is not consumed (the trim factor stands for it)."""
+        rec = {el: recovery(el, hidden, bath.temperature_degC, trim) for el in material.composition_wt_pct}
+        chill = material.chill_degC_t_per_kg * hidden.chill_factor * kg / bath.steel_weight_t
+        return AdditionEffect(rec, bath.oxygen_ppm, chill)
+
+    def arc_rise_degC(self, hidden: HiddenHeat, bath: BathView, kwh: float, energy: Energy) -> float:
+        """Linear in energy: efficiency x kWh / (heat capacity x weight)."""
+        return hidden.arc_efficiency * kwh / (energy.steel_heat_kWh_per_t_per_degC * bath.steel_weight_t)
+
+    def hold(self, hidden: HiddenHeat, bath: BathView, minutes: float) -> HoldEffect:
+        """A constant loss per minute."""
+        return HoldEffect(hidden.loss_degC_per_min * minutes, bath.oxygen_ppm)
+
+    def measure_temperature(self, rng: np.random.Generator, true_degC: float) -> float:
+        """A thermocouple dip."""
+        return measure_temperature(rng, true_degC)
+
+    def measure_wt_pct(self, rng: np.random.Generator, true_wt_pct: float) -> float:
+        """A spectrometer reading of one element."""
+        return measure_wt_pct(rng, true_wt_pct)

@@ -16,6 +16,8 @@ from scipy import stats
 from optimizer.config import PlantConfig
 from optimizer.simulator.heats import EVALUATION_STREAM, draw_heats
 from optimizer.simulator.history import run_heats
+from optimizer.simulator.physics import Physics
+from optimizer.simulator.physics_registry import get_physics
 from optimizer.simulator.plant import HeatRecord
 from optimizer.simulator.policies import ControllerPolicy, Policy
 
@@ -44,6 +46,7 @@ class EvaluationResult:
     off_spec: np.ndarray
     off_spec_reasons: list[list[str]] = field(default_factory=list)
     fallbacks: list[str] = field(default_factory=list)  # heats the policy could not plan: ran today's practice
+    physics: str = "standard"  # the plant the heats ran in
 
     def summary(self) -> dict[str, Estimate]:
         out = {k: _mean_ci(v) for k, v in self.per_heat.items()}
@@ -51,16 +54,18 @@ class EvaluationResult:
         return out
 
     def to_dict(self) -> dict:
-        return {"policy": self.policy, "heats": self.n_heats, "seed": self.seed,
+        return {"policy": self.policy, "heats": self.n_heats, "seed": self.seed, "physics": self.physics,
                 **{k: {"value": e.value, "ci95": [e.low, e.high]} for k, e in self.summary().items()},
                 "off_spec_heats": int(self.off_spec.sum()), "fallback_heats": list(self.fallbacks)}
 
 
 def evaluate(cfg: PlantConfig, policy: Policy | ControllerPolicy, n_heats: int, seed: int,
-             grades: Sequence[str] | None = None) -> EvaluationResult:
+             grades: Sequence[str] | None = None, physics: str | Physics | None = None) -> EvaluationResult:
     """Apply ``policy`` to ``n_heats`` fresh heats: the evaluation stream of ``seed``, disjoint from the history
-    stream, identical for every policy (same heats, same process noise), so differences are paired."""
-    heats = draw_heats(cfg, n_heats, seed, EVALUATION_STREAM, grades=grades)
+    stream, identical for every policy (same heats, same process noise), so differences are paired. ``physics``
+    names the plant (default ``standard``)."""
+    plant = get_physics(physics)
+    heats = draw_heats(cfg, n_heats, seed, EVALUATION_STREAM, grades=grades, physics=plant)
     already = len(getattr(policy, "fallbacks", []))
     records = run_heats(cfg, heats, policy, seed, EVALUATION_STREAM)
     fallbacks = list(getattr(policy, "fallbacks", []))[already:]
@@ -70,7 +75,7 @@ def evaluate(cfg: PlantConfig, policy: Policy | ControllerPolicy, n_heats: int, 
         per[k] = per[k] / weights
     off = np.array([bool(r.off_spec) for r in records])
     return EvaluationResult(getattr(policy, "name", "policy"), n_heats, seed, per, off, [r.off_spec for r in records],
-                            fallbacks)
+                            fallbacks, plant.name)
 
 
 def _figure(cfg: PlantConfig, r: HeatRecord, key: str) -> float:
@@ -107,8 +112,10 @@ def _wilson(k: int, n: int, z: float = 1.959964) -> Estimate:
 
 def compare(a: EvaluationResult, b: EvaluationResult) -> dict[str, Estimate | float]:
     """Paired differences a - b on the same heats, and the yardstick (% change of a against b)."""
-    if (a.n_heats, a.seed) != (b.n_heats, b.seed):
-        raise ValueError("compare needs both policies evaluated on the same heats (same --heats and --seed)")
+    if (a.n_heats, a.seed, a.physics) != (b.n_heats, b.seed, b.physics):
+        raise ValueError("compare needs both policies evaluated on the same heats (same --heats, --seed and "
+                         f"--physics), got {a.n_heats} heats, seed {a.seed}, {a.physics} against {b.n_heats} heats, "
+                         f"seed {b.seed}, {b.physics}")
     out: dict[str, Estimate | float] = {f"diff_{k}": _mean_ci(a.per_heat[k] - b.per_heat[k]) for k in METRICS}
     out["diff_off_spec_rate"] = _mean_ci(a.off_spec.astype(float) - b.off_spec.astype(float))
     sa, sb = a.summary(), b.summary()

@@ -2,20 +2,24 @@
 
 Heat ``k`` of a run with seed ``s`` is drawn from its own stream ``(s, k)``, so it is identical whatever
 policy is later applied to it. History uses stream 0 of the seed, evaluation heats stream 1, so fresh
-evaluation heats never repeat history heats for the same seed.
+evaluation heats never repeat history heats for the same seed. The physics (by name, default ``standard``)
+draws each heat's hidden parameters and travels with the heat, so the plant simulates the heat by the laws
+it was drawn for; a heat's grade, weight and true arrival state do not depend on the physics.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from optimizer.config import PlantConfig
 from optimizer.dosing.schedule import HeatContext
-from optimizer.simulator._physics import HiddenHeat, draw_hidden
+from optimizer.simulator._physics import StandardPhysics
+from optimizer.simulator.physics import HiddenState, Physics
+from optimizer.simulator.physics_registry import get_physics
 
 HISTORY_STREAM, EVALUATION_STREAM = 0, 1
 DEFAULT_START = pd.Timestamp("2026-01-05T06:00:00Z")
@@ -27,12 +31,14 @@ _TAP_RANGES = {"Mn": (0.05, 0.15), "Si": (0.005, 0.02), "Al": (0.001, 0.004), "P
 
 @dataclass(frozen=True)
 class SimHeat:
-    """A heat as the plant sees it (context, measured) and as it really is (true initial state, hidden)."""
+    """A heat as the plant sees it (context, measured) and as it really is (true initial state, hidden, and the
+    physics that drew the hidden parameters and simulates the heat)."""
 
     context: HeatContext
     true_initial_wt_pct: dict[str, float]
     true_initial_temperature_degC: float
-    hidden: HiddenHeat
+    hidden: HiddenState
+    physics: Physics = field(default_factory=StandardPhysics, repr=False)
 
 
 def heat_rng(seed: int, stream: int, index: int) -> np.random.Generator:
@@ -41,16 +47,20 @@ def heat_rng(seed: int, stream: int, index: int) -> np.random.Generator:
 
 
 def draw_heats(cfg: PlantConfig, n_heats: int, seed: int, stream: int = HISTORY_STREAM,
-               start: pd.Timestamp = DEFAULT_START, grades: Sequence[str] | None = None) -> list[SimHeat]:
+               start: pd.Timestamp = DEFAULT_START, grades: Sequence[str] | None = None,
+               physics: str | Physics | None = None) -> list[SimHeat]:
     """``n_heats`` heats, one every 45-60 minutes from ``start``; ``grades`` restricts the grade mix to those
-    grades (shares renormalised; unknown name -> UnknownGradeError listing the known grades)."""
+    grades (shares renormalised; unknown name -> UnknownGradeError listing the known grades); ``physics`` names
+    the plant (default ``standard``; unknown name -> ValueError listing the names)."""
     if isinstance(n_heats, bool) or not isinstance(n_heats, int | np.integer) or n_heats <= 0:
         raise ValueError(f"the number of heats must be positive, got {n_heats!r}")
+    phys = get_physics(physics)
     shares = grade_shares(cfg, grades)
     gaps = np.random.default_rng([seed, stream, 10**9]).uniform(45, 60, size=n_heats)
     times = (start + pd.to_timedelta(np.cumsum(gaps) - gaps[0], unit="min")).floor("s")
     prefix = "H" if stream == HISTORY_STREAM else "E"
-    return [_draw_one(cfg, heat_rng(seed, stream, k), f"{prefix}{k:06d}", times[k], shares) for k in range(n_heats)]
+    return [_draw_one(cfg, heat_rng(seed, stream, k), f"{prefix}{k:06d}", times[k], shares, phys)
+            for k in range(n_heats)]
 
 
 def grade_shares(cfg: PlantConfig, grades: Sequence[str] | None = None) -> np.ndarray:
@@ -63,7 +73,7 @@ def grade_shares(cfg: PlantConfig, grades: Sequence[str] | None = None) -> np.nd
 
 
 def _draw_one(cfg: PlantConfig, rng: np.random.Generator, heat_id: str, when: pd.Timestamp,
-              shares: np.ndarray) -> SimHeat:
+              shares: np.ndarray, physics: Physics) -> SimHeat:
     grade = cfg.grades[int(rng.choice(len(cfg.grades), p=shares))]
     lo, hi = cfg.plant.steel_weight_range_t
     weight = float(np.clip(rng.normal(cfg.plant.nominal_steel_weight_t, 0.05 * cfg.plant.nominal_steel_weight_t),
@@ -75,7 +85,7 @@ def _draw_one(cfg: PlantConfig, rng: np.random.Generator, heat_id: str, when: pd
         true["C"] = float(rng.uniform(0.35, 0.8) * c_max if c_max > 0.3 else rng.uniform(0.25, 0.55) * c_max)
     temp = float(np.clip(rng.normal(1586.0, 12.0), 1545.0, 1625.0))
     oxygen = float(np.clip(rng.lognormal(np.log(380.0), 0.35), 120.0, 1200.0))
-    hidden = draw_hidden(rng, oxygen)
+    hidden = physics.draw_hidden(rng, oxygen)
     measured = {el: float(max(0.0, v + rng.normal(0, 0.02 * v + 0.0005))) for el, v in true.items()}
     ctx = HeatContext(
         heat_id=heat_id, grade=grade.name, steel_weight_t=round(weight, 2),
@@ -84,7 +94,7 @@ def _draw_one(cfg: PlantConfig, rng: np.random.Generator, heat_id: str, when: pd
         initial_oxygen_ppm=round(oxygen * float(np.exp(rng.normal(0, 0.08))), 1),
         planned_time=when,
     )
-    return SimHeat(ctx, true, temp, hidden)
+    return SimHeat(ctx, true, temp, hidden, physics)
 
 
 def schedule_frame(cfg: PlantConfig, heats: list[SimHeat]) -> pd.DataFrame:

@@ -10,12 +10,9 @@ import pandas as pd
 from optimizer.config import PlantConfig
 from optimizer.schema import element_col, heat_columns, material_col, sample_columns
 from optimizer.simulator.heats import DEFAULT_START, HISTORY_STREAM, SimHeat, draw_heats, heat_rng
+from optimizer.simulator.physics import Physics
 from optimizer.simulator.plant import HeatRecord, run_controlled_heat, run_heat
 from optimizer.simulator.policies import ControllerPolicy, Level2Policy, Policy
-
-# operators vary the sample count around today's practice (2..4 when the practice is 3): history then
-# shows how the final spread depends on sampling, which the surrogates need to learn
-_SAMPLE_VARIATION = (-1, 0, 0, 1)
 
 
 def run_heats(cfg: PlantConfig, heats: list[SimHeat], policy: Policy | ControllerPolicy, seed: int, stream: int,
@@ -31,7 +28,9 @@ def run_heats(cfg: PlantConfig, heats: list[SimHeat], policy: Policy | Controlle
         rng = heat_rng(seed, stream + 100, k)
         if vary_samples:
             lo, hi = cfg.sampling.samples_per_heat_min, cfg.sampling.samples_per_heat_max
-            n = int(np.clip(plan.n_samples + rng.choice(_SAMPLE_VARIATION), max(lo, 1), hi))
+            # operators vary the sample count around the plan (today's practice: 2..4 when the plan says 3):
+            # history then shows how the final spread depends on sampling, which the models need to learn
+            n = int(np.clip(plan.n_samples + rng.choice(heat.physics.practice.sample_variation), max(lo, 1), hi))
             plan = type(plan)(plan.additions_kg, plan.arc_energy_kWh, n, plan.aim_wt_pct, plan.aim_temperature_degC,
                               plan.source)
         records.append(run_heat(cfg, heat, plan, rng))
@@ -40,13 +39,15 @@ def run_heats(cfg: PlantConfig, heats: list[SimHeat], policy: Policy | Controlle
 
 def simulate_history(cfg: PlantConfig, n_heats: int, seed: int, policy: Policy | None = None,
                      start: pd.Timestamp | None = None,
-                     grades: Sequence[str] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+                     grades: Sequence[str] | None = None,
+                     physics: str | Physics | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """``n_heats`` historical heats under today's practice: (heat table, sample table), canonical schema.
 
-    Heat ids ``H000000``...; one heat every 45-60 min from ``start`` (default 2026-01-05 06:00 UTC).
+    Heat ids ``H000000``...; one heat every 45-60 min from ``start`` (default 2026-01-05 06:00 UTC); ``physics``
+    names the plant (default ``standard``), whose operators make the trims.
     """
     heats = draw_heats(cfg, n_heats, seed, HISTORY_STREAM, start=DEFAULT_START if start is None else start,
-                       grades=grades)
+                       grades=grades, physics=physics)
     records = run_heats(cfg, heats, policy or Level2Policy(cfg), seed, HISTORY_STREAM, vary_samples=True)
     return heat_table(cfg, heats, records), sample_table(cfg, heats, records)
 

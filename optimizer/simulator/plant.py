@@ -20,9 +20,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from optimizer.config import Grade, PlantConfig
-from optimizer.simulator import _physics as phys
 from optimizer.simulator.heats import SimHeat
+from optimizer.simulator.physics import BathView
 from optimizer.simulator.policies import HeatPlan
+from optimizer.simulator.practice import TODAY, OperatorPractice
 from optimizer.stages.state import HeatController, HeatState, Sample, StageDecision, StageRecord
 
 STIR_MIN = 12.0  # minutes of treatment besides heating and sampling, over the whole plan
@@ -45,6 +46,7 @@ class HeatRecord:
     samples: list[dict] = field(default_factory=list)
     off_spec: list[str] = field(default_factory=list)
     recovered_kg: dict[str, float] = field(default_factory=dict)  # test hook: mass balance
+    burnt_kg: dict[str, float] = field(default_factory=dict)  # test hook: lost from the bath while holding
     additions_log: list[Addition] = field(default_factory=list)  # test hook: every addition with its true yields
     stages: list[StageRecord] = field(default_factory=list)
     decisions: list[StageDecision] = field(default_factory=list)
@@ -60,19 +62,26 @@ class Addition:
     kg: float
     trim: bool
     recovery: dict[str, float]
+    temperature_degC: float = float("nan")  # true bath state just before the addition
+    oxygen_ppm: float = float("nan")
 
 
 class _Bath:
     """True state of the steel during the heat."""
 
     def __init__(self, cfg: PlantConfig, heat: SimHeat) -> None:
-        self.cfg, self.heat = cfg, heat
+        self.cfg, self.heat, self.physics = cfg, heat, heat.physics
         self.w_kg = heat.context.steel_weight_t * 1000.0
         self.mass_kg = {el: heat.true_initial_wt_pct[el] / 100.0 * self.w_kg for el in cfg.elements}
         self.temp = heat.true_initial_temperature_degC
         self.minutes = 0.0
         self.recovered_kg = {el: 0.0 for el in cfg.elements}
+        self.burnt_kg = {el: 0.0 for el in cfg.elements}
         self.log: list[Addition] = []
+        self.oxygen_ppm = heat.hidden.true_oxygen_ppm
+
+    def view(self) -> BathView:
+        return BathView(self.temp, self.oxygen_ppm, self.minutes, self.heat.context.steel_weight_t, self.wt_pct())
 
     def wt_pct(self) -> dict[str, float]:
         return {el: 100.0 * kg / self.w_kg for el, kg in self.mass_kg.items()}
@@ -81,33 +90,39 @@ class _Bath:
         if kg <= 0:
             return
         m = self.cfg.material(material)
-        rec = {el: phys.recovery(el, self.heat.hidden, self.temp, trim) for el in m.composition_wt_pct}
+        effect = self.physics.addition(self.heat.hidden, self.view(), m, kg, trim)
+        rec = dict(effect.recovery)
         for el, pct in m.composition_wt_pct.items():
             got = kg * pct / 100.0 * rec[el]
             self.mass_kg[el] += got
             self.recovered_kg[el] += got
-        self.log.append(Addition(self.minutes, material, kg, trim, rec))
-        self.temp -= m.chill_degC_t_per_kg * self.heat.hidden.chill_factor * kg / self.heat.context.steel_weight_t
+        self.log.append(Addition(self.minutes, material, kg, trim, rec, self.temp, self.oxygen_ppm))
+        self.oxygen_ppm = effect.oxygen_ppm
+        self.temp -= effect.chill_degC
 
     def heat_with(self, kwh: float) -> float:
         """Arc heating; returns minutes of arc time."""
         if kwh <= 0:
             return 0.0
-        rise = self.heat.hidden.arc_efficiency * kwh / (self.cfg.energy.steel_heat_kWh_per_t_per_degC
-                                                        * self.heat.context.steel_weight_t)
+        rise = self.physics.arc_rise_degC(self.heat.hidden, self.view(), kwh, self.cfg.energy)
         minutes = rise / self.cfg.energy.max_heating_rate_degC_per_min
         self.temp += rise
         self.wait(minutes)
         return minutes
 
     def wait(self, minutes: float) -> None:
+        effect = self.physics.hold(self.heat.hidden, self.view(), minutes)
         self.minutes += minutes
-        self.temp -= self.heat.hidden.loss_degC_per_min * minutes
+        self.temp -= effect.loss_degC
+        self.oxygen_ppm = effect.oxygen_ppm
+        for el, kg in effect.burnt_kg.items():
+            self.mass_kg[el] -= kg
+            self.burnt_kg[el] += kg
 
 
 def run_heat(cfg: PlantConfig, heat: SimHeat, plan: HeatPlan, rng: np.random.Generator) -> HeatRecord:
     """Simulate today's operator following ``plan`` on ``heat`` (see module doc)."""
-    return run_controlled_heat(cfg, heat, PlanFollower(cfg, plan), rng)
+    return run_controlled_heat(cfg, heat, PlanFollower(cfg, plan, heat.physics.practice), rng)
 
 
 def run_controlled_heat(cfg: PlantConfig, heat: SimHeat, controller: HeatController,
@@ -172,25 +187,26 @@ def _record(cfg: PlantConfig, grade: Grade, bath: _Bath, samples: list[dict], st
         final_true_wt_pct=true_final, final_true_temperature_degC=bath.temp,
         final_measured_wt_pct={el: last[f"{el}_wt_pct"] for el in cfg.elements},
         final_measured_temperature_degC=last["temperature_degC"], samples=samples,
-        off_spec=off_spec_reasons(grade, true_final, bath.temp), recovered_kg=bath.recovered_kg,
+        off_spec=off_spec_reasons(grade, true_final, bath.temp), recovered_kg=bath.recovered_kg, burnt_kg=bath.burnt_kg,
         additions_log=bath.log, stages=stages, decisions=decisions, forced_finish=forced,
     )
 
 
 def _sample(bath: _Bath, rng: np.random.Generator, k: int, kind: str) -> dict:
     row = {"sample_no": k, "minutes_from_start": round(bath.minutes, 2), "kind": kind,
-           "temperature_degC": round(phys.measure_temperature(rng, bath.temp), 1)}
-    row.update({f"{el}_wt_pct": round(phys.measure_wt_pct(rng, v), 5) for el, v in bath.wt_pct().items()})
+           "temperature_degC": round(bath.physics.measure_temperature(rng, bath.temp), 1)}
+    row.update({f"{el}_wt_pct": round(bath.physics.measure_wt_pct(rng, v), 5) for el, v in bath.wt_pct().items()})
     return row
 
 
 @dataclass
 class PlanFollower:
     """Today's operator: follows a night plan, trims with fixed yields and re-plans the energy after each sample
-    (see module doc)."""
+    (see module doc) by the plant's ``practice`` (its physics names it: ``heat.physics.practice``)."""
 
     cfg: PlantConfig
     plan: HeatPlan
+    practice: OperatorPractice = TODAY
 
     @property
     def n_stages(self) -> int:
@@ -207,47 +223,54 @@ class PlanFollower:
             return StageDecision(True, source=self.plan.source)
         grade = self.cfg.grade(state.grade)
         left = self.n_stages - state.n_stages
-        trims = _trim_chemistry(self.cfg, grade, self.plan, state)
-        hold, kwh = _reheat_plan(self.cfg, grade, self.plan, state, segments_left=left)
+        trims = _trim_chemistry(self.cfg, grade, self.plan, state, self.practice)
+        hold, kwh = _reheat_plan(self.cfg, grade, self.plan, state, segments_left=left, practice=self.practice)
         return StageDecision(False, trims, kwh, hold_min=hold, stir_min=STIR_MIN / self.n_stages,
                              source=self.plan.source)
 
 
-def _trim_chemistry(cfg: PlantConfig, grade: Grade, plan: HeatPlan, state: HeatState) -> dict[str, float]:
-    """Operator's chemistry correction after an intermediate sample (fixed yields from the config), kg."""
+def _trim_chemistry(cfg: PlantConfig, grade: Grade, plan: HeatPlan, state: HeatState,
+                    practice: OperatorPractice = TODAY) -> dict[str, float]:
+    """Operator's chemistry correction after an intermediate sample (the practice's fixed yields, else the
+    config's), kg."""
     w_kg = state.steel_weight_t * 1000.0
     trims: dict[str, float] = {}
     for el, win in grade.chemistry_wt_pct.items():
         if win.min is None:
             continue
         aim = plan.aim_wt_pct.get(el, win.target)
+        if practice.aim_above_mid is not None and win.max is not None:
+            aim = (win.low + win.max) / 2 + practice.aim_above_mid * (win.max - win.low)
         measured = state.last.wt_pct[el]
-        if measured >= win.min + 0.25 * max(aim - win.min, 0.0):
+        if measured >= win.min + practice.trim_trigger * max(aim - win.min, 0.0):
             continue
         carrier = max((m for m in cfg.materials if el in m.composition_wt_pct),
                       key=lambda m: m.composition_wt_pct[el], default=None)
         if carrier is None:
             continue
-        kg = (aim - measured) / 100.0 * w_kg / (carrier.composition_wt_pct[el] / 100.0
-                                                * carrier.prior_recovery[el])
+        yield_ = practice.fixed_yields.get(el, carrier.prior_recovery[el])
+        kg = (aim - measured) / 100.0 * w_kg / (carrier.composition_wt_pct[el] / 100.0 * yield_)
         trims[carrier.name] = trims.get(carrier.name, 0.0) + min(kg, carrier.max_kg_per_heat)
     return trims
 
 
 def _reheat_plan(cfg: PlantConfig, grade: Grade, plan: HeatPlan, state: HeatState,
-                 segments_left: int) -> tuple[float, float]:
+                 segments_left: int, practice: OperatorPractice = TODAY) -> tuple[float, float]:
     """(minutes to wait, energy for the next stage, kWh) so that the heat ends at the plan's aim temperature,
-    from the measured temperature and the config's heat-balance priors (what an LF operator does after each
-    dip). A heat projected too hot gets no more energy and waits."""
+    from the measured temperature and the heat balance the practice assumes (default: the config's priors),
+    as an LF operator does after each dip. A heat projected too hot gets no more energy and waits."""
     e = cfg.energy
     w_t = state.steel_weight_t
     aim = plan.aim_temperature_degC or grade.temperature_degC.target
-    rise_per_kwh = e.arc_efficiency_prior / (e.steel_heat_kWh_per_t_per_degC * w_t)
+    eta = e.arc_efficiency_prior if practice.arc_efficiency is None else practice.arc_efficiency
+    loss = e.heat_loss_prior_degC_per_min if practice.heat_loss_degC_per_min is None \
+        else practice.heat_loss_degC_per_min
+    rise_per_kwh = eta / (e.steel_heat_kWh_per_t_per_degC * w_t)
     hold_min = STIR_MIN * segments_left / (segments_left + 1) + cfg.sampling.minutes_per_sample * segments_left
-    need = aim - state.last.temperature_degC + e.heat_loss_prior_degC_per_min * hold_min
+    need = aim - state.last.temperature_degC + loss * hold_min
     if need <= 0:
-        return -need / max(e.heat_loss_prior_degC_per_min, 0.1), 0.0
-    net_rise_per_kwh = rise_per_kwh * (1 - e.heat_loss_prior_degC_per_min / e.max_heating_rate_degC_per_min)
+        return -need / max(loss, 0.1), 0.0
+    net_rise_per_kwh = rise_per_kwh * (1 - loss / e.max_heating_rate_degC_per_min)
     kwh = need / net_rise_per_kwh
     return 0.0, float(min(kwh, cfg.safety.max_arc_energy_kWh) / segments_left)
 

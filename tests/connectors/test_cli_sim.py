@@ -84,7 +84,40 @@ def test_bad_arguments(tmp_path: Path):
         (["evaluate", "--grade", "X70", "--heats", "5"], "unknown grade 'X70'"),
         (["simulate", "--grade", "X70", "--out", str(tmp_path)], "unknown grade 'X70'"),
         (["simulate", "--start", "yesterday-ish", "--out", str(tmp_path)], "not a date/time"),
+        (["evaluate", "--physics", "magma", "--heats", "5"], "unknown physics 'magma'; use one of ['slag', "
+         "'standard']"),
+        (["simulate", "--physics", "magma", "--out", str(tmp_path)], "unknown physics 'magma'"),
     ]
     for args, words in cases:
         res = runner.invoke(app, args)
         assert res.exit_code == 2 and words in res.output, (args, res.output)
+
+
+def test_list_physics():
+    res = CliRunner().invoke(app, ["evaluate", "--list-physics"])
+    assert res.exit_code == 0, res.output
+    assert res.stdout.splitlines() == ["slag", "standard"]
+
+
+def test_physics_by_name_on_simulate_and_evaluate(cfg, tmp_path: Path):
+    runner = CliRunner()
+    res = runner.invoke(app, ["simulate", "--heats", "30", "--seed", "3", "--out", str(tmp_path / "slag"),
+                              "--physics", "slag"])
+    assert res.exit_code == 0 and "slag physics" in res.output, res.output
+    slag = load_heats(tmp_path / "slag", cfg)
+    assert len(slag.heats) == 30 and slag.report.empty
+    res = runner.invoke(app, ["simulate", "--heats", "30", "--seed", "3", "--out", str(tmp_path / "std")])
+    assert res.exit_code == 0, res.output
+    std, slag_csv = (pd.read_csv(tmp_path / d / "heats.csv") for d in ("std", "slag"))
+    assert std["grade"].tolist() == slag_csv["grade"].tolist()  # the same heats arrive in another plant
+    assert not std["final_temperature_degC"].equals(slag_csv["final_temperature_degC"])
+    out = {}
+    for name in ("standard", "slag"):
+        res = runner.invoke(app, ["evaluate", "--heats", "30", "--seed", "2", "--json", "--physics", name,
+                                  "--compare", "worse"])
+        assert res.exit_code == 0, res.output
+        out[name] = json.loads(res.stdout)
+        assert out[name]["physics"] == name and out[name]["compare"]["physics"] == name
+    assert out["slag"]["material_cost_per_t"] != out["standard"]["material_cost_per_t"]
+    table = runner.invoke(app, ["evaluate", "--heats", "5", "--physics", "slag"])
+    assert table.exit_code == 0 and "slag physics" in table.stdout

@@ -1,0 +1,92 @@
+"""The seam between the simulated plant and its hidden physics: what the plant asks a physics, and the names.
+
+A physics draws each heat's hidden parameters (never written to files, never shown to a policy) and answers
+the plant's questions about the true bath: what an addition recovers and how much it chills, how much the arc
+heats, how much the bath cools and re-oxidises while it waits, and how noisy the measurements are. It also
+names the practice of the plant's operators (their trims), so choosing a physics by name chooses a plant.
+
+The implementations are private (``_physics.py``: ``standard``, ``_slag.py``: ``slag``); only their names are
+public (:func:`physics_names`, :func:`get_physics`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from optimizer.config import Energy, Material
+from optimizer.simulator.practice import OperatorPractice
+
+
+class HiddenState(Protocol):
+    """A heat's hidden parameters (each physics has its own; the plant only reads the true oxygen)."""
+
+    true_oxygen_ppm: float
+
+
+@dataclass(frozen=True)
+class BathView:
+    """The true bath when the physics is asked (temperature, dissolved oxygen, minutes since arrival, weight,
+    composition)."""
+
+    temperature_degC: float
+    oxygen_ppm: float
+    minutes_from_start: float
+    steel_weight_t: float
+    wt_pct: Mapping[str, float]
+
+
+@dataclass(frozen=True)
+class AdditionEffect:
+    """What one addition does: the fraction of each element that dissolves (0..1), the dissolved oxygen after
+    it (ppm) and the temperature drop it causes (degC)."""
+
+    recovery: Mapping[str, float]
+    oxygen_ppm: float
+    chill_degC: float
+
+
+@dataclass(frozen=True)
+class HoldEffect:
+    """What ``minutes`` of waiting do: temperature lost (degC), the dissolved oxygen after (ppm) and the mass of
+    each element the bath loses meanwhile (kg, e.g. Al fading as slag and air re-oxidise the steel)."""
+
+    loss_degC: float
+    oxygen_ppm: float
+    burnt_kg: Mapping[str, float] = field(default_factory=dict)
+
+
+@runtime_checkable
+class Physics(Protocol):
+    """A plant's hidden physics (see module doc)."""
+
+    name: str
+    practice: OperatorPractice
+
+    def draw_hidden(self, rng: np.random.Generator, true_oxygen_ppm: float) -> HiddenState:
+        """One heat's hidden parameters (drawn from the heat's own stream)."""
+        ...
+
+    def addition(self, hidden: HiddenState, bath: BathView, material: Material, kg: float,
+                 trim: bool) -> AdditionEffect:
+        """``kg`` of ``material`` going into ``bath``; ``trim``: after the first sample (main additions: False)."""
+        ...
+
+    def arc_rise_degC(self, hidden: HiddenState, bath: BathView, kwh: float, energy: Energy) -> float:
+        """Temperature rise of ``kwh`` of arc energy, before the losses of the arcing minutes."""
+        ...
+
+    def hold(self, hidden: HiddenState, bath: BathView, minutes: float) -> HoldEffect:
+        """``minutes`` of holding, stirring, arcing or sampling."""
+        ...
+
+    def measure_temperature(self, rng: np.random.Generator, true_degC: float) -> float:
+        """A thermocouple dip."""
+        ...
+
+    def measure_wt_pct(self, rng: np.random.Generator, true_wt_pct: float) -> float:
+        """A spectrometer reading of one element."""
+        ...

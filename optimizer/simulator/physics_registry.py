@@ -1,0 +1,42 @@
+"""Plant physics by name: ``standard`` (the default, the shipped plant) and ``slag`` (a second plant with its own
+recovery, arc and cooling laws and its own operators). The implementations stay private; only names are public."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from optimizer.simulator._physics import StandardPhysics
+from optimizer.simulator._slag import SlagPhysics
+from optimizer.simulator.physics import Physics
+
+DEFAULT_PHYSICS = "standard"
+
+_REGISTRY: dict[str, Callable[[], Physics]] = {
+    "standard": StandardPhysics,
+    "slag": SlagPhysics,
+}
+
+
+def register_physics(name: str, factory: Callable[[], Physics]) -> None:
+    """Make a physics selectable by name; ``factory() -> Physics`` (its ``name`` should be ``name``)."""
+    if not name or not name.isidentifier():
+        raise ValueError(f"physics name must be a non-empty identifier, got {name!r}")
+    _REGISTRY[name] = factory
+
+
+def physics_names() -> list[str]:
+    """Registered physics names (sorted)."""
+    return sorted(_REGISTRY)
+
+
+def get_physics(spec: str | Physics | None = None) -> Physics:
+    """The physics called ``spec`` (None: ``standard``); a :class:`Physics` object is returned as it is."""
+    if spec is None:
+        spec = DEFAULT_PHYSICS
+    if not isinstance(spec, str):
+        if not isinstance(spec, Physics):
+            raise TypeError(f"physics must be a name or a Physics object, got {type(spec).__name__}")
+        return spec
+    if spec not in _REGISTRY:
+        raise ValueError(f"unknown physics {spec!r}; use one of {physics_names()}")
+    return _REGISTRY[spec]()

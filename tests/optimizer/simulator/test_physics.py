@@ -1,0 +1,202 @@
+"""Plant physics by name: ``standard`` is unchanged, ``slag`` differs in the documented ways, balances close."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import replace
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from optimizer.simulator import (
+    EVALUATION_STREAM,
+    compare,
+    draw_heats,
+    evaluate,
+    get_physics,
+    make_policy,
+    physics_names,
+    simulate_history,
+)
+from optimizer.simulator._oracle import PerfectKnowledgePolicy
+from optimizer.simulator._slag import SLAG_SHOP
+from optimizer.simulator.heats import heat_rng
+from optimizer.simulator.history import run_heats
+from optimizer.simulator.physics import BathView, Physics
+from optimizer.simulator.plant import run_heat
+from optimizer.simulator.practice import TODAY
+from optimizer.validation import validate_heats
+
+PHYSICS = ("standard", "slag")
+
+
+def _bath(t_degC: float = 1590.0, o_ppm: float = 20.0, minutes: float = 10.0, w_t: float = 100.0) -> BathView:
+    return BathView(t_degC, o_ppm, minutes, w_t, {"Al": 0.03, "Mn": 1.0, "Si": 0.2, "C": 0.15})
+
+
+def _hidden(name: str, seed: int = 1):
+    return get_physics(name).draw_hidden(np.random.default_rng(seed), 380.0)
+
+
+def test_names_and_unknown_name(cfg):
+    assert physics_names() == ["slag", "standard"]
+    for name in PHYSICS:
+        p = get_physics(name)
+        assert isinstance(p, Physics) and p.name == name
+    assert get_physics(None).name == "standard"
+    with pytest.raises(ValueError, match=r"unknown physics 'magma'; use one of \['slag', 'standard'\]"):
+        get_physics("magma")
+    with pytest.raises(ValueError, match="unknown physics 'magma'"):
+        draw_heats(cfg, 3, 1, physics="magma")
+
+
+def test_standard_is_the_default_and_unchanged(cfg):
+    """Values recorded from the simulator before the physics seam (commit 47c7a6a): a regression guard."""
+    heats, _ = simulate_history(cfg, 6, 3)
+    assert heats["final_temperature_degC"].tolist() == [1590.9, 1580.3, 1591.2, 1597.5, 1594.7, 1582.4]
+    assert heats["final_Mn_wt_pct"].tolist() == [1.24334, 0.71692, 1.54478, 1.16606, 1.52668, 0.7277]
+    assert heats["final_Al_wt_pct"].tolist() == [0.05367, 0.03402, 0.0406, 0.05071, 0.03673, 0.02643]
+    assert heats["arc_energy_kWh"].tolist() == [4388.3, 3620.5, 5555.4, 5147.4, 4311.3, 1515.9]
+    assert heats["n_samples"].tolist() == [2, 4, 2, 2, 3, 3]
+    assert heats["treatment_time_min"].tolist() == [39.76, 43.86, 40.03, 42.27, 43.06, 31.24]
+    named, named_samples = simulate_history(cfg, 6, 3, physics="standard")
+    pd.testing.assert_frame_equal(heats, named)
+
+
+def test_standard_heat_balance_closes(cfg):
+    """Standard laws: final T = arrival - chill of every addition + eta kWh / (c W) - loss x minutes."""
+    heats = draw_heats(cfg, 60, 12, EVALUATION_STREAM)
+    for k, (heat, rec) in enumerate(zip(heats, run_heats(cfg, heats, make_policy("baseline", cfg), 12, 1),
+                                        strict=True)):
+        h, w_t = heat.hidden, heat.context.steel_weight_t
+        chill = sum(cfg.material(a.material).chill_degC_t_per_kg * h.chill_factor * a.kg / w_t
+                    for a in rec.additions_log)
+        rise = h.arc_efficiency * rec.arc_energy_kWh / (cfg.energy.steel_heat_kWh_per_t_per_degC * w_t)
+        expected = heat.true_initial_temperature_degC - chill + rise - h.loss_degC_per_min * rec.treatment_time_min
+        assert rec.final_true_temperature_degC == pytest.approx(expected, abs=1e-6), k
+
+
+@pytest.mark.parametrize("name", PHYSICS)
+def test_mass_balance_closes(cfg, name):
+    """Final true chemistry = tap + every logged addition x content x true recovery - what faded while holding."""
+    heats = draw_heats(cfg, 80, 13, physics=name)
+    burnt_any = 0.0
+    for k, heat in enumerate(heats):
+        rec = run_heat(cfg, heat, make_policy("baseline", cfg).decide(heat.context), heat_rng(13, 9, k))
+        w_kg = heat.context.steel_weight_t * 1000
+        assert all(0.0 <= r <= 1.0 for a in rec.additions_log for r in a.recovery.values())
+        for el in cfg.elements:
+            gained = sum(a.kg * cfg.material(a.material).composition_wt_pct.get(el, 0.0) / 100
+                         * a.recovery.get(el, 0.0) for a in rec.additions_log)
+            assert rec.burnt_kg[el] >= 0
+            expected_kg = heat.true_initial_wt_pct[el] / 100 * w_kg + gained - rec.burnt_kg[el]
+            assert rec.final_true_wt_pct[el] / 100 * w_kg == pytest.approx(expected_kg, rel=1e-9, abs=1e-9)
+        burnt_any += sum(rec.burnt_kg.values())
+    assert (burnt_any > 0) == (name == "slag")  # only the slag plant's Al fades while the heat waits
+
+
+def test_slag_recovery_is_non_linear_in_feo_and_standard_is_linear(cfg):
+    al = cfg.material("Al_wire")
+    curves = {}
+    for name in PHYSICS:
+        p, h = get_physics(name), _hidden(name)
+        curves[name] = [p.addition(replace(h, slag_feo_wt_pct=feo), _bath(), al, 50.0, True).recovery["Al"]
+                        for feo in (2.0, 4.0, 6.0)]
+    lo, mid, hi = curves["standard"]
+    assert mid - (lo + hi) / 2 == pytest.approx(0.0, abs=1e-12) and lo > mid > hi
+    lo, mid, hi = curves["slag"]
+    assert lo > mid > hi and mid - (lo + hi) / 2 < -0.01  # convex: falls faster than linear at low FeO
+    assert lo - hi > 0.2  # and FeO matters a lot more than in the standard plant
+
+
+def test_slag_oxygen_is_consumed_and_later_additions_recover_more(cfg):
+    p, h = get_physics("slag"), _hidden("slag")
+    al = cfg.material("Al_wire")
+    high, low = (p.addition(h, _bath(o_ppm=o), al, 80.0, False) for o in (450.0, 15.0))
+    assert low.recovery["Al"] > high.recovery["Al"] + 0.15
+    assert high.oxygen_ppm < 450.0 - 200  # the wire burns most of the dissolved oxygen
+    # saturating: a small addition loses a larger share to oxygen than a big one (the oxygen runs out)
+    small, big = (p.addition(h, _bath(o_ppm=450.0), al, kg, False).recovery["Al"] for kg in (40.0, 300.0))
+    assert big > small + 0.05
+    std = get_physics("standard")
+    std_small, std_big = (std.addition(_hidden("standard"), _bath(o_ppm=450.0), al, kg, False).recovery["Al"]
+                          for kg in (40.0, 300.0))
+    assert std_small == std_big and std.addition(_hidden("standard"), _bath(), al, 80.0, False).oxygen_ppm == 20.0
+    # in the plant: oxygen falls through the main additions; Al trims see less of it and recover more than the
+    # main Al wire of the same Al-killed heat
+    heats = draw_heats(cfg, 60, 21, grades=["DC04"], physics="slag")
+    gains, ratios = [], []
+    for k, heat in enumerate(heats):
+        rec = run_heat(cfg, heat, make_policy("baseline", cfg).decide(heat.context), heat_rng(21, 9, k))
+        main = [a for a in rec.additions_log if not a.trim]
+        assert all(b.oxygen_ppm <= a.oxygen_ppm + 1e-9 for a, b in zip(main, main[1:], strict=False))
+        wire = [a for a in main if a.material == "Al_wire"]
+        trims = [a for a in rec.additions_log if a.trim and a.material == "Al_wire"]
+        if wire and trims:
+            assert trims[0].oxygen_ppm < wire[0].oxygen_ppm
+            ratios.append(trims[0].oxygen_ppm / wire[0].oxygen_ppm)
+            gains.append(trims[0].recovery["Al"] - wire[0].recovery["Al"])
+    assert len(gains) >= 10 and np.mean(np.array(gains) > 0) > 0.9 and np.median(gains) > 0.05
+    assert np.median(ratios) < 0.3
+
+
+def test_slag_arc_and_cooling_laws(cfg):
+    e = cfg.energy
+    p, h = get_physics("slag"), _hidden("slag")
+    cold, hot = (p.arc_rise_degC(h, _bath(t_degC=t), 2000.0, e) for t in (1550.0, 1630.0))
+    assert cold > hot * 1.1  # efficiency falls as the bath gets hotter
+    one, two = (p.arc_rise_degC(h, _bath(t_degC=1550.0), kwh, e) for kwh in (2000.0, 4000.0))
+    assert two < 2 * one  # concave in energy
+    loss_hot, loss_cold = (p.hold(h, _bath(t_degC=t, minutes=30.0), 10.0).loss_degC for t in (1640.0, 1540.0))
+    assert loss_hot > loss_cold * 1.1  # radiation-like
+    early, late = (p.hold(h, _bath(minutes=m), 10.0).loss_degC for m in (0.0, 40.0))
+    assert early > late  # the ladle's refractory soak fades
+    std, hs = get_physics("standard"), _hidden("standard")
+    assert std.arc_rise_degC(hs, _bath(t_degC=1550.0), 2000.0, e) == pytest.approx(
+        std.arc_rise_degC(hs, _bath(t_degC=1630.0), 2000.0, e))
+    assert std.hold(hs, _bath(t_degC=1640.0), 10.0).loss_degC == std.hold(hs, _bath(t_degC=1540.0), 10.0).loss_degC
+
+
+def test_each_physics_names_its_operators(cfg):
+    assert get_physics("standard").practice is TODAY and get_physics("slag").practice is SLAG_SHOP
+    assert SLAG_SHOP.fixed_yields and SLAG_SHOP.trim_trigger == 1.0 and SLAG_SHOP.aim_above_mid > 0
+    with pytest.raises(ValueError, match="fixed yields must be in"):
+        replace(SLAG_SHOP, fixed_yields={"Al": 1.5})
+    trims = {}
+    for name in PHYSICS:
+        heats = draw_heats(cfg, 80, 22, physics=name)
+        recs = run_heats(cfg, heats, make_policy("baseline", cfg), 22, EVALUATION_STREAM)
+        trims[name] = np.mean([sum(a.trim for a in r.additions_log) for r in recs])
+    assert trims["slag"] > 2 * trims["standard"]  # slag-shop operators trim after every intermediate sample
+
+
+def test_slag_history_is_canonical_hides_the_physics_and_has_2_to_4_samples(cfg):
+    heats, samples = simulate_history(cfg, 150, 5, physics="slag")
+    res = validate_heats(heats, cfg, "sim")
+    assert res.report.empty and len(res.good) == 150
+    assert heats["slag_feo_wt_pct"].isna().all()
+    counts = Counter(heats["n_samples"])
+    assert set(counts) == {2, 3, 4} and min(counts.values()) > 30  # 1-3 intermediate samples, spread evenly
+    trims = samples[samples["sample_no"] >= 2].filter(like="add_").sum(axis=1)
+    assert (trims > 0).mean() > 0.5  # most intermediate samples are followed by trims, in their own rows
+    standard, _ = simulate_history(cfg, 150, 5)
+    assert heats["grade"].tolist() == standard["grade"].tolist()  # same heats arrive ...
+    assert not np.allclose(heats["final_temperature_degC"], standard["final_temperature_degC"])  # ... another plant
+
+
+def test_todays_practice_is_sensible_on_slag_and_the_reference_lands(cfg):
+    base = evaluate(cfg, make_policy("baseline", cfg), 200, 3, physics="slag")
+    assert base.physics == "slag" and base.to_dict()["physics"] == "slag"
+    s = base.summary()
+    assert 0.005 <= s["off_spec_rate"].value <= 0.10
+    assert 30 <= s["energy_kWh_per_t"].value <= 50 and 35 <= s["treatment_min_per_heat"].value <= 60
+    heats = draw_heats(cfg, 200, 3, EVALUATION_STREAM, physics="slag")
+    oracle = evaluate(cfg, PerfectKnowledgePolicy.for_heats(cfg, heats), 200, 3, physics="slag")
+    assert oracle.off_spec.sum() == 0
+    assert base.summary()["ferroalloy_kg_per_t"].value > oracle.summary()["ferroalloy_kg_per_t"].value
+    standard = evaluate(cfg, make_policy("baseline", cfg), 200, 3)
+    with pytest.raises(ValueError, match="same heats"):
+        compare(base, standard)
+    assert not math.isclose(s["material_cost_per_t"].value, standard.summary()["material_cost_per_t"].value)
