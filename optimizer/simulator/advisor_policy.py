@@ -24,7 +24,8 @@ class AdvisorPolicy:
 
 
 def advisor_from_simulated_history(cfg: PlantConfig, history_heats: int = 2000, history_seed: int = 0,
-                                   **_: object) -> AdvisorPolicy:
-    """Stage models learned from simulator history made by today's practice, then the advisor decides."""
-    heats, samples = simulate_history(cfg, history_heats, history_seed)
+                                   physics: str | None = None, **_: object) -> AdvisorPolicy:
+    """Stage models learned from history that today's practice made in the simulated plant ``physics``, then the
+    advisor decides (it never sees the physics, only the history's heat and sample tables)."""
+    heats, samples = simulate_history(cfg, history_heats, history_seed, physics=physics)
     return AdvisorPolicy(advisor_from_history(cfg, heats, samples))
