@@ -20,10 +20,11 @@ import pandas as pd
 from connectors.ladle_files import read_ladle_dir
 from optimizer.config import load_config
 from optimizer.ladle.adapter import build_heats
-from optimizer.ladle.final import N_TEST_PUBLIC, fit_final, holdout_figures, scores, split_later
+from optimizer.ladle.final import N_TEST_PUBLIC, FinalModel, fit_final, holdout_figures, scores, split_later
 from optimizer.ladle.model import fit
 from optimizer.ladle.predictors import FIRST, heat_keys
 from optimizer.ladle.recommend import CAVEAT, default_window, recommend_heat, savings
+from optimizer.ladle.savings import energy_cuts, mean_ci, measurement_skips, remaining_widths
 from optimizer.ladle.stage_model import StageModel
 from optimizer.ladle.stages import build_stages
 
@@ -80,6 +81,33 @@ def stage_figures(train: pd.DataFrame, test: pd.DataFrame, stages: pd.DataFrame)
             print("  chill per 100 kg (strongest): " + ", ".join(f"{c[4:-3]} {100 * v:+.1f}" for v, c in adds[:5]))
 
 
+def stage_savings(train: pd.DataFrame, test: pd.DataFrame, stages: pd.DataFrame, decision: FinalModel) -> None:
+    """Energy and measurements per test heat against what the plant did (``optimizer.ladle.savings``)."""
+    window = default_window(train)
+    tr = stages[stages["key"].isin(heat_keys(train))]
+    eta = StageModel(residual=False).fit(tr).coefficients()["arc_kWh"]
+    e = energy_cuts(decision, eta, test, stages, window)
+    kwh = mean_ci(e["cut_kWh"])
+    pct = tuple(100 * x * len(e) / e["heat_arc_kWh"].sum() for x in kwh)
+    print(f"\nsavings on the latest {len(test)} heats, window {window.low:.0f}..{window.high:.0f} degC (training "
+          f"heats' 10th..90th percentile), 90 %, {decision.kind} half-width {decision.halfwidth(0.9):.1f} degC, "
+          f"heating {eta:.4f} degC/kWh:")
+    print(f"  final-stage energy cut {kwh[0]:.1f} kWh per heat [{kwh[1]:.1f}, {kwh[2]:.1f}] = {pct[0]:.1f} % "
+          f"[{pct[1]:.1f}, {pct[2]:.1f}] of the heats' arc energy; {100 * np.mean(e['cut_kWh'] > 0):.0f} % of heats "
+          f"cut; counterfactual final below {window.low:.0f}: "
+          f"{100 * np.mean(e['counterfactual_final_degC'] < window.low):.1f} % of heats (actual "
+          f"{100 * np.mean(e['actual_final_degC'] < window.low):.1f} %)")
+    model, widths = remaining_widths(train, stages, 0.9)
+    m = measurement_skips(model, widths, test, stages, window)
+    sk = mean_ci(m["skipped"])
+    some = m[m["skipped"] > 0]
+    print("  composed half-widths by remaining stages: " + ", ".join(f"{k}: {v:.1f}" for k, v in widths.items()))
+    print(f"  measurements {m['measurements'].mean():.2f} per heat as done; skipped with the rule {sk[0]:.2f} "
+          f"[{sk[1]:.2f}, {sk[2]:.2f}] per heat ({100 * len(some) / len(m):.0f} % of heats skip any); of those, "
+          f"{100 * some['outside_window'].mean():.1f} % ended outside the window (all heats: "
+          f"{100 * m['outside_window'].mean():.1f} %)")
+
+
 def plan_recommendations(train: pd.DataFrame, test: pd.DataFrame, n_heats: int) -> None:
     model = fit(train, "gbm")
     window = default_window(train)
@@ -118,6 +146,7 @@ def main() -> None:
         p = rows[k]["model"].predict(latest, stages)
         y = latest.set_index(heat_keys(latest))["final_temperature_degC"].loc[p.index]
         print(f"  {k}: MAE {np.mean(np.abs(y - p)):.2f} degC on the latest {len(latest)} heats (the 20 % split)")
+    stage_savings(train, test, stages, rows[best]["model"])
     if args.heats:
         plan_recommendations(train, test, args.heats)
 

@@ -100,6 +100,8 @@ class StageModel:
         delta = np.zeros(len(st))
         for k in range(1, int(stage_no.max()) + 1):
             at = np.flatnonzero(stage_no == k)
+            if len(at) == 0:  # a route that starts later (composition from a later measurement)
+                continue
             xk = x.iloc[at].assign(temp_prev_degC=t_prev[at], temp_dev_degC=t_prev[at] - REFERENCE_DEGC)
             delta[at] = self._predict_inputs(xk)
             nxt = at + 1  # sorted by heat then stage: a heat's next stage is the next row
