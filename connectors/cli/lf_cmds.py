@@ -62,6 +62,8 @@ def train(data: Path = DataOption, config: Path = ConfigOption,
     latest ``--n-test``, refitted on all heats, logged and registered in MLflow."""
     from connectors.ladle_registry import log_ladle_model
 
+    if kind != "auto" and kind not in KINDS:
+        fail(f"The 'kind' parameter must be one of auto, {', '.join(KINDS)}. Got {kind!r} instead.", EXIT_BAD_INPUT)
     cfg = config_or_exit(config)
     heats, stages = _load_stages(data)
     chosen = None if kind == "auto" else kind
