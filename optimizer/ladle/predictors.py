@@ -19,7 +19,7 @@ the final stage's energy, additions, gas and minutes are planned (the earlier st
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
@@ -104,7 +104,6 @@ class LastStagePredictor:
 
     kind: str = "last_gbm"
     decided_at: str = PENULTIMATE
-    columns_: list[str] = field(default_factory=list)
 
     def fit(self, heats: pd.DataFrame, stages: pd.DataFrame) -> LastStagePredictor:
         last = stages[stages["is_last"] & stages["key"].isin(heat_keys(heats))]
