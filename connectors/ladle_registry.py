@@ -1,4 +1,9 @@
-"""The ladle-furnace final-temperature model in MLflow: log, register, load the latest version."""
+"""The ladle-furnace final-temperature model in MLflow: log, register, load the latest version.
+
+The registered object is a ``FinalModel`` (``optimizer.ladle.final``); its pyfunc takes a stage table
+(``optimizer.ladle.stages.build_stages``) and returns the predicted final temperature per heat key, which serves
+the kinds that need only stages (all decision-time kinds and ``stage_composed``).
+"""
 
 from __future__ import annotations
 
@@ -13,41 +18,45 @@ from mlflow.tracking import MlflowClient
 from connectors.model_registry import PIP_REQUIREMENTS, data_fingerprint
 from connectors.tracking import configure_mlflow
 from optimizer.config import PlantConfig
-from optimizer.ladle.model import LadleModel
+from optimizer.ladle.final import FinalModel
 
 
 class LadlePyfunc(mlflow.pyfunc.PythonModel):
-    """pyfunc wrapper carrying the fitted LadleModel (cloudpickle, deliberately: our own code)."""
+    """pyfunc wrapper carrying the fitted FinalModel (cloudpickle, deliberately: our own code)."""
 
-    def __init__(self, model: LadleModel) -> None:
+    def __init__(self, model: FinalModel) -> None:
         self.ladle = model
 
     def predict(self, context, model_input, params=None):  # noqa: ANN001, ANN201, ARG002
-        return self.ladle.predict(model_input)
+        heats = pd.DataFrame({"heat_id": pd.unique(model_input["key"]).astype(str)})
+        return self.ladle.predict(heats, model_input)
 
 
 def model_name(cfg: PlantConfig) -> str:
     return f"{cfg.mlflow.model_prefix}_lf_final_temperature"
 
 
-def log_ladle_model(cfg: PlantConfig, model: LadleModel, evaluated: LadleModel, heats: pd.DataFrame,
-                    tracking_uri: str | None = None) -> str:
-    """Log params, time-ordered test metrics and the model; register a new version; returns it."""
+def log_ladle_model(cfg: PlantConfig, model: FinalModel, evaluated: FinalModel, heats: pd.DataFrame,
+                    stages: pd.DataFrame, tracking_uri: str | None = None) -> str:
+    """Log params, rolling-origin and time-ordered test metrics and the model; register a new version."""
     configure_mlflow(cfg, tracking_uri)
+    example = stages[stages["key"] == stages["key"].iloc[0]]
     with mlflow.start_run(run_name="ladle-final-temperature"):
-        mlflow.log_params({"kind": model.kind, "n_heats": len(heats), "features": ",".join(model.feature_names),
-                           "data_fingerprint": data_fingerprint(heats[model.feature_names])})
-        mlflow.log_metrics({f"test_{k}": v for k, v in evaluated.metrics.items()})
+        mlflow.log_params({"kind": model.kind, "decided_at": model.predictor.decided_at, "n_heats": len(heats),
+                           "n_stages": len(stages), "data_fingerprint": data_fingerprint(stages)})
+        mlflow.log_metrics({**{f"test_{k}": v for k, v in evaluated.metrics.items()},
+                            **{f"train_{k}": v for k, v in evaluated.selection.items()},
+                            "halfwidth_90_degC": model.halfwidth(0.9)})
         with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()), \
                 contextlib.redirect_stderr(io.StringIO()):
             warnings.simplefilter("ignore")
             info = mlflow.pyfunc.log_model(name="model", python_model=LadlePyfunc(model),
-                                           input_example=heats[model.feature_names].head(3).astype(float),
+                                           input_example=example,
                                            pip_requirements=PIP_REQUIREMENTS, registered_model_name=model_name(cfg))
     return str(info.registered_model_version)
 
 
-def load_latest(cfg: PlantConfig, tracking_uri: str | None = None, model_uri: str | None = None) -> LadleModel:
+def load_latest(cfg: PlantConfig, tracking_uri: str | None = None, model_uri: str | None = None) -> FinalModel:
     """The given model URI, or the latest registered version of the ladle model."""
     configure_mlflow(cfg, tracking_uri)
     if model_uri is None:

@@ -1,6 +1,11 @@
-"""Real ladle-furnace data: final-temperature surrogates (time-ordered), intervals, and estimated savings.
+"""Real ladle-furnace data: final-temperature models at two decision times, stage model, intervals, savings.
 
-    .venv/bin/python experiments/ladle_furnace.py [--data ../shared/data/ladle_furnace] [--heats 150]
+    OMP_NUM_THREADS=1 .venv/bin/python experiments/ladle_furnace.py [--data ../shared/data/ladle_furnace]
+        [--n-test 488] [--heats 0]
+
+Every model is chosen/calibrated on the earlier heats only (rolling origin inside them) and scored once on the
+latest ``--n-test`` heats (time order). ``--heats N`` also runs the plan-view energy/measurement recommendations
+(``optimizer.ladle.recommend``) on the latest N test heats.
 """
 
 from __future__ import annotations
@@ -9,50 +14,141 @@ import argparse
 import os
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from connectors.ladle_files import read_ladle_dir
 from optimizer.config import load_config
 from optimizer.ladle.adapter import build_heats
-from optimizer.ladle.model import evaluate, fit, time_split
+from optimizer.ladle.final import N_TEST_PUBLIC, FinalModel, fit_final, holdout_figures, scores, split_later
+from optimizer.ladle.model import fit
+from optimizer.ladle.predictors import FIRST, heat_keys
 from optimizer.ladle.recommend import CAVEAT, default_window, recommend_heat, savings
+from optimizer.ladle.savings import energy_cuts, mean_ci, measurement_skips, remaining_widths
+from optimizer.ladle.stage_model import StageModel
+from optimizer.ladle.stages import build_stages
 
 DEFAULT_DATA = os.environ.get("DOSING_LF_DATA", str(Path(__file__).resolve().parents[1].parent / "shared" / "data"
                                                     / "ladle_furnace"))
+TABLE_KINDS = ("mean", "heat_balance", "gbm", "stage_composed", "last_ridge", "last_gbm", "stage_physics", "stage")
+LABELS = {"mean": "train mean", "heat_balance": "ridge heat balance (plan)", "gbm": "GBM (plan)",
+          "stage_composed": "stage model, composed from the first measurement",
+          "last_ridge": "ridge heat balance of the final stage", "last_gbm": "GBM on the final stage",
+          "stage_physics": "stage model, physics only, one step", "stage": "stage model + boosted residual, one step"}
+
+
+def model_table(train: pd.DataFrame, test: pd.DataFrame, stages: pd.DataFrame) -> dict[str, dict]:
+    """Each kind: rolling-origin MAE on the training heats, then the figures on the test heats (read once)."""
+    rows = {}
+    for kind in TABLE_KINDS:
+        m = fit_final(train, stages, kind)
+        rows[kind] = {"model": m, "rolling_mae": m.selection[f"rolling_mae_{kind}"],
+                      "rolling_coverage_90": m.selection["rolling_coverage_90"],
+                      **holdout_figures(m, test, stages, 0.9)}
+    return rows
+
+
+def print_table(rows: dict[str, dict], n_train: int, n_test: int) -> None:
+    print(f"\nfinal temperature: train on the earlier {n_train} heats, test on the latest {n_test} (time order)")
+    print("| decided at | model | rolling MAE (train) | test MAE degC | > 10 degC | 90 % coverage | half-width |")
+    print("|---|---|---|---|---|---|---|")
+    for kind, r in rows.items():
+        at = r["model"].predictor.decided_at if kind != "mean" else "either"
+        print(f"| {at} | {LABELS[kind]} | {r['rolling_mae']:.2f} | {r['mae']:.2f} | "
+              f"{100 * r['share_above_10']:.1f} % | {r['coverage_90']:.3f} | {r['halfwidth_90_degC']:.1f} |")
+
+
+def stage_figures(train: pd.DataFrame, test: pd.DataFrame, stages: pd.DataFrame) -> None:
+    """Physics coefficients, one-step error on every test stage and the composed final-temperature error."""
+    tr = stages[stages["key"].isin(heat_keys(train))]
+    te = stages[stages["key"].isin(heat_keys(test))]
+    y_final = test.set_index(heat_keys(test))["final_temperature_degC"]
+    for residual in (False, True):
+        m = StageModel(residual=residual).fit(tr)
+        one = scores(te["temp_next_degC"], m.predict_next(te))
+        last = te[te["is_last"]]
+        one_last = scores(last["temp_next_degC"], m.predict_next(last))
+        comp = m.compose_final(te)
+        c = scores(y_final.loc[comp.index], comp)
+        print(f"stage model {'+ residual' if residual else 'physics only'}: one-step MAE {one['mae']:.2f} degC over "
+              f"{int(one['n'])} test stages ({one_last['mae']:.2f} on final stages); composed from the first "
+              f"measurement: final MAE {c['mae']:.2f}, {100 * c['share_above_10']:.1f} % above 10 degC")
+        if not residual:
+            k = m.coefficients()
+            adds = sorted(((v, c) for c, v in k.items() if c.startswith("add_")), key=lambda x: x[0])
+            print(f"  physics: heating {k['arc_kWh']:.4f} degC/kWh, holding loss {-k['minutes']:.3f} degC/min, "
+                  f"gas {k['gas_m3']:.3f} degC/m3, pull to 1590 {k['temp_dev_degC']:.3f} per degC")
+            print("  chill per 100 kg (strongest): " + ", ".join(f"{c[4:-3]} {100 * v:+.1f}" for v, c in adds[:5]))
+
+
+def stage_savings(train: pd.DataFrame, test: pd.DataFrame, stages: pd.DataFrame, decision: FinalModel) -> None:
+    """Energy and measurements per test heat against what the plant did (``optimizer.ladle.savings``)."""
+    window = default_window(train)
+    tr = stages[stages["key"].isin(heat_keys(train))]
+    eta = StageModel(residual=False).fit(tr).coefficients()["arc_kWh"]
+    e = energy_cuts(decision, eta, test, stages, window)
+    kwh = mean_ci(e["cut_kWh"])
+    pct = tuple(100 * x * len(e) / e["heat_arc_kWh"].sum() for x in kwh)
+    print(f"\nsavings on the latest {len(test)} heats, window {window.low:.0f}..{window.high:.0f} degC (training "
+          f"heats' 10th..90th percentile), 90 %, {decision.kind} half-width {decision.halfwidth(0.9):.1f} degC, "
+          f"heating {eta:.4f} degC/kWh:")
+    print(f"  final-stage energy cut {kwh[0]:.1f} kWh per heat [{kwh[1]:.1f}, {kwh[2]:.1f}] = {pct[0]:.1f} % "
+          f"[{pct[1]:.1f}, {pct[2]:.1f}] of the heats' arc energy; {100 * np.mean(e['cut_kWh'] > 0):.0f} % of heats "
+          f"cut; counterfactual final below {window.low:.0f}: "
+          f"{100 * np.mean(e['counterfactual_final_degC'] < window.low):.1f} % of heats (actual "
+          f"{100 * np.mean(e['actual_final_degC'] < window.low):.1f} %)")
+    model, widths = remaining_widths(train, stages, 0.9)
+    m = measurement_skips(model, widths, test, stages, window)
+    sk = mean_ci(m["skipped"])
+    some = m[m["skipped"] > 0]
+    print("  composed half-widths by remaining stages: " + ", ".join(f"{k}: {v:.1f}" for k, v in widths.items()))
+    print(f"  measurements {m['measurements'].mean():.2f} per heat as done; skipped with the rule {sk[0]:.2f} "
+          f"[{sk[1]:.2f}, {sk[2]:.2f}] per heat ({100 * len(some) / len(m):.0f} % of heats skip any); of those, "
+          f"{100 * some['outside_window'].mean():.1f} % ended outside the window (all heats: "
+          f"{100 * m['outside_window'].mean():.1f} %)")
+
+
+def plan_recommendations(train: pd.DataFrame, test: pd.DataFrame, n_heats: int) -> None:
+    model = fit(train, "gbm")
+    window = default_window(train)
+    cfg = load_config()
+    recs = pd.DataFrame([recommend_heat(model, row, cfg, window) for _, row in test.tail(n_heats).iterrows()])
+    s = savings(recs)
+    print(f"\nplan-view recommendations (gbm) on the latest {len(recs)} test heats, window {window.low:.0f}.."
+          f"{window.high:.0f} degC at 90 %: {int(recs['feasible'].sum())} feasible; energy saved per heat "
+          f"{s['energy_kWh'][0]:.1f} kWh [{s['energy_kWh'][1]:.1f}, {s['energy_kWh'][2]:.1f}], measurements "
+          f"{s['measurements'][0]:.2f} [{s['measurements'][1]:.2f}, {s['measurements'][2]:.2f}]; caveat: {CAVEAT}")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", default=DEFAULT_DATA)
-    ap.add_argument("--heats", type=int, default=150, help="test heats to recommend for (latest first)")
+    ap.add_argument("--n-test", type=int, default=N_TEST_PUBLIC, help="latest heats held out (public: 488)")
+    ap.add_argument("--heats", type=int, default=0, help="plan-view recommendations on the latest N test heats")
     args = ap.parse_args()
-    heats, _, quality = build_heats(read_ladle_dir(args.data))
-    print(f"{len(heats)} usable heats; data-quality report: {len(quality)} rows")
-    for (file, reason), n in quality.groupby(["file", "reason"]).size().sort_values(ascending=False).items():
-        print(f"  {n:4d}  {file}: {reason[:90]}")
-    print("final temperature, train on the earlier 80 %, test on the latest 20 % (time order):")
-    models = {}
-    for kind in ("heat_balance", "gbm"):
-        m = evaluate(heats, kind)
-        models[kind] = m
-        x = m.metrics
-        print(f"  {kind:13s} MAE {x['mae']:.2f} degC  RMSE {x['rmse']:.2f}  coverage 90% {x['coverage_90']:.3f} "
-              f"95% {x['coverage_95']:.3f}  (predicting the mean: MAE {x['mae_predict_mean']:.2f}; pass mark 6.8, "
-              f"target 6.0)")
-    train, test = time_split(heats)
-    best = min(models, key=lambda k: models[k].metrics["mae"])
-    model = fit(train, best)
-    window = default_window(train)
-    cfg = load_config()
-    recs = pd.DataFrame([recommend_heat(model, row, cfg, window) for _, row in test.tail(args.heats).iterrows()])
-    s = savings(recs)
-    print(f"recommendations with the {best} surrogate on the latest {len(recs)} test heats, window "
-          f"{window.low:.0f}..{window.high:.0f} degC at 90 %: {int(recs['feasible'].sum())} feasible")
-    print(f"  energy saved per heat: {s['energy_kWh'][0]:.1f} kWh [{s['energy_kWh'][1]:.1f}, {s['energy_kWh'][2]:.1f}]"
-          f" = {s['energy_pct'][0]:.1f} % [{s['energy_pct'][1]:.1f}, {s['energy_pct'][2]:.1f}] of the arc energy used")
-    print(f"  measurements saved per heat: {s['measurements'][0]:.2f} [{s['measurements'][1]:.2f}, "
-          f"{s['measurements'][2]:.2f}]")
-    print(f"  caveat: {CAVEAT}")
+    tables = read_ladle_dir(args.data)
+    heats, samples, quality = build_heats(tables)
+    stages = build_stages(tables, heats, samples)
+    train, test = split_later(heats, args.n_test)
+    print(f"{len(heats)} usable heats, {len(stages)} stages; data-quality report: {len(quality)} rows; test heats "
+          f"start {test['start_time'].min():%Y-%m-%d %H:%M} .. {test['start_time'].max():%Y-%m-%d}")
+    stage_figures(train, test, stages)
+    rows = model_table(train, test, stages)
+    print_table(rows, len(train), len(test))
+    decision = [k for k in rows if rows[k]["model"].predictor.decided_at != FIRST]
+    best = min(decision, key=lambda k: rows[k]["rolling_mae"])
+    plan = min((k for k in rows if rows[k]["model"].predictor.decided_at == FIRST and k != "mean"),
+               key=lambda k: rows[k]["rolling_mae"])
+    print(f"\nchosen by rolling origin (training heats only): at the penultimate measurement {best} "
+          f"(test MAE {rows[best]['mae']:.2f}), at the first measurement {plan} (test MAE {rows[plan]['mae']:.2f})")
+    latest = test.tail(round(0.2 * len(heats)))
+    for k in (best, plan):
+        p = rows[k]["model"].predict(latest, stages)
+        y = latest.set_index(heat_keys(latest))["final_temperature_degC"].loc[p.index]
+        print(f"  {k}: MAE {np.mean(np.abs(y - p)):.2f} degC on the latest {len(latest)} heats (the 20 % split)")
+    stage_savings(train, test, stages, rows[best]["model"])
+    if args.heats:
+        plan_recommendations(train, test, args.heats)
 
 
 if __name__ == "__main__":

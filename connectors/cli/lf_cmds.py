@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
 import typer
 from rich.table import Table
 
@@ -11,6 +12,9 @@ from connectors.cli.app import EXIT_BAD_INPUT, EXIT_FAILED, ConfigOption, app, c
 from connectors.ladle_files import read_ladle_dir
 from optimizer.errors import DataFileError
 from optimizer.ladle.adapter import build_heats
+from optimizer.ladle.final import N_TEST_PUBLIC, fit_final, holdout_figures, split_later
+from optimizer.ladle.predictors import KINDS
+from optimizer.ladle.stages import build_stages
 
 lf = typer.Typer(help="Ladle-furnace exports in the 7-file layout (data_arc.csv, data_temp.csv, ...).")
 app.add_typer(lf, name="lf")
@@ -21,6 +25,16 @@ DataOption = typer.Option(..., "--data", "-d", help="Directory with data_arc.csv
 def _load(data: Path):  # noqa: ANN202
     try:
         return build_heats(read_ladle_dir(data))
+    except DataFileError as exc:
+        fail(str(exc), EXIT_BAD_INPUT)
+
+
+def _load_stages(data: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Usable heats and their stage table."""
+    try:
+        tables = read_ladle_dir(data)
+        heats, samples, _ = build_heats(tables)
+        return heats, build_stages(tables, heats, samples)
     except DataFileError as exc:
         fail(str(exc), EXIT_BAD_INPUT)
 
@@ -40,23 +54,31 @@ def quality(data: Path = DataOption, report: Path = typer.Option(None, help="Wri
 
 @lf.command("train")
 def train(data: Path = DataOption, config: Path = ConfigOption,
-          kind: str = typer.Option("gbm", help="gbm (gradient boosting) or heat_balance (ridge)."),
+          kind: str = typer.Option("auto", help="auto (rolling-origin choice among the decision-time kinds) or "
+                                   f"one of: {', '.join(KINDS)}."),
+          n_test: int = typer.Option(N_TEST_PUBLIC, help="Latest heats held out for the time-ordered test."),
           tracking_uri: str = typer.Option(None, "--tracking-uri", help="MLflow tracking URI.")) -> None:
-    """Train the final-temperature model (time-ordered test on the latest 20 %), log and register it in MLflow."""
+    """Train the final-temperature model: chosen by rolling origin on the earlier heats, tested once on the
+    latest ``--n-test``, refitted on all heats, logged and registered in MLflow."""
     from connectors.ladle_registry import log_ladle_model
-    from optimizer.ladle.model import evaluate, fit
 
+    if kind != "auto" and kind not in KINDS:
+        fail(f"The 'kind' parameter must be one of auto, {', '.join(KINDS)}. Got {kind!r} instead.", EXIT_BAD_INPUT)
     cfg = config_or_exit(config)
-    heats, _, _ = _load(data)
+    heats, stages = _load_stages(data)
+    chosen = None if kind == "auto" else kind
     try:
-        evaluated = evaluate(heats, kind)
+        train_h, test_h = split_later(heats, n_test)
+        evaluated = fit_final(train_h, stages, chosen)
+        evaluated.metrics = holdout_figures(evaluated, test_h, stages)
+        model = fit_final(heats, stages, evaluated.kind)
     except ValueError as exc:
         fail(str(exc), EXIT_BAD_INPUT)
-    model = fit(heats, kind)
-    version = log_ladle_model(cfg, model, evaluated, heats, tracking_uri)
+    version = log_ladle_model(cfg, model, evaluated, heats, stages, tracking_uri)
     x = evaluated.metrics
-    out.print(f"{kind}: MAE {x['mae']:.2f} degC on the latest {int(x['n_test'])} heats (RMSE {x['rmse']:.2f}, "
-              f"90% interval coverage {x['coverage_90']:.3f}); registered version {version}")
+    out.print(f"{evaluated.kind} (decided at the {evaluated.predictor.decided_at} measurement): MAE {x['mae']:.2f} "
+              f"degC on the latest {int(x['n'])} heats, {100 * x['share_above_10']:.1f} % above 10 degC, 90% "
+              f"interval coverage {x['coverage_90']:.3f}; registered version {version}")
 
 
 @lf.command("predict")
@@ -64,18 +86,22 @@ def predict(data: Path = DataOption, out_file: Path = typer.Option(..., "--out",
             config: Path = ConfigOption, tracking_uri: str = typer.Option(None, "--tracking-uri"),
             model_uri: str = typer.Option(None, help="MLflow model URI (default: latest registered version)."),
             confidence: float = typer.Option(0.9, help="Interval confidence.")) -> None:
-    """Predict each heat's final temperature with an interval: CSV with key, predicted, low, high."""
+    """Predict each heat's final temperature with an interval: CSV with key,
+    predicted_final_temperature_degC, low_<pct>, high_<pct> (low_90, high_90 by default)."""
     from connectors.ladle_registry import load_latest
 
     cfg = config_or_exit(config)
-    heats, _, _ = _load(data)
+    heats, stages = _load_stages(data)
     try:
         model = load_latest(cfg, tracking_uri, model_uri)
+        iv = model.interval(heats, stages, confidence)
     except LookupError as exc:
         fail(str(exc), EXIT_FAILED)
-    p, lo, hi = model.interval(heats, confidence)
-    import pandas as pd
-
-    pd.DataFrame({"key": heats["heat_id"], "predicted_final_temperature_degC": p, "low_degC": lo,
-                  "high_degC": hi}).to_csv(out_file, index=False)
-    out.print(f"{len(heats)} predictions written to {out_file}")
+    except ValueError as exc:
+        fail(str(exc), EXIT_BAD_INPUT)
+    pct = f"{100 * confidence:g}".replace(".", "_")
+    table = pd.DataFrame({"key": iv.index, "predicted_final_temperature_degC": iv["predicted_degC"].to_numpy(),
+                          f"low_{pct}": iv["low_degC"].to_numpy(), f"high_{pct}": iv["high_degC"].to_numpy()})
+    table.to_csv(out_file, index=False)
+    out.print(f"{len(table)} predictions ({model.kind}, decided at the {model.predictor.decided_at} measurement) "
+              f"written to {out_file}")

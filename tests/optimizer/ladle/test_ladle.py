@@ -79,12 +79,18 @@ def test_cli_quality_train_predict(tmp_path, monkeypatch):
     run = CliRunner().invoke
     res = run(app, ["lf", "quality", "--data", str(DATA)])
     assert res.exit_code == 0 and "usable heats" in res.output
-    res = run(app, ["lf", "train", "--data", str(DATA), "--kind", "heat_balance"])
+    res = run(app, ["lf", "train", "--data", str(DATA), "--kind", "last_ridge"])
     assert res.exit_code == 0, res.output
-    assert "registered version 1" in res.output
+    said = " ".join(res.output.split())
+    assert "registered version 1" in said and "decided at the penultimate measurement" in said
     res = run(app, ["lf", "predict", "--data", str(DATA), "--out", "pred.csv"])
     assert res.exit_code == 0, res.output
     pred = pd.read_csv(tmp_path / "pred.csv")
-    assert len(pred) >= 1900 and (pred["low_degC"] < pred["high_degC"]).all()
+    assert list(pred.columns) == ["key", "predicted_final_temperature_degC", "low_90", "high_90"]
+    assert len(pred) >= 1900 and pred["key"].is_unique
+    assert ((pred["low_90"] < pred["predicted_final_temperature_degC"])
+            & (pred["predicted_final_temperature_degC"] < pred["high_90"])).all()
+    res = run(app, ["lf", "train", "--data", str(DATA), "--kind", "nonsense"])
+    assert res.exit_code == 2 and "'kind' parameter must be one of auto," in " ".join(res.output.split())
     res = run(app, ["lf", "quality", "--data", str(tmp_path / "nothing")])
     assert res.exit_code == 2 and "not a directory" in res.output

@@ -1,0 +1,146 @@
+"""Final-temperature predictors for the two decision times, one interface (fit / predict by heat key).
+
+Decided at the **first** measurement (the plan view; the public case's setting): the heat's route (when it is
+measured), its arc energy, additions and gas are taken as planned.
+
+* ``mean``: the training heats' mean final temperature;
+* ``heat_balance`` / ``gbm``: ``model.make_model`` on the heat-level features (``model.features``);
+* ``stage_composed``: the stage model run from the first measurement through the heat's stages.
+
+Decided at the **penultimate** measurement (the last one before the final): that temperature is measured, and
+the final stage's energy, additions, gas and minutes are planned (the earlier stages are known history).
+
+* ``last_mean``: the training mean again (the same figure, for the table);
+* ``last_ridge``: a ridge heat balance of the final stage, fitted on final stages only;
+* ``last_gbm``: gradient boosting on the final stage's inputs, fitted on final stages only;
+* ``stage_physics`` / ``stage``: the stage model (without / with its boosted residual) fitted on all stages,
+  one step from the penultimate measurement.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+import pandas as pd
+from sklearn.ensemble import HistGradientBoostingRegressor
+from sklearn.linear_model import RidgeCV
+
+from optimizer.ladle.model import TARGET, features, make_model
+from optimizer.ladle.stage_model import CONTEXT_COLUMNS, LOSS_COLUMNS, StageModel, addition_columns, stage_inputs
+
+FIRST, PENULTIMATE = "first", "penultimate"
+
+
+def heat_keys(heats: pd.DataFrame) -> pd.Series:
+    """The integer heat key of each heat row (``heat_id`` is its text form)."""
+    return heats["heat_id"].astype(int)
+
+
+class FinalPredictor(Protocol):
+    """Fitted on training heats and their stages; predicts the final temperature (degC) by heat key."""
+
+    kind: str
+    decided_at: str
+
+    def fit(self, heats: pd.DataFrame, stages: pd.DataFrame) -> FinalPredictor: ...
+
+    def predict(self, heats: pd.DataFrame, stages: pd.DataFrame) -> pd.Series: ...
+
+
+@dataclass
+class MeanPredictor:
+    kind: str = "mean"
+    decided_at: str = FIRST
+
+    def fit(self, heats: pd.DataFrame, stages: pd.DataFrame) -> MeanPredictor:  # noqa: ARG002
+        self.mean_degC_ = float(heats[TARGET].mean())
+        return self
+
+    def predict(self, heats: pd.DataFrame, stages: pd.DataFrame) -> pd.Series:  # noqa: ARG002
+        return pd.Series(self.mean_degC_, index=heat_keys(heats).to_numpy(), dtype=float)
+
+
+@dataclass
+class PlanPredictor:
+    """``heat_balance`` (ridge) or ``gbm`` on the heat-level plan features."""
+
+    kind: str = "gbm"
+    decided_at: str = FIRST
+
+    def fit(self, heats: pd.DataFrame, stages: pd.DataFrame) -> PlanPredictor:  # noqa: ARG002
+        self.features_ = features(heats)
+        self.model_ = make_model(self.kind).fit(heats[self.features_], heats[TARGET])
+        return self
+
+    def predict(self, heats: pd.DataFrame, stages: pd.DataFrame) -> pd.Series:  # noqa: ARG002
+        return pd.Series(self.model_.predict(heats[self.features_]), index=heat_keys(heats).to_numpy())
+
+
+@dataclass
+class StagePredictor:
+    """The stage model: composed from the first measurement, or one step from the penultimate one."""
+
+    kind: str = "stage"
+    decided_at: str = PENULTIMATE
+    residual: bool = True
+
+    def fit(self, heats: pd.DataFrame, stages: pd.DataFrame) -> StagePredictor:
+        self.model_ = StageModel(residual=self.residual).fit(stages[stages["key"].isin(heat_keys(heats))])
+        return self
+
+    def predict(self, heats: pd.DataFrame, stages: pd.DataFrame) -> pd.Series:
+        st = stages[stages["key"].isin(heat_keys(heats))]
+        if self.decided_at == FIRST:
+            return self.model_.compose_final(st)
+        last = st[st["is_last"]]
+        return pd.Series(self.model_.predict_next(last), index=last["key"].to_numpy())
+
+
+@dataclass
+class LastStagePredictor:
+    """Ridge heat balance (``last_ridge``) or boosting (``last_gbm``) fitted on final stages only."""
+
+    kind: str = "last_gbm"
+    decided_at: str = PENULTIMATE
+
+    def fit(self, heats: pd.DataFrame, stages: pd.DataFrame) -> LastStagePredictor:
+        last = stages[stages["is_last"] & stages["key"].isin(heat_keys(heats))]
+        x = stage_inputs(stages).loc[last.index]
+        delta = (last["temp_next_degC"] - last["temp_prev_degC"]).to_numpy(float)
+        if self.kind == "last_ridge":
+            self.columns_ = [c for c in (*LOSS_COLUMNS, *addition_columns(stages)) if c != "last_stage"]
+            self.model_ = RidgeCV(alphas=np.logspace(-3, 3, 13)).fit(x[self.columns_], delta)
+        else:
+            self.columns_ = [c for c in (*LOSS_COLUMNS, *addition_columns(stages), *CONTEXT_COLUMNS)
+                             if c != "last_stage"]
+            self.model_ = HistGradientBoostingRegressor(
+                loss="absolute_error", max_iter=300, learning_rate=0.05, max_leaf_nodes=15, min_samples_leaf=20,
+                l2_regularization=1.0, random_state=0).fit(x[self.columns_], delta)
+        return self
+
+    def predict(self, heats: pd.DataFrame, stages: pd.DataFrame) -> pd.Series:
+        st = stages[stages["key"].isin(heat_keys(heats))]
+        x = stage_inputs(st)[st["is_last"].to_numpy()]
+        last = st[st["is_last"]]
+        p = last["temp_prev_degC"].to_numpy(float) + self.model_.predict(x[self.columns_])
+        return pd.Series(p, index=last["key"].to_numpy())
+
+
+def make_predictor(kind: str) -> FinalPredictor:
+    """A fresh predictor of ``kind`` (see the module doc for the kinds and their decision times)."""
+    makers = {"mean": lambda: MeanPredictor(), "heat_balance": lambda: PlanPredictor("heat_balance"),
+              "gbm": lambda: PlanPredictor("gbm"), "stage_composed": lambda: StagePredictor("stage_composed", FIRST),
+              "last_mean": lambda: MeanPredictor("last_mean", PENULTIMATE),
+              "last_ridge": lambda: LastStagePredictor("last_ridge"), "last_gbm": lambda: LastStagePredictor(),
+              "stage_physics": lambda: StagePredictor("stage_physics", PENULTIMATE, residual=False),
+              "stage": lambda: StagePredictor("stage", PENULTIMATE)}
+    if kind not in makers:
+        raise ValueError(f"The 'kind' parameter must be one of {sorted(makers)}. Got {kind!r} instead.")
+    return makers[kind]()
+
+
+KINDS = ("mean", "heat_balance", "gbm", "stage_composed", "last_mean", "last_ridge", "last_gbm", "stage_physics",
+         "stage")
+DECISION_CANDIDATES = ("last_ridge", "last_gbm", "stage_physics", "stage")

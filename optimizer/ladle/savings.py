@@ -1,0 +1,108 @@
+"""What the stage model could have saved on the later heats: final-stage energy and intermediate measurements.
+
+Everything calibrated on the training heats only; the window is the training heats' 10th..90th percentile of
+final temperature (``recommend.default_window``), the confidence 90 %. Nothing here is tuned on the test heats.
+
+* **Energy** (decided at the penultimate measurement): with the decision model's prediction ``p`` and its
+  conformal half-width ``hw``, the final stage's arc energy is cut by ``(p - hw - low) / eta`` kWh, at most all
+  of it and never below zero, ``eta`` being the stage model's heating term (degC/kWh). The heat's
+  counterfactual final temperature is its actual one minus ``eta`` x the cut (the rest of the route unchanged;
+  the shorter arc's smaller holding loss is ignored, which understates the cut).
+* **Measurements** (the route and every action kept as the plant did them): from each measurement ``j`` the
+  physics stage model composes the final temperature through the remaining stages; if its conformal interval
+  (by number of remaining stages, calibrated on the latest 20 % of the training heats with a model fitted on
+  the earlier 80 %) lies inside the window, the measurements between ``j`` and the final one are skipped. The
+  final measurement is always kept. Since actions are unchanged, the actual final temperature is what the
+  heat would have reached: ``outside_window`` checks the skipped heats against it.
+
+Caveats: the plant's operators acted on the measurements we skip (with fewer measurements they might have acted
+differently), the steel grade and its own target are not in the export (a heat above the window may have needed
+it), and the window is the plant's practice, not a specification.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from optimizer.ladle.final import FinalModel, time_order
+from optimizer.ladle.predictors import heat_keys
+from optimizer.ladle.recommend import Window
+from optimizer.ladle.stage_model import StageModel
+from optimizer.surrogates.conformal import conformal_quantile
+
+MAX_REMAINING = 4  # widths for 1, 2, 3 and 4-or-more remaining stages
+
+
+def energy_cuts(model: FinalModel, eta_degC_per_kWh: float, heats: pd.DataFrame, stages: pd.DataFrame,
+                window: Window) -> pd.DataFrame:
+    """Per heat: final-stage energy (kWh), the cut, actual and counterfactual final temperature (degC)."""
+    if eta_degC_per_kWh <= 0:
+        raise ValueError(f"the heating term must be positive to convert degC into kWh; got {eta_degC_per_kWh}")
+    p = model.predict(heats, stages)
+    hw = model.halfwidth(window.confidence)
+    last = stages[stages["is_last"] & stages["key"].isin(heat_keys(heats))].set_index("key").loc[p.index]
+    cut = np.clip((p.to_numpy() - hw - window.low) / eta_degC_per_kWh, 0.0, last["arc_kWh"].to_numpy())
+    actual = last["temp_next_degC"].to_numpy()
+    h = heats.set_index(heat_keys(heats)).loc[p.index]
+    return pd.DataFrame({"final_stage_kWh": last["arc_kWh"].to_numpy(), "cut_kWh": cut,
+                         "heat_arc_kWh": h["arc_energy_kWh"].to_numpy(), "actual_final_degC": actual,
+                         "counterfactual_final_degC": actual - eta_degC_per_kWh * cut}, index=p.index)
+
+
+def composed_from_each(model: StageModel, stages: pd.DataFrame) -> pd.DataFrame:
+    """Per heat and measurement j (0 = first): the final temperature composed from the measured T_j through the
+    remaining stages (physics-only model: its inputs do not depend on the earlier stages)."""
+    st = stages.sort_values(["key", "stage_no"], kind="stable")
+    rows = []
+    for j in range(int(st["n_stages"].max())):
+        rest = st[(st["stage_no"] > j) & (st["n_stages"] > j)]
+        if rest.empty:
+            break
+        final = model.compose_final(rest)
+        n_st = rest.groupby("key")["n_stages"].first()
+        rows.append(pd.DataFrame({"key": final.index, "from_measurement": j, "remaining": (n_st - j).to_numpy(),
+                                  "composed_final_degC": final.to_numpy()}))
+    out = pd.concat(rows, ignore_index=True)
+    actual = st[st["is_last"]].set_index("key")["temp_next_degC"]
+    out["actual_final_degC"] = actual.loc[out["key"]].to_numpy()
+    return out
+
+
+def remaining_widths(train_heats: pd.DataFrame, stages: pd.DataFrame, confidence: float) -> tuple[StageModel,
+                                                                                                   dict[int, float]]:
+    """Physics stage model on the earlier 80 % of the training heats and conformal half-widths (degC) by the
+    number of remaining stages (capped at ``MAX_REMAINING``) on the latest 20 %; then refitted on all."""
+    h = time_order(train_heats)
+    cut = int(0.8 * len(h))
+    fit_keys, cal_keys = heat_keys(h.iloc[:cut]), heat_keys(h.iloc[cut:])
+    m = StageModel(residual=False).fit(stages[stages["key"].isin(fit_keys)])
+    c = composed_from_each(m, stages[stages["key"].isin(cal_keys)])
+    err = np.abs(c["actual_final_degC"] - c["composed_final_degC"]).to_numpy()
+    r = np.minimum(c["remaining"].to_numpy(), MAX_REMAINING)
+    widths = {k: conformal_quantile(err[r == k], confidence) for k in range(1, MAX_REMAINING + 1)}
+    return StageModel(residual=False).fit(stages[stages["key"].isin(heat_keys(h))]), widths
+
+
+def measurement_skips(model: StageModel, widths: dict[int, float], heats: pd.DataFrame, stages: pd.DataFrame,
+                      window: Window) -> pd.DataFrame:
+    """Per heat: measurements taken, measurements with the rule (earliest confident j, then the final one)."""
+    st = stages[stages["key"].isin(heat_keys(heats))]
+    c = composed_from_each(model, st)
+    hw = np.array([widths[min(r, MAX_REMAINING)] for r in c["remaining"]])
+    c["confident"] = (c["composed_final_degC"] - hw >= window.low) & (c["composed_final_degC"] + hw <= window.high)
+    n_meas = st.groupby("key")["n_stages"].first() + 1
+    first_ok = c[c["confident"]].groupby("key")["from_measurement"].min()
+    needed = (first_ok.reindex(n_meas.index) + 2).fillna(n_meas).clip(upper=n_meas)
+    actual = st[st["is_last"]].set_index("key")["temp_next_degC"].loc[n_meas.index]
+    return pd.DataFrame({"measurements": n_meas, "measurements_with_rule": needed.astype(int),
+                         "skipped": (n_meas - needed).astype(int), "actual_final_degC": actual,
+                         "outside_window": ~actual.between(window.low, window.high)})
+
+
+def mean_ci(values: np.ndarray, n_boot: int = 2000, seed: int = 0) -> tuple[float, float, float]:
+    """Mean and its 95 % bootstrap interval over heats."""
+    v = np.asarray(values, float)
+    rng = np.random.default_rng(seed)
+    boots = rng.choice(v, (n_boot, len(v))).mean(axis=1)
+    return float(v.mean()), float(np.percentile(boots, 2.5)), float(np.percentile(boots, 97.5))
