@@ -75,7 +75,8 @@ def ingest(history: Path, cfg: PlantConfig, workdir: Path) -> Ingested:
         rejected += [p.name] if status == REJECTED else []
         manifest[p.name] = {"sha256": shas[p.name], "status": status, "good_rows": len(fresh),
                             "rejected_rows": rejected_rows(report)}
-    heats = pd.concat([g for g in goods if not g.empty], ignore_index=True) if goods else pd.DataFrame()
+    frames = [g for g in goods if not g.empty]
+    heats = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     if not heats.empty:
         heats = heats.drop_duplicates(KEY, keep="first").sort_values("start_time", kind="stable")
         tmp = store.with_suffix(".tmp")
