@@ -36,6 +36,7 @@ from optimizer.errors import ConfigError, DataFileError
 from optimizer.schema import KEY
 from optimizer.simulator.policies import Level2Policy
 from optimizer.surrogates import train_surrogates
+from optimizer.surrogates.train import MIN_HEATS
 from optimizer.validation import rejected_rows, schedule_warnings
 
 log = logging.getLogger("dosing.nightly")
@@ -92,9 +93,9 @@ def _run(cfg, history, schedule, workdir, state_dir, tracking_uri, pareto, progr
                            f"{_first_problems(sched.report)})", EXIT_BAD_INPUT)
     loaded = _step("ingest", lambda: ingest(history, cfg, workdir))
     _report_ingest(loaded, progress)
-    if loaded.heats.empty:
-        raise NightlyError("ingest", f"{history}: no valid heats in the history, nothing to train on "
-                           f"({_first_problems(loaded.report)})", EXIT_BAD_INPUT)
+    if len(loaded.heats) < MIN_HEATS:
+        raise NightlyError("ingest", f"{history}: {len(loaded.heats)} valid heats in the history, training needs at "
+                           f"least {MIN_HEATS} (problems this time: {_first_problems(loaded.report)})", EXIT_BAD_INPUT)
     problems = _schedule_problems(sched, str(schedule), loaded, now)
     _report_schedule(problems, progress)
     nid = night_id(loaded.digest, schedule)

@@ -87,8 +87,8 @@ def test_schedule_missing_a_column_exits_2_before_anything_is_trained(cfg, histo
         run_nightly(cfg, d / "history", d / "unreadable.csv", d / "work", None, f"sqlite:///{db}",
                     progress=lambda m: None, now=NOW)
     assert info.value.exit_code == 2 and not db.exists()
-    with pytest.raises(NightlyError, match="step 'ingest' failed: .*no valid heats in the history.*required "
-                       "columns missing") as info:
+    with pytest.raises(NightlyError, match="step 'ingest' failed: .*: 0 valid heats in the history, training "
+                       "needs at least 60 .*required columns missing") as info:
         run_nightly(cfg, d / "schedule.csv", d / "schedule.csv", d / "work", None, f"sqlite:///{db}",
                     progress=lambda m: None, now=NOW)  # the schedule given as the history: no heat columns
     assert info.value.exit_code == 2 and not db.exists()
