@@ -116,8 +116,11 @@ def _require_columns(df: pd.DataFrame, cols: list[Column], source: str) -> None:
                             "would be ignored. Remove or rename the duplicate column")
     missing = [c.name for c in cols if c.required and c.name not in df.columns]
     if missing:
+        glued = next((d for d in ";\t|," for c in df.columns if d in str(c)), None)
+        hint = (f" The header looks {glued!r}-separated (column {str(df.columns[0])[:60]!r}...): export it "
+                "comma-separated, or read it with that delimiter." if glued else "")
         raise DataFileError(
-            f"{source}: required columns missing: {missing}. The canonical heat table is described in "
+            f"{source}: required columns missing: {missing}.{hint} The canonical heat table is described in "
             "README.md (Data schema) and by `dosing schema`."
         )
     for c in cols:  # optional columns absent -> all NaN

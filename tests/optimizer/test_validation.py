@@ -131,3 +131,10 @@ def test_schedule_warnings_past_and_in_history():
 )
 def test_csv_dialect_sniffing(text, delimiter, decimal):
     assert sniff_dialect(text.splitlines()) == CsvDialect(delimiter, decimal)
+
+
+def test_semicolon_header_read_as_one_column_names_the_separator(cfg):
+    df = make_heats(cfg, 2)
+    glued = pd.DataFrame({";".join(df.columns): [";".join(map(str, r)) for r in df.itertuples(index=False)]})
+    with pytest.raises(DataFileError, match="required columns missing: .* The header looks ';'-separated"):
+        validate_heats(glued, cfg, "euro.csv")
