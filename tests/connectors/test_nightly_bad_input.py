@@ -13,7 +13,9 @@ import mlflow
 import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
+from typer.testing import CliRunner
 
+from connectors.cli import app
 from connectors.ingest import ingest
 from connectors.model_registry import NIGHT_TAG, registered_name
 from connectors.nightly import NightlyError, run_nightly
@@ -82,6 +84,9 @@ def test_schedule_missing_a_column_exits_2_before_anything_is_trained(cfg, histo
                     progress=lambda m: None, now=NOW)
     assert info.value.exit_code == 2
     assert not db.exists() and not (d / "work" / "history.parquet").exists()  # nothing trained, nothing ingested
+    cli = CliRunner().invoke(app, ["nightly", "--history", str(d / "history"), "--schedule", str(d / "bad.csv"),
+                                   "--workdir", str(d / "work"), "--tracking-uri", f"sqlite:///{db}", "--no-pareto"])
+    assert cli.exit_code == 2 and "schedule columns missing" in cli.output and not db.exists()
     (d / "unreadable.csv").write_bytes(bytes(range(256)))
     with pytest.raises(NightlyError, match="step 'schedule' failed: .*binary data") as info:
         run_nightly(cfg, d / "history", d / "unreadable.csv", d / "work", None, f"sqlite:///{db}",
