@@ -2,8 +2,9 @@
 
 ``load_heats(path, cfg)`` returns the good rows of every file (validated by
 :func:`optimizer.validation.validate_heats`) and one report row per rejected row. A file that cannot be
-read at all raises :class:`DataFileError` with one clear message; in a directory, such a file is reported
-and the other files are still loaded.
+read at all raises :class:`DataFileError` with one clear message; in a directory, such a file (heats or
+samples) is reported as a file error and the other files are still loaded. How a CSV was read when it is not
+plain comma-separated (``;`` with decimal commas...) is said in ``LoadedHeats.notes``.
 
 Directory layout: files whose names start with ``heats`` hold heat rows (``heats.csv``,
 ``heats_2026-11-23.parquet``...), files starting with ``samples`` hold sample rows.
@@ -11,44 +12,30 @@ Directory layout: files whose names start with ``heats`` hold heat rows (``heats
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from optimizer.config import PlantConfig
 from optimizer.errors import DataFileError
-from optimizer.validation import REPORT_COLUMNS, ValidationResult, validate_heats
+from optimizer.schema import KEY
+from optimizer.tables import SUFFIXES, Table, read_table
+from optimizer.validation import REPORT_COLUMNS, ValidationResult, empty_report, file_error, validate_heats
 
-SUFFIXES = (".csv", ".parquet", ".pq")
+__all__ = ["LoadedHeats", "heat_files", "load_heats", "read_table", "write_report"]
 
 
 @dataclass
 class LoadedHeats:
-    """Good heats from all files, the sample table (may be empty) and the bad-row report."""
+    """Good heats from all files, the sample table (may be empty), the bad-row report and reading notes."""
 
     heats: pd.DataFrame
     samples: pd.DataFrame
     report: pd.DataFrame
     files: list[Path]
-
-
-def read_table(path: Path) -> pd.DataFrame:
-    """Read one CSV/Parquet file as strings-or-numbers; raise DataFileError if it cannot be read."""
-    if not path.exists():
-        raise DataFileError(f"{path}: file not found")
-    if path.suffix.lower() not in SUFFIXES:
-        raise DataFileError(f"{path}: unsupported file type {path.suffix!r}; use .csv or .parquet")
-    try:
-        if path.suffix.lower() == ".csv":
-            return pd.read_csv(path, dtype={"heat_id": "string"}, skipinitialspace=True)
-        return pd.read_parquet(path)
-    except (OSError, ValueError, UnicodeDecodeError, pd.errors.ParserError) as exc:
-        raise DataFileError(f"{path}: cannot be read as {path.suffix[1:]}: {exc}") from None
-    except Exception as exc:  # pyarrow raises its own ArrowInvalid for corrupt Parquet
-        if type(exc).__module__.startswith("pyarrow"):
-            raise DataFileError(f"{path}: cannot be read as parquet: {exc}") from None
-        raise
+    notes: list[str] = field(default_factory=list)
 
 
 def heat_files(path: Path) -> tuple[list[Path], list[Path]]:
@@ -70,43 +57,70 @@ def load_heats(path: str | Path, cfg: PlantConfig) -> LoadedHeats:
     """Load and validate heat data from a file or a directory (see module doc)."""
     heat_paths, sample_paths = heat_files(Path(path))
     single = not Path(path).is_dir()
-    goods, reports = [], []
+    results, notes = [], []
     for p in heat_paths:
         try:
-            res = _load_one(p, cfg)
+            table = read_table(p, dtype={KEY: "string"})
+            res = _validate_one(p, table, cfg)
         except DataFileError as exc:
             if single:
                 raise
-            res = ValidationResult(good=pd.DataFrame(),
-                                   report=pd.DataFrame([(str(p), 0, "", "<file>", str(exc))], columns=REPORT_COLUMNS))
-        goods.append(res.good)
-        reports.append(res.report)
-    heats, report = _combine(goods, reports)
-    samples = pd.concat([read_table(p) for p in sample_paths], ignore_index=True) if sample_paths else pd.DataFrame()
-    return LoadedHeats(heats=heats, samples=samples, report=report, files=heat_paths + sample_paths)
+            res = ValidationResult(good=pd.DataFrame(), report=file_error(p, exc))
+        else:
+            notes += [table.note] if table.note else []
+        results.append((str(p), res))
+    heats, report = _combine(results)
+    samples, sample_report, sample_notes = _load_samples(sample_paths)
+    report = pd.concat([r for r in (report, sample_report) if not r.empty] or [empty_report()], ignore_index=True)
+    return LoadedHeats(heats=heats, samples=samples, report=report, files=heat_paths + sample_paths,
+                       notes=notes + sample_notes)
 
 
-def _load_one(path: Path, cfg: PlantConfig) -> ValidationResult:
-    df = read_table(path)
-    if df.empty:
+def _validate_one(path: Path, table: Table, cfg: PlantConfig) -> ValidationResult:
+    if table.frame.empty:
         raise DataFileError(f"{path}: the file holds no rows")
-    return validate_heats(df, cfg, source=str(path))
+    return validate_heats(table.frame, cfg, source=str(path))
 
 
-def _combine(goods: list[pd.DataFrame], reports: list[pd.DataFrame]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Concatenate files; a heat id present in two files is rejected in both (report row each)."""
-    report = pd.concat([r for r in reports if not r.empty] or [pd.DataFrame(columns=REPORT_COLUMNS)],
-                       ignore_index=True)
-    frames = [g for g in goods if not g.empty]
-    if not frames:
+def _load_samples(paths: list[Path]) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
+    """Sample files one by one: an unreadable one (or one without a heat_id column) is a file error."""
+    frames, reports, notes = [], [], []
+    for p in paths:
+        try:
+            table = read_table(p, dtype={KEY: "string"})
+            if KEY not in table.frame.columns:
+                raise DataFileError(f"{p}: sample file has no {KEY!r} column (columns: "
+                                    f"{list(table.frame.columns)[:10]}); see README.md (Data schema)")
+        except DataFileError as exc:
+            reports.append(file_error(p, exc, "sample file skipped; the heats are still loaded"))
+            continue
+        frames.append(table.frame)
+        notes += [table.note] if table.note else []
+    samples = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    report = pd.concat(reports, ignore_index=True) if reports else empty_report()
+    return samples, report, notes
+
+
+def _combine(results: list[tuple[str, ValidationResult]]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Concatenate files; a heat id present in two files is rejected in every copy, each reported with its own
+    file and line."""
+    reports = [r.report for _, r in results if not r.report.empty]
+    report = pd.concat(reports or [empty_report()], ignore_index=True)
+    kept = [(src, r) for src, r in results if not r.good.empty]
+    if not kept:
         return pd.DataFrame(), report
-    heats = pd.concat(frames, ignore_index=True)
-    dup = heats["heat_id"].duplicated(keep=False)
+    heats = pd.concat([r.good for _, r in kept], ignore_index=True)
+    sources = np.concatenate([np.full(len(r.good), src, dtype=object) for src, r in kept])
+    lines = np.concatenate([r.lines for _, r in kept])
+    dup = heats[KEY].duplicated(keep=False).to_numpy()
     if dup.any():
+        ids = heats.loc[dup, KEY].astype(str).to_numpy()
+        files_of = pd.Series(sources[dup]).groupby(ids).agg(lambda s: sorted({Path(x).name for x in s}))
         extra = pd.DataFrame({
-            "source": "<directory>", "row": 0, "heat_id": heats.loc[dup, "heat_id"].astype(str),
-            "field": "heat_id", "reason": "duplicate heat id across files; all copies rejected",
-        })
+            "source": sources[dup], "row": lines[dup].astype(int), "heat_id": ids, "field": KEY,
+            "reason": [f"duplicate heat id across files (in {', '.join(files_of[i])}); all copies rejected: "
+                       "keep the heat in one file only" for i in ids],
+        }, columns=REPORT_COLUMNS)
         report = pd.concat([report, extra], ignore_index=True)
         heats = heats.loc[~dup]
     return heats.sort_values("start_time", kind="stable").reset_index(drop=True), report

@@ -5,6 +5,9 @@
 * A challenger takes the alias ``champion`` only when its MAE on the most recent heats (the training's test
   slice, the latest in time) beats the current champion's on the same heats; the comparison is logged. A
   champion of another structure (a deliberate code change) or one that no longer loads is replaced.
+* A version registered by the nightly run carries the model-version tag ``night_id``; a rerun of the same night
+  (after a kill or a failed later step) reuses the versions its earlier attempt registered instead of
+  registering them again.
 * ``load_champions`` rebuilds the exact ``OutcomeSurrogate`` objects and refuses models whose features do not
   match the current plant config.
 """
@@ -40,6 +43,7 @@ logging.getLogger("mlflow").setLevel(logging.ERROR)
 warnings.filterwarnings("ignore", message="Add type hints to the `predict` method", category=UserWarning)
 log = logging.getLogger(__name__)
 CHAMPION, CHALLENGER, PREVIOUS = "champion", "challenger", "previous_champion"
+NIGHT_TAG = "night_id"
 PIP_REQUIREMENTS = ["steel-dosing", "scikit-learn", "pandas", "numpy"]
 
 
@@ -81,11 +85,26 @@ def recent_window(heats: pd.DataFrame) -> pd.DataFrame:
     return time_order(heats).iloc[holdout_split(len(heats))[2]]
 
 
+def night_versions(cfg: PlantConfig, night_id: str, tracking_uri: str | None = None) -> dict[str, str]:
+    """Outcome -> model version already registered by the night ``night_id`` (tag ``night_id``)."""
+    configure_mlflow(cfg, tracking_uri)
+    client = MlflowClient()
+    found = {}
+    for outcome in constrained_outcomes(cfg):
+        name = registered_name(cfg, outcome)
+        tagged = [v for v in client.search_model_versions(f"name='{name}'") if v.tags.get(NIGHT_TAG) == night_id]
+        if tagged:
+            found[outcome] = str(min(int(v.version) for v in tagged))
+    return found
+
+
 def log_and_register(cfg: PlantConfig, sset: SurrogateSet, report: TrainingReport, heats: pd.DataFrame,
-                     tracking_uri: str | None = None) -> list[Promotion]:
-    """Log a training run, register one version per outcome and apply the champion rule."""
+                     tracking_uri: str | None = None, night_id: str | None = None) -> list[Promotion]:
+    """Log a training run, register one version per outcome and apply the champion rule. With ``night_id``,
+    each new version is tagged with it, and an outcome that night already registered reuses that version."""
     configure_mlflow(cfg, tracking_uri)
     recent = recent_window(heats)
+    reuse = night_versions(cfg, night_id, tracking_uri) if night_id else {}
     promotions = []
     with mlflow.start_run(run_name="train-surrogates") as parent:
         mlflow.log_params({"n_heats": len(heats), "n_train": report.n_train, "n_calibration": report.n_calibration,
@@ -94,14 +113,19 @@ def log_and_register(cfg: PlantConfig, sset: SurrogateSet, report: TrainingRepor
                            "recent_window_heats": len(recent)})
         for outcome, sur in sset.outcomes.items():
             with mlflow.start_run(run_name=outcome, nested=True):
-                version = _log_outcome(cfg, sur, sset.domain, report, recent)
+                if outcome in reuse:
+                    version = reuse[outcome]
+                    mlflow.set_tag("reused_version", f"v{version}, registered by an earlier attempt of night "
+                                   f"{night_id}")
+                else:
+                    version = _log_outcome(cfg, sur, sset.domain, report, recent, night_id)
                 promotions.append(_champion_rule(cfg, outcome, version, sur, recent))
         mlflow.set_tag("parent_run", parent.info.run_id)
     return promotions
 
 
 def _log_outcome(cfg: PlantConfig, sur: OutcomeSurrogate, domain: ApplicabilityDomain, report: TrainingReport,
-                 recent: pd.DataFrame) -> str:
+                 recent: pd.DataFrame, night_id: str | None = None) -> str:
     outcome = sur.outcome
     mlflow.log_params({"outcome": outcome, "structure": sur.structure_name})
     mlflow.log_metrics({f"test_{k}": v for k, v in sur.metrics.items() if np.isfinite(v)})
@@ -118,9 +142,11 @@ def _log_outcome(cfg: PlantConfig, sur: OutcomeSurrogate, domain: ApplicabilityD
             contextlib.redirect_stderr(io.StringIO()):  # cloudpickle is deliberate (our own code); quiet registry
         warnings.simplefilter("ignore")
         info = mlflow.pyfunc.log_model(name="model", python_model=SurrogateModel(sur, domain), input_example=example,
-                                       pip_requirements=PIP_REQUIREMENTS,
-                                       registered_model_name=registered_name(cfg, outcome))
-    return str(info.registered_model_version)
+                                       pip_requirements=PIP_REQUIREMENTS)
+        # registered with its tags in one call: a kill cannot leave an untagged version of this night behind
+        version = mlflow.register_model(info.model_uri, registered_name(cfg, outcome),
+                                        tags={NIGHT_TAG: night_id} if night_id else None)
+    return str(version.version)
 
 
 def _metric_key(name: str) -> str:
@@ -176,6 +202,9 @@ def _champion_rule(cfg: PlantConfig, outcome: str, version: str, sur: OutcomeSur
     mae_new = float(np.mean(np.abs(y - sur.predict(recent))))
     client.set_registered_model_alias(name, CHALLENGER, version)
     champ = _alias_version(client, name, CHAMPION)
+    if champ is not None and str(champ.version) == str(version):  # a reused version promoted by its first attempt
+        mlflow.set_tags({"champion_rule": f"v{version} is already champion (promoted by an earlier attempt)"})
+        return Promotion(outcome, version, True, mae_new, None)
     mae_old = None
     if champ is not None:
         try:

@@ -1,10 +1,14 @@
-"""The nightly run: ingest -> validate -> train and promote -> optimize -> report -> publish -> log the night.
+"""The nightly run: validate inputs -> train and promote -> optimize -> report -> publish -> log the night.
 
-History is ingested incrementally (connectors/ingest.py: only new or changed files are read). Safe to repeat:
-a night is identified by the ingested history and the schedule; a night already completed is not run again
-(nothing duplicated in MLflow or on the server). A lock file stops two runs at once. A failed publish keeps the
-recommendation and exits 4 (`dosing publish --retry` sends it later); any other failed step exits 1 and leaves
-the previously published recommendation in place.
+Every input is read and validated before any side effect (training, registering): the schedule first, then the
+history (ingested incrementally, connectors/ingest.py: only new or changed files are read). A schedule or
+history that cannot be used exits 2 (bad input) before anything is trained. Schedule heats planned in the past
+or already in the history are warned about (and still planned). Safe to repeat: a night is identified by the
+ingested history and the schedule; a night already completed is not run again, and a night interrupted after
+registering models reuses the versions it registered (model-version tag ``night_id``), so nothing is duplicated
+in MLflow or on the server. A lock file stops two runs at once. A failed publish keeps the recommendation and
+exits 4 (`dosing publish --retry` sends it later); any other failed step exits 1 and leaves the previously
+published recommendation in place.
 """
 
 from __future__ import annotations
@@ -19,23 +23,31 @@ import mlflow
 import pandas as pd
 from filelock import FileLock, Timeout
 
-from connectors.ingest import ingest
+from connectors.ingest import Ingested, ingest
 from connectors.model_registry import load_champions, log_and_register
 from connectors.opcua.inbox import submit
 from connectors.recommendations import write_recommendation
 from connectors.report.html import NightReport, render
 from connectors.tracking import configure_mlflow
 from optimizer.config import PlantConfig
-from optimizer.dosing import optimize_heats, read_schedule, to_recommendation
+from optimizer.dosing import Schedule, optimize_heats, read_schedule, to_recommendation
 from optimizer.dosing.pareto import pareto_front
+from optimizer.errors import ConfigError, DataFileError
+from optimizer.schema import KEY
 from optimizer.simulator.policies import Level2Policy
 from optimizer.surrogates import train_surrogates
+from optimizer.surrogates.train import MIN_HEATS
+from optimizer.validation import rejected_rows, schedule_warnings
 
 log = logging.getLogger("dosing.nightly")
 
 
+EXIT_FAILED, EXIT_BAD_INPUT, EXIT_PUBLISH = 1, 2, 4
+SHOWN_PROBLEMS = 10  # schedule problems and warnings printed in the progress lines (all are in the report)
+
+
 class NightlyError(RuntimeError):
-    """A step failed; ``exit_code`` says how the command ends (1 failed step, 4 publish failed)."""
+    """A step failed; ``exit_code`` says how the command ends (1 failed step, 2 bad input, 4 publish failed)."""
 
     def __init__(self, step: str, message: str, exit_code: int = 1) -> None:
         super().__init__(f"step '{step}' failed: {message}")
@@ -49,6 +61,7 @@ class NightResult:
     recommendation_file: Path | None = None
     report_file: Path | None = None
     published: bool = False
+    schedule_problems: pd.DataFrame | None = None  # rejected schedule rows and warnings (report columns)
 
 
 def night_id(history_digest: str, schedule: Path) -> str:
@@ -59,36 +72,47 @@ def night_id(history_digest: str, schedule: Path) -> str:
 
 
 def run_nightly(cfg: PlantConfig, history: Path, schedule: Path, workdir: Path, state_dir: Path | None = None,
-                tracking_uri: str | None = None, pareto: bool = True, progress=print) -> NightResult:  # noqa: ANN001
-    """One night (see module doc)."""
+                tracking_uri: str | None = None, pareto: bool = True, progress=print,  # noqa: ANN001
+                now: pd.Timestamp | None = None) -> NightResult:
+    """One night (see module doc); ``now`` (default: the clock, UTC) is what 'planned in the past' means."""
     workdir.mkdir(parents=True, exist_ok=True)
+    now = pd.Timestamp.now(tz="UTC") if now is None else now
     try:
         with FileLock(str(workdir / "nightly.lock"), timeout=0):
-            return _run(cfg, history, schedule, workdir, state_dir, tracking_uri, pareto, progress)
+            return _run(cfg, history, schedule, workdir, state_dir, tracking_uri, pareto, progress, now)
     except Timeout:
         raise NightlyError("lock", f"another nightly run holds {workdir / 'nightly.lock'}") from None
 
 
-def _run(cfg, history, schedule, workdir, state_dir, tracking_uri, pareto, progress) -> NightResult:  # noqa: ANN001
-    progress("1/6 ingest and validate history added since the last night")
+def _run(cfg, history, schedule, workdir, state_dir, tracking_uri, pareto, progress,  # noqa: ANN001
+         now) -> NightResult:  # noqa: ANN001
+    progress("1/6 validate the inputs: the schedule, then the history added since the last night")
+    sched = _step("schedule", lambda: read_schedule(schedule, cfg))
+    if not sched.heats:
+        raise NightlyError("schedule", f"{schedule}: no valid heats to plan ({len(sched.report)} problems: "
+                           f"{_first_problems(sched.report)})", EXIT_BAD_INPUT)
     loaded = _step("ingest", lambda: ingest(history, cfg, workdir))
+    _report_ingest(loaded, progress)
+    if len(loaded.heats) < MIN_HEATS:
+        raise NightlyError("ingest", f"{history}: {len(loaded.heats)} valid heats in the history, training needs at "
+                           f"least {MIN_HEATS} (problems this time: {_first_problems(loaded.report)})", EXIT_BAD_INPUT)
+    problems = _schedule_problems(sched, str(schedule), loaded, now)
+    _report_schedule(problems, progress)
     nid = night_id(loaded.digest, schedule)
     night_dir = workdir / "nights" / nid
     done = night_dir / "done.json"
     if done.exists():
         info = json.loads(done.read_text())
         progress(f"night {nid} already completed at {info['finished']}: nothing to do")
-        return NightResult(nid, True, Path(info["recommendation"]), Path(info["report"]), info["published"])
+        return NightResult(nid, True, Path(info["recommendation"]), Path(info["report"]), info["published"],
+                           problems)
     night_dir.mkdir(parents=True, exist_ok=True)
-    progress(f"    new files: {loaded.new_files or 'none'}; {len(loaded.heats)} good heats in all, "
-             f"{len(loaded.report)} rows rejected this time")
     progress("2/6 train challengers, apply the champion rule")
     sset, report = _step("train", lambda: train_surrogates(cfg, loaded.heats))
     uri = configure_mlflow(cfg, tracking_uri)
-    promotions = _step("register", lambda: log_and_register(cfg, sset, report, loaded.heats, tracking_uri))
+    promotions = _step("register", lambda: log_and_register(cfg, sset, report, loaded.heats, tracking_uri, nid))
     progress(f"    promoted: {[p.outcome for p in promotions if p.promoted] or 'none'}")
     progress("3/6 load champions and optimize the schedule")
-    sched = _step("schedule", lambda: read_schedule(schedule, cfg))
     champions = _step("load champions", lambda: load_champions(cfg, tracking_uri))
     result = _step("optimize", lambda: optimize_heats(cfg, sched.heats, champions))
     rec = to_recommendation(cfg, sched.heats, result, champions.versions)
@@ -97,7 +121,8 @@ def _run(cfg, history, schedule, workdir, state_dir, tracking_uri, pareto, progr
     base = baseline_frame(cfg, sched.heats)
     points = pareto_front(cfg, sched.heats, champions) if pareto else []
     page = render(NightReport(f"{cfg.plant.name}: nightly recommendation", rec, base, points,
-                              report.test_predictions, report.test, loaded.report, cfg.plant.currency))
+                              report.test_predictions, report.test, loaded.report, cfg.plant.currency,
+                              problems))
     report_file = night_dir / "report.html"
     report_file.write_text(page, encoding="utf-8")
     progress(f"    {report_file}")
@@ -114,14 +139,49 @@ def _run(cfg, history, schedule, workdir, state_dir, tracking_uri, pareto, progr
     _log_night(cfg, rec, base, loaded, uri, nid)
     done.write_text(json.dumps({"finished": pd.Timestamp.now(tz="UTC").isoformat(), "recommendation": str(rec_json),
                                 "report": str(report_file), "published": published}))
-    return NightResult(nid, False, rec_json, report_file, published)
+    return NightResult(nid, False, rec_json, report_file, published, problems)
 
 
 def _step(name: str, fn):  # noqa: ANN001, ANN202
     try:
         return fn()
+    except (DataFileError, ConfigError) as exc:  # an input that cannot be used at all: bad input, exit 2
+        raise NightlyError(name, str(exc), EXIT_BAD_INPUT) from exc
     except Exception as exc:  # every step's failure becomes one clear message naming the step
-        raise NightlyError(name, f"{type(exc).__name__}: {exc}") from exc
+        raise NightlyError(name, f"{type(exc).__name__}: {exc}", EXIT_FAILED) from exc
+
+
+def _first_problems(report: pd.DataFrame, n: int = 3) -> str:
+    rows = [f"{Path(str(r.source)).name} row {r.row} {r.field}: {r.reason}" for r in report.head(n).itertuples()]
+    return "; ".join(rows) + (f"; ... {len(report) - n} more" if len(report) > n else "") if rows else "none"
+
+
+def _report_ingest(loaded: Ingested, progress) -> None:  # noqa: ANN001
+    progress(f"    history: new files {loaded.new_files or 'none'}; {len(loaded.heats)} good heats in all, "
+             f"{rejected_rows(loaded.report)} rows rejected this time")
+    for note in loaded.notes:
+        progress(f"    {note}")
+    for r in loaded.report[loaded.report["field"] == "<file>"].itertuples():
+        progress(f"    file error: {r.reason}")
+    if loaded.rejected_files:
+        progress(f"    rejected files (not read again until they change): {loaded.rejected_files}")
+
+
+def _schedule_problems(sched: Schedule, source: str, loaded: Ingested, now: pd.Timestamp) -> pd.DataFrame:
+    ids = loaded.heats[KEY].astype(str).tolist() if not loaded.heats.empty else []
+    warn = schedule_warnings(sched.heats, now, ids, source, sched.lines)
+    return pd.concat([f for f in (sched.report, warn) if not f.empty] or [sched.report], ignore_index=True)
+
+
+def _report_schedule(problems: pd.DataFrame, progress) -> None:  # noqa: ANN001
+    if problems.empty:
+        return
+    n_warn = int(problems["reason"].str.startswith("warning:").sum())
+    progress(f"    schedule: {len(problems) - n_warn} rows rejected (not planned), {n_warn} warnings (planned)")
+    for r in problems.head(SHOWN_PROBLEMS).itertuples():
+        progress(f"    {Path(str(r.source)).name} row {r.row} heat {r.heat_id!r}: {r.field}: {r.reason}")
+    if len(problems) > SHOWN_PROBLEMS:
+        progress(f"    ... and {len(problems) - SHOWN_PROBLEMS} more (see the night's report)")
 
 
 def baseline_frame(cfg: PlantConfig, heats) -> pd.DataFrame:  # noqa: ANN001
@@ -145,6 +205,9 @@ def baseline_frame(cfg: PlantConfig, heats) -> pd.DataFrame:  # noqa: ANN001
 def _log_night(cfg: PlantConfig, rec, base: pd.DataFrame, loaded, uri: str, nid: str) -> None:  # noqa: ANN001
     ok = [h for h in rec.heats if h.feasible]
     base_ok = base[base["heat_id"].isin([h.heat_id for h in ok])]
+    exp = mlflow.get_experiment_by_name(cfg.mlflow.experiment)
+    if exp is not None and not mlflow.search_runs([exp.experiment_id], f"tags.night_id = '{nid}'").empty:
+        return  # an earlier attempt of this night logged it and was stopped before writing done.json
     with mlflow.start_run(run_name=f"nightly-{nid}"):
         mlflow.set_tags({"night_id": nid, "recommendation_id": rec.recommendation_id})
         mlflow.log_params({f"model_{k}": v for k, v in rec.model_versions.items()})

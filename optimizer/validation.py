@@ -5,12 +5,20 @@
 they raise :class:`DataFileError` naming the columns. Checks: missing key, duplicate heat ids, NaN where a
 value is required, non-numeric values, negative masses, values outside the physical range (with a hint when
 the value looks like a unit mistake: kg vs t, fraction vs wt%, K or degF vs degC), unknown grades, additions
-of materials the config does not know, end before start.
+of materials the config does not know, end before start. A frame with a column named twice is refused
+(:class:`DataFileError` naming the column).
+
+Also here: the report helpers (``file_error``, ``rejected_rows``) and ``schedule_warnings``, the checks of a
+schedule against the clock and the history that warn without rejecting (a planned time in the past, a heat
+already in the history).
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 import pandas as pd
@@ -20,19 +28,37 @@ from optimizer.errors import DataFileError
 from optimizer.schema import KEY, Column, heat_columns
 
 REPORT_COLUMNS = ["source", "row", "heat_id", "field", "reason"]
+FILE_FIELD = "<file>"  # the report's field for a problem with a whole file (row 0)
+
+
+def empty_report() -> pd.DataFrame:
+    """A report with no rows."""
+    return pd.DataFrame(columns=REPORT_COLUMNS)
+
+
+def file_error(path: str | Path, exc: Exception, consequence: str = "") -> pd.DataFrame:
+    """One report row for a file that cannot be used at all (row 0, field ``<file>``)."""
+    reason = str(exc) + (f" ({consequence})" if consequence else "")
+    return pd.DataFrame([(str(path), 0, "", FILE_FIELD, reason)], columns=REPORT_COLUMNS)
+
+
+def rejected_rows(report: pd.DataFrame) -> int:
+    """Number of distinct rejected rows (a row with three problems counts once; a whole-file error once)."""
+    return 0 if report.empty else int(report[["source", "row", "heat_id"]].drop_duplicates().shape[0])
 
 
 @dataclass
 class ValidationResult:
-    """Good rows (canonical columns and dtypes) and one report row per problem found."""
+    """Good rows (canonical columns and dtypes), their lines in the source, and one report row per problem."""
 
     good: pd.DataFrame
-    report: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=REPORT_COLUMNS))
+    report: pd.DataFrame = field(default_factory=empty_report)
+    lines: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=int))  # CSV line of each good row
 
     @property
     def n_rejected(self) -> int:
         """Number of distinct rejected rows."""
-        return 0 if self.report.empty else int(self.report[["source", "row", "heat_id"]].drop_duplicates().shape[0])
+        return rejected_rows(self.report)
 
 
 class _Reporter:
@@ -78,16 +104,23 @@ def validate_heats(df: pd.DataFrame, cfg: PlantConfig, source: str = "<frame>") 
     _check_time_order(work, rep)
     _check_fraction_vs_wt_pct(work, rep, cfg)
     good = work.loc[~rep.bad, [c.name for c in cols] + ["_row"]].reset_index(drop=True)
-    good = good.drop(columns="_row")
+    lines = good.pop("_row").to_numpy(dtype=int)
     good["n_samples"] = good["n_samples"].astype("int64")
-    return ValidationResult(good=good, report=rep.frame())
+    return ValidationResult(good=good, report=rep.frame(), lines=lines)
 
 
 def _require_columns(df: pd.DataFrame, cols: list[Column], source: str) -> None:
+    dup = sorted({str(c) for c in df.columns[df.columns.duplicated()]})
+    if dup:
+        raise DataFileError(f"{source}: column named twice: {dup}; only one copy could be used and the other "
+                            "would be ignored. Remove or rename the duplicate column")
     missing = [c.name for c in cols if c.required and c.name not in df.columns]
     if missing:
+        glued = next((d for d in ";\t|," for c in df.columns if d in str(c)), None)
+        hint = (f" The header looks {glued!r}-separated (column {str(df.columns[0])[:60]!r}...): export it "
+                "comma-separated, or read it with that delimiter." if glued else "")
         raise DataFileError(
-            f"{source}: required columns missing: {missing}. The canonical heat table is described in "
+            f"{source}: required columns missing: {missing}.{hint} The canonical heat table is described in "
             "README.md (Data schema) and by `dosing schema`."
         )
     for c in cols:  # optional columns absent -> all NaN
@@ -184,3 +217,46 @@ def _check_fraction_vs_wt_pct(df: pd.DataFrame, rep: _Reporter, cfg: PlantConfig
             looks_fraction &= v < w.min / 10
             rep.add(looks_fraction, f"final_{el}_wt_pct",
                     f"value looks like a mass fraction, not wt% (grade {g.name} needs {w.min}..{w.max} wt%)")
+
+
+class PlannedHeat(Protocol):
+    """What ``schedule_warnings`` needs of a planned heat (a schedule's ``HeatContext``)."""
+
+    heat_id: str
+    planned_time: pd.Timestamp | None
+
+
+def schedule_warnings(heats: Sequence[PlannedHeat], now: pd.Timestamp, history_ids: Collection[str] = (),
+                      source: str = "<schedule>", lines: Mapping[str, int] | None = None) -> pd.DataFrame:
+    """Warning rows (report columns) for planned heats that are still planned but look wrong.
+
+    * ``planned_time`` before ``now`` (the run's wall-clock time, UTC; a time without zone is UTC): a stale
+      schedule, or the wrong year or day. The clock, not the history's last heat, is the reference: the history
+      may lag a day behind, and a slot between its last heat and now has passed all the same.
+    * ``heat_id`` already in the history: that heat has been treated; a re-used number or yesterday's schedule.
+    """
+    now = _utc(now)
+    seen = set(history_ids)
+    rows = []
+    for h in heats:
+        line = (lines or {}).get(h.heat_id, 0)
+        if h.planned_time is not None and not pd.isna(h.planned_time) and _utc(h.planned_time) < now:
+            t = _utc(h.planned_time)
+            rows.append((source, line, h.heat_id, "planned_time",
+                         f"warning: planned time {t:%Y-%m-%d %H:%M} UTC is {_ago(now - t)} before this run "
+                         f"({now:%Y-%m-%d %H:%M} UTC); still planned: check that the schedule is tomorrow's"))
+        if h.heat_id in seen:
+            rows.append((source, line, h.heat_id, "heat_id",
+                         "warning: this heat id is already in the history (treated earlier); still planned: check "
+                         "for a re-used heat number or an old schedule"))
+    return pd.DataFrame(rows, columns=REPORT_COLUMNS)
+
+
+def _utc(t: pd.Timestamp) -> pd.Timestamp:
+    t = pd.Timestamp(t)
+    return t.tz_localize("UTC") if t.tzinfo is None else t.tz_convert("UTC")
+
+
+def _ago(d: pd.Timedelta) -> str:
+    hours = d / pd.Timedelta(hours=1)
+    return f"{hours:.1f} h" if hours < 48 else f"{hours / 24:.0f} days"

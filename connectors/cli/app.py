@@ -1,4 +1,4 @@
-"""The ``dosing`` Typer application object and shared CLI helpers (config option, error exit)."""
+"""The ``dosing`` Typer application object and shared CLI helpers (config option, error exit, data notes)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from rich.console import Console
 
 from optimizer.config import PlantConfig, load_config
 from optimizer.errors import ConfigError
+from optimizer.validation import FILE_FIELD, rejected_rows
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 
@@ -51,3 +52,18 @@ def config_or_exit(path: Path | None) -> PlantConfig:
         return load_config(path)
     except ConfigError as exc:
         fail(str(exc), EXIT_BAD_INPUT)
+
+
+def print_data_problems(report, notes: list[str], hint: str = "see `dosing validate`") -> None:  # noqa: ANN001
+    """How files were read, every file that could not be used (by name, with the reason), and the count of
+    rejected rows."""
+    for note in notes:
+        console.print(f"note: {note}", highlight=False)
+    if report.empty:
+        return
+    files = report[report["field"] == FILE_FIELD]
+    for r in files.itertuples(index=False):
+        console.print(f"[yellow]file error:[/] {r.reason}", highlight=False)
+    rows = rejected_rows(report[report["field"] != FILE_FIELD])
+    if rows:
+        console.print(f"[yellow]{rows} rejected rows are left out ({hint})[/]", highlight=False)

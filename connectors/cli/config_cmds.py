@@ -11,6 +11,7 @@ from connectors.cli.app import EXIT_BAD_INPUT, ConfigOption, app, config_or_exit
 from connectors.files import load_heats, write_report
 from optimizer.errors import DataFileError
 from optimizer.schema import schema_markdown
+from optimizer.validation import rejected_rows
 
 
 @app.command("check-config")
@@ -44,9 +45,11 @@ def validate(
         loaded = load_heats(data, cfg)
     except DataFileError as exc:
         fail(str(exc), EXIT_BAD_INPUT)
-    n_bad = loaded.report[["source", "row", "heat_id"]].drop_duplicates().shape[0] if not loaded.report.empty else 0
+    n_bad = rejected_rows(loaded.report)
     out.print(f"{len(loaded.heats)} good heats, {n_bad} rejected rows, {len(loaded.samples)} samples "
               f"from {len(loaded.files)} file(s)")
+    for note in loaded.notes:
+        out.print(f"note: {note}", highlight=False)
     if not loaded.report.empty:
         _print_report(loaded.report)
     if report is not None:

@@ -8,11 +8,22 @@ import typer
 from rich.progress import Progress
 from rich.table import Table
 
-from connectors.cli.app import EXIT_BAD_INPUT, EXIT_FAILED, ConfigOption, app, config_or_exit, console, fail, out
+from connectors.cli.app import (
+    EXIT_BAD_INPUT,
+    EXIT_FAILED,
+    ConfigOption,
+    app,
+    config_or_exit,
+    console,
+    fail,
+    out,
+    print_data_problems,
+)
 from connectors.files import load_heats
 from connectors.model_registry import list_models, log_and_register, promote, rollback
 from optimizer.errors import DataFileError
 from optimizer.surrogates import constrained_outcomes, train_surrogates
+from optimizer.validation import FILE_FIELD
 
 TrackingOption = typer.Option(None, "--tracking-uri", help="MLflow tracking URI, e.g. http://127.0.0.1:5000 "
                               "(default: the config's, else the local store .dosing/mlflow.db).")
@@ -37,9 +48,7 @@ def train(
         loaded = load_heats(data, cfg)
     except DataFileError as exc:
         fail(str(exc), EXIT_BAD_INPUT)
-    if not loaded.report.empty:
-        console.print(f"[yellow]{len(loaded.report)} data problems, those rows are left out "
-                      "(see `dosing validate`)[/]")
+    print_data_problems(loaded.report, loaded.notes)
     outcomes = constrained_outcomes(cfg)
     with Progress(console=console, transient=True) as bar:
         task = bar.add_task("training", total=len(outcomes))
@@ -48,7 +57,9 @@ def train(
                                                                                             description=o),
                                              residual=residual)
         except ValueError as exc:
-            fail(str(exc), EXIT_BAD_INPUT)
+            unusable = loaded.report[loaded.report["field"] == FILE_FIELD]["source"].map(lambda s: Path(s).name)
+            why = f" ({len(unusable)} file(s) could not be used: {', '.join(unusable)})" if len(unusable) else ""
+            fail(f"{exc}{why}", EXIT_BAD_INPUT)
     promotions = log_and_register(cfg, sset, report, loaded.heats, tracking_uri)
     table = Table("outcome", "structure", "test MAE", "fixed-yield MAE", "coverage 90%", "version", "champion?",
                   title=f"Trained on {report.n_train} heats, calibrated on {report.n_calibration}, "

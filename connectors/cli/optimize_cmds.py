@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
 import typer
 from rich.table import Table
 
@@ -18,10 +19,13 @@ from connectors.cli.app import (
     fail,
     out,
 )
+from connectors.files import load_heats
 from connectors.recommendations import load_surrogates, write_recommendation
-from optimizer.dosing import optimize_heats, read_schedule, to_recommendation
+from optimizer.dosing import Schedule, optimize_heats, read_schedule, to_recommendation
 from optimizer.dosing.pareto import pareto_front
 from optimizer.errors import DataFileError
+from optimizer.schema import KEY
+from optimizer.validation import schedule_warnings
 
 
 @app.command("optimize")
@@ -35,6 +39,8 @@ def optimize(
     tracking_uri: str = typer.Option(None, help="MLflow tracking URI (default: config, else local store)."),
     pareto: bool = typer.Option(False, "--pareto", help="Also sweep the CO2 price and print the cost-vs-CO2 front."),
     workers: int = typer.Option(None, help="Parallel processes for independent heats (default: CPU count)."),
+    history: Path = typer.Option(None, "--history", help="Historical heats (file or directory): warn about "
+                                 "schedule heats that are already in it."),
 ) -> None:
     """Recommend, for every planned heat, the kg of each material, arc energy (kWh) and number of samples that
     land it in spec with the grade's confidence at the lowest cost and CO2. Writes JSON and Parquet."""
@@ -47,6 +53,7 @@ def optimize(
         console.print(f"[yellow]{len(sched.report)} schedule problems (those heats are skipped):[/]")
         for r in sched.report.itertuples(index=False):
             console.print(f"  row {r.row} heat {r.heat_id!r}: {r.field}: {r.reason}", highlight=False)
+    _warn(sched, schedule, cfg, history)
     if not sched.heats:
         fail(f"{schedule}: no valid heats to optimize", EXIT_BAD_INPUT)
     try:
@@ -65,6 +72,23 @@ def optimize(
         _print_pareto(pareto_front(cfg, sched.heats, sur, workers=workers), cfg.plant.currency)
     if any(not h.feasible for h in rec.heats):
         raise typer.Exit(EXIT_INFEASIBLE)
+
+
+def _warn(sched: Schedule, schedule: Path, cfg, history: Path | None) -> None:  # noqa: ANN001
+    """Print the schedule's warnings: planned before now, heat already in ``history`` (those heats are planned)."""
+    ids: list[str] = []
+    if history is not None:
+        try:
+            ids = load_heats(history, cfg).heats.get(KEY, pd.Series(dtype=str)).astype(str).tolist()
+        except DataFileError as exc:
+            fail(f"--history: {exc}", EXIT_BAD_INPUT)
+    warn = schedule_warnings(sched.heats, pd.Timestamp.now(tz="UTC"), ids, str(schedule), sched.lines)
+    if not warn.empty:
+        console.print(f"[yellow]{len(warn)} schedule warnings (those heats are still planned):[/]")
+        for r in warn.head(10).itertuples(index=False):
+            console.print(f"  row {r.row} heat {r.heat_id!r}: {r.field}: {r.reason}", highlight=False)
+        if len(warn) > 10:
+            console.print(f"  ... and {len(warn) - 10} more", highlight=False)
 
 
 def _print_summary(rec, result) -> None:  # noqa: ANN001

@@ -34,6 +34,7 @@ class NightReport:
     metrics: dict[str, dict[str, float]] = field(default_factory=dict)
     quality: pd.DataFrame = field(default_factory=pd.DataFrame)
     currency: str = "USD"
+    schedule: pd.DataFrame = field(default_factory=pd.DataFrame)  # rejected schedule rows and warnings
 
 
 def _png(fig) -> str:  # noqa: ANN001
@@ -57,7 +58,7 @@ def render(r: NightReport) -> str:
              f"({html.escape(rec.solver_status)}, max gap {gap:.2%})."
              "</p>", _totals(ok, base, r.currency), _heat_table(ok, base, r.currency), _infeasible(rec), _lowered(rec),
              _materials(ok, base), _pareto(r.pareto, r.currency), _accuracy(r.accuracy, r.metrics),
-             _quality(r.quality), _models(rec), "</body></html>"]
+             _quality(r.quality), _schedule(r.schedule), _models(rec), "</body></html>"]
     return "\n".join(parts)
 
 
@@ -163,6 +164,17 @@ def _quality(q: pd.DataFrame) -> str:
                    "</tr>" for (f, r), n in by.items())
     return (f"<h2>Data quality</h2><p>{len(q)} rejected rows (kept out of training).</p><table><tr><th class=l>"
             f"field</th><th class=l>reason</th><th>rows</th></tr>{rows}</table>")
+
+
+def _schedule(q: pd.DataFrame) -> str:
+    if q.empty:
+        return "<h2>Schedule checks</h2><p>Every planned heat passed the checks.</p>"
+    rows = "".join(f"<tr><td class=l>{r.row}</td><td class=l>{html.escape(str(r.heat_id))}</td><td class=l>"
+                   f"{html.escape(str(r.field))}</td><td class=l>{html.escape(str(r.reason))}</td></tr>"
+                   for r in q.head(50).itertuples(index=False))
+    return (f"<h2>Schedule checks</h2><p>{len(q)} problems (rejected rows are not planned; warnings are).</p>"
+            f"<table><tr><th class=l>row</th><th class=l>heat</th><th class=l>field</th><th class=l>reason</th>"
+            f"</tr>{rows}</table>")
 
 
 def _models(rec: Recommendation) -> str:

@@ -17,6 +17,7 @@ import pandas as pd
 from optimizer.config import PlantConfig
 from optimizer.errors import DataFileError
 from optimizer.schema import element_col
+from optimizer.tables import read_table
 from optimizer.validation import REPORT_COLUMNS
 
 CONTEXT_NUMERIC = ["steel_weight_t", "initial_temperature_degC", "initial_oxygen_ppm"]
@@ -55,10 +56,11 @@ class HeatContext:
 
 @dataclass
 class Schedule:
-    """Valid planned heats and the report of rejected rows."""
+    """Valid planned heats, the report of rejected rows and each valid heat's line in the file."""
 
     heats: list[HeatContext]
     report: pd.DataFrame
+    lines: dict[str, int] = field(default_factory=dict)
 
 
 def schedule_columns(cfg: PlantConfig) -> list[str]:
@@ -71,11 +73,7 @@ def read_schedule(path: str | Path, cfg: PlantConfig) -> Schedule:
     p = Path(path)
     if not p.exists():
         raise DataFileError(f"{p}: schedule file not found")
-    try:
-        df = pd.read_parquet(p) if p.suffix.lower() in (".parquet", ".pq") else pd.read_csv(p, dtype={"heat_id": str})
-    except (OSError, ValueError, pd.errors.ParserError) as exc:
-        raise DataFileError(f"{p}: cannot be read: {exc}") from None
-    return parse_schedule(df, cfg, source=str(p))
+    return parse_schedule(read_table(p, dtype={"heat_id": str}).frame, cfg, source=str(p))
 
 
 def parse_schedule(df: pd.DataFrame, cfg: PlantConfig, source: str = "<schedule>") -> Schedule:
@@ -83,7 +81,7 @@ def parse_schedule(df: pd.DataFrame, cfg: PlantConfig, source: str = "<schedule>
     missing = [c for c in schedule_columns(cfg) if c not in df.columns]
     if missing:
         raise DataFileError(f"{source}: schedule columns missing: {missing}")
-    heats, problems = [], []
+    heats, problems, lines = [], [], {}
     seen: set[str] = set()
     for i, row in enumerate(df.to_dict("records")):
         errs = _row_problems(row, cfg, seen)
@@ -92,7 +90,8 @@ def parse_schedule(df: pd.DataFrame, cfg: PlantConfig, source: str = "<schedule>
             continue
         heats.append(_context(row, cfg))
         seen.add(str(row["heat_id"]))
-    return Schedule(heats=heats, report=pd.DataFrame(problems, columns=REPORT_COLUMNS))
+        lines[str(row["heat_id"])] = i + 2
+    return Schedule(heats=heats, report=pd.DataFrame(problems, columns=REPORT_COLUMNS), lines=lines)
 
 
 def _num(v: object) -> float:
@@ -123,11 +122,23 @@ def _row_problems(row: dict, cfg: PlantConfig, seen: set[str]) -> list[tuple[str
         v = _num(row.get(element_col("initial", el)))
         if np.isnan(v) or not 0 <= v <= 30:
             errs.append((element_col("initial", el), f"expected initial {el} missing or outside 0..30 wt% ({v})"))
+    if _planned(row.get("planned_time")) is pd.NaT:
+        errs.append(("planned_time", f"not a date/time: {row.get('planned_time')!r}; use ISO 8601 in UTC, e.g. "
+                     "2026-12-02T06:30:00Z (or leave it empty)"))
     return errs
 
 
+def _planned(v: object) -> pd.Timestamp | None:
+    """The planned time, None when blank, NaT when it cannot be parsed."""
+    if v is None or (isinstance(v, float) and np.isnan(v)) or str(v).strip() in ("", "nan", "<NA>"):
+        return None
+    try:
+        return pd.Timestamp(v)  # type: ignore[arg-type]
+    except (ValueError, TypeError):
+        return pd.NaT
+
+
 def _context(row: dict, cfg: PlantConfig) -> HeatContext:
-    planned = row.get("planned_time")
     sd = {k[3:]: _num(v) for k, v in row.items() if k.startswith("sd_") and not np.isnan(_num(v))}
     prev = {k[len("previous_add_"):-3]: _num(v) for k, v in row.items()
             if k.startswith("previous_add_") and k.endswith("_kg") and not np.isnan(_num(v))}
@@ -138,7 +149,7 @@ def _context(row: dict, cfg: PlantConfig) -> HeatContext:
         initial_wt_pct={el: _num(row[element_col("initial", el)]) for el in cfg.elements},
         initial_temperature_degC=_num(row["initial_temperature_degC"]),
         initial_oxygen_ppm=_num(row.get("initial_oxygen_ppm")),
-        planned_time=pd.Timestamp(planned) if planned is not None and str(planned) not in ("", "nan") else None,
+        planned_time=_planned(row.get("planned_time")),
         sd=sd,
         previous_additions_kg=prev,
     )

@@ -71,7 +71,7 @@ def test_bad_schedule_fails_its_step_and_publishes_nothing(cfg, inputs, monkeypa
     state = inputs / "opcua_bad"
     with pytest.raises(NightlyError, match="step 'schedule' failed") as info:
         run_nightly(cfg, inputs / "history", bad, inputs / "work_bad", state, pareto=False, progress=lambda m: None)
-    assert info.value.exit_code == 1
+    assert info.value.exit_code == 2  # bad input, found before anything is trained
     assert not (state / "inbox").exists() or not list((state / "inbox").glob("*.json"))
 
 

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
+import pandas as pd
 import pytest
 
 from optimizer.errors import DataFileError
-from optimizer.validation import validate_heats
+from optimizer.tables import CsvDialect, sniff_dialect
+from optimizer.validation import rejected_rows, schedule_warnings, validate_heats
 from tests.optimizer.heat_factory import make_heats
 
 
@@ -80,3 +84,57 @@ def test_several_problems_in_one_row_all_reported(cfg):
     df.loc[0, "add_Lime_kg"] = -1.0
     res = validate_heats(df, cfg)
     assert set(res.report["field"]) == {"grade", "add_Lime_kg"} and res.n_rejected == 1
+
+
+def test_column_named_twice_in_a_frame_is_refused(cfg):
+    df = make_heats(cfg, 3)
+    df = pd.concat([df, df[["add_SiMn_kg"]]], axis=1)
+    with pytest.raises(DataFileError, match=r"x.csv: column named twice: \['add_SiMn_kg'\]"):
+        validate_heats(df, cfg, "x.csv")
+
+
+def test_good_rows_keep_their_lines(cfg):
+    df = make_heats(cfg, 4).astype({"grade": object})
+    df.loc[1, "grade"] = "X70"
+    res = validate_heats(df, cfg)
+    assert res.lines.tolist() == [2, 4, 5] and rejected_rows(res.report) == 1
+
+
+@dataclass
+class _Planned:
+    heat_id: str
+    planned_time: pd.Timestamp | None
+
+
+def test_schedule_warnings_past_and_in_history():
+    now = pd.Timestamp("2026-12-01T02:10Z")
+    heats = [_Planned("A", pd.Timestamp("2026-12-01T01:10")),  # naive: read as UTC, one hour ago
+             _Planned("B", pd.Timestamp("2026-12-02T06:00Z")), _Planned("C", None),
+             _Planned("D", pd.Timestamp("2026-12-01T04:00+03:00"))]  # 01:00 UTC
+    warn = schedule_warnings(heats, now, history_ids={"C", "X"}, source="s.csv", lines={"A": 2, "C": 4})
+    assert warn[["row", "heat_id", "field"]].values.tolist() == [
+        [2, "A", "planned_time"], [4, "C", "heat_id"], [0, "D", "planned_time"]]
+    assert "is 1.0 h before this run" in warn["reason"].iloc[0] and warn["reason"].str.startswith("warning:").all()
+    assert (warn["source"] == "s.csv").all()
+    assert schedule_warnings(heats[1:3], now).empty
+
+
+@pytest.mark.parametrize(
+    ("text", "delimiter", "decimal"),
+    [
+        ("a,b,c\n1,2.5,x\n", ",", "."),
+        ("a;b;c\n1;2,5;x\n3;4,25;y\n", ";", ","),
+        ("a;b;c\n1;2.5;x\n", ";", "."),
+        ("a\tb\tc\n1\t2,5\tx\n", "\t", ","),
+        ("heat_id;note\nH1;a, b and c, d\n", ";", "."),  # commas in text do not fool the header count
+    ],
+)
+def test_csv_dialect_sniffing(text, delimiter, decimal):
+    assert sniff_dialect(text.splitlines()) == CsvDialect(delimiter, decimal)
+
+
+def test_semicolon_header_read_as_one_column_names_the_separator(cfg):
+    df = make_heats(cfg, 2)
+    glued = pd.DataFrame({";".join(df.columns): [";".join(map(str, r)) for r in df.itertuples(index=False)]})
+    with pytest.raises(DataFileError, match="required columns missing: .* The header looks ';'-separated"):
+        validate_heats(glued, cfg, "euro.csv")
