@@ -18,6 +18,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import pandas as pd
+
 from connectors.files import load_heats
 from connectors.nightly import run_nightly
 from connectors.opcua import Credentials, SetpointServer, add_user, connect, create_certificate, read_setpoints
@@ -70,7 +72,9 @@ def main() -> int:
         shutil.rmtree(DEMO)
     DEMO.mkdir(parents=True)
     step(f"1. simulate {HISTORY_HEATS} historical heats under today's practice (built-in plant simulator)")
-    heats, samples = simulate_history(cfg, HISTORY_HEATS, seed=1)
+    tomorrow = pd.Timestamp.now(tz="UTC").floor("D") + pd.Timedelta(hours=30)  # 06:00 UTC tomorrow
+    # about 75 days of history (a heat every 45-60 min) ending before tomorrow
+    heats, samples = simulate_history(cfg, HISTORY_HEATS, seed=1, start=tomorrow - pd.Timedelta(days=80))
     (DEMO / "history").mkdir()
     heats.to_parquet(DEMO / "history" / "heats.parquet", index=False)
     samples.to_csv(DEMO / "history" / "samples.csv", index=False)
@@ -79,7 +83,7 @@ def main() -> int:
 
     step(f"2. nightly run on embedded defaults: train + champion rule (local MLflow), optimize tomorrow's "
          f"{DAY_HEATS} heats, report, hand to the setpoint server")
-    day = draw_heats(cfg, DAY_HEATS, SEED, EVALUATION_STREAM)
+    day = draw_heats(cfg, DAY_HEATS, SEED, EVALUATION_STREAM, start=tomorrow)
     schedule_frame(cfg, day).to_csv(DEMO / "schedule.csv", index=False)
     night = run_nightly(cfg, DEMO / "history", DEMO / "schedule.csv", DEMO, state_dir=DEMO / "opcua",
                         progress=lambda m: print(m, flush=True))
