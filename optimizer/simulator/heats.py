@@ -38,7 +38,7 @@ class SimHeat:
     true_initial_wt_pct: dict[str, float]
     true_initial_temperature_degC: float
     hidden: HiddenState
-    physics: Physics = field(default_factory=StandardPhysics, repr=False)
+    physics: Physics = field(default_factory=StandardPhysics, repr=False, compare=False)
 
 
 def heat_rng(seed: int, stream: int, index: int) -> np.random.Generator:
