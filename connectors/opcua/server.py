@@ -99,6 +99,7 @@ class SetpointServer:
     async def start(self) -> None:
         """Start serving; reload the last published recommendation and generation from the state directory."""
         self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.generation = _read_generation(self.state_dir)
         store = await load_trust_store(self.trusted_dir) if self.trusted_dir is not None else None
         check = PeerCertificateCheck(store) if store is not None else None
         srv = Server(user_manager=DosingUserManager(self.users, check, allow_no_certificate=self.insecure))
@@ -116,13 +117,12 @@ class SetpointServer:
                 CertificateValidatorOptions.TRUSTED_VALIDATION | CertificateValidatorOptions.PEER_CLIENT, store))
         self.ns = await srv.register_namespace(self.cfg.opcua.namespace_uri)
         await self._build_header(srv)
+        if not self.insecure:
+            _refuse_none_channels(srv)  # before listening: no None channel without rules, ever
         await srv.start()
         gc.freeze()  # see _long_lived
-        if not self.insecure:
-            _refuse_none_channels(srv)
         self.server = srv
         self.subtree = SubtreeBuilder(srv, self.root, self.nid, self.ns, self.cfg)
-        self.generation = _read_generation(self.state_dir)
         await self._reload()
         self._tasks.append(asyncio.create_task(self._heartbeat()))
         task = asyncio.create_task(self._watch_inbox())
@@ -313,9 +313,9 @@ def _refuse_none_channels(srv: Server) -> None:
     """Give SecurityPolicy None channels a rule set that refuses every session request.
 
     asyncua keeps a None channel with no rules for clients that skip endpoint matching even when None security
-    is not offered (ECOSYSTEM.md); adding a None policy *without an endpoint* makes such channels carry
-    ``RefuseAll``. GetEndpoints/FindServers (no session) stay answered. Uses asyncua's policy list (private);
-    test_none_channel_attacker fails if that changes."""
+    is not offered (ECOSYSTEM.md); adding a None policy *without an endpoint* (``Server.start`` only appends the
+    configured ones) makes such channels carry ``RefuseAll``. GetEndpoints/FindServers (no session) stay
+    answered. Uses asyncua's policy list (private); test_none_channel_attacker fails if that changes."""
     srv._policies.append(SecurityPolicyFactory(SecurityPolicyNone, ua.MessageSecurityMode.None_,  # noqa: SLF001
                                                permission_ruleset=RefuseAll()))
 

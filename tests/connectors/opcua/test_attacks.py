@@ -9,6 +9,8 @@ variant must fail to read setpoints and to approve, and nothing may reach the au
 from __future__ import annotations
 
 import asyncio
+import shutil
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from asyncua import Client, ua
@@ -18,7 +20,7 @@ from asyncua.crypto import security_policies
 from connectors.opcua import connect
 from connectors.opcua.approvals import read_audit
 from connectors.opcua.security import application_uri
-from tests.connectors.opcua.conftest import dcs, rec, secure_server
+from tests.connectors.opcua.conftest import dated_certificate, dcs, rec, secure_server
 
 REFUSED = (ua.UaError, ConnectionError, TimeoutError, asyncio.TimeoutError)
 
@@ -165,3 +167,24 @@ def test_only_engineers_may_call_approve(cfg, pki, tmp_path, who):
         return status
 
     assert asyncio.run(scenario()) == "proposed"
+
+
+def test_expired_trusted_channel_certificate_without_createsession_certificate(cfg, pki, tmp_path):
+    """A trusted but expired certificate on the channel, not repeated in CreateSession (so asyncua's validator
+    never sees it): refused at activation by the channel-certificate check."""
+    now = datetime.now(UTC)
+    cert, key = dated_certificate(tmp_path / "c", "old-dcs", now - timedelta(days=400), now - timedelta(days=1))
+    trusted = tmp_path / "trusted"
+    trusted.mkdir()
+    shutil.copy(cert, trusted)
+    shutil.copy(pki["dcs"][0], trusted)
+
+    async def scenario():
+        srv, ep = secure_server(cfg, pki, tmp_path / "state", trusted_dir=trusted)
+        async with srv:
+            r = rec()
+            await srv.publish(r)
+            return await attempt(ep, srv.ns, r.recommendation_id, app="old-dcs", channel=(cert, key, pki["server"][0]),
+                                 user="alice", password="s3cret")
+
+    assert asyncio.run(scenario()) == []

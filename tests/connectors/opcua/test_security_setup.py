@@ -11,16 +11,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from asyncua import Client, ua
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from typer.testing import CliRunner
 
 from connectors.cli import app
 from connectors.opcua import Credentials, SetpointServer, add_user, connect, create_certificate
-from connectors.opcua.security import application_uri
-from tests.connectors.opcua.conftest import dcs, free_port, rec, secure_server
+from tests.connectors.opcua.conftest import dated_certificate, dcs, free_port, rec, secure_server
 
 
 def test_secure_mode_needs_a_trust_list(cfg, pki, tmp_path):
@@ -65,27 +60,6 @@ def test_only_configured_policies_are_offered(cfg, pki, tmp_path, configured, ex
         return got
 
     assert asyncio.run(scenario()) == expected
-
-
-def dated_certificate(d, name: str, not_before: datetime, not_after: datetime):  # noqa: ANN001, ANN201
-    """A client certificate complete in every other respect (URI, key usages), made with cryptography."""
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
-    cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(not_before).not_valid_after(not_after)
-            .add_extension(x509.SubjectAlternativeName([x509.UniformResourceIdentifier(application_uri(name)),
-                                                        x509.DNSName("localhost")]), critical=False)
-            .add_extension(x509.KeyUsage(digital_signature=True, content_commitment=True, key_encipherment=True,
-                                         data_encipherment=True, key_agreement=False, key_cert_sign=True,
-                                         crl_sign=False, encipher_only=False, decipher_only=False), critical=True)
-            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
-            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .sign(key, hashes.SHA256()))
-    d.mkdir(parents=True, exist_ok=True)
-    (d / f"{name}.der").write_bytes(cert.public_bytes(serialization.Encoding.DER))
-    (d / f"{name}.pem").write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                                      serialization.NoEncryption()))
-    return d / f"{name}.der", d / f"{name}.pem"
 
 
 def test_client_certificates_outside_their_dates_are_refused(cfg, pki, tmp_path):
