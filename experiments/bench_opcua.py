@@ -1,7 +1,10 @@
-"""Benchmark: a DCS polling every setpoint of a 200-heat day, and the publish latency of a new recommendation.
+"""Benchmark: a DCS polling every setpoint of a 200-heat day, the publish latency of a new recommendation, and
+the longest gap in a DCS's reads while a 200-heat recommendation is published.
 
-Real asyncua server and client on 127.0.0.1, Basic256Sha256 SignAndEncrypt. Peer in the same run: reading the
-whole recommendation as the single ``RecommendationJson`` value instead of node by node.
+Real asyncua server and client on 127.0.0.1, Basic256Sha256 SignAndEncrypt. Peers in the same run: reading the
+whole recommendation as the single ``RecommendationJson`` value instead of node by node; for the read gap, the
+same publish with a build that does not yield to the event loop (as before issue 17). The reading client runs
+in the server's process and event loop, so its gaps are an upper bound for a DCS in its own process.
 
     .venv/bin/python experiments/bench_opcua.py [--heats 200] [--polls 10] [--publishes 5]
 """
@@ -20,6 +23,7 @@ from pathlib import Path
 from asyncua import ua
 
 from connectors.opcua import Credentials, SetpointServer, connect, create_certificate, read_setpoints, read_snapshot
+from connectors.opcua.subtree import SubtreeBuilder
 from optimizer.config import load_config
 from optimizer.recommendation import HeatRecommendation, Recommendation
 
@@ -29,6 +33,36 @@ def recommendation(n: int, simn: float) -> Recommendation:
                                 additions_kg={"SiMn": simn + i % 7, "Lime": 450.0}, arc_energy_kWh=3500.0,
                                 n_samples=2) for i in range(n)]
     return Recommendation.new("LF-1", heats, 12.0)
+
+
+class BlockingBuilder(SubtreeBuilder):
+    """The peer: the whole subtree built without yielding to the event loop."""
+
+    async def build(self, gen: int, rec: Recommendation) -> None:
+        folder = await self.root.add_folder(self.nid(f"G{gen}"), ua.QualifiedName(f"G{gen}", self.ns))
+        for h in rec.heats:
+            await self.add_heat(folder, f"G{gen}.{h.heat_id}", h)
+
+
+async def read_gap(srv: SetpointServer, client, ns: int, rec: Recommendation) -> tuple[float, int, float]:  # noqa: ANN001
+    """(longest gap between answered reads of Dosing.Generation in s, reads answered, publish s) during a publish."""
+    node = client.get_node(ua.NodeId("Dosing.Generation", ns))
+    done, answered = asyncio.Event(), []
+
+    async def reader() -> None:
+        while not done.is_set():
+            await node.read_value()
+            answered.append(time.perf_counter())
+
+    task = asyncio.create_task(reader())
+    await asyncio.sleep(0.3)
+    t0 = time.perf_counter()
+    await srv.publish(rec)
+    t1 = time.perf_counter()
+    done.set()
+    await task
+    times = [t0, *[t for t in answered if t0 < t < t1], t1]
+    return max(b - a for a, b in zip(times, times[1:], strict=False)), len(times) - 2, t1 - t0
 
 
 async def main_async(args) -> None:  # noqa: ANN001
@@ -75,6 +109,11 @@ async def main_async(args) -> None:  # noqa: ANN001
         await srv.publish(recommendation(args.heats, 1600.0))
         await asyncio.wait_for(seen.wait(), 30)
         visible = time.perf_counter() - t
+        gaps = [await read_gap(srv, client, ns, recommendation(args.heats, 1610.0 + k)) for k in range(args.gaps)]
+        chunked = srv.subtree
+        srv.subtree = BlockingBuilder(chunked.server, chunked.root, chunked.nid, chunked.ns, chunked.cfg)
+        blocking = await read_gap(srv, client, ns, recommendation(args.heats, 1650.0))
+        srv.subtree = chunked
         await client.disconnect()
     print(f"{args.heats}-heat recommendation, {n_nodes} setpoint nodes, SignAndEncrypt on 127.0.0.1")
     print(f"  DCS poll of every setpoint node by node: {per_poll * 1000:.0f} ms per poll = "
@@ -84,6 +123,12 @@ async def main_async(args) -> None:  # noqa: ANN001
     print(f"  publish (build the generation subtree, switch, persist): median "
           f"{statistics.median(latencies):.2f} s, max {max(latencies):.2f} s over {len(latencies)} publishes")
     print(f"  publish until a subscribed DCS sees the new generation: {visible:.2f} s")
+    worst = max(gaps)
+    print(f"  DCS reading Dosing.Generation during a publish (build yields per heat): longest read gap "
+          f"{worst[0] * 1000:.0f} ms (median over {len(gaps)} publishes "
+          f"{statistics.median(g[0] for g in gaps) * 1000:.0f} ms), {worst[1]} reads answered in {worst[2]:.2f} s")
+    print(f"  peer, build without yielding: longest read gap {blocking[0] * 1000:.0f} ms, {blocking[1]} reads "
+          f"answered in {blocking[2]:.2f} s (ratio {blocking[0] / worst[0]:.0f}x)")
 
 
 def main() -> None:
@@ -91,6 +136,7 @@ def main() -> None:
     ap.add_argument("--heats", type=int, default=200)
     ap.add_argument("--polls", type=int, default=10)
     ap.add_argument("--publishes", type=int, default=5)
+    ap.add_argument("--gaps", type=int, default=3, help="publishes during which the read gap is measured")
     asyncio.run(main_async(ap.parse_args()))
 
 

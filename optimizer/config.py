@@ -139,13 +139,23 @@ class NodeMap(_Section):
     setpoint_prefix: str = ""
 
 
+SecurityPolicyName = Literal[
+    "Aes256Sha256RsaPss_SignAndEncrypt", "Aes256Sha256RsaPss_Sign", "Aes128Sha256RsaOaep_SignAndEncrypt",
+    "Aes128Sha256RsaOaep_Sign", "Basic256Sha256_SignAndEncrypt", "Basic256Sha256_Sign",
+]
+
+
 class OpcUa(_Section):
     """OPC UA endpoint of our setpoint server and the plant's node map."""
 
     endpoint: str = "opc.tcp://127.0.0.1:4840/dosing/"
     namespace_uri: str = "urn:steel-dosing"
-    security_policies: list[Literal["Basic256Sha256_SignAndEncrypt", "Basic256Sha256_Sign"]] = Field(
-        default_factory=lambda: ["Basic256Sha256_SignAndEncrypt"]
+    security_policies: list[SecurityPolicyName] = Field(
+        default_factory=lambda: ["Aes256Sha256RsaPss_SignAndEncrypt", "Aes128Sha256RsaOaep_SignAndEncrypt",
+                                 "Basic256Sha256_SignAndEncrypt"],
+        min_length=1,
+        description="OPC UA security policies and modes the setpoint server offers (only these; None security "
+                    "only with `dosing serve --insecure-demo`)",
     )
     allow_none_security: bool = False
     node_map: NodeMap = Field(default_factory=NodeMap)

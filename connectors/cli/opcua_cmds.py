@@ -1,10 +1,11 @@
-"""``dosing serve``, ``dosing publish``, ``dosing certs``, ``dosing users``: the OPC UA side."""
+"""``dosing serve``, ``dosing publish``, ``dosing approve|reject``, ``dosing certs``, ``dosing users``: the OPC UA
+side."""
 
 from __future__ import annotations
 
 import asyncio
-import json
 import os
+import time
 from pathlib import Path
 
 import typer
@@ -22,7 +23,11 @@ from connectors.cli.app import (
     out,
 )
 from connectors.opcua import SetpointServer, add_user, create_certificate
-from connectors.opcua.inbox import submit
+from connectors.opcua.approvals import VERBS, ApprovalRefused, append_audit, decide, with_decided_status
+from connectors.opcua.checks import publish_problems, read_recommendation, summary
+from connectors.opcua.inbox import read_verdict, submit
+from connectors.opcua.users import AuthenticationError, authenticate_engineer, load_users
+from optimizer.recommendation import Recommendation
 
 certs_app = typer.Typer(help="Application certificates for OPC UA (Basic256Sha256).")
 users_app = typer.Typer(help="Users of the setpoint server (engineers may approve/reject; operators read).")
@@ -30,6 +35,9 @@ app.add_typer(certs_app, name="certs")
 app.add_typer(users_app, name="users")
 StateDir = typer.Option(Path(".dosing/opcua"), "--state-dir", help="Where the server keeps the current "
                         "recommendation, the audit log and the inbox.")
+PasswordEnv = typer.Option("DOSING_PASSWORD", help="Environment variable holding the password (asked for when "
+                           "unset).")
+WAIT_POLL_S = 0.2
 
 
 @certs_app.command("create")
@@ -46,12 +54,11 @@ def certs_create(out_dir: Path = typer.Option(..., "--out", help="Directory for 
 def users_add(file: Path = typer.Option(..., "--file", help="Users file (JSON; only salted hashes are stored)."),
               name: str = typer.Option(..., help="User name."),
               role: str = typer.Option("engineer", help="engineer (may approve/reject) or operator (read only)."),
-              password_env: str = typer.Option("DOSING_PASSWORD", help="Environment variable holding the password "
-                                               "(asked for when unset).")) -> None:
+              password_env: str = PasswordEnv) -> None:
     """Add or replace a user of the setpoint server."""
     password = os.environ.get(password_env) or typer.prompt("password", hide_input=True, confirmation_prompt=True)
     try:
-        add_user(file, name, password, role)
+        add_user(file, name, password, role)  # written 0600
     except ValueError as exc:
         fail(str(exc), EXIT_BAD_INPUT)
     out.print(f"user {name} ({role}) saved in {file}")
@@ -73,17 +80,23 @@ def serve(
     `dosing publish FILE` (or `dosing optimize` + publish) and appear atomically after the safety check."""
     cfg = config_or_exit(config)
     insecure = insecure_demo or cfg.opcua.allow_none_security
-    user_db = json.loads(users.read_text()) if users is not None and users.exists() else {}
     try:
-        srv = SetpointServer(cfg, endpoint or cfg.opcua.endpoint, state_dir, users=user_db, certificate=certificate,
-                             private_key=private_key, trusted_dir=trusted, insecure=insecure)
+        srv = SetpointServer(cfg, endpoint or cfg.opcua.endpoint, state_dir, users=load_users(users),
+                             certificate=certificate, private_key=private_key, trusted_dir=trusted, insecure=insecure)
     except ValueError as exc:
         fail(str(exc), EXIT_BAD_INPUT)
 
     async def run() -> None:
-        async with srv:
-            console.print(f"serving on {srv.endpoint} (namespace {cfg.opcua.namespace_uri}); state in {state_dir}")
+        try:
+            await srv.start()
+        except ValueError as exc:  # e.g. an empty trust list
+            fail(str(exc), EXIT_BAD_INPUT)
+        try:
+            console.print(f"serving on {srv.endpoint} (namespace {cfg.opcua.namespace_uri}, policies "
+                          f"{', '.join(p.name for p in srv.policies)}); state in {state_dir}")
             await asyncio.sleep(duration_s if duration_s > 0 else 10**9)
+        finally:
+            await srv.stop()
 
     try:
         asyncio.run(run())
@@ -102,17 +115,88 @@ def _recommendation_file(recommendation: Path | None, recs_dir: Path, verb: str,
 @app.command("publish")
 def publish(recommendation: Path = typer.Argument(None, help="Recommendation JSON from `dosing optimize` "
                                                   "(default: the latest one)."),
+            config: Path = ConfigOption,
             state_dir: Path = StateDir,
             recs_dir: Path = typer.Option(Path(".dosing/recommendations"), help="Where `dosing optimize` writes."),
             retry: bool = typer.Option(False, "--retry", help="Re-send the latest recommendation (after a failed "
-                                       "publish).")) -> None:
-    """Hand a recommendation to the running setpoint server; it publishes it after the safety check."""
+                                       "publish)."),
+            wait: bool = typer.Option(False, "--wait", help="Wait for the server's verdict (published or refused)."),
+            timeout_s: float = typer.Option(30.0, "--timeout", help="With --wait: give up after this many seconds.")
+            ) -> None:
+    """Hand a recommendation to the running setpoint server. It is checked here first (schema, expiry, hard
+    limits against the published one, heat ids) exactly as the server checks it; exit 4 with the reason if the
+    server would refuse it. With --wait, exit 0 once published, 4 if refused or no verdict within --timeout."""
+    cfg = config_or_exit(config)
     path = _recommendation_file(recommendation, recs_dir, "publish", EXIT_PUBLISH)
+    try:
+        rec = read_recommendation(path)
+        current = state_dir / "current.json"
+        previous = Recommendation.from_json(current) if current.exists() else None
+    except ValueError as exc:
+        fail(f"cannot publish: {exc}", EXIT_PUBLISH)
+    problems = publish_problems(rec, cfg, previous)
+    if problems:
+        fail(f"not queued, the setpoint server would refuse {path.name}: {summary(problems)}", EXIT_PUBLISH)
     try:
         placed = submit(path, state_dir)
     except (OSError, ValueError) as exc:
         fail(f"cannot publish {path}: {exc}", EXIT_PUBLISH)
     out.print(f"{'re-sent' if retry else 'queued'} {path.name} for the setpoint server ({placed})")
+    if wait:
+        _wait_for_verdict(state_dir, rec.recommendation_id, timeout_s, placed)
+
+
+def _wait_for_verdict(state_dir: Path, recommendation_id: str, timeout_s: float, placed: Path) -> None:
+    deadline = time.monotonic() + timeout_s
+    while (verdict := read_verdict(state_dir, recommendation_id)) is None:
+        if time.monotonic() >= deadline:
+            fail(f"no verdict within {timeout_s:g} s: is `dosing serve --state-dir {state_dir}` running? The file "
+                 f"stays queued in {placed}", EXIT_PUBLISH)
+        time.sleep(WAIT_POLL_S)
+    if verdict["verdict"] != "published":
+        fail(f"the setpoint server refused {recommendation_id}: {verdict['reason']}", EXIT_PUBLISH)
+    out.print(f"published {recommendation_id} as generation {verdict['generation']}")
+
+
+def _decide(verb: str, recommendation_id: str, comment: str, users: Path, user: str, state_dir: Path,
+            password_env: str) -> None:
+    """``dosing approve|reject``: authenticate against the users file, then the same ``approvals.decide`` the
+    OPC UA Method calls; refusals are audited too."""
+    decision = VERBS[verb]
+    password = os.environ.get(password_env) or typer.prompt(f"password of {user}", hide_input=True)
+    try:
+        authenticate_engineer(load_users(users), user, password)
+        saved = state_dir / "current.json"
+        current = with_decided_status(Recommendation.from_json(saved), state_dir) if saved.exists() else None
+        decide(state_dir, current, recommendation_id, decision, user, comment, via="cli")
+    except (AuthenticationError, ApprovalRefused, ValueError) as exc:
+        append_audit(state_dir, {"event": "decision-refused", "recommendation_id": recommendation_id,
+                                 "user": user, "decision": decision, "via": "cli", "reason": str(exc)})
+        fail(f"{verb} {recommendation_id}: {exc}", EXIT_FAILED)
+    out.print(f"{recommendation_id} {decision} by {user} (audit: {state_dir / 'audit.jsonl'}); the running server "
+              "shows it within a second")
+
+
+UsersOption = typer.Option(..., "--users", help="Users file from `dosing users add` (the server's).")
+UserOption = typer.Option(..., "--user", help="Your user name (an engineer).")
+CommentOption = typer.Option("", "--comment", help="Why (kept in the audit log).")
+
+
+@app.command("approve")
+def approve(recommendation_id: str = typer.Argument(..., help="Id of the current recommendation."),
+            comment: str = CommentOption, users: Path = UsersOption, user: str = UserOption,
+            state_dir: Path = StateDir, password_env: str = PasswordEnv) -> None:
+    """Approve the current recommendation as an engineer at the optimizer host (same check and audit as the
+    OPC UA Method Dosing.Approve)."""
+    _decide("approve", recommendation_id, comment, users, user, state_dir, password_env)
+
+
+@app.command("reject")
+def reject(recommendation_id: str = typer.Argument(..., help="Id of the current recommendation."),
+           comment: str = CommentOption, users: Path = UsersOption, user: str = UserOption,
+           state_dir: Path = StateDir, password_env: str = PasswordEnv) -> None:
+    """Reject the current recommendation as an engineer at the optimizer host (as Dosing.Reject)."""
+    _decide("reject", recommendation_id, comment, users, user, state_dir, password_env)
 
 
 @app.command("write-plant")
@@ -132,8 +216,6 @@ def write_plant(
     Nothing is written if any setpoint fails the hard limits or the recommendation is stale or unapproved."""
     from connectors.opcua.client import Credentials
     from connectors.opcua.plant_client import PlantWriter, RefusedWrite, WriteVerificationError
-    from optimizer.recommendation import Recommendation
-
     cfg = config_or_exit(config)
     path = _recommendation_file(recommendation, recs_dir, "write", EXIT_BAD_INPUT)
     try:

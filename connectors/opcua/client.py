@@ -10,7 +10,7 @@ from asyncua import Client, ua
 from connectors.opcua.security import application_uri
 from optimizer.recommendation import Recommendation
 
-MAX_SNAPSHOT_TRIES = 5
+MAX_SNAPSHOT_TRIES = 10
 
 
 @dataclass(frozen=True)
@@ -21,6 +21,7 @@ class Credentials:
     private_key: Path | None = None
     server_certificate: Path | None = None
     mode: str = "SignAndEncrypt"  # or "Sign"
+    policy: str = "Basic256Sha256"  # or "Aes256Sha256RsaPss", "Aes128Sha256RsaOaep"
     user: str | None = None
     password: str | None = None
     name: str = "dosing-client"
@@ -31,7 +32,7 @@ async def connect(endpoint: str, creds: Credentials) -> Client:
     client = Client(endpoint, timeout=10)
     client.application_uri = application_uri(creds.name)
     if creds.certificate is not None:
-        parts = ["Basic256Sha256", creds.mode, str(creds.certificate), str(creds.private_key)]
+        parts = [creds.policy, creds.mode, str(creds.certificate), str(creds.private_key)]
         if creds.server_certificate is not None:
             parts.append(str(creds.server_certificate))
         await client.set_security_string(",".join(parts))
@@ -63,20 +64,30 @@ async def read_setpoints(client: Client, namespace_uri: str, materials: list[str
     gen_node = client.get_node(ua.NodeId("Dosing.Generation", ns))
     for _ in range(MAX_SNAPSHOT_TRIES):
         gen = await gen_node.read_value()
-        folder = client.get_node(ua.NodeId(f"Dosing.G{gen}", ns))
-        heats = [(await c.read_browse_name()).Name for c in await folder.get_children()] if gen else []
-        nodes, keys = [], []
-        for h in heats:
-            for m in materials:
-                nodes.append(client.get_node(ua.NodeId(f"Dosing.G{gen}.{h}.Setpoints.{m}", ns)))
-                keys.append((h, m))
-            for leaf in ("ArcEnergy", "Samples", "Feasible"):
-                nodes.append(client.get_node(ua.NodeId(f"Dosing.G{gen}.{h}.{leaf}", ns)))
-                keys.append((h, leaf))
-        values = await client.read_values(nodes) if nodes else []
+        try:
+            out = await _read_generation(client, ns, gen, materials)
+        except ua.UaStatusCodeError as exc:  # two publishes meanwhile: the generation read was dropped
+            if not isinstance(exc, ua.uaerrors.BadNodeIdUnknown):
+                raise
+            continue
         if await gen_node.read_value() == gen:
-            out: dict[str, dict[str, float]] = {h: {} for h in heats}
-            for (h, k), v in zip(keys, values, strict=True):
-                out[h][k] = float(v)
             return out
     raise RuntimeError("the recommendation kept changing while reading its setpoints")
+
+
+async def _read_generation(client: Client, ns: int, gen: int, materials: list[str]) -> dict[str, dict[str, float]]:
+    folder = client.get_node(ua.NodeId(f"Dosing.G{gen}", ns))
+    heats = [(await c.read_browse_name()).Name for c in await folder.get_children()] if gen else []
+    nodes, keys = [], []
+    for h in heats:
+        for m in materials:
+            nodes.append(client.get_node(ua.NodeId(f"Dosing.G{gen}.{h}.Setpoints.{m}", ns)))
+            keys.append((h, m))
+        for leaf in ("ArcEnergy", "Samples", "Feasible"):
+            nodes.append(client.get_node(ua.NodeId(f"Dosing.G{gen}.{h}.{leaf}", ns)))
+            keys.append((h, leaf))
+    values = await client.read_values(nodes) if nodes else []
+    out: dict[str, dict[str, float]] = {h: {} for h in heats}
+    for (h, k), v in zip(keys, values, strict=True):
+        out[h][k] = float(v)
+    return out

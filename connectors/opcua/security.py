@@ -1,44 +1,30 @@
-"""OPC UA security: application certificates, trusted peers, users with salted password hashes, permissions.
+"""OPC UA security: application certificates (key written 0600), the trust list, the security policies offered.
 
-* ``create_certificate`` makes a self-signed application certificate + key (Basic256Sha256 needs them).
-* Trust list: a directory of peer certificates (PEM/DER); only clients whose certificate is there connect.
-* Users file (JSON): ``{"alice": {"salt": hex, "hash": hex, "role": "engineer"}}``, PBKDF2-SHA256. Engineers
-  may write (approve/reject); anonymous sessions may only read and subscribe.
-* ``DosingUserManager`` refuses any session without a client certificate unless None security was enabled
-  explicitly (closes the asyncua "None channel" hole, see ECOSYSTEM.md).
+* ``create_certificate`` makes a self-signed application certificate and key (the policies below need them).
+* Trust list: a directory of peer certificates (PEM/DER). Secure mode refuses to start without one, and a peer
+  is accepted only if its certificate is trusted and within its validity dates (``PeerCertificateCheck``).
+* ``policy_types`` maps the config's ``[opcua] security_policies`` to asyncua's; None security is never among
+  them (only ``--insecure-demo`` adds it).
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import json
-import os
 import socket
+from datetime import UTC, datetime
 from pathlib import Path
 
 from asyncua import ua
-from asyncua.crypto.cert_gen import setup_self_signed_certificate
-from asyncua.crypto.permission_rules import USER_TYPES, PermissionRuleset, User, UserRole
+from asyncua.crypto.cert_gen import dump_private_key_as_pem, generate_private_key, generate_self_signed_app_certificate
+from asyncua.crypto.truststore import TrustStore
+from asyncua.crypto.uacrypto import load_private_key
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
-PBKDF2_ROUNDS = 200_000
-WRITE_TYPES = {ua.NodeId(ua.ObjectIds.WriteRequest_Encoding_DefaultBinary),
-               ua.NodeId(ua.ObjectIds.CallRequest_Encoding_DefaultBinary)}
+from connectors.opcua.users import write_secret
 
-
-async def create_certificate(out_dir: str | Path, name: str, hostname: str | None = None,
-                             client: bool = False) -> tuple[Path, Path]:
-    """Create ``<name>.der`` and ``<name>.pem`` (key) in ``out_dir``; returns (certificate, key) paths."""
-    d = Path(out_dir)
-    d.mkdir(parents=True, exist_ok=True)
-    cert, key = d / f"{name}.der", d / f"{name}.pem"
-    host = hostname or socket.gethostname()
-    use = [ExtendedKeyUsageOID.CLIENT_AUTH] if client else [ExtendedKeyUsageOID.SERVER_AUTH,
-                                                            ExtendedKeyUsageOID.CLIENT_AUTH]
-    await setup_self_signed_certificate(key, cert, application_uri(name), host, use,
-                                        {"countryName": "KR", "organizationName": "steel-dosing", "commonName": name})
-    return cert, key
+CERT_DAYS = 365
+CERT_SUFFIXES = (".der", ".pem", ".crt", ".cer")
 
 
 def application_uri(name: str) -> str:
@@ -46,55 +32,86 @@ def application_uri(name: str) -> str:
     return f"urn:steel-dosing:{name}"
 
 
-def _hash(password: str, salt: bytes) -> str:
-    return hashlib.pbkdf2_hmac("sha256", password.encode(), salt, PBKDF2_ROUNDS).hex()
+async def create_certificate(out_dir: str | Path, name: str, hostname: str | None = None,
+                             client: bool = False) -> tuple[Path, Path]:
+    """Create ``<name>.der`` and ``<name>.pem`` (key, mode 0600) in ``out_dir``; returns (certificate, key).
+
+    An existing key is kept (and its mode fixed); the certificate is renewed when missing or no longer valid."""
+    d = Path(out_dir)
+    d.mkdir(parents=True, exist_ok=True)
+    cert_path, key_path = d / f"{name}.der", d / f"{name}.pem"
+    if key_path.is_file():
+        key = await load_private_key(key_path)
+        key_path.chmod(0o600)
+    else:
+        key = generate_private_key()
+        write_secret(key_path, dump_private_key_as_pem(key))
+    if cert_path.is_file() and certificate_problem(x509.load_der_x509_certificate(cert_path.read_bytes())) is None:
+        return cert_path, key_path
+    host = hostname or socket.gethostname()
+    use = [ExtendedKeyUsageOID.CLIENT_AUTH] if client else [ExtendedKeyUsageOID.SERVER_AUTH,
+                                                            ExtendedKeyUsageOID.CLIENT_AUTH]
+    cert = generate_self_signed_app_certificate(
+        key, name, {"countryName": "KR", "organizationName": "steel-dosing"},
+        [x509.UniformResourceIdentifier(application_uri(name)), x509.DNSName(host)], extended=use, days=CERT_DAYS)
+    cert_path.write_bytes(cert.public_bytes(Encoding.DER))
+    return cert_path, key_path
 
 
-def add_user(users_file: str | Path, name: str, password: str, role: str = "engineer") -> None:
-    """Add or replace a user in the users file (only a salted hash is stored)."""
-    if role not in ("engineer", "operator"):
-        raise ValueError(f"role must be 'engineer' or 'operator', got {role!r}")
-    p = Path(users_file)
-    users = json.loads(p.read_text()) if p.exists() else {}
-    salt = os.urandom(16)
-    users[name] = {"salt": salt.hex(), "hash": _hash(password, salt), "role": role}
-    p.write_text(json.dumps(users, indent=1))
+def certificate_problem(cert: x509.Certificate, now: datetime | None = None) -> str | None:
+    """Why ``cert`` is not valid at ``now`` (expired / not yet valid), or None."""
+    now = now or datetime.now(UTC)
+    if now < cert.not_valid_before_utc:
+        return f"not valid before {cert.not_valid_before_utc.isoformat()}"
+    if now > cert.not_valid_after_utc:
+        return f"expired on {cert.not_valid_after_utc.isoformat()}"
+    return None
 
 
-def check_password(users: dict, name: str, password: str) -> str | None:
-    """The user's role if the password is right, else None."""
-    rec = users.get(name)
-    if rec is None:
+async def load_trust_store(trusted_dir: str | Path) -> TrustStore:
+    """The trust list in ``trusted_dir``; a ValueError saying what to do when it is missing or empty."""
+    d = Path(trusted_dir)
+    files = [p for p in d.iterdir() if p.suffix.lower() in CERT_SUFFIXES] if d.is_dir() else []
+    if not files:
+        raise ValueError(f"trusted directory {d} {'holds no certificates' if d.is_dir() else 'does not exist'}: "
+                         "put the DCS client certificates (DER or PEM) there, else any client certificate would "
+                         "be accepted")
+    store = TrustStore([d], [])
+    await store.load()
+    return store
+
+
+class PeerCertificateCheck:
+    """Is the certificate a secure channel was opened with trusted and within its validity dates?
+
+    asyncua validates only the certificate a client *sends in CreateSession*, and only if it sends one; the
+    channel's own certificate (whose key signs every message) is checked here, at session activation."""
+
+    def __init__(self, store: TrustStore) -> None:
+        self.store = store
+
+    def problem(self, der: bytes) -> str | None:
+        """Why the DER certificate is refused, or None."""
+        try:
+            cert = x509.load_der_x509_certificate(der)
+        except ValueError as exc:
+            return f"unreadable certificate ({exc})"
+        why = certificate_problem(cert)
+        if why is not None:
+            return why
+        if not self.store.is_trusted(cert):
+            return "not in the trust list"
+        if self.store.is_revoked(cert):
+            return "revoked"
         return None
-    ok = hmac.compare_digest(_hash(password, bytes.fromhex(rec["salt"])), rec["hash"])
-    return rec["role"] if ok else None
 
 
-class DosingUserManager:
-    """Maps a session to a role: engineers (password) may write, anonymous may read, others are refused."""
-
-    def __init__(self, users: dict, require_certificate: bool) -> None:
-        self.users = users
-        self.require_certificate = require_certificate
-
-    def get_user(self, iserver, username=None, password=None, certificate=None):  # noqa: ANN001, ANN201
-        if self.require_certificate and certificate is None:
-            return None  # a session over a None channel while None security is off
-        if username is None:
-            return User(role=UserRole.Anonymous)
-        role = check_password(self.users, username, password or "")
-        if role is None:
-            return None
-        return User(role=UserRole.User if role == "engineer" else UserRole.Anonymous, name=username)
-
-
-class ReadOnlyAnonymous(PermissionRuleset):
-    """Engineers: read, subscribe, write, call. Anonymous and operators: read and subscribe only."""
-
-    def __init__(self) -> None:
-        user_ids = {ua.NodeId(t) for t in USER_TYPES}
-        self._allowed = {UserRole.Admin: user_ids, UserRole.User: user_ids,
-                         UserRole.Anonymous: user_ids - WRITE_TYPES}
-
-    def check_validity(self, user, action_type_id, body):  # noqa: ANN001, ANN201, ARG002
-        return action_type_id in self._allowed.get(user.role, set())
+def policy_types(names: list[str], insecure: bool) -> list[ua.SecurityPolicyType]:
+    """asyncua policy types for the config names (e.g. ``Aes256Sha256RsaPss_SignAndEncrypt``), None first when
+    ``insecure``; a ValueError for a name asyncua does not know."""
+    unknown = [n for n in names if n not in ua.SecurityPolicyType.__members__ or n == "NoSecurity"]
+    if unknown:
+        known = [n for n in ua.SecurityPolicyType.__members__ if n != "NoSecurity"]
+        raise ValueError(f"[opcua] security_policies: {unknown} not supported; choose from {known}")
+    out = [ua.SecurityPolicyType[n] for n in names]
+    return [ua.SecurityPolicyType.NoSecurity, *out] if insecure else out

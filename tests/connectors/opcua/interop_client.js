@@ -7,7 +7,7 @@ const {
   OPCUAClient, MessageSecurityMode, SecurityPolicy, AttributeIds, DataType, UserTokenType, OPCUACertificateManager,
 } = require("node-opcua");
 
-// asyncua refuses a forbidden Write as a service fault (whole request), which node-opcua throws
+// asyncua refuses a forbidden Write or Call as a service fault (whole request), which node-opcua throws
 function refused(err) {
   const text = String(err && err.message);
   return text.includes("BadUserAccessDenied") ? "BadUserAccessDenied" : text;
@@ -30,7 +30,7 @@ async function main() {
     const anon = await client.createSession();
     const nsArray = (await anon.read({ nodeId: "ns=0;i=2255", attributeId: AttributeIds.Value })).value.value;
     const ns = nsArray.indexOf(cfg.namespace);
-    const id = (path) => `ns=${ns};s=Dosing.${path}`;
+    const id = (path) => (path ? `ns=${ns};s=Dosing.${path}` : `ns=${ns};s=Dosing`);
     const read = async (path) => (await anon.read({ nodeId: id(path), attributeId: AttributeIds.Value })).value.value;
     out.generation = await read("Generation");
     const g = `G${out.generation}`;
@@ -40,12 +40,18 @@ async function main() {
     out.simn_unit = (await read(`${g}.H0.Setpoints.SiMn.EngineeringUnits`)).displayName.text;
     out.arc_kWh = await read(`${g}.H1.ArcEnergy`);
     out.status_before = await read("Status");
-    const approve = { nodeId: id("Approval"), attributeId: AttributeIds.Value,
-      value: { value: { dataType: DataType.String, value: "approve: node-opcua DCS" } } };
-    out.anonymous_write = await anon.write(approve).then((st) => st.name, (err) => refused(err));
+    const recId = await read("RecommendationId");
+    const approve = (rid) => ({ objectId: id(""), methodId: id("Approve"), inputArguments: [
+      { dataType: DataType.String, value: rid }, { dataType: DataType.String, value: "node-opcua DCS" }] });
+    out.anonymous_call = await anon.call(approve(recId)).then((r) => r.statusCode.name, (err) => refused(err));
+    out.anonymous_write = await anon.write({ nodeId: id("Status"), attributeId: AttributeIds.Value,
+      value: { value: { dataType: DataType.String, value: "approved" } } }).then((st) => st.name, (err) => refused(err));
     await anon.close();
     const eng = await client.createSession({ type: UserTokenType.UserName, userName: cfg.user, password: cfg.password });
-    out.engineer_write = (await eng.write(approve)).name;
+    out.engineer_wrong_id = (await eng.call(approve("not-the-current-id"))).statusCode.name;
+    const res = await eng.call(approve(recId));
+    out.engineer_call = res.statusCode.name;
+    out.engineer_call_output = res.outputArguments.length ? res.outputArguments[0].value : null;
     out.status_after = (await eng.read({ nodeId: id("Status"), attributeId: AttributeIds.Value })).value.value;
     await eng.close();
     try {

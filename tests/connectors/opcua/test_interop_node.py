@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 from connectors.opcua import SetpointServer, create_certificate
 from connectors.opcua.security import application_uri
-from tests.connectors.opcua.test_opcua import free_port, pki, rec  # noqa: F401, F811 (pki is a fixture)
+from tests.connectors.opcua.conftest import free_port, rec
 
 NODE_OPCUA = "node-opcua@2.186.4"
 HERE = Path(__file__).parent
@@ -38,7 +38,7 @@ def node_opcua() -> Path:
     return CACHE / "node_modules"
 
 
-def test_node_opcua_dcs_reads_setpoints_and_is_refused_anonymous_writes(cfg, pki, node_opcua, tmp_path):  # noqa: F811
+def test_node_opcua_dcs_reads_setpoints_and_only_engineers_approve(cfg, pki, node_opcua, tmp_path):
     cert_der, key = asyncio.run(create_certificate(tmp_path / "node", "node-dcs", "localhost", client=True))
     cert_pem = tmp_path / "node" / "node-dcs.crt.pem"
     cert_pem.write_bytes(x509.load_der_x509_certificate(cert_der.read_bytes()).public_bytes(Encoding.PEM))
@@ -72,6 +72,8 @@ def test_node_opcua_dcs_reads_setpoints_and_is_refused_anonymous_writes(cfg, pki
     assert got["simn_kg"] == 1500.0 and got["arc_kWh"] == 3001.0 and got["simn_unit"] == "kg"
     assert got["simn_range"] == [cfg.material("SiMn").min_kg_per_heat, cfg.material("SiMn").max_kg_per_heat]
     assert got["status_before"] == "proposed"
-    assert got["anonymous_write"] == "BadUserAccessDenied"
-    assert got["engineer_write"] == "Good" and got["status_after"] == "approved"
+    assert got["anonymous_call"] == "BadUserAccessDenied" and got["anonymous_write"] == "BadUserAccessDenied"
+    assert got["engineer_wrong_id"] == "BadInvalidArgument"
+    assert got["engineer_call"] == "Good" and got["engineer_call_output"] == "approved"
+    assert got["status_after"] == "approved"
     assert got["wrong_password"] == "BadUserAccessDenied"

@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
-import shutil
-import socket
-from pathlib import Path
 
 import pytest
 from asyncua import ua
@@ -15,56 +11,19 @@ from connectors.opcua import (
     Credentials,
     SetpointServer,
     UnsafeRecommendationError,
-    add_user,
     connect,
-    create_certificate,
     read_setpoints,
     read_snapshot,
 )
-from optimizer.recommendation import HeatRecommendation, Interval, Recommendation
+from connectors.opcua.approvals import read_audit
+from connectors.opcua.inbox import read_verdict, submit
+from optimizer.recommendation import Recommendation
+from tests.connectors.opcua.conftest import dcs, rec, secure_server
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def rec(n_heats: int = 3, simn: float = 1500.0) -> Recommendation:
-    heats = [HeatRecommendation(heat_id=f"H{i}", grade="S355J2", steel_weight_t=100.0,
-                                additions_kg={"SiMn": simn + i, "Lime": 500.0}, arc_energy_kWh=3000.0 + i, n_samples=2,
-                                predicted_temperature_degC=Interval(predicted=1590, low=1585, high=1595))
-             for i in range(n_heats)]
-    return Recommendation.new("LF-1", heats, 12.0)
-
-
-@pytest.fixture(scope="module")
-def pki(tmp_path_factory):
-    d = tmp_path_factory.mktemp("pki")
-
-    async def make():
-        server = await create_certificate(d / "server", "dosing-server", "localhost")
-        dcs = await create_certificate(d / "clients", "dcs", "localhost", client=True)
-        intruder = await create_certificate(d / "intruders", "intruder", "localhost", client=True)
-        return server, dcs, intruder
-
-    server, dcs, intruder = asyncio.run(make())
-    (d / "trusted").mkdir()
-    shutil.copy(dcs[0], d / "trusted")
-    add_user(d / "users.json", "alice", "s3cret", "engineer")
-    add_user(d / "users.json", "olga", "op", "operator")
-    return {"dir": d, "server": server, "dcs": dcs, "intruder": intruder,
-            "users": json.loads((d / "users.json").read_text())}
-
-
-def secure_server(cfg, pki, state: Path) -> tuple[SetpointServer, str]:
-    ep = f"opc.tcp://127.0.0.1:{free_port()}/dosing/"
-    return SetpointServer(cfg, ep, state, users=pki["users"], certificate=pki["server"][0],
-                          private_key=pki["server"][1], trusted_dir=pki["dir"] / "trusted"), ep
-
-
-def dcs(pki, **kw) -> Credentials:
-    return Credentials(pki["dcs"][0], pki["dcs"][1], pki["server"][0], name="dcs", **kw)
+async def call(client, ns: int, method: str, *args: str):  # noqa: ANN001, ANN201
+    """Call ``Dosing.<method>`` as a DCS or engineer station does."""
+    return await client.get_node(ua.NodeId("Dosing", ns)).call_method(ua.NodeId(f"Dosing.{method}", ns), *args)
 
 
 def test_publish_read_subscribe_and_refusals(cfg, pki, tmp_path):
@@ -72,8 +31,8 @@ def test_publish_read_subscribe_and_refusals(cfg, pki, tmp_path):
         srv, ep = secure_server(cfg, pki, tmp_path / "state")
         async with srv:
             await srv.publish(rec())
-            for mode in ("SignAndEncrypt", "Sign"):
-                c = await connect(ep, dcs(pki, mode=mode))
+            for policy in ("Aes256Sha256RsaPss", "Aes128Sha256RsaOaep", "Basic256Sha256"):
+                c = await connect(ep, dcs(pki, policy=policy))
                 gen, got = await read_snapshot(c, cfg.opcua.namespace_uri)
                 assert gen == 1 and [h.heat_id for h in got.heats] == ["H0", "H1", "H2"]
                 sp = await read_setpoints(c, cfg.opcua.namespace_uri, cfg.material_names)
@@ -101,7 +60,7 @@ def test_publish_read_subscribe_and_refusals(cfg, pki, tmp_path):
                 await asyncio.sleep(0.1)
             assert 2 in seen
             with pytest.raises(ua.UaStatusCodeError, match="BadUserAccessDenied"):  # anonymous may only read
-                await c.get_node(ua.NodeId("Dosing.Approval", ns)).write_value("approve: x")
+                await call(c, ns, "Approve", srv.current.recommendation_id, "x")
             await c.disconnect()
             with pytest.raises(ua.UaStatusCodeError, match="BadUserAccessDenied"):
                 await connect(ep, dcs(pki, user="alice", password="wrong"))
@@ -159,33 +118,71 @@ def test_atomic_publish_under_concurrent_reads(cfg, pki, tmp_path):
     asyncio.run(scenario())
 
 
-def test_approval_recorded_and_restart_reloads(cfg, pki, tmp_path):
+def test_approval_method_recorded_and_restart_reloads(cfg, pki, tmp_path):
+    """Finding 9: Approve names the recommendation; a wrong id is refused; the decision survives a restart."""
     async def scenario():
         state = tmp_path / "state"
         srv, ep = secure_server(cfg, pki, state)
         async with srv:
-            await srv.publish(rec())
+            r = rec()
+            await srv.publish(r)
             c = await connect(ep, dcs(pki, user="olga", password="op"))  # operator: read only
             ns = await c.get_namespace_index(cfg.opcua.namespace_uri)
             with pytest.raises(ua.UaStatusCodeError, match="BadUserAccessDenied"):
-                await c.get_node(ua.NodeId("Dosing.Approval", ns)).write_value("approve: x")
+                await call(c, ns, "Approve", r.recommendation_id, "x")
             await c.disconnect()
             c = await connect(ep, dcs(pki, user="alice", password="s3cret"))
-            await c.get_node(ua.NodeId("Dosing.Approval", ns)).write_value("approve: checked Mn aims")
-            await asyncio.sleep(0.3)
+            with pytest.raises(ua.UaStatusCodeError, match="BadInvalidArgument"):  # not the current one
+                await call(c, ns, "Approve", "an-older-id", "checked")
+            assert await c.get_node(ua.NodeId("Dosing.Status", ns)).read_value() == "proposed"
+            assert await call(c, ns, "Approve", r.recommendation_id, "checked Mn aims") == "approved"
             assert await c.get_node(ua.NodeId("Dosing.Status", ns)).read_value() == "approved"
             assert await c.get_node(ua.NodeId("Dosing.StatusBy", ns)).read_value() == "alice"
+            shown = Recommendation.model_validate_json(
+                await c.get_node(ua.NodeId("Dosing.RecommendationJson", ns)).read_value())
+            assert shown.status == "approved" and shown.status_by == "alice"
             await c.disconnect()
-        audit = [json.loads(line) for line in (state / "audit.jsonl").read_text().splitlines()]
-        assert audit[-1]["user"] == "alice" and audit[-1]["status"] == "approved"
-        srv2, ep2 = secure_server(cfg, pki, state)  # restart: the last recommendation comes back
+        decided = [e for e in read_audit(state) if e["event"] in ("approved", "rejected")]
+        assert [(e["user"], e["event"], e["recommendation_id"], e["comment"], e["via"]) for e in decided] == [
+            ("alice", "approved", r.recommendation_id, "checked Mn aims", "opcua")]
+        srv2, ep2 = secure_server(cfg, pki, state)  # restart: the last recommendation and its decision come back
         async with srv2:
-            c = await connect(ep2, dcs(pki))
+            c = await connect(ep2, dcs(pki, user="alice", password="s3cret"))
             gen, got = await read_snapshot(c, cfg.opcua.namespace_uri)
             assert got is not None and got.status == "approved" and len(got.heats) == 3
+            assert await call(c, ns, "Reject", r.recommendation_id, "Lime too high") == "rejected"
+            assert await c.get_node(ua.NodeId("Dosing.Status", ns)).read_value() == "rejected"
             await c.disconnect()
 
     asyncio.run(scenario())
+
+
+def test_status_in_a_published_file_is_ignored(cfg, pki, tmp_path):
+    """Finding 2: a file claiming "approved" by alice is shown as proposed, and the log holds no approval."""
+    async def scenario():
+        state = tmp_path / "state"
+        srv, ep = secure_server(cfg, pki, state, inbox_poll_s=0.05)
+        async with srv:
+            forged = rec(status="approved", status_by="alice")
+            path = tmp_path / "forged.json"
+            forged.to_json(path)
+            submit(path, state)
+            for _ in range(200):
+                if read_verdict(state, forged.recommendation_id):
+                    break
+                await asyncio.sleep(0.05)
+            assert read_verdict(state, forged.recommendation_id)["verdict"] == "published"
+            c = await connect(ep, dcs(pki))
+            status = await c.get_node(ua.NodeId("Dosing.Status", srv.ns)).read_value()
+            by = await c.get_node(ua.NodeId("Dosing.StatusBy", srv.ns)).read_value()
+            _, shown = await read_snapshot(c, cfg.opcua.namespace_uri)
+            await c.disconnect()
+            return status, by, shown
+
+    status, by, shown = asyncio.run(scenario())
+    assert (status, by, shown.status, shown.status_by) == ("proposed", "", "proposed", "")
+    assert Recommendation.from_json(tmp_path / "state" / "current.json").status == "proposed"
+    assert [e["event"] for e in read_audit(tmp_path / "state")] == ["published"]
 
 
 def test_secure_mode_needs_certificates(cfg, tmp_path):

@@ -68,7 +68,8 @@ def test_write_read_back_refusals_and_reconnect(cfg, pki):
         ep = f"opc.tcp://127.0.0.1:{free_port()}/plant/"
         srv = await dcs_server(cfg, ep, pki)
         creds = Credentials(pki["client"][0], pki["client"][1], pki["server"][0], name="dosing-client")
-        writer = PlantWriter(cfg, ep, creds, attempts=6, backoff_s=0.3)
+        # 10 attempts = up to ~150 s of backoff: the stand-in restart took longer than 6 attempts (9 s) under load
+        writer = PlantWriter(cfg, ep, creds, attempts=10, backoff_s=0.3)
         assert (await writer.read_plant_values()) == {"current_heat_id": "H1", "measured_temperature_degC": 1587.5}
         n = await writer.write_recommendation(rec())
         assert n == 2 * (len(cfg.material_names) + 2)

@@ -1,0 +1,85 @@
+"""Shared OPC UA fixtures: a PKI (server, trusted DCS, untrusted intruder), users, recommendations, servers."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import socket
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from connectors.opcua import Credentials, SetpointServer, add_user, create_certificate
+from connectors.opcua.security import application_uri
+from optimizer.recommendation import HeatRecommendation, Interval, Recommendation
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def rec(n_heats: int = 3, simn: float = 1500.0, **kw: object) -> Recommendation:
+    heats = [HeatRecommendation(heat_id=f"H{i}", grade="S355J2", steel_weight_t=100.0,
+                                additions_kg={"SiMn": simn + i, "Lime": 500.0}, arc_energy_kWh=3000.0 + i, n_samples=2,
+                                predicted_temperature_degC=Interval(predicted=1590, low=1585, high=1595))
+             for i in range(n_heats)]
+    return Recommendation.new("LF-1", heats, 12.0, **kw)
+
+
+@pytest.fixture(scope="session")
+def pki(tmp_path_factory):
+    d = tmp_path_factory.mktemp("pki")
+
+    async def make():
+        server = await create_certificate(d / "server", "dosing-server", "localhost")
+        dcs = await create_certificate(d / "clients", "dcs", "localhost", client=True)
+        intruder = await create_certificate(d / "intruders", "intruder", "localhost", client=True)
+        return server, dcs, intruder
+
+    server, dcs, intruder = asyncio.run(make())
+    (d / "trusted").mkdir()
+    shutil.copy(dcs[0], d / "trusted")
+    add_user(d / "users.json", "alice", "s3cret", "engineer")
+    add_user(d / "users.json", "olga", "op", "operator")
+    return {"dir": d, "server": server, "dcs": dcs, "intruder": intruder, "users_file": d / "users.json",
+            "users": json.loads((d / "users.json").read_text())}
+
+
+def secure_server(cfg, pki, state: Path, **kw) -> tuple[SetpointServer, str]:
+    ep = f"opc.tcp://127.0.0.1:{free_port()}/dosing/"
+    kw.setdefault("trusted_dir", pki["dir"] / "trusted")
+    return SetpointServer(cfg, ep, state, users=pki["users"], certificate=pki["server"][0],
+                          private_key=pki["server"][1], **kw), ep
+
+
+def dcs(pki, **kw) -> Credentials:
+    return Credentials(pki["dcs"][0], pki["dcs"][1], pki["server"][0], name="dcs", **kw)
+
+
+def dated_certificate(d: Path, name: str, not_before: datetime, not_after: datetime) -> tuple[Path, Path]:
+    """A client certificate complete in every other respect (URI, key usages), made with cryptography."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(not_before).not_valid_after(not_after)
+            .add_extension(x509.SubjectAlternativeName([x509.UniformResourceIdentifier(application_uri(name)),
+                                                        x509.DNSName("localhost")]), critical=False)
+            .add_extension(x509.KeyUsage(digital_signature=True, content_commitment=True, key_encipherment=True,
+                                         data_encipherment=True, key_agreement=False, key_cert_sign=True,
+                                         crl_sign=False, encipher_only=False, decipher_only=False), critical=True)
+            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    d.mkdir(parents=True, exist_ok=True)
+    (d / f"{name}.der").write_bytes(cert.public_bytes(serialization.Encoding.DER))
+    (d / f"{name}.pem").write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                      serialization.NoEncryption()))
+    return d / f"{name}.der", d / f"{name}.pem"
