@@ -10,7 +10,8 @@ All learned policies learn only from history the simulator made under today's pr
 * ``advisor``: decides each heat on arrival and after every sample.
 Prints each figure with its 95 % CI and the yardstick of each policy against the baseline (paired).
 
-    .venv/bin/python experiments/advisor_study.py [--heats 500] [--seed 11] [--history 2000] [--skip-plans]
+    .venv/bin/python experiments/advisor_study.py [--heats 500] [--seed 11] [--history 2000] [--physics NAME]
+        [--skip-plans]
 """
 
 from __future__ import annotations
@@ -36,14 +37,16 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=11)
     ap.add_argument("--history", type=int, default=2000)
     ap.add_argument("--skip-plans", action="store_true", help="only baseline and advisor (fast)")
+    ap.add_argument("--physics", default="standard", help="plant physics of history and fresh heats "
+                    "(`dosing evaluate --list-physics`)")
     args = ap.parse_args()
     cfg = load_config()
     t0 = time.perf_counter()
-    heats, samples = simulate_history(cfg, args.history, 0)
+    heats, samples = simulate_history(cfg, args.history, 0, physics=args.physics)
     policies = {"baseline": make_policy("baseline", cfg)}
     if not args.skip_plans:
-        per_heat = optimizer_from_simulated_history(cfg, args.history, history_seed=0)
-        night_inner = optimizer_from_simulated_history(cfg, args.history, history_seed=0)
+        per_heat = optimizer_from_simulated_history(cfg, args.history, history_seed=0, physics=args.physics)
+        night_inner = optimizer_from_simulated_history(cfg, args.history, history_seed=0, physics=args.physics)
         policies["night plan"] = NightPlanPolicy(night_inner, learn_expected_arrival(cfg, heats))
         policies["per-heat plan"] = per_heat
     policies["advisor"] = AdvisorPolicy(advisor_from_history(cfg, heats, samples))
@@ -51,9 +54,9 @@ def main() -> None:
     res = {}
     for name, pol in policies.items():
         t1 = time.perf_counter()
-        res[name] = evaluate(cfg, pol, args.heats, args.seed)
+        res[name] = evaluate(cfg, pol, args.heats, args.seed, physics=args.physics)
         print(f"  evaluated {name} in {time.perf_counter() - t1:.0f} s")
-    print(f"\nfresh heats: {args.heats} (seed {args.seed})")
+    print(f"\nfresh heats: {args.heats} (seed {args.seed}, {args.physics} physics)")
     print(f"{'figure':24s}" + "".join(f"{n:>27s}" for n in res))
     for k in LABELS:
         cells = [f"{e.value:8.3f} [{e.low:7.3f},{e.high:7.3f}]" for e in (r.summary()[k] for r in res.values())]
