@@ -19,9 +19,10 @@ from connectors.cli.app import (
     out,
 )
 from connectors.recommendations import load_surrogates, write_recommendation
-from optimizer.dosing import optimize_heats, read_schedule, to_recommendation
+from optimizer.dosing import optimize_heats, to_recommendation
 from optimizer.dosing.pareto import pareto_front
 from optimizer.errors import DataFileError
+from optimizer.schedule import read_schedule
 
 
 @app.command("optimize")

@@ -24,9 +24,9 @@ from typing import Any
 import pyomo.environ as pyo
 
 from optimizer.config import Grade, PlantConfig
-from optimizer.dosing.prior import TEMPERATURE
-from optimizer.dosing.schedule import HeatContext
+from optimizer.schedule import HeatContext
 from optimizer.schema import material_col
+from optimizer.surrogates.prior import TEMPERATURE
 
 ELASTIC_PENALTY = 1e6
 # additions may go down to this fraction of the smallest the data shows for the grade: the surrogates are

@@ -34,8 +34,8 @@ from typing import Any
 
 from optimizer.config import PlantConfig
 from optimizer.dosing.model import DosingOptions, build_model
-from optimizer.dosing.schedule import HeatContext
 from optimizer.dosing.solve import KeptSolve
+from optimizer.schedule import HeatContext
 
 JOIN_TIMEOUT_S = 10.0
 NO_ANSWER = "no answer from the solver"

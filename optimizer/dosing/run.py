@@ -21,9 +21,9 @@ from optimizer.config import PlantConfig
 from optimizer.dosing.diagnose import diagnose
 from optimizer.dosing.model import DosingOptions, build_model, constrained_outcomes, halfwidth, sample_options
 from optimizer.dosing.pool import NO_ANSWER, HeatPool
-from optimizer.dosing.schedule import HeatContext
 from optimizer.dosing.solve import SolveOutcome, marginal_costs, solve
 from optimizer.recommendation import HeatRecommendation, Interval, Recommendation
+from optimizer.schedule import HeatContext
 
 log = logging.getLogger(__name__)
 # context the surrogates use beyond the mass balance (recovery, heat loss); initial contents only add up

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from optimizer.config import Material, PlantConfig
-from optimizer.dosing.schedule import HeatContext
+from optimizer.schedule import HeatContext
 from optimizer.simulator import _physics as phys
 from optimizer.simulator.heats import SimHeat
 from optimizer.simulator.plant import STIR_MIN

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from optimizer.config import PlantConfig
-from optimizer.dosing.schedule import HeatContext
+from optimizer.schedule import HeatContext
 from optimizer.simulator._physics import HiddenHeat, draw_hidden
 
 HISTORY_STREAM, EVALUATION_STREAM = 0, 1

@@ -1,4 +1,4 @@
-"""Policies by name: ``baseline``, ``better``, ``worse``, ``optimizer`` (the dosing package), any registered
+"""Policies by name: ``baseline``, ``better``, ``worse``, ``optimizer`` (the dosing program), any registered
 name, or a path to a recommendations ``.json`` file."""
 
 from __future__ import annotations
@@ -8,14 +8,13 @@ from pathlib import Path
 
 from optimizer.config import PlantConfig
 from optimizer.simulator.file_policy import RecommendationFilePolicy
+from optimizer.simulator.optimizer_policy import optimizer_from_simulated_history
 from optimizer.simulator.policies import Level2Policy, Policy, better_policy, worse_policy
 
 PolicyFactory = Callable[..., Policy]
 
 
 def _optimizer(cfg: PlantConfig, **options: object) -> Policy:
-    from optimizer.dosing.policy import optimizer_from_simulated_history  # the dosing package depends on us
-
     return optimizer_from_simulated_history(cfg, **options)  # type: ignore[arg-type,return-value]
 
 

@@ -13,8 +13,10 @@ from dataclasses import dataclass, field
 from optimizer.config import PlantConfig
 from optimizer.dosing.model import DosingOptions
 from optimizer.dosing.run import optimize_heats
-from optimizer.dosing.schedule import HeatContext
+from optimizer.schedule import HeatContext
+from optimizer.simulator.history import simulate_history
 from optimizer.simulator.policies import HeatPlan, Level2Policy
+from optimizer.surrogates import train_surrogates
 
 
 @dataclass
@@ -61,9 +63,6 @@ class OptimizerPolicy:
 def optimizer_from_simulated_history(cfg: PlantConfig, history_heats: int = 2000, history_seed: int = 0,
                                      workers: int | None = None) -> OptimizerPolicy:
     """Train surrogates on simulator history made by today's practice, then optimize with them."""
-    from optimizer.simulator.history import simulate_history
-    from optimizer.surrogates import train_surrogates
-
     heats, _ = simulate_history(cfg, history_heats, history_seed)
     surrogates, _ = train_surrogates(cfg, heats)
     return OptimizerPolicy(cfg, surrogates, workers)
