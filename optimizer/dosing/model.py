@@ -24,6 +24,7 @@ from typing import Any
 import pyomo.environ as pyo
 
 from optimizer.config import Grade, PlantConfig
+from optimizer.embedding import add_predictors_constr
 from optimizer.schedule import HeatContext
 from optimizer.schema import material_col
 from optimizer.surrogates.prior import TEMPERATURE
@@ -178,8 +179,6 @@ def _embed_residuals(m: pyo.ConcreteModel, h: str, outcomes: list[str], surrogat
                      context: dict) -> dict[tuple[str, str], Any]:
     """Embed a heat's residual models with its context fixed, all together (tree models share one step
     function per decision: ``add_predictors_constr``); returns each outcome's residual variable."""
-    from optimizer.embedding import add_predictors_constr
-
     with_model = [o for o in outcomes if getattr(surrogates.outcomes[o], "residual_model", None) is not None]
     if not with_model:
         return {}

@@ -25,6 +25,7 @@ on. Inline serving has no watchdog.
 from __future__ import annotations
 
 import multiprocessing as mp
+import threading
 import time
 import traceback
 from collections import deque
@@ -32,8 +33,13 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
+from pyomo.common import dependencies
+
 from optimizer.config import PlantConfig
+from optimizer.dosing.diagnose import diagnose
+from optimizer.dosing.extract import plan_results
 from optimizer.dosing.model import DosingOptions, build_model
+from optimizer.dosing.results import HeatPlanResult
 from optimizer.dosing.solve import KeptSolve
 from optimizer.schedule import HeatContext
 
@@ -68,9 +74,7 @@ class HeatServer:
         self.cfg, self.surrogates, self.keep_models = cfg, surrogates, keep_models
         self.kept: dict[str, _Kept] = {}
 
-    def solve(self, heat: HeatContext, opts: DosingOptions, explain: bool):  # noqa: ANN201 (HeatPlanResult)
-        from optimizer.dosing.run import _results
-
+    def solve(self, heat: HeatContext, opts: DosingOptions, explain: bool) -> HeatPlanResult:
         t0 = time.perf_counter()
         kept = self.kept.get(heat.heat_id)
         structure = _structure(opts, heat.heat_id)
@@ -84,12 +88,10 @@ class HeatServer:
         out = kept.solver.solve()
         if not out.feasible or not self.keep_models:
             self.kept.pop(heat.heat_id, None)
-        return _results(m, self.cfg, [heat.heat_id], self.surrogates, out, explain, t1 - t0, t1)[0]
+        return plan_results(m, self.cfg, [heat.heat_id], self.surrogates, out, explain, t1 - t0, t1)[0]
 
     def diagnose(self, heat: HeatContext, opts: DosingOptions) -> str:
         """Why the heat has no plan (the elastic program, optimizer/dosing/diagnose.py)."""
-        from optimizer.dosing.diagnose import diagnose
-
         return diagnose(self.cfg, [heat], self.surrogates, opts)[heat.heat_id]
 
     def run(self, job: tuple):  # noqa: ANN201
@@ -119,10 +121,6 @@ def _own_capture_lock() -> None:
     killed by the watchdog inside that window would leave it held and stall every other process's next solve
     (Pyomo gives up after 200 s: "Deadlock starting capture_output"). The capture redirects this process's own
     file descriptors, so a per-process lock is all it needs."""
-    import threading
-
-    from pyomo.common import dependencies
-
     dependencies.capture_output_lock = threading.Lock()
 
 
@@ -196,10 +194,8 @@ class HeatPool:
                 out[h.heat_id] = self._no_answer(w, h, kind)
         return out
 
-    def _no_answer(self, w: int, heat: HeatContext, kind: str):  # noqa: ANN202 (HeatPlanResult or str)
+    def _no_answer(self, w: int, heat: HeatContext, kind: str) -> HeatPlanResult | str:
         """Kill and replace worker ``w``, stuck on ``heat``; what the heat gets instead of an answer."""
-        from optimizer.dosing.run import HeatPlanResult
-
         self.procs[w].kill()
         self.procs[w].join(JOIN_TIMEOUT_S)
         self.conns[w].close()

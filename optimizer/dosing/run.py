@@ -13,65 +13,21 @@ import multiprocessing as mp
 import os
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
-
-import pyomo.environ as pyo
+from dataclasses import replace
 
 from optimizer.config import PlantConfig
+from optimizer.dosing.coordinate import coordinate
 from optimizer.dosing.diagnose import diagnose
-from optimizer.dosing.model import DosingOptions, build_model, constrained_outcomes, halfwidth, sample_options
+from optimizer.dosing.extract import solve_group
+from optimizer.dosing.model import DosingOptions, constrained_outcomes, halfwidth, sample_options
 from optimizer.dosing.pool import NO_ANSWER, HeatPool
-from optimizer.dosing.solve import SolveOutcome, marginal_costs, solve
+from optimizer.dosing.results import DosingResult, HeatPlanResult
 from optimizer.recommendation import HeatRecommendation, Interval, Recommendation
 from optimizer.schedule import HeatContext
 
 log = logging.getLogger(__name__)
 # context the surrogates use beyond the mass balance (recovery, heat loss); initial contents only add up
 NONLINEAR_CONTEXT = ["steel_weight_t", "initial_temperature_degC", "initial_oxygen_ppm"]
-
-
-@dataclass
-class HeatPlanResult:
-    """One heat's solution (or diagnosis) plus the explanation figures."""
-
-    heat_id: str
-    feasible: bool
-    additions_kg: dict[str, float] = field(default_factory=dict)
-    arc_energy_kWh: float = 0.0
-    n_samples: int = 0
-    predicted: dict[str, tuple[float, float, float]] = field(default_factory=dict)
-    cost: float = 0.0
-    material_cost: float = 0.0
-    energy_cost: float = 0.0
-    sampling_cost: float = 0.0
-    co2_kg: float = 0.0
-    gap: float = math.nan
-    status: str = ""
-    binding: list[str] = field(default_factory=list)
-    marginal: dict[str, float] = field(default_factory=dict)
-    diagnosis: str = ""
-    timings: dict[str, float] = field(default_factory=dict)
-    confidence: float = math.nan  # each limit is held with this probability (the grade's, or lower: see run.py)
-
-
-@dataclass
-class DosingResult:
-    """All heats' results, how they were solved and the time spent in each phase (s)."""
-
-    heats: list[HeatPlanResult]
-    joint: bool
-    status: str
-    max_gap: float
-    timings: dict[str, float] = field(default_factory=dict)
-    coordination: dict = field(default_factory=dict)  # shadow prices and duality gap when price-coordinated
-
-    @property
-    def total_cost(self) -> float:
-        return sum(h.cost for h in self.heats if h.feasible)
-
-    @property
-    def total_co2_kg(self) -> float:
-        return sum(h.co2_kg for h in self.heats if h.feasible)
 
 
 def optimize_heats(cfg: PlantConfig, heats: Sequence[HeatContext], surrogates, opts: DosingOptions | None = None,
@@ -247,8 +203,6 @@ def _coordinate(cfg: PlantConfig, heats: list[HeatContext], alone: dict[str, Hea
                 pool, spent: dict[str, float]):  # noqa: ANN001, ANN202
     """Inventory by shadow prices on independent per-heat solves (optimizer/dosing/coordinate.py); the pool
     re-solves each heat with the model it kept from its first solve."""
-    from optimizer.dosing.coordinate import coordinate
-
     by_id = {h.heat_id: h for h in heats}
     stock = {mt.name: mt.daily_inventory_kg - opts.inventory_used_kg.get(mt.name, 0.0) for mt in cfg.materials
              if math.isfinite(mt.daily_inventory_kg)}
@@ -272,14 +226,14 @@ def _solve_jointly(cfg: PlantConfig, heats: list[HeatContext], surrogates, opts:
     heats (planned-time order) that it can (binary search on the prefix); the rest get no setpoints and a
     diagnosis naming the short materials."""
     order = sorted(heats, key=lambda h: (h.planned_time is None, h.planned_time or 0))
-    first = _solve_group((cfg, order, surrogates, opts, explain))
+    first = solve_group(cfg, order, surrogates, opts, explain)
     _tally(spent, first)
     if all(r.feasible for r in first):
         return {r.heat_id: r for r in first}
     ok, bad, best = 0, len(order), []  # the first `ok` heats are jointly feasible, the first `bad` are not
     while bad - ok > 1:
         mid = (ok + bad) // 2
-        trial = _solve_group((cfg, order[:mid], surrogates, opts, explain))
+        trial = solve_group(cfg, order[:mid], surrogates, opts, explain)
         _tally(spent, trial)
         if all(r.feasible for r in trial):
             ok, best = mid, trial
@@ -312,78 +266,6 @@ def _over_inventory(cfg: PlantConfig, plans: list[HeatPlanResult], opts: DosingO
         if used > mt.daily_inventory_kg + 1e-6:
             return True
     return False
-
-
-def _solve_group(job: tuple) -> list[HeatPlanResult]:
-    cfg, heats, surrogates, opts, explain = job
-    t0 = time.perf_counter()
-    m = build_model(cfg, heats, surrogates, opts)
-    t1 = time.perf_counter()
-    return _results(m, cfg, [h.heat_id for h in heats], surrogates, solve(m, cfg), explain, t1 - t0, t1)
-
-
-def _results(m: pyo.ConcreteModel, cfg: PlantConfig, heat_ids: list[str], surrogates, out: SolveOutcome,
-             explain: bool, build_s: float, solve_start: float) -> list[HeatPlanResult]:
-    """The solved model's plan per heat (or no plan), with duals when ``explain``, and the time of each phase
-    (s; a joint solve's time is split evenly over its heats)."""
-    share = 1.0 / len(heat_ids)
-    if not out.feasible:
-        timing = {"build": build_s * share, "solve": out.seconds * share, "highs": out.highs_seconds * share}
-        return [HeatPlanResult(h, False, status=out.status, timings=timing) for h in heat_ids]
-    duals = marginal_costs(m, cfg) if explain else {}
-    t2 = time.perf_counter()
-    results = [_extract(m, cfg, h, surrogates, out, duals) for h in heat_ids]
-    timing = {"build": build_s * share, "solve": (t2 - solve_start) * share, "highs": out.highs_seconds * share,
-              "extract": (time.perf_counter() - t2) * share}
-    for r in results:
-        r.timings = timing
-    return results
-
-
-def _extract(m: pyo.ConcreteModel, cfg: PlantConfig, h: str, surrogates, out: SolveOutcome,
-             duals: dict) -> HeatPlanResult:
-    n = int(round(pyo.value(m.n_samples[h])))
-    adds = {mat: _clean(pyo.value(m.add[h, mat])) for mat in m.M}
-    predicted = {}
-    conf = m.confidence[h]
-    for hh, o in m.HO:
-        if hh == h:
-            p = float(pyo.value(m.pred[h, o]))
-            hw = halfwidth(surrogates.outcomes[o], n, conf, m.heat[h].grade)
-            predicted[o] = (p, p - hw, p + hw)
-    binding = _binding(m, cfg, h, adds)
-    marginal = {f"{k[2]} {k[3]}" if k[0] == "spec" else f"{k[0]} {k[1:]}": v
-                for k, v in duals.items() if (k[0] == "spec" and k[1] == h) or k[0] == "inventory"}
-    return HeatPlanResult(
-        heat_id=h, feasible=True, additions_kg=adds, arc_energy_kWh=_clean(pyo.value(m.energy[h])), n_samples=n,
-        predicted=predicted, cost=float(pyo.value(m.heat_cost[h])), material_cost=float(pyo.value(m.material_cost[h])),
-        energy_cost=float(pyo.value(m.energy_cost[h])), sampling_cost=float(pyo.value(m.sampling_cost[h])),
-        co2_kg=float(pyo.value(m.co2_kg[h])), gap=out.gap, status=out.status, binding=binding, marginal=marginal,
-        confidence=conf,
-    )
-
-
-def _clean(v: float | None) -> float:
-    """Round solver noise (1e-9 kg) away; setpoints to 0.1 kg / 0.1 kWh."""
-    return 0.0 if v is None or abs(v) < 1e-6 else round(float(v), 1)
-
-
-def _binding(m: pyo.ConcreteModel, cfg: PlantConfig, h: str, adds: dict[str, float]) -> list[str]:
-    out = []
-    for hh, o, side in m.LIM:
-        if hh == h and abs(pyo.value(m.spec[h, o, side].body) - _rhs(m.spec[h, o, side])) < 1e-5:
-            out.append(f"{o} {side} {m.limit_value[h, o, side]:g}")
-    for mat, kg in adds.items():
-        mt = cfg.material(mat)
-        if kg >= mt.max_kg_per_heat - 1e-6 and mt.max_kg_per_heat > 0:
-            out.append(f"{mat} max {mt.max_kg_per_heat:g} kg")
-        elif kg > 0 and mt.min_kg_per_heat > 0 and kg <= mt.min_kg_per_heat + 1e-6:
-            out.append(f"{mat} min {mt.min_kg_per_heat:g} kg")
-    return out
-
-
-def _rhs(con) -> float:
-    return float(pyo.value(con.lower if con.lower is not None else con.upper))
 
 
 def to_recommendation(cfg: PlantConfig, heats: Sequence[HeatContext], result: DosingResult,

@@ -7,7 +7,8 @@ import pytest
 
 from optimizer.dosing import DosingOptions, optimize_heats
 from optimizer.dosing.coordinate import coordinate, use_kg
-from optimizer.dosing.run import HeatPlanResult, _solve_jointly
+from optimizer.dosing.results import HeatPlanResult
+from optimizer.dosing.run import _solve_jointly
 from optimizer.simulator import draw_heats
 from tests.optimizer.dosing.residuals import surrogates_with_residuals
 

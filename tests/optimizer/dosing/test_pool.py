@@ -12,8 +12,8 @@ from queue import Empty
 import pytest
 
 from optimizer.dosing import DosingOptions
+from optimizer.dosing.extract import solve_group
 from optimizer.dosing.pool import NO_ANSWER, HeatPool, HeatServer
-from optimizer.dosing.run import _solve_group
 from optimizer.simulator import draw_heats
 from tests.optimizer.dosing.residuals import surrogates_with_residuals
 
@@ -68,7 +68,7 @@ def test_kept_model_resolved_at_new_prices_matches_a_fresh_build(cfg, setup):
             continue
         again = server.solve(h, priced, False)
         assert server.kept[h.heat_id].solver.model is kept[h.heat_id]  # no rebuild
-        fresh = _solve_group((cfg, [h], sset, priced, False))[0]
+        fresh = solve_group(cfg, [h], sset, priced, False)[0]
         a, b = _objective(again, prices), _objective(fresh, prices)
         assert a == pytest.approx(b, rel=2 * mip), h.heat_id  # both within the MIP gap of the same optimum
         assert again.timings["build"] < fresh.timings["build"]
