@@ -9,7 +9,7 @@ import pyomo.environ as pyo
 
 from optimizer.config import PlantConfig
 from optimizer.dosing.model import DosingOptions, build_model, halfwidth
-from optimizer.dosing.results import HeatPlanResult
+from optimizer.dosing.results import HeatPlanResult, Timings
 from optimizer.dosing.solve import SolveOutcome, marginal_costs, solve
 from optimizer.schedule import HeatContext
 
@@ -29,13 +29,13 @@ def plan_results(m: pyo.ConcreteModel, cfg: PlantConfig, heat_ids: list[str], su
     (s; a joint solve's time is split evenly over its heats)."""
     share = 1.0 / len(heat_ids)
     if not out.feasible:
-        timing = {"build": build_s * share, "solve": out.seconds * share, "highs": out.highs_seconds * share}
+        timing = Timings(build=build_s * share, solve=out.seconds * share, highs=out.highs_seconds * share)
         return [HeatPlanResult(h, False, status=out.status, timings=timing) for h in heat_ids]
     duals = marginal_costs(m, cfg) if explain else {}
     t2 = time.perf_counter()
     results = [_extract(m, cfg, h, surrogates, out, duals) for h in heat_ids]
-    timing = {"build": build_s * share, "solve": (t2 - solve_start) * share, "highs": out.highs_seconds * share,
-              "extract": (time.perf_counter() - t2) * share}
+    timing = Timings(build=build_s * share, solve=(t2 - solve_start) * share, highs=out.highs_seconds * share,
+                     extract=(time.perf_counter() - t2) * share)
     for r in results:
         r.timings = timing
     return results

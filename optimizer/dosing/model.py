@@ -44,7 +44,7 @@ class DosingOptions:
     inventory: bool = True
     elastic: bool = False
     inventory_used_kg: dict[str, float] = field(default_factory=dict)
-    shadow_price_per_kg: dict[str, float] = field(default_factory=dict)  # price coordination (run.py); not a cost
+    shadow_price_per_kg: dict[str, float] = field(default_factory=dict)  # price coordination (inventory.py); not a cost
     # per heat id, instead of its grade's: heats whose window is narrower than the models' band (min_confidence)
     confidence_by_heat: dict[str, float] = field(default_factory=dict)
 
@@ -293,7 +293,7 @@ def add_objective(m: pyo.ConcreteModel, cfg: PlantConfig, opts: DosingOptions) -
                                  + w.weight_energy * _m.energy_cost[h] + w.weight_sampling * _m.sampling_cost[h]
                                  + w.weight_co2 * co2_price / 1000.0 * _m.co2_kg[h])
     penalty = sum(ELASTIC_PENALTY * var / scale for var, scale, _, _ in m.elastic_terms)
-    # price coordination (run.py): a mutable price per kg of each stocked material, so a kept model can be
+    # price coordination (inventory.py): a mutable price per kg of each stocked material, so a kept model can be
     # re-solved at new prices without rebuilding; priced materials the plant does not stock get a fixed term
     stocked = [mt.name for mt in cfg.materials if math.isfinite(mt.daily_inventory_kg)] if not opts.inventory else []
     m.SP = pyo.Set(initialize=stocked, ordered=True)

@@ -3,7 +3,28 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass, field, fields
+
+
+@dataclass
+class Timings:
+    """Time per phase, in s: CPU time of the model build, the solve call, HiGHS's own run inside it, the
+    extraction and the diagnoses, summed over solves (also discarded trial solves; a joint solve's time split
+    evenly over its heats); ``wall`` is the whole run's wall time (a day's result only)."""
+
+    build: float = 0.0
+    solve: float = 0.0
+    highs: float = 0.0
+    extract: float = 0.0
+    diagnose: float = 0.0
+    wall: float = 0.0
+
+    def add(self, results: Iterable[HeatPlanResult]) -> None:
+        """Add the time of every solve behind ``results``."""
+        for r in results:
+            for f in fields(self):
+                setattr(self, f.name, getattr(self, f.name) + getattr(r.timings, f.name))
 
 
 @dataclass
@@ -26,8 +47,8 @@ class HeatPlanResult:
     binding: list[str] = field(default_factory=list)
     marginal: dict[str, float] = field(default_factory=dict)
     diagnosis: str = ""
-    timings: dict[str, float] = field(default_factory=dict)
-    confidence: float = math.nan  # each limit is held with this probability (the grade's, or lower: see run.py)
+    timings: Timings = field(default_factory=Timings)
+    confidence: float = math.nan  # each limit is held with this probability (the grade's, or lower: confidence.py)
 
 
 @dataclass
@@ -38,7 +59,7 @@ class DosingResult:
     joint: bool
     status: str
     max_gap: float
-    timings: dict[str, float] = field(default_factory=dict)
+    timings: Timings = field(default_factory=Timings)
     coordination: dict = field(default_factory=dict)  # shadow prices and duality gap when price-coordinated
 
     @property

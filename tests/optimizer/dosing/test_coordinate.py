@@ -7,8 +7,8 @@ import pytest
 
 from optimizer.dosing import DosingOptions, optimize_heats
 from optimizer.dosing.coordinate import coordinate, use_kg
-from optimizer.dosing.results import HeatPlanResult
-from optimizer.dosing.run import _solve_jointly
+from optimizer.dosing.inventory import solve_jointly
+from optimizer.dosing.results import HeatPlanResult, Timings
 from optimizer.simulator import draw_heats
 from tests.optimizer.dosing.residuals import surrogates_with_residuals
 
@@ -62,7 +62,7 @@ def test_optimize_with_residual_models_coordinates_and_matches_joint_milp(cfg):
     ok = [r for r in res.heats if r.feasible]
     assert sum(r.additions_kg.get("HC_FeMn", 0.0) for r in ok) <= 0.9 * femn + 1e-6
     feasible = [h for h, r in zip(day, res.heats, strict=True) if r.feasible]
-    joint = _solve_jointly(tight, feasible, sset, DosingOptions(), False, {})
+    joint = solve_jointly(tight, feasible, sset, DosingOptions(), False, Timings())
     joint_cost = sum(r.cost for r in joint.values() if r.feasible)
     coord_cost = sum(r.cost for r in ok)
     mip = tight.solver.mip_gap

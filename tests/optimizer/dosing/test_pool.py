@@ -71,7 +71,7 @@ def test_kept_model_resolved_at_new_prices_matches_a_fresh_build(cfg, setup):
         fresh = solve_group(cfg, [h], sset, priced, False)[0]
         a, b = _objective(again, prices), _objective(fresh, prices)
         assert a == pytest.approx(b, rel=2 * mip), h.heat_id  # both within the MIP gap of the same optimum
-        assert again.timings["build"] < fresh.timings["build"]
+        assert again.timings.build < fresh.timings.build
 
 
 def test_pool_workers_give_the_inline_plans_and_keep_ownership(cfg, setup):
