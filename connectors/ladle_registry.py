@@ -7,6 +7,7 @@ import io
 import warnings
 
 import mlflow
+import numpy as np
 import pandas as pd
 from mlflow.tracking import MlflowClient
 
@@ -22,7 +23,9 @@ class LadlePyfunc(mlflow.pyfunc.PythonModel):
     def __init__(self, model: LadleModel) -> None:
         self.ladle = model
 
-    def predict(self, context, model_input, params=None):  # noqa: ANN001, ANN201, ARG002
+    def predict(self, context: object, model_input: pd.DataFrame,  # noqa: ARG002
+                params: dict[str, object] | None = None) -> np.ndarray:
+        """The final temperature (degC) for every heat row of ``model_input``."""
         return self.ladle.predict(model_input)
 
 

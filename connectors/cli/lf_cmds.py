@@ -5,12 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.table import Table
 
 from connectors.cli.app import EXIT_BAD_INPUT, EXIT_FAILED, ConfigOption, app, config_or_exit, fail, out
-from connectors.ladle_files import read_ladle_dir
 from optimizer.errors import DataFileError
-from optimizer.ladle.adapter import build_heats
 
 lf = typer.Typer(help="Ladle-furnace exports in the 7-file layout (data_arc.csv, data_temp.csv, ...).")
 app.add_typer(lf, name="lf")
@@ -19,6 +16,9 @@ DataOption = typer.Option(..., "--data", "-d", help="Directory with data_arc.csv
 
 
 def _load(data: Path):  # noqa: ANN202
+    from connectors.ladle_files import read_ladle_dir
+    from optimizer.ladle.adapter import build_heats
+
     try:
         return build_heats(read_ladle_dir(data))
     except DataFileError as exc:
@@ -28,6 +28,8 @@ def _load(data: Path):  # noqa: ANN202
 @lf.command("quality")
 def quality(data: Path = DataOption, report: Path = typer.Option(None, help="Write every report row to CSV.")) -> None:
     """Data-quality report of an export: problems are listed (file, heat key, field, reason), not fatal."""
+    from rich.table import Table
+
     heats, samples, rep = _load(data)
     out.print(f"{len(heats)} usable heats, {len(samples)} temperature measurements, {len(rep)} report rows")
     table = Table("file", "reason", "heats", title="Data quality")

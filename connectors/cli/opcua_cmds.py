@@ -8,7 +8,6 @@ import os
 from pathlib import Path
 
 import typer
-from asyncua import ua
 
 from connectors.cli.app import (
     EXIT_BAD_INPUT,
@@ -21,8 +20,6 @@ from connectors.cli.app import (
     fail,
     out,
 )
-from connectors.opcua import SetpointServer, add_user, create_certificate
-from connectors.opcua.inbox import submit
 
 certs_app = typer.Typer(help="Application certificates for OPC UA (Basic256Sha256).")
 users_app = typer.Typer(help="Users of the setpoint server (engineers may approve/reject; operators read).")
@@ -38,6 +35,8 @@ def certs_create(out_dir: Path = typer.Option(..., "--out", help="Directory for 
                  hostname: str = typer.Option("localhost", help="Host name written into the certificate."),
                  client: bool = typer.Option(False, help="A client certificate (e.g. for a DCS test client).")) -> None:
     """Create a self-signed application certificate and private key. Give peers the .der; keep the .pem."""
+    from connectors.opcua import create_certificate
+
     cert, key = asyncio.run(create_certificate(out_dir, name, hostname, client=client))
     out.print(f"certificate {cert}\nprivate key {key} (keep it secret; trust {cert.name} on the peers)")
 
@@ -49,6 +48,8 @@ def users_add(file: Path = typer.Option(..., "--file", help="Users file (JSON; o
               password_env: str = typer.Option("DOSING_PASSWORD", help="Environment variable holding the password "
                                                "(asked for when unset).")) -> None:
     """Add or replace a user of the setpoint server."""
+    from connectors.opcua import add_user
+
     password = os.environ.get(password_env) or typer.prompt("password", hide_input=True, confirmation_prompt=True)
     try:
         add_user(file, name, password, role)
@@ -71,6 +72,8 @@ def serve(
 ) -> None:
     """Serve the current recommendation to the DCS over OPC UA. New recommendations arrive with
     `dosing publish FILE` (or `dosing optimize` + publish) and appear atomically after the safety check."""
+    from connectors.opcua import SetpointServer
+
     cfg = config_or_exit(config)
     insecure = insecure_demo or cfg.opcua.allow_none_security
     user_db = json.loads(users.read_text()) if users is not None and users.exists() else {}
@@ -107,6 +110,8 @@ def publish(recommendation: Path = typer.Argument(None, help="Recommendation JSO
             retry: bool = typer.Option(False, "--retry", help="Re-send the latest recommendation (after a failed "
                                        "publish).")) -> None:
     """Hand a recommendation to the running setpoint server; it publishes it after the safety check."""
+    from connectors.opcua.inbox import submit
+
     path = _recommendation_file(recommendation, recs_dir, "publish", EXIT_PUBLISH)
     try:
         placed = submit(path, state_dir)
@@ -130,6 +135,8 @@ def write_plant(
     """For plants whose DCS hosts the OPC UA server: write an approved, safe recommendation to the node ids of
     the config's [opcua.node_map], read every value back, and print the plant's current heat and temperature.
     Nothing is written if any setpoint fails the hard limits or the recommendation is stale or unapproved."""
+    from asyncua import ua
+
     from connectors.opcua.client import Credentials
     from connectors.opcua.plant_client import PlantWriter, RefusedWrite, WriteVerificationError
     from optimizer.recommendation import Recommendation

@@ -1,0 +1,5 @@
+"""``python -m connectors.cli``: the ``dosing`` command."""
+
+from connectors.cli import app
+
+app()
