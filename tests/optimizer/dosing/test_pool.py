@@ -15,14 +15,15 @@ from optimizer.dosing import DosingOptions
 from optimizer.dosing.extract import solve_group
 from optimizer.dosing.pool import NO_ANSWER, HeatPool, HeatServer
 from optimizer.simulator import draw_heats
-from tests.optimizer.dosing.residuals import surrogates_with_residuals
+
+pytestmark = pytest.mark.slow  # worker processes, residual surrogates, watchdog kills
 
 ALONE = DosingOptions(inventory=False)
 
 
 @pytest.fixture(scope="module")
-def setup(cfg):
-    sset = surrogates_with_residuals(cfg)
+def setup(cfg, residual_surrogates):
+    sset = residual_surrogates
     day = [h.context for h in draw_heats(cfg, 12, 13, stream=1) if h.context.grade in ("S355J2", "S235JR")][:4]
     assert len(day) >= 2
     return sset, day
