@@ -1,11 +1,12 @@
-# Two commands on a fresh machine: `make demo` and `make test`. Both bootstrap .venv themselves.
+# Two commands on a fresh machine: `make demo` and `make test` (`make test-fast`: without the slow tests).
+# All bootstrap .venv themselves.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export MLFLOW_DISABLE_TELEMETRY := true
 
-.PHONY: install demo test lint bench clean
+.PHONY: install demo test test-fast lint bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,6 +21,9 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
+
+test-fast: $(STAMP)  # everything but the tests marked slow (servers, clusters, notebooks, watchdog kills)
+	$(BIN)/python -m pytest -q -m "not slow"
 
 lint: $(STAMP)
 	$(BIN)/ruff check optimizer connectors tests experiments

@@ -24,8 +24,8 @@ from connectors.files import load_heats
 from connectors.nightly import run_nightly
 from connectors.opcua import Credentials, SetpointServer, add_user, connect, create_certificate, read_setpoints
 from optimizer.config import PlantConfig, load_config
-from optimizer.dosing.schedule import HeatContext
 from optimizer.recommendation import Recommendation
+from optimizer.schedule import HeatContext
 from optimizer.simulator import compare, draw_heats, evaluate, make_policy, schedule_frame, simulate_history
 from optimizer.simulator.heats import EVALUATION_STREAM
 from optimizer.simulator.policies import HeatPlan, Level2Policy

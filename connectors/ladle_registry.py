@@ -12,6 +12,7 @@ import io
 import warnings
 
 import mlflow
+import numpy as np
 import pandas as pd
 from mlflow.tracking import MlflowClient
 
@@ -27,7 +28,9 @@ class LadlePyfunc(mlflow.pyfunc.PythonModel):
     def __init__(self, model: FinalModel) -> None:
         self.ladle = model
 
-    def predict(self, context, model_input, params=None):  # noqa: ANN001, ANN201, ARG002
+    def predict(self, context: object, model_input: pd.DataFrame,  # noqa: ARG002
+                params: dict[str, object] | None = None) -> np.ndarray:
+        """The final temperature (degC) for every heat row of ``model_input``."""
         heats = pd.DataFrame({"heat_id": pd.unique(model_input["key"]).astype(str)})
         return self.ladle.predict(heats, model_input)
 

@@ -40,7 +40,6 @@ from optimizer.surrogates.features import context_features, decision_features, h
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 logging.getLogger("mlflow").setLevel(logging.ERROR)
-warnings.filterwarnings("ignore", message="Add type hints to the `predict` method", category=UserWarning)
 log = logging.getLogger(__name__)
 CHAMPION, CHALLENGER, PREVIOUS = "champion", "challenger", "previous_champion"
 NIGHT_TAG = "night_id"
@@ -54,7 +53,9 @@ class SurrogateModel(mlflow.pyfunc.PythonModel):
         self.surrogate = surrogate
         self.domain = domain
 
-    def predict(self, context, model_input, params=None):  # noqa: ANN001, ANN201, ARG002
+    def predict(self, context: object, model_input: pd.DataFrame,  # noqa: ARG002
+                params: dict[str, object] | None = None) -> np.ndarray:
+        """The outcome for every row of ``model_input`` (the surrogate's context and decision columns)."""
         return self.surrogate.predict(model_input)
 
 

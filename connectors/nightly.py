@@ -30,9 +30,10 @@ from connectors.recommendations import write_recommendation
 from connectors.report.html import NightReport, render
 from connectors.tracking import configure_mlflow
 from optimizer.config import PlantConfig
-from optimizer.dosing import Schedule, optimize_heats, read_schedule, to_recommendation
+from optimizer.dosing import optimize_heats, to_recommendation
 from optimizer.dosing.pareto import pareto_front
 from optimizer.errors import ConfigError, DataFileError
+from optimizer.schedule import Schedule, read_schedule
 from optimizer.schema import KEY
 from optimizer.simulator.policies import Level2Policy
 from optimizer.surrogates import train_surrogates

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from optimizer.config import PlantConfig
-from optimizer.dosing import prior_surrogates
 from optimizer.recommendation import Recommendation
+from optimizer.surrogates import prior_surrogates
 
 
 def load_surrogates(cfg: PlantConfig, which: str, tracking_uri: str | None = None):

@@ -21,10 +21,10 @@ import time
 
 from optimizer.advisor import advisor_from_history
 from optimizer.config import load_config
-from optimizer.dosing.policy import optimizer_from_simulated_history
 from optimizer.simulator import compare, evaluate, make_policy, simulate_history
 from optimizer.simulator.advisor_policy import AdvisorPolicy
 from optimizer.simulator.night_policy import NightPlanPolicy
+from optimizer.simulator.optimizer_policy import optimizer_from_simulated_history
 from optimizer.stages.arrival import learn_expected_arrival
 
 LABELS = ["material_cost_per_t", "energy_kWh_per_t", "co2_kg_per_t", "off_spec_rate", "samples_per_heat",

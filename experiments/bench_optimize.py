@@ -101,10 +101,9 @@ def main() -> None:
         res = optimize_heats(tight, day, sset, workers=args.workers)
         wall = time.perf_counter() - t0
         t = res.timings
-        cpu = t["build"] + t["solve"] + t["extract"] + t["diagnose"]
-        print(f"{n:6d} {wall:8.2f} {t['build']:8.2f} {t['solve']:8.2f} {t['highs']:8.2f} {t['extract']:8.2f} "
-              f"{t['diagnose']:8.2f} "
-              f"{t['highs'] / max(cpu, 1e-9):11.0%} {str(res.joint):>6s} "
+        cpu = t.build + t.solve + t.extract + t.diagnose
+        print(f"{n:6d} {wall:8.2f} {t.build:8.2f} {t.solve:8.2f} {t.highs:8.2f} {t.extract:8.2f} {t.diagnose:8.2f} "
+              f"{t.highs / max(cpu, 1e-9):11.0%} {str(res.joint):>6s} "
               f"{sum(not h.feasible for h in res.heats):10d} {wall / n:7.3f} {res.max_gap:8.2%}")
         if res.coordination:
             c = res.coordination

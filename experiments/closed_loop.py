@@ -13,8 +13,8 @@ import argparse
 import time
 
 from optimizer.config import load_config
-from optimizer.dosing.policy import optimizer_from_simulated_history
 from optimizer.simulator import compare, evaluate, make_policy
+from optimizer.simulator.optimizer_policy import optimizer_from_simulated_history
 
 LABELS = ["material_cost_per_t", "ferroalloy_kg_per_t", "energy_kWh_per_t", "co2_kg_per_t", "off_spec_rate",
           "samples_per_heat", "treatment_min_per_heat"]

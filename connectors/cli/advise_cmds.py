@@ -10,14 +10,15 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from connectors.cli.app import EXIT_BAD_INPUT, ConfigOption, app, config_or_exit, console, fail
-from connectors.files import load_heats
-from optimizer.advisor import Advisor, advisor_from_history
 from optimizer.errors import DataFileError, UnknownGradeError
-from optimizer.stages.state import HeatState
+
+if TYPE_CHECKING:
+    from optimizer.advisor import Advisor
 
 
 @app.command("advise")
@@ -28,6 +29,9 @@ def advise(
 ) -> None:
     """Decide heats stage by stage: reads one JSON heat state per line on stdin, writes one JSON decision per
     line on stdout (docs/advisor.md lists the fields)."""
+    from connectors.files import load_heats
+    from optimizer.advisor import advisor_from_history
+
     cfg = config_or_exit(config)
     try:
         loaded = load_heats(data, cfg)
@@ -47,6 +51,8 @@ def advise(
 
 def answer(advisor: Advisor, line: str, number: int) -> dict:
     """The decision for one input line, or an error naming the line and the field."""
+    from optimizer.stages.state import HeatState
+
     try:
         state = HeatState.from_dict(json.loads(line))
         advisor.cfg.grade(state.grade)

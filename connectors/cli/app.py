@@ -5,14 +5,16 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import typer
 from rich.console import Console
 
-from optimizer.config import PlantConfig, load_config
 from optimizer.errors import ConfigError
 from optimizer.validation import FILE_FIELD, rejected_rows
+
+if TYPE_CHECKING:
+    from optimizer.config import PlantConfig
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 
@@ -48,6 +50,8 @@ def fail(message: str, code: int = EXIT_FAILED) -> NoReturn:
 
 def config_or_exit(path: Path | None) -> PlantConfig:
     """Load the plant config, or exit 2 listing every invalid key."""
+    from optimizer.config import load_config  # pydantic models: built when a command runs, not for --help
+
     try:
         return load_config(path)
     except ConfigError as exc:

@@ -5,13 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.table import Table
 
 from connectors.cli.app import EXIT_BAD_INPUT, ConfigOption, app, config_or_exit, console, fail, out
-from connectors.files import load_heats, write_report
 from optimizer.errors import DataFileError
-from optimizer.schema import schema_markdown
-from optimizer.validation import rejected_rows
 
 
 @app.command("check-config")
@@ -29,6 +25,8 @@ def check_config(config: Path = ConfigOption) -> None:
 @app.command("schema")
 def schema(config: Path = ConfigOption) -> None:
     """Print the canonical heat-table columns (names, units, required, plausible range) for this plant."""
+    from optimizer.schema import schema_markdown
+
     out.print(schema_markdown(config_or_exit(config)), highlight=False, markup=False)
 
 
@@ -40,6 +38,9 @@ def validate(
     strict: bool = typer.Option(False, help="Exit 2 when any row is rejected (default: report and keep going)."),
 ) -> None:
     """Check historical heat data against the schema: bad rows are listed (heat id, field, reason), good rows kept."""
+    from connectors.files import load_heats, write_report
+    from optimizer.validation import rejected_rows
+
     cfg = config_or_exit(config)
     try:
         loaded = load_heats(data, cfg)
@@ -60,6 +61,8 @@ def validate(
 
 
 def _print_report(report, limit: int = 50) -> None:  # noqa: ANN001
+    from rich.table import Table
+
     table = Table("file", "row", "heat id", "field", "reason", title="Rejected rows")
     for r in report.head(limit).itertuples(index=False):
         table.add_row(Path(str(r.source)).name, str(r.row), str(r.heat_id), str(r.field), str(r.reason))

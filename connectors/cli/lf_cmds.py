@@ -6,15 +6,9 @@ from pathlib import Path
 
 import pandas as pd
 import typer
-from rich.table import Table
 
 from connectors.cli.app import EXIT_BAD_INPUT, EXIT_FAILED, ConfigOption, app, config_or_exit, fail, out
-from connectors.ladle_files import read_ladle_dir
 from optimizer.errors import DataFileError
-from optimizer.ladle.adapter import build_heats
-from optimizer.ladle.final import N_TEST_PUBLIC, fit_final, holdout_figures, split_later
-from optimizer.ladle.predictors import KINDS
-from optimizer.ladle.stages import build_stages
 
 lf = typer.Typer(help="Ladle-furnace exports in the 7-file layout (data_arc.csv, data_temp.csv, ...).")
 app.add_typer(lf, name="lf")
@@ -23,6 +17,9 @@ DataOption = typer.Option(..., "--data", "-d", help="Directory with data_arc.csv
 
 
 def _load(data: Path):  # noqa: ANN202
+    from connectors.ladle_files import read_ladle_dir
+    from optimizer.ladle.adapter import build_heats
+
     try:
         return build_heats(read_ladle_dir(data))
     except DataFileError as exc:
@@ -31,6 +28,10 @@ def _load(data: Path):  # noqa: ANN202
 
 def _load_stages(data: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Usable heats and their stage table."""
+    from connectors.ladle_files import read_ladle_dir
+    from optimizer.ladle.adapter import build_heats
+    from optimizer.ladle.stages import build_stages
+
     try:
         tables = read_ladle_dir(data)
         heats, samples, _ = build_heats(tables)
@@ -42,6 +43,8 @@ def _load_stages(data: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
 @lf.command("quality")
 def quality(data: Path = DataOption, report: Path = typer.Option(None, help="Write every report row to CSV.")) -> None:
     """Data-quality report of an export: problems are listed (file, heat key, field, reason), not fatal."""
+    from rich.table import Table
+
     heats, samples, rep = _load(data)
     out.print(f"{len(heats)} usable heats, {len(samples)} temperature measurements, {len(rep)} report rows")
     table = Table("file", "reason", "heats", title="Data quality")
@@ -55,13 +58,17 @@ def quality(data: Path = DataOption, report: Path = typer.Option(None, help="Wri
 @lf.command("train")
 def train(data: Path = DataOption, config: Path = ConfigOption,
           kind: str = typer.Option("auto", help="auto (rolling-origin choice among the decision-time kinds) or "
-                                   f"one of: {', '.join(KINDS)}."),
-          n_test: int = typer.Option(N_TEST_PUBLIC, help="Latest heats held out for the time-ordered test."),
+                                   "one kind by name (an unknown name lists them)."),
+          n_test: int = typer.Option(None, help="Latest heats held out for the time-ordered test (default: 488, "
+                                     "the public result's test size)."),
           tracking_uri: str = typer.Option(None, "--tracking-uri", help="MLflow tracking URI.")) -> None:
     """Train the final-temperature model: chosen by rolling origin on the earlier heats, tested once on the
     latest ``--n-test``, refitted on all heats, logged and registered in MLflow."""
     from connectors.ladle_registry import log_ladle_model
+    from optimizer.ladle.final import N_TEST_PUBLIC, fit_final, holdout_figures, split_later
+    from optimizer.ladle.predictors import KINDS
 
+    n_test = N_TEST_PUBLIC if n_test is None else n_test
     if kind != "auto" and kind not in KINDS:
         fail(f"The 'kind' parameter must be one of auto, {', '.join(KINDS)}. Got {kind!r} instead.", EXIT_BAD_INPUT)
     cfg = config_or_exit(config)

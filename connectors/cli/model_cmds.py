@@ -5,8 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.progress import Progress
-from rich.table import Table
 
 from connectors.cli.app import (
     EXIT_BAD_INPUT,
@@ -19,11 +17,7 @@ from connectors.cli.app import (
     out,
     print_data_problems,
 )
-from connectors.files import load_heats
-from connectors.model_registry import list_models, log_and_register, promote, rollback
 from optimizer.errors import DataFileError
-from optimizer.surrogates import constrained_outcomes, train_surrogates
-from optimizer.validation import FILE_FIELD
 
 TrackingOption = typer.Option(None, "--tracking-uri", help="MLflow tracking URI, e.g. http://127.0.0.1:5000 "
                               "(default: the config's, else the local store .dosing/mlflow.db).")
@@ -43,6 +37,14 @@ def train(
     """Learn final chemistry and temperature from historical heats, log the run to MLflow, register a new
     version of every outcome model and promote it to champion only if it beats the current one on the most
     recent heats."""
+    from rich.progress import Progress
+    from rich.table import Table
+
+    from connectors.files import load_heats
+    from connectors.model_registry import log_and_register
+    from optimizer.surrogates import constrained_outcomes, train_surrogates
+    from optimizer.validation import FILE_FIELD
+
     cfg = config_or_exit(config)
     try:
         loaded = load_heats(data, cfg)
@@ -77,6 +79,10 @@ def train(
 @models_app.callback()
 def models(ctx: typer.Context, config: Path = ConfigOption, tracking_uri: str = TrackingOption) -> None:
     """Without a subcommand: every version of every outcome model, its aliases and key metrics."""
+    from rich.table import Table
+
+    from connectors.model_registry import list_models
+
     if ctx.invoked_subcommand is not None:
         return
     frame = list_models(config_or_exit(config), tracking_uri)
@@ -94,6 +100,8 @@ def promote_cmd(outcome: str = typer.Option(..., help="Outcome, e.g. final_Mn_wt
                 version: str = typer.Option(..., help="Model version to make champion."),
                 config: Path = ConfigOption, tracking_uri: str = TrackingOption) -> None:
     """Make a model version the champion by hand (the old champion is kept as previous_champion)."""
+    from connectors.model_registry import promote
+
     try:
         promote(config_or_exit(config), outcome, version, tracking_uri)
     except Exception as exc:  # mlflow raises MlflowException for unknown models/versions
@@ -105,6 +113,8 @@ def promote_cmd(outcome: str = typer.Option(..., help="Outcome, e.g. final_Mn_wt
 def rollback_cmd(outcome: str = typer.Option(..., help="Outcome, e.g. final_Mn_wt_pct."),
                  config: Path = ConfigOption, tracking_uri: str = TrackingOption) -> None:
     """Give the champion alias back to the previous champion."""
+    from connectors.model_registry import rollback
+
     try:
         v = rollback(config_or_exit(config), outcome, tracking_uri)
     except LookupError as exc:

@@ -6,10 +6,8 @@ import logging
 from pathlib import Path
 
 import typer
-from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from connectors.cli.app import ConfigOption, app, config_or_exit, console, fail, out
-from connectors.nightly import NightlyError, run_nightly
 
 
 @app.command("nightly")
@@ -25,6 +23,10 @@ def nightly(
 ) -> None:
     """Ingest history, validate, train and promote models, optimize tomorrow's schedule, write the HTML report,
     publish to the setpoint server and log the night to MLflow. Re-running the same night does nothing twice."""
+    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from connectors.nightly import NightlyError, run_nightly
+
     logging.basicConfig(level=logging.WARNING)
     cfg = config_or_exit(config)
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TextColumn("step {task.completed}/6"),

@@ -9,7 +9,6 @@ import time
 from pathlib import Path
 
 import typer
-from asyncua import ua
 
 from connectors.cli.app import (
     EXIT_BAD_INPUT,
@@ -46,6 +45,7 @@ def certs_create(out_dir: Path = typer.Option(..., "--out", help="Directory for 
                  hostname: str = typer.Option("localhost", help="Host name written into the certificate."),
                  client: bool = typer.Option(False, help="A client certificate (e.g. for a DCS test client).")) -> None:
     """Create a self-signed application certificate and private key. Give peers the .der; keep the .pem."""
+
     cert, key = asyncio.run(create_certificate(out_dir, name, hostname, client=client))
     out.print(f"certificate {cert}\nprivate key {key} (keep it secret; trust {cert.name} on the peers)")
 
@@ -56,6 +56,7 @@ def users_add(file: Path = typer.Option(..., "--file", help="Users file (JSON; o
               role: str = typer.Option("engineer", help="engineer (may approve/reject) or operator (read only)."),
               password_env: str = PasswordEnv) -> None:
     """Add or replace a user of the setpoint server."""
+
     password = os.environ.get(password_env) or typer.prompt("password", hide_input=True, confirmation_prompt=True)
     try:
         add_user(file, name, password, role)  # written 0600
@@ -78,6 +79,7 @@ def serve(
 ) -> None:
     """Serve the current recommendation to the DCS over OPC UA. New recommendations arrive with
     `dosing publish FILE` (or `dosing optimize` + publish) and appear atomically after the safety check."""
+
     cfg = config_or_exit(config)
     insecure = insecure_demo or cfg.opcua.allow_none_security
     try:
@@ -214,6 +216,8 @@ def write_plant(
     """For plants whose DCS hosts the OPC UA server: write an approved, safe recommendation to the node ids of
     the config's [opcua.node_map], read every value back, and print the plant's current heat and temperature.
     Nothing is written if any setpoint fails the hard limits or the recommendation is stale or unapproved."""
+    from asyncua import ua
+
     from connectors.opcua.client import Credentials
     from connectors.opcua.plant_client import PlantWriter, RefusedWrite, WriteVerificationError
     cfg = config_or_exit(config)

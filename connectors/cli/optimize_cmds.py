@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 import typer
-from rich.table import Table
 
 from connectors.cli.app import (
     EXIT_BAD_INPUT,
@@ -19,13 +19,12 @@ from connectors.cli.app import (
     fail,
     out,
 )
-from connectors.files import load_heats
-from connectors.recommendations import load_surrogates, write_recommendation
-from optimizer.dosing import Schedule, optimize_heats, read_schedule, to_recommendation
-from optimizer.dosing.pareto import pareto_front
 from optimizer.errors import DataFileError
 from optimizer.schema import KEY
 from optimizer.validation import schedule_warnings
+
+if TYPE_CHECKING:
+    from optimizer.schedule import Schedule
 
 
 @app.command("optimize")
@@ -44,6 +43,11 @@ def optimize(
 ) -> None:
     """Recommend, for every planned heat, the kg of each material, arc energy (kWh) and number of samples that
     land it in spec with the grade's confidence at the lowest cost and CO2. Writes JSON and Parquet."""
+    from connectors.recommendations import load_surrogates, write_recommendation
+    from optimizer.dosing import optimize_heats, to_recommendation
+    from optimizer.dosing.pareto import pareto_front
+    from optimizer.schedule import read_schedule
+
     cfg = config_or_exit(config)
     try:
         sched = read_schedule(schedule, cfg)
@@ -76,6 +80,8 @@ def optimize(
 
 def _warn(sched: Schedule, schedule: Path, cfg, history: Path | None) -> None:  # noqa: ANN001
     """Print the schedule's warnings: planned before now, heat already in ``history`` (those heats are planned)."""
+    from connectors.files import load_heats
+
     ids: list[str] = []
     if history is not None:
         try:
@@ -92,6 +98,8 @@ def _warn(sched: Schedule, schedule: Path, cfg, history: Path | None) -> None:  
 
 
 def _print_summary(rec, result) -> None:  # noqa: ANN001
+    from rich.table import Table
+
     table = Table("heat", "grade", "additions kg", "arc kWh", "samples", "cost", "CO2 kg", "binding / diagnosis",
                   title=f"Recommendation {rec.recommendation_id} ({result.status}, max gap {result.max_gap:.2%})")
     for h, r in zip(rec.heats, result.heats, strict=True):
@@ -103,6 +111,8 @@ def _print_summary(rec, result) -> None:  # noqa: ANN001
 
 
 def _print_pareto(front, currency: str) -> None:  # noqa: ANN001
+    from rich.table import Table
+
     table = Table("CO2 price per t", f"cost {currency}", "CO2 t", "infeasible heats", "dominated",
                   title="Cost versus CO2 (money cost without the CO2 charge)")
     for p in front:

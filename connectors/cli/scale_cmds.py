@@ -4,26 +4,17 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
 import typer
-from rich.table import Table
 
 from connectors.cli.app import EXIT_BAD_INPUT, EXIT_FAILED, ConfigOption, app, config_or_exit, console, fail, out
-from connectors.scale import (
-    INLINE,
-    RunSummary,
-    SweepFurnace,
-    co2_scenarios,
-    load_fleet,
-    load_scenarios,
-    night_unit,
-    run_furnace_night,
-    run_scenario,
-    run_units,
-    sweep_units,
-)
 from optimizer.errors import ConfigError, DataFileError
+
+if TYPE_CHECKING:  # the command functions import the heavy modules (dask, MLflow, pandas) when they run
+    import pandas as pd
+
+    from connectors.scale import RunSummary, SweepFurnace
 
 SchedulerOption = typer.Option(
     None, "--dask-scheduler", help="Address of an existing Dask scheduler (tcp://host:port). Default: start a "
@@ -63,6 +54,10 @@ def sweep(
 ) -> None:
     """What-if sweep: re-optimize the schedule under each price / CO2-price scenario, one Dask task per furnace
     and scenario. Prints and writes total cost, CO2, energy and material use per scenario."""
+    import pandas as pd
+
+    from connectors.scale import co2_scenarios, load_scenarios, run_scenario, run_units, sweep_units
+
     _quiet_logs()
     try:
         furnaces = _sweep_furnaces(fleet, config, schedule, tracking_uri)
@@ -90,6 +85,8 @@ def sweep(
 
 def _sweep_furnaces(fleet: Path | None, config: Path | None, schedule: Path | None,
                     tracking_uri: str | None) -> list[SweepFurnace]:
+    from connectors.scale import SweepFurnace, load_fleet
+
     if fleet is not None:
         return [SweepFurnace(f.name, f.cfg, f.entry.schedule, f.tracking_uri) for f in load_fleet(fleet)]
     if schedule is None:
@@ -107,6 +104,10 @@ def fleet_nightly(
 ) -> None:
     """The nightly run of every furnace in the fleet file, one Dask task per furnace. A furnace that fails is
     named with its error; the others still complete. Exit 1 if any furnace failed."""
+    from rich.table import Table
+
+    from connectors.scale import load_fleet, night_unit, run_furnace_night, run_units
+
     _quiet_logs()
     try:
         furnaces = load_fleet(fleet)
@@ -126,6 +127,8 @@ def fleet_nightly(
 
 
 def _print_sweep(frame: pd.DataFrame, currency: str) -> None:
+    from rich.table import Table
+
     table = Table("furnace", "scenario", f"cost {currency}", "CO2 t", "arc MWh", "samples", "infeasible",
                   title="Scenario sweep (money cost without the CO2 charge)")
     for r in frame.itertuples(index=False):
@@ -135,6 +138,8 @@ def _print_sweep(frame: pd.DataFrame, currency: str) -> None:
 
 
 def _finish(summary: RunSummary) -> None:
+    from connectors.scale import INLINE
+
     where = "this process" if summary.engine == INLINE else f"{summary.engine} ({summary.workers} workers)"
     out.print(f"{len(summary.outcomes) - len(summary.failed)}/{len(summary.outcomes)} units done on {where} "
               f"in {summary.wall_s:.1f} s")

@@ -5,28 +5,16 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
 import typer
-from rich.table import Table
 
 from connectors.cli.app import EXIT_BAD_INPUT, ConfigOption, app, config_or_exit, fail, out
 from optimizer.errors import DataFileError, UnknownGradeError
-from optimizer.simulator import (
-    EVALUATION_STREAM,
-    Estimate,
-    EvaluationResult,
-    compare,
-    draw_heats,
-    evaluate,
-    get_physics,
-    make_policy,
-    physics_names,
-    schedule_frame,
-    simulate_history,
-)
-from optimizer.simulator.heats import DEFAULT_START
-from optimizer.simulator.physics import Physics
+
+if TYPE_CHECKING:
+    from optimizer.simulator import Estimate, EvaluationResult
+    from optimizer.simulator.physics import Physics
 
 LABELS = {
     "material_cost_per_t": "material cost per t", "ferroalloy_kg_per_t": "ferroalloy kg per t",
@@ -40,6 +28,8 @@ PhysicsOption = typer.Option("standard", "--physics", help="Plant physics the he
 
 
 def _physics_or_exit(name: str) -> Physics:
+    from optimizer.simulator import get_physics
+
     try:
         return get_physics(name)
     except ValueError as exc:
@@ -47,6 +37,8 @@ def _physics_or_exit(name: str) -> Physics:
 
 
 def _list_physics(value: bool) -> None:
+    from optimizer.simulator import physics_names
+
     if value:
         print("\n".join(physics_names()))
         raise typer.Exit(0)
@@ -59,18 +51,24 @@ def simulate(
     out_dir: Path = typer.Option(..., "--out", help="Directory to write heats.parquet, heats.csv, samples.csv."),
     schedule_only: bool = typer.Option(False, "--schedule-only", help="Write only schedule.csv: the fresh heats "
                                        "that `dosing evaluate --heats N --seed S` replays, as a schedule to optimize."),
-    start: str = typer.Option(str(DEFAULT_START.isoformat()), "--start", help="Time of the first heat (ISO, UTC)."),
+    start: str = typer.Option(None, "--start", help="Time of the first heat (ISO, UTC; default: the simulator's "
+                              "first heat time)."),
     grade: list[str] = GradeOption,
     physics: str = PhysicsOption,
     config: Path = ConfigOption,
 ) -> None:
     """Simulate historical heats under today's practice with the built-in plant simulator (digital twin)."""
+    import pandas as pd
+
+    from optimizer.simulator import EVALUATION_STREAM, draw_heats, schedule_frame, simulate_history
+    from optimizer.simulator.heats import DEFAULT_START
+
     cfg = config_or_exit(config)
     plant = _physics_or_exit(physics)
     if heats <= 0:
         fail(f"--heats must be a positive number of heats, got {heats}", EXIT_BAD_INPUT)
     try:
-        t0 = pd.Timestamp(start)
+        t0 = pd.Timestamp(start or DEFAULT_START.isoformat())
     except ValueError:
         fail(f"--start {start!r} is not a date/time; use ISO format, e.g. 2026-01-05T06:00", EXIT_BAD_INPUT)
     t0 = t0.tz_localize("UTC") if t0.tzinfo is None else t0.tz_convert("UTC")
@@ -113,6 +111,8 @@ def evaluate_cmd(
 ) -> None:
     """Apply a dosing policy to fresh simulated heats and report cost, energy, CO2, off-spec rate, samples and
     treatment time per heat, with 95 % confidence intervals."""
+    from optimizer.simulator import compare, evaluate, make_policy
+
     cfg = config_or_exit(config)
     plant = _physics_or_exit(physics)
     if heats <= 0:
@@ -150,6 +150,10 @@ def _finite(v: object) -> object:
 
 
 def _print_tables(result: EvaluationResult, other: EvaluationResult | None) -> None:
+    from rich.table import Table
+
+    from optimizer.simulator import compare
+
     table = Table("figure", result.policy, *([other.policy, "paired difference"] if other else []),
                   title=f"Closed-loop evaluation on {result.n_heats} fresh heats (seed {result.seed}, "
                         f"{result.physics} physics), 95 % CI")

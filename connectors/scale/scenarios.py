@@ -22,8 +22,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from optimizer.config import PlantConfig, parse_config, read_toml, validate_as
 from optimizer.dosing import DosingOptions, optimize_heats
-from optimizer.dosing.schedule import HeatContext
 from optimizer.errors import ConfigError
+from optimizer.schedule import HeatContext, read_schedule
+from optimizer.surrogates import prior_surrogates
 
 Positive = Annotated[float, Field(gt=0.0)]
 
@@ -95,8 +96,6 @@ _MODELS: dict[tuple, Any] = {}  # per worker process: models already loaded, by 
 
 
 def _surrogates(cfg: PlantConfig, unit: ScenarioUnit):  # noqa: ANN202
-    from optimizer.dosing import prior_surrogates
-
     if unit.model_uris is None:
         return prior_surrogates(cfg)
     key = (unit.tracking_uri, tuple(sorted(unit.model_uris.items())))
@@ -142,8 +141,6 @@ def sweep_units(furnaces: list[SweepFurnace], scenarios: list[Scenario],
                 surrogates: str = "champion") -> dict[str, ScenarioUnit]:
     """One unit per (furnace, scenario), keyed ``<furnace>/<scenario>``. Schedules are read and champion
     versions pinned here, once, so every scenario of a furnace uses the same heats and model versions."""
-    from optimizer.dosing import read_schedule
-
     if surrogates not in ("champion", "prior"):
         raise ValueError(f"surrogates must be 'champion' or 'prior', got {surrogates!r}")
     units = {}

@@ -6,9 +6,9 @@ import pyomo.environ as pyo
 
 from optimizer.config import PlantConfig
 from optimizer.dosing.model import DosingOptions, build_model
-from optimizer.dosing.prior import TEMPERATURE
-from optimizer.dosing.schedule import HeatContext
 from optimizer.dosing.solve import solve
+from optimizer.schedule import HeatContext
+from optimizer.surrogates.prior import TEMPERATURE
 
 DIAGNOSIS_GAP = 1e-4  # the relaxation is small and easy to prove; a loose gap let spurious slacks appear
 EVERY_LIMIT = ("spec", "material", "inventory")  # the kinds of elastic term (model.py elastic_terms)

@@ -24,9 +24,10 @@ from typing import Any
 import pyomo.environ as pyo
 
 from optimizer.config import Grade, PlantConfig
-from optimizer.dosing.prior import TEMPERATURE
-from optimizer.dosing.schedule import HeatContext
+from optimizer.embedding import add_predictors_constr
+from optimizer.schedule import HeatContext
 from optimizer.schema import material_col
+from optimizer.surrogates.prior import TEMPERATURE
 
 ELASTIC_PENALTY = 1e6
 # additions may go down to this fraction of the smallest the data shows for the grade: the surrogates are
@@ -43,7 +44,7 @@ class DosingOptions:
     inventory: bool = True
     elastic: bool = False
     inventory_used_kg: dict[str, float] = field(default_factory=dict)
-    shadow_price_per_kg: dict[str, float] = field(default_factory=dict)  # price coordination (run.py); not a cost
+    shadow_price_per_kg: dict[str, float] = field(default_factory=dict)  # price coordination (inventory.py); not a cost
     # per heat id, instead of its grade's: heats whose window is narrower than the models' band (min_confidence)
     confidence_by_heat: dict[str, float] = field(default_factory=dict)
 
@@ -178,8 +179,6 @@ def _embed_residuals(m: pyo.ConcreteModel, h: str, outcomes: list[str], surrogat
                      context: dict) -> dict[tuple[str, str], Any]:
     """Embed a heat's residual models with its context fixed, all together (tree models share one step
     function per decision: ``add_predictors_constr``); returns each outcome's residual variable."""
-    from optimizer.embedding import add_predictors_constr
-
     with_model = [o for o in outcomes if getattr(surrogates.outcomes[o], "residual_model", None) is not None]
     if not with_model:
         return {}
@@ -294,7 +293,7 @@ def add_objective(m: pyo.ConcreteModel, cfg: PlantConfig, opts: DosingOptions) -
                                  + w.weight_energy * _m.energy_cost[h] + w.weight_sampling * _m.sampling_cost[h]
                                  + w.weight_co2 * co2_price / 1000.0 * _m.co2_kg[h])
     penalty = sum(ELASTIC_PENALTY * var / scale for var, scale, _, _ in m.elastic_terms)
-    # price coordination (run.py): a mutable price per kg of each stocked material, so a kept model can be
+    # price coordination (inventory.py): a mutable price per kg of each stocked material, so a kept model can be
     # re-solved at new prices without rebuilding; priced materials the plant does not stock get a fixed term
     stocked = [mt.name for mt in cfg.materials if math.isfinite(mt.daily_inventory_kg)] if not opts.inventory else []
     m.SP = pyo.Set(initialize=stocked, ordered=True)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from optimizer.config import PlantConfig
 from optimizer.dosing.model import DosingOptions
 from optimizer.dosing.run import optimize_heats
-from optimizer.dosing.schedule import HeatContext
+from optimizer.schedule import HeatContext
 
 DEFAULT_CO2_PRICES = (0.0, 50.0, 100.0, 200.0, 400.0, 800.0)
 

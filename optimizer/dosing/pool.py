@@ -25,6 +25,7 @@ on. Inline serving has no watchdog.
 from __future__ import annotations
 
 import multiprocessing as mp
+import threading
 import time
 import traceback
 from collections import deque
@@ -32,10 +33,15 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
+from pyomo.common import dependencies
+
 from optimizer.config import PlantConfig
+from optimizer.dosing.diagnose import diagnose
+from optimizer.dosing.extract import plan_results
 from optimizer.dosing.model import DosingOptions, build_model
-from optimizer.dosing.schedule import HeatContext
+from optimizer.dosing.results import HeatPlanResult
 from optimizer.dosing.solve import KeptSolve
+from optimizer.schedule import HeatContext
 
 JOIN_TIMEOUT_S = 10.0
 NO_ANSWER = "no answer from the solver"
@@ -55,6 +61,33 @@ class _Kept:
     structure: tuple  # the options the model was built with, apart from the prices
 
 
+@dataclass(frozen=True)
+class SolveJob:
+    """Solve one heat with ``opts`` (keeping its model); the answer is its :class:`HeatPlanResult`."""
+
+    heat: HeatContext
+    opts: DosingOptions
+    explain: bool = False
+
+
+@dataclass(frozen=True)
+class DiagnoseJob:
+    """Say why one heat has no plan; the answer is the diagnosis text."""
+
+    heat: HeatContext
+    opts: DosingOptions
+
+
+@dataclass(frozen=True)
+class JobFailed:
+    """A worker's answer when the job raised: the traceback, raised by the parent with the heat's id."""
+
+    traceback: str
+
+
+Job = SolveJob | DiagnoseJob
+
+
 def _structure(opts: DosingOptions, heat_id: str) -> tuple:
     return (opts.co2_price_per_t, opts.co2_cap_kg, opts.inventory, opts.elastic,
             opts.confidence_by_heat.get(heat_id), tuple(sorted(opts.inventory_used_kg.items())))
@@ -68,9 +101,7 @@ class HeatServer:
         self.cfg, self.surrogates, self.keep_models = cfg, surrogates, keep_models
         self.kept: dict[str, _Kept] = {}
 
-    def solve(self, heat: HeatContext, opts: DosingOptions, explain: bool):  # noqa: ANN201 (HeatPlanResult)
-        from optimizer.dosing.run import _results
-
+    def solve(self, heat: HeatContext, opts: DosingOptions, explain: bool) -> HeatPlanResult:
         t0 = time.perf_counter()
         kept = self.kept.get(heat.heat_id)
         structure = _structure(opts, heat.heat_id)
@@ -84,22 +115,21 @@ class HeatServer:
         out = kept.solver.solve()
         if not out.feasible or not self.keep_models:
             self.kept.pop(heat.heat_id, None)
-        return _results(m, self.cfg, [heat.heat_id], self.surrogates, out, explain, t1 - t0, t1)[0]
+        return plan_results(m, self.cfg, [heat.heat_id], self.surrogates, out, explain, t1 - t0, t1)[0]
 
     def diagnose(self, heat: HeatContext, opts: DosingOptions) -> str:
         """Why the heat has no plan (the elastic program, optimizer/dosing/diagnose.py)."""
-        from optimizer.dosing.diagnose import diagnose
-
         return diagnose(self.cfg, [heat], self.surrogates, opts)[heat.heat_id]
 
-    def run(self, job: tuple):  # noqa: ANN201
-        kind, *args = job
-        return self.solve(*args) if kind == "solve" else self.diagnose(*args)
+    def run(self, job: Job) -> HeatPlanResult | str:
+        if isinstance(job, SolveJob):
+            return self.solve(job.heat, job.opts, job.explain)
+        return self.diagnose(job.heat, job.opts)
 
 
 def _serve(conn: Connection, cfg: PlantConfig, surrogates: Any, keep_models: bool) -> None:
-    """Worker loop: ("solve", heat, options, explain) or ("diagnose", heat, options) in, the HeatPlanResult or
-    diagnosis or ("error", traceback) out; None stops."""
+    """Worker loop: a :class:`SolveJob` or :class:`DiagnoseJob` in, the HeatPlanResult, the diagnosis or a
+    :class:`JobFailed` out; None stops."""
     _own_capture_lock()
     server = HeatServer(cfg, surrogates, keep_models)
     while True:
@@ -109,7 +139,7 @@ def _serve(conn: Connection, cfg: PlantConfig, surrogates: Any, keep_models: boo
         try:
             conn.send(server.run(job))
         except Exception:  # noqa: BLE001 (sent to the parent, which raises it with the heat's id)
-            conn.send(("error", traceback.format_exc()))
+            conn.send(JobFailed(traceback.format_exc()))
     conn.close()
 
 
@@ -119,10 +149,6 @@ def _own_capture_lock() -> None:
     killed by the watchdog inside that window would leave it held and stall every other process's next solve
     (Pyomo gives up after 200 s: "Deadlock starting capture_output"). The capture redirects this process's own
     file descriptors, so a per-process lock is all it needs."""
-    import threading
-
-    from pyomo.common import dependencies
-
     dependencies.capture_output_lock = threading.Lock()
 
 
@@ -160,46 +186,44 @@ class HeatPool:
 
     def solve(self, heats: list[HeatContext], opts: DosingOptions, explain: bool = False) -> dict:
         """Solve every heat of ``heats`` with ``opts``; returns {heat id: HeatPlanResult}."""
-        return self._dispatch([(h, ("solve", h, opts, explain)) for h in heats], sticky=True)
+        return self._dispatch([SolveJob(h, opts, explain) for h in heats], sticky=True)
 
     def diagnose(self, heats: list[HeatContext], opts: DosingOptions) -> dict[str, str]:
         """Diagnose every heat of ``heats`` (no plan) on whichever worker is idle; returns {heat id: text}."""
-        return self._dispatch([(h, ("diagnose", h, opts)) for h in heats], sticky=False)
+        return self._dispatch([DiagnoseJob(h, opts) for h in heats], sticky=False)
 
-    def _dispatch(self, jobs: list[tuple[HeatContext, tuple]], sticky: bool) -> dict:
+    def _dispatch(self, jobs: list[Job], sticky: bool) -> dict:
         """Run the jobs, each heat's on the worker that owns its model (``sticky``) or else on any idle one."""
         if self.inline is not None:
-            return {h.heat_id: self.inline.run(job) for h, job in jobs}
-        queues = [deque() for _ in self.conns]
-        free = deque()
-        for h, job in jobs:
-            owned = sticky and h.heat_id in self.owner
-            (queues[self.owner[h.heat_id]] if owned else free).append((h, job))
-        busy: dict[int, tuple[HeatContext, str, float]] = {}  # worker: (heat, job kind, sent at)
+            return {job.heat.heat_id: self.inline.run(job) for job in jobs}
+        queues: list[deque[Job]] = [deque() for _ in self.conns]
+        free: deque[Job] = deque()
+        for job in jobs:
+            owned = sticky and job.heat.heat_id in self.owner
+            (queues[self.owner[job.heat.heat_id]] if owned else free).append(job)
+        busy: dict[int, tuple[Job, float]] = {}  # worker: (job, sent at)
         out = {}
         while free or any(queues) or busy:
             for w in range(len(self.conns)):
                 if w not in busy and (queues[w] or free):
-                    h, job = queues[w].popleft() if queues[w] else free.popleft()
+                    job = queues[w].popleft() if queues[w] else free.popleft()
                     if sticky:
-                        self.owner[h.heat_id] = w
-                    self._send(w, h, job)
-                    busy[w] = (h, job[0], time.monotonic())
-            first_due = min(sent for _, _, sent in busy.values()) + self.deadline_s
+                        self.owner[job.heat.heat_id] = w
+                    self._send(w, job)
+                    busy[w] = (job, time.monotonic())
+            first_due = min(sent for _, sent in busy.values()) + self.deadline_s
             for conn in wait([self.conns[w] for w in busy], timeout=max(0.0, first_due - time.monotonic())):
                 w = self.conns.index(conn)
-                h, _, _ = busy.pop(w)
-                out[h.heat_id] = self._receive(w, h)
+                job, _ = busy.pop(w)
+                out[job.heat.heat_id] = self._receive(w, job.heat)
             now = time.monotonic()
-            for w in [w for w, (_, _, sent) in busy.items() if now - sent > self.deadline_s]:
-                h, kind, _ = busy.pop(w)
-                out[h.heat_id] = self._no_answer(w, h, kind)
+            for w in [w for w, (_, sent) in busy.items() if now - sent > self.deadline_s]:
+                job, _ = busy.pop(w)
+                out[job.heat.heat_id] = self._no_answer(w, job)
         return out
 
-    def _no_answer(self, w: int, heat: HeatContext, kind: str):  # noqa: ANN202 (HeatPlanResult or str)
-        """Kill and replace worker ``w``, stuck on ``heat``; what the heat gets instead of an answer."""
-        from optimizer.dosing.run import HeatPlanResult
-
+    def _no_answer(self, w: int, job: Job) -> HeatPlanResult | str:
+        """Kill and replace worker ``w``, stuck on ``job``; what its heat gets instead of an answer."""
         self.procs[w].kill()
         self.procs[w].join(JOIN_TIMEOUT_S)
         self.conns[w].close()
@@ -207,27 +231,27 @@ class HeatPool:
         self.replaced += 1
         why = (f"{NO_ANSWER} within {self.deadline_s:.0f} s (HiGHS time limit {self.cfg.solver.time_limit_s:.0f} s);"
                f" its worker was replaced")
-        if kind == "diagnose":
+        if isinstance(job, DiagnoseJob):
             return f"not diagnosed: {why}"
-        return HeatPlanResult(heat.heat_id, False, status=NO_ANSWER, diagnosis=f"no plan: {why}")
+        return HeatPlanResult(job.heat.heat_id, False, status=NO_ANSWER, diagnosis=f"no plan: {why}")
 
     def _died(self, w: int, heat: HeatContext) -> RuntimeError:
         code = self.procs[w].exitcode
         return RuntimeError(f"dosing worker {w} died while solving heat {heat.heat_id} (exit code {code})")
 
-    def _send(self, w: int, heat: HeatContext, job: tuple) -> None:
+    def _send(self, w: int, job: Job) -> None:
         try:
             self.conns[w].send(job)
         except (BrokenPipeError, OSError):
-            raise self._died(w, heat) from None
+            raise self._died(w, job.heat) from None
 
     def _receive(self, w: int, heat: HeatContext):  # noqa: ANN202
         try:
             got = self.conns[w].recv()
         except EOFError:
             raise self._died(w, heat) from None
-        if isinstance(got, tuple) and got and got[0] == "error":
-            raise RuntimeError(f"dosing worker {w} failed on heat {heat.heat_id}:\n{got[1]}")
+        if isinstance(got, JobFailed):
+            raise RuntimeError(f"dosing worker {w} failed on heat {heat.heat_id}:\n{got.traceback}")
         return got
 
     def close(self) -> None:

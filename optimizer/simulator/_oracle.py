@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from optimizer.config import Material, PlantConfig, Window
-from optimizer.dosing.schedule import HeatContext
+from optimizer.schedule import HeatContext
 from optimizer.simulator.heats import SimHeat
 from optimizer.simulator.plant import STIR_MIN, _Bath
 from optimizer.simulator.policies import HeatPlan, level2_additions

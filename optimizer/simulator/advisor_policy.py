@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from optimizer.advisor import Advisor, advisor_from_history
 from optimizer.config import PlantConfig
-from optimizer.dosing.schedule import HeatContext
+from optimizer.schedule import HeatContext
 from optimizer.simulator.history import simulate_history
 from optimizer.stages.state import HeatController
 

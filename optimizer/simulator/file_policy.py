@@ -16,9 +16,9 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from optimizer.config import PlantConfig
-from optimizer.dosing.schedule import HeatContext
 from optimizer.errors import DataFileError
 from optimizer.recommendation import HeatRecommendation, Recommendation
+from optimizer.schedule import HeatContext
 from optimizer.simulator.policies import HeatPlan, Policy
 
 WEIGHT_TOLERANCE_T = 0.05

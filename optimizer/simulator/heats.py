@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from optimizer.config import PlantConfig
-from optimizer.dosing.schedule import HeatContext
+from optimizer.schedule import HeatContext
 from optimizer.simulator._physics import StandardPhysics
 from optimizer.simulator.physics import HiddenState, Physics
 from optimizer.simulator.physics_registry import get_physics

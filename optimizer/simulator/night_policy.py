@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from optimizer.dosing.schedule import HeatContext
+from optimizer.schedule import HeatContext
 from optimizer.simulator.policies import HeatPlan, Policy
 from optimizer.stages.arrival import ExpectedArrival
 

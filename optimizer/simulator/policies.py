@@ -15,10 +15,10 @@ import numpy as np
 from scipy.optimize import linprog
 
 from optimizer.config import Material, PlantConfig
-from optimizer.dosing.prior import TEMPERATURE, prior_surrogates
-from optimizer.dosing.schedule import HeatContext
+from optimizer.schedule import HeatContext
 from optimizer.schema import material_col
 from optimizer.stages.state import HeatController
+from optimizer.surrogates.prior import TEMPERATURE, prior_surrogates
 
 RecoveryFn = Callable[[Material, str], float]
 

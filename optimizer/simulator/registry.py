@@ -1,4 +1,4 @@
-"""Policies by name: ``baseline``, ``better``, ``worse``, ``optimizer`` (the dosing package), ``advisor`` (the
+"""Policies by name: ``baseline``, ``better``, ``worse``, ``optimizer`` (the dosing program), ``advisor`` (the
 heat-by-heat advisor, decides each heat on arrival and after every sample), any registered
 name, or a path to a recommendations ``.json`` file."""
 
@@ -10,14 +10,13 @@ from pathlib import Path
 from optimizer.config import PlantConfig
 from optimizer.simulator.advisor_policy import advisor_from_simulated_history
 from optimizer.simulator.file_policy import RecommendationFilePolicy
+from optimizer.simulator.optimizer_policy import optimizer_from_simulated_history
 from optimizer.simulator.policies import ControllerPolicy, Level2Policy, Policy, better_policy, worse_policy
 
 PolicyFactory = Callable[..., Policy | ControllerPolicy]
 
 
 def _optimizer(cfg: PlantConfig, **options: object) -> Policy:
-    from optimizer.dosing.policy import optimizer_from_simulated_history  # the dosing package depends on us
-
     return optimizer_from_simulated_history(cfg, **options)  # type: ignore[arg-type,return-value]
 
 

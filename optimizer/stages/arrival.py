@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 import pandas as pd
 
 from optimizer.config import PlantConfig
-from optimizer.dosing.schedule import HeatContext
+from optimizer.schedule import HeatContext
 from optimizer.schema import element_col
 
 ARRIVAL_COLUMNS = ("initial_temperature_degC", "initial_oxygen_ppm")

@@ -21,11 +21,11 @@ import pandas as pd
 from sklearn.metrics import mean_absolute_error, mean_squared_error, r2_score
 
 from optimizer.config import PlantConfig
-from optimizer.dosing.prior import TEMPERATURE, prior_surrogates
 from optimizer.schema import element_col
 from optimizer.surrogates.conformal import SampleWidths
 from optimizer.surrogates.domain import ApplicabilityDomain
 from optimizer.surrogates.features import context_features, decision_features, holdout_split, time_order, time_splits
+from optimizer.surrogates.prior import TEMPERATURE, prior_surrogates
 from optimizer.surrogates.residual import RESIDUAL_KINDS, ResidualStructure
 from optimizer.surrogates.structures import ContextHeatBalance, ContextRecovery, EnergyBalance, FixedYield
 from optimizer.surrogates.surrogate import OutcomeSurrogate, SurrogateSet

@@ -10,8 +10,8 @@ from typer.testing import CliRunner
 
 from connectors.cli import app
 from connectors.files import load_heats
-from optimizer.dosing.schedule import read_schedule
 from optimizer.recommendation import Recommendation
+from optimizer.schedule import read_schedule
 
 
 def test_simulate_writes_loadable_history(cfg, tmp_path: Path):

@@ -12,6 +12,8 @@ from optimizer.recommendation import Recommendation
 from optimizer.simulator import draw_heats, schedule_frame, simulate_history
 from optimizer.simulator.heats import EVALUATION_STREAM
 
+pytestmark = pytest.mark.slow  # whole nights: training, MLflow, planning
+
 
 @pytest.fixture(scope="module")
 def inputs(cfg, tmp_path_factory):

@@ -11,6 +11,8 @@ import pytest
 from connectors.report.html import NightReport, render
 from optimizer.recommendation import HeatRecommendation, Recommendation
 
+pytestmark = pytest.mark.slow  # headless Chromium
+
 CHROMIUM = shutil.which("chromium")
 
 

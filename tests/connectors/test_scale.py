@@ -35,6 +35,8 @@ from optimizer.simulator.heats import EVALUATION_STREAM
 from optimizer.surrogates import train_surrogates
 from tests.connectors.dask_cluster import dask_cluster
 
+pytestmark = pytest.mark.slow  # Dask clusters and an MLflow server
+
 
 def _variant(cfg, prefix: str, price_factor: float = 1.0):  # noqa: ANN001, ANN202
     raw = cfg.model_dump(mode="python")

@@ -20,6 +20,8 @@ from connectors.opcua import SetpointServer, create_certificate
 from connectors.opcua.security import application_uri
 from tests.connectors.opcua.conftest import free_port, rec
 
+pytestmark = pytest.mark.slow  # a node-opcua client in Node.js
+
 NODE_OPCUA = "node-opcua@2.186.4"
 HERE = Path(__file__).parent
 CACHE = Path(__file__).resolve().parents[3] / ".dosing" / "node-opcua"

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import copy
+
+import pandas as pd
 from sklearn.ensemble import HistGradientBoostingRegressor
 
 from optimizer.config import PlantConfig
@@ -11,11 +14,18 @@ from optimizer.surrogates import train_surrogates
 FEATURES = ["initial_oxygen_ppm", "initial_temperature_degC", "add_SiMn_kg", "add_HC_FeMn_kg"]
 
 
-def surrogates_with_residuals(cfg: PlantConfig, heats: int = 600, seed: int = 4):  # noqa: ANN201
-    """Trained surrogates whose Mn and Si outcomes carry a 30-tree HistGradientBoosting residual, additive in
-    the two additions given the context (as optimizer/surrogates/residual.py builds them)."""
+def trained_history(cfg: PlantConfig, heats: int = 600, seed: int = 4):  # noqa: ANN201
+    """Simulated history and the surrogates trained on it: (history, surrogate set)."""
     history, _ = simulate_history(cfg, heats, seed=seed)
     sset, _ = train_surrogates(cfg, history)
+    return history, sset
+
+
+def with_residuals(history: pd.DataFrame, trained):  # noqa: ANN001, ANN201
+    """A copy of the ``trained`` surrogates whose Mn and Si outcomes carry a 30-tree HistGradientBoosting
+    residual, additive in the two additions given the context (as optimizer/surrogates/residual.py builds
+    them)."""
+    sset = copy.deepcopy(trained)
     for o in ("final_Mn_wt_pct", "final_Si_wt_pct"):
         sur = sset.outcomes[o]
         resid = history[o].to_numpy() - sur.structure.predict(history)

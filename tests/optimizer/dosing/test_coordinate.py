@@ -7,9 +7,9 @@ import pytest
 
 from optimizer.dosing import DosingOptions, optimize_heats
 from optimizer.dosing.coordinate import coordinate, use_kg
-from optimizer.dosing.run import HeatPlanResult, _solve_jointly
+from optimizer.dosing.inventory import solve_jointly
+from optimizer.dosing.results import HeatPlanResult, Timings
 from optimizer.simulator import draw_heats
-from tests.optimizer.dosing.residuals import surrogates_with_residuals
 
 
 def _choose(i: int, price_a: float) -> HeatPlanResult:
@@ -43,10 +43,11 @@ def test_unreachable_stock_returns_none():
     assert coordinate({"A": 50.0}, {"A": 1.0}, initial, lambda prices, ids: {h: initial[h] for h in ids}) is None
 
 
-def test_optimize_with_residual_models_coordinates_and_matches_joint_milp(cfg):
+@pytest.mark.slow  # trains residual surrogates, coordinates and solves the joint MILP
+def test_optimize_with_residual_models_coordinates_and_matches_joint_milp(cfg, residual_surrogates):
     """Additive GBM residuals (binaries per heat) + binding stock: the coordinated plan respects the stock, and
     its cost is within its own duality gap of the joint MILP's optimum."""
-    sset = surrogates_with_residuals(cfg)
+    sset = residual_surrogates
     day = [h.context for h in draw_heats(cfg, 6, 11, stream=1) if h.context.grade in ("S355J2", "S235JR")][:4]
     assert len(day) >= 2
     free = optimize_heats(cfg, day, sset, workers=1, explain=False)
@@ -61,7 +62,7 @@ def test_optimize_with_residual_models_coordinates_and_matches_joint_milp(cfg):
     ok = [r for r in res.heats if r.feasible]
     assert sum(r.additions_kg.get("HC_FeMn", 0.0) for r in ok) <= 0.9 * femn + 1e-6
     feasible = [h for h, r in zip(day, res.heats, strict=True) if r.feasible]
-    joint = _solve_jointly(tight, feasible, sset, DosingOptions(), False, {})
+    joint = solve_jointly(tight, feasible, sset, DosingOptions(), False, Timings())
     joint_cost = sum(r.cost for r in joint.values() if r.feasible)
     coord_cost = sum(r.cost for r in ok)
     mip = tight.solver.mip_gap

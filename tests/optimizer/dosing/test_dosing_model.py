@@ -7,8 +7,10 @@ from dataclasses import dataclass
 
 import pytest
 
-from optimizer.dosing import DosingOptions, HeatContext, optimize_heats, prior_surrogates, to_recommendation
-from optimizer.dosing.prior import PriorOutcome
+from optimizer.dosing import DosingOptions, optimize_heats, to_recommendation
+from optimizer.schedule import HeatContext
+from optimizer.surrogates import prior_surrogates
+from optimizer.surrogates.prior import PriorOutcome
 from tests.optimizer.dosing.tiny_plant import tiny_config
 
 

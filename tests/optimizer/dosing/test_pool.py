@@ -2,27 +2,53 @@
 
 from __future__ import annotations
 
+import multiprocessing as mp
 import os
 import signal
+import time
+from pathlib import Path
 from queue import Empty
 
 import pytest
 
 from optimizer.dosing import DosingOptions
+from optimizer.dosing.extract import solve_group
 from optimizer.dosing.pool import NO_ANSWER, HeatPool, HeatServer
-from optimizer.dosing.run import _solve_group
 from optimizer.simulator import draw_heats
-from tests.optimizer.dosing.residuals import surrogates_with_residuals
+
+pytestmark = pytest.mark.slow  # worker processes, residual surrogates, watchdog kills
 
 ALONE = DosingOptions(inventory=False)
 
 
 @pytest.fixture(scope="module")
-def setup(cfg):
-    sset = surrogates_with_residuals(cfg)
+def setup(cfg, residual_surrogates):
+    sset = residual_surrogates
     day = [h.context for h in draw_heats(cfg, 12, 13, stream=1) if h.context.grade in ("S355J2", "S235JR")][:4]
     assert len(day) >= 2
     return sset, day
+
+
+@pytest.fixture
+def hang(monkeypatch, tmp_path) -> Path:
+    """While the returned file exists, every job sent to a worker process (solve or diagnosis) really hangs: the
+    worker sleeps until the watchdog kills it. Patched into ``HeatServer.run`` before the pool forks its
+    workers (also the replacements the watchdog starts); this process's own (inline) jobs are not touched."""
+    assert mp.get_start_method() == "fork", "the hang reaches the workers by fork"
+    flag = tmp_path / "hang"
+    parent = os.getpid()
+    run = HeatServer.run
+
+    def hanging_run(self, job):  # noqa: ANN001, ANN202
+        for _ in range(6000):  # bounded: 10 minutes, far past any deadline used here
+            if os.getpid() == parent or not flag.exists():
+                break
+            time.sleep(0.1)
+        return run(self, job)
+
+    monkeypatch.setattr(HeatServer, "run", hanging_run)
+    flag.touch()
+    return flag
 
 
 def _objective(r, prices: dict[str, float]) -> float:
@@ -43,10 +69,10 @@ def test_kept_model_resolved_at_new_prices_matches_a_fresh_build(cfg, setup):
             continue
         again = server.solve(h, priced, False)
         assert server.kept[h.heat_id].solver.model is kept[h.heat_id]  # no rebuild
-        fresh = _solve_group((cfg, [h], sset, priced, False))[0]
+        fresh = solve_group(cfg, [h], sset, priced, False)[0]
         a, b = _objective(again, prices), _objective(fresh, prices)
         assert a == pytest.approx(b, rel=2 * mip), h.heat_id  # both within the MIP gap of the same optimum
-        assert again.timings["build"] < fresh.timings["build"]
+        assert again.timings.build < fresh.timings.build
 
 
 def test_pool_workers_give_the_inline_plans_and_keep_ownership(cfg, setup):
@@ -124,37 +150,40 @@ def test_plans_inside_a_daemonic_process_without_starting_children(cfg, setup):
     assert feasible >= 1
 
 
-def test_a_job_past_its_deadline_gets_its_worker_replaced_and_no_plan(cfg, setup):
+def test_a_job_past_its_deadline_gets_its_worker_replaced_and_no_plan(cfg, setup, hang):
     """The watchdog: a worker that has not answered within ``deadline_s`` is killed and replaced; its heat has
-    no plan and says why, and the replacement serves the next jobs (here every job is late: deadline 0 s)."""
+    no plan and says why, and the replacement serves the next jobs (here every job hangs until ``hang`` is
+    removed)."""
     sset, day = setup
     want = {h.heat_id: HeatServer(cfg, sset).solve(h, ALONE, False).feasible for h in day[:2]}
-    with HeatPool(cfg, sset, workers=1, deadline_s=0.0) as pool:
+    with HeatPool(cfg, sset, workers=1, deadline_s=1.0) as pool:
         stuck = pool.procs[0]
         late = pool.solve(day[:2], ALONE)
         assert pool.replaced == 2 and not stuck.is_alive() and pool.procs[0].is_alive()
         why = pool.diagnose(day[:1], ALONE)
+        hang.unlink()
         pool.deadline_s = 600.0
         again = pool.solve(day[:2], ALONE)
     for h in day[:2]:
         assert not late[h.heat_id].feasible and late[h.heat_id].status == NO_ANSWER
-        assert late[h.heat_id].diagnosis.startswith("no plan: no answer from the solver within 0 s")
+        assert late[h.heat_id].diagnosis.startswith("no plan: no answer from the solver within 1 s")
         assert again[h.heat_id].feasible == want[h.heat_id]
+    assert pool.replaced == 3
     assert why[day[0].heat_id].startswith("not diagnosed: no answer from the solver")
     _capture_lock_is_free()
 
 
-def test_heats_without_answer_are_not_retried_or_diagnosed(cfg, setup):
-    """Through the whole planning run (heat pool, inventory binding): with a deadline no job can meet, every
-    heat comes back without plan, status NO_ANSWER, and is not diagnosed (a diagnosis would replace the text)."""
+def test_heats_without_answer_are_not_retried_or_diagnosed(cfg, setup, hang):
+    """Through the whole planning run (heat pool, inventory binding): when every solve hangs, every heat comes
+    back without plan, status NO_ANSWER, and is not diagnosed (a diagnosis would replace the text)."""
     from optimizer.dosing import optimize_heats
 
     sset, _ = setup
-    rushed = cfg.model_copy(update={"solver": cfg.solver.model_copy(update={"worker_deadline_s": 1e-3})})
+    rushed = cfg.model_copy(update={"solver": cfg.solver.model_copy(update={"worker_deadline_s": 1.0})})
     big_day = [h.context for h in draw_heats(cfg, 10, 21, stream=1)]
     res = optimize_heats(rushed, big_day, sset, workers=2, explain=False)
     assert [r.status for r in res.heats] == [NO_ANSWER] * len(big_day)
-    assert all(r.diagnosis.startswith("no plan: no answer from the solver within 0 s") for r in res.heats)
+    assert all(r.diagnosis.startswith("no plan: no answer from the solver within 1 s") for r in res.heats)
     _capture_lock_is_free()
 
 
@@ -169,8 +198,6 @@ def _capture_lock_is_free() -> None:
 def test_workers_killed_at_any_point_of_a_solve_leave_the_capture_lock_free(cfg, setup):
     """Kill workers at fractions of a job's duration (so some die while Pyomo's output capture starts or stops,
     which holds a lock Pyomo shares with forked children): this process can still capture (pool.py)."""
-    import time
-
     sset, day = setup
     t0 = time.perf_counter()
     HeatServer(cfg, sset).solve(day[0], ALONE, False)
@@ -181,16 +208,16 @@ def test_workers_killed_at_any_point_of_a_solve_leave_the_capture_lock_free(cfg,
         _capture_lock_is_free()
 
 
-def test_days_with_linear_surrogates_are_watched_too(cfg):
+def test_days_with_linear_surrogates_are_watched_too(cfg, hang):
     """Linear surrogates (no re-solves, models not kept) are served by the same pool, so a stuck solve is
-    caught there as well: with a deadline no job can meet, every heat of a 10-heat day has no answer."""
+    caught there as well: when every solve hangs, every heat of a 10-heat day has no answer."""
     from optimizer.dosing import optimize_heats
     from optimizer.simulator import simulate_history
     from optimizer.surrogates import train_surrogates
 
     history, _ = simulate_history(cfg, 300, seed=5)
     linear, _ = train_surrogates(cfg, history)
-    rushed = cfg.model_copy(update={"solver": cfg.solver.model_copy(update={"worker_deadline_s": 1e-3})})
+    rushed = cfg.model_copy(update={"solver": cfg.solver.model_copy(update={"worker_deadline_s": 1.0})})
     big_day = [h.context for h in draw_heats(cfg, 10, 21, stream=1)]
     res = optimize_heats(rushed, big_day, linear, workers=2, explain=False)
     assert [r.status for r in res.heats] == [NO_ANSWER] * len(big_day)

@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pandas as pd
 import pytest
 from sklearn.ensemble import GradientBoostingRegressor
 
 from optimizer.dosing import optimize_heats
-from optimizer.simulator import draw_heats, simulate_history
-from optimizer.surrogates import train_surrogates
+from optimizer.simulator import draw_heats
+
+pytestmark = pytest.mark.slow  # boosted residuals embedded in the MILP
 
 
-def test_gbm_residual_is_embedded_exactly(cfg):
-    heats, _ = simulate_history(cfg, 600, seed=4)
-    sset, _ = train_surrogates(cfg, heats)
+def test_gbm_residual_is_embedded_exactly(cfg, trained_600):
+    heats, trained = trained_600
+    sset = copy.deepcopy(trained)
     mn = sset.outcomes["final_Mn_wt_pct"]
     feats = ["initial_oxygen_ppm", "initial_temperature_degC", "add_SiMn_kg", "add_HC_FeMn_kg", "arc_energy_kWh"]
     resid = heats["final_Mn_wt_pct"].to_numpy() - mn.structure.predict(heats)

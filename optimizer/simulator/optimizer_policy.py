@@ -13,8 +13,10 @@ from dataclasses import dataclass, field
 from optimizer.config import PlantConfig
 from optimizer.dosing.model import DosingOptions
 from optimizer.dosing.run import optimize_heats
-from optimizer.dosing.schedule import HeatContext
+from optimizer.schedule import HeatContext
+from optimizer.simulator.history import simulate_history
 from optimizer.simulator.policies import HeatPlan, Level2Policy
+from optimizer.surrogates import train_surrogates
 
 
 @dataclass
@@ -62,9 +64,6 @@ def optimizer_from_simulated_history(cfg: PlantConfig, history_heats: int = 2000
                                      workers: int | None = None, physics: str | None = None) -> OptimizerPolicy:
     """Train surrogates on simulator history made by today's practice in the plant ``physics`` (default
     ``standard``), then optimize with them."""
-    from optimizer.simulator.history import simulate_history
-    from optimizer.surrogates import train_surrogates
-
     heats, _ = simulate_history(cfg, history_heats, history_seed, physics=physics)
     surrogates, _ = train_surrogates(cfg, heats)
     return OptimizerPolicy(cfg, surrogates, workers)

@@ -1,0 +1,87 @@
+"""A solved model's plan per heat: setpoints, predicted intervals, costs, binding limits, marginal costs and the
+time of each phase."""
+
+from __future__ import annotations
+
+import time
+
+import pyomo.environ as pyo
+
+from optimizer.config import PlantConfig
+from optimizer.dosing.model import DosingOptions, build_model, halfwidth
+from optimizer.dosing.results import HeatPlanResult, Timings
+from optimizer.dosing.solve import SolveOutcome, marginal_costs, solve
+from optimizer.schedule import HeatContext
+
+
+def solve_group(cfg: PlantConfig, heats: list[HeatContext], surrogates, opts: DosingOptions,  # noqa: ANN001
+                explain: bool) -> list[HeatPlanResult]:
+    """Build, solve and extract ``heats`` together (one program: they share inventory)."""
+    t0 = time.perf_counter()
+    m = build_model(cfg, heats, surrogates, opts)
+    t1 = time.perf_counter()
+    return plan_results(m, cfg, [h.heat_id for h in heats], surrogates, solve(m, cfg), explain, t1 - t0, t1)
+
+
+def plan_results(m: pyo.ConcreteModel, cfg: PlantConfig, heat_ids: list[str], surrogates, out: SolveOutcome,
+                 explain: bool, build_s: float, solve_start: float) -> list[HeatPlanResult]:
+    """The solved model's plan per heat (or no plan), with duals when ``explain``, and the time of each phase
+    (s; a joint solve's time is split evenly over its heats)."""
+    share = 1.0 / len(heat_ids)
+    if not out.feasible:
+        timing = Timings(build=build_s * share, solve=out.seconds * share, highs=out.highs_seconds * share)
+        return [HeatPlanResult(h, False, status=out.status, timings=timing) for h in heat_ids]
+    duals = marginal_costs(m, cfg) if explain else {}
+    t2 = time.perf_counter()
+    results = [_extract(m, cfg, h, surrogates, out, duals) for h in heat_ids]
+    timing = Timings(build=build_s * share, solve=(t2 - solve_start) * share, highs=out.highs_seconds * share,
+                     extract=(time.perf_counter() - t2) * share)
+    for r in results:
+        r.timings = timing
+    return results
+
+
+def _extract(m: pyo.ConcreteModel, cfg: PlantConfig, h: str, surrogates, out: SolveOutcome,
+             duals: dict) -> HeatPlanResult:
+    n = int(round(pyo.value(m.n_samples[h])))
+    adds = {mat: _clean(pyo.value(m.add[h, mat])) for mat in m.M}
+    predicted = {}
+    conf = m.confidence[h]
+    for hh, o in m.HO:
+        if hh == h:
+            p = float(pyo.value(m.pred[h, o]))
+            hw = halfwidth(surrogates.outcomes[o], n, conf, m.heat[h].grade)
+            predicted[o] = (p, p - hw, p + hw)
+    binding = _binding(m, cfg, h, adds)
+    marginal = {f"{k[2]} {k[3]}" if k[0] == "spec" else f"{k[0]} {k[1:]}": v
+                for k, v in duals.items() if (k[0] == "spec" and k[1] == h) or k[0] == "inventory"}
+    return HeatPlanResult(
+        heat_id=h, feasible=True, additions_kg=adds, arc_energy_kWh=_clean(pyo.value(m.energy[h])), n_samples=n,
+        predicted=predicted, cost=float(pyo.value(m.heat_cost[h])), material_cost=float(pyo.value(m.material_cost[h])),
+        energy_cost=float(pyo.value(m.energy_cost[h])), sampling_cost=float(pyo.value(m.sampling_cost[h])),
+        co2_kg=float(pyo.value(m.co2_kg[h])), gap=out.gap, status=out.status, binding=binding, marginal=marginal,
+        confidence=conf,
+    )
+
+
+def _clean(v: float | None) -> float:
+    """Round solver noise (1e-9 kg) away; setpoints to 0.1 kg / 0.1 kWh."""
+    return 0.0 if v is None or abs(v) < 1e-6 else round(float(v), 1)
+
+
+def _binding(m: pyo.ConcreteModel, cfg: PlantConfig, h: str, adds: dict[str, float]) -> list[str]:
+    out = []
+    for hh, o, side in m.LIM:
+        if hh == h and abs(pyo.value(m.spec[h, o, side].body) - _rhs(m.spec[h, o, side])) < 1e-5:
+            out.append(f"{o} {side} {m.limit_value[h, o, side]:g}")
+    for mat, kg in adds.items():
+        mt = cfg.material(mat)
+        if kg >= mt.max_kg_per_heat - 1e-6 and mt.max_kg_per_heat > 0:
+            out.append(f"{mat} max {mt.max_kg_per_heat:g} kg")
+        elif kg > 0 and mt.min_kg_per_heat > 0 and kg <= mt.min_kg_per_heat + 1e-6:
+            out.append(f"{mat} min {mt.min_kg_per_heat:g} kg")
+    return out
+
+
+def _rhs(con) -> float:
+    return float(pyo.value(con.lower if con.lower is not None else con.upper))
