@@ -19,6 +19,7 @@ import pyomo.environ as pyo
 
 from optimizer.config import PlantConfig
 from optimizer.dosing.diagnose import diagnose
+from optimizer.dosing.exactness import ModelCheck, check_heat
 from optimizer.dosing.model import DosingOptions, build_model, constrained_outcomes, halfwidth, sample_options
 from optimizer.dosing.pool import NO_ANSWER, HeatPool
 from optimizer.dosing.schedule import HeatContext
@@ -52,6 +53,7 @@ class HeatPlanResult:
     diagnosis: str = ""
     timings: dict[str, float] = field(default_factory=dict)
     confidence: float = math.nan  # each limit is held with this probability (the grade's, or lower: see run.py)
+    model_check: ModelCheck | None = None  # the embedded models re-predicted at the plan (exactness.py)
 
 
 @dataclass
@@ -330,9 +332,10 @@ def _results(m: pyo.ConcreteModel, cfg: PlantConfig, heat_ids: list[str], surrog
     if not out.feasible:
         timing = {"build": build_s * share, "solve": out.seconds * share, "highs": out.highs_seconds * share}
         return [HeatPlanResult(h, False, status=out.status, timings=timing) for h in heat_ids]
+    checks = {h: check_heat(m, h) for h in heat_ids}  # before extracting: a repair moves the inputs
     duals = marginal_costs(m, cfg) if explain else {}
     t2 = time.perf_counter()
-    results = [_extract(m, cfg, h, surrogates, out, duals) for h in heat_ids]
+    results = [replace(_extract(m, cfg, h, surrogates, out, duals), model_check=checks[h]) for h in heat_ids]
     timing = {"build": build_s * share, "solve": (t2 - solve_start) * share, "highs": out.highs_seconds * share,
               "extract": (time.perf_counter() - t2) * share}
     for r in results:
@@ -411,7 +414,8 @@ def to_recommendation(cfg: PlantConfig, heats: Sequence[HeatContext], result: Do
                               for o, (p, lo, hi) in r.predicted.items() if o.endswith("_wt_pct")},
             predicted_temperature_degC=Interval(predicted=temp[0], low=temp[1], high=temp[2]) if temp else None,
             expected_cost=r.cost, expected_co2_kg=r.co2_kg,
-            confidence=r.confidence if math.isfinite(r.confidence) else None, diagnosis=note,
+            confidence=r.confidence if math.isfinite(r.confidence) else None,
+            diagnosis="; ".join(x for x in (note, r.model_check and r.model_check.mismatch) if x),
         ))
     return Recommendation.new(cfg.plant.name, recs, cfg.safety.recommendation_valid_h, model_versions=versions,
                               solver_status=result.status, mip_gap=None if math.isnan(result.max_gap)
