@@ -64,8 +64,9 @@ class PredictorHandle:
         return sum(1 for _ in self.block.component_data_objects(pyo.Constraint, active=True))
 
     def input_values(self) -> pd.DataFrame:
-        """The inputs at the current solution, as one row for ``estimator.predict``."""
-        row = {f.name: (f.value if f.fixed else pyo.value(f.expr)) for f in self.features}
+        """The inputs at the current solution, as one row for ``estimator.predict``. A decision the solver left
+        without a value appears in no constraint, so the model does not depend on it: its lower bound stands in."""
+        row = {f.name: f.value if f.fixed else _value_or(f.expr, f.lb) for f in self.features}
         return pd.DataFrame([row])
 
     def model_value(self) -> float:
@@ -83,6 +84,11 @@ class PredictorHandle:
     def check(self) -> tuple[float, float]:
         """(value in the model, estimator.predict at the same inputs): equal at any solution (``verify``)."""
         return self.model_value(), self.predicted()
+
+
+def _value_or(expr: Any, default: float) -> float:
+    v = pyo.value(expr, exception=False)
+    return default if v is None else float(v)
 
 
 def add_predictor_constr(block: pyo.Block, estimator: BaseEstimator, inputs: Sequence | Mapping, output: Any,
