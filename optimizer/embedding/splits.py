@@ -8,15 +8,18 @@ every ``x <= left_max`` goes left and every ``x >= nextafter(left_max)`` goes ri
 float32 that is the midpoint between the largest float32 ``T <= t`` and the next float32 (or the float64 below
 it when ties round up), which is not ``t`` when ``t`` is not a float32 value.
 
-In the MILP the left piece ends at ``left_max`` and the right piece starts ``margin`` above its boundary:
+In the MILP the right piece starts ``margin`` above the boundary and the left piece ends ``inset`` below it:
 
     margin = MARGIN * max(1, |lb|, |ub|)        (lb, ub: the input's bounds, so also >= MARGIN * |t|)
+    inset = min(LEFT_INSET * max(1, |lb|, |ub|), FEASIBILITY_TOL / 10)
 
 ``MARGIN`` is ten times the feasibility and integrality tolerance the embedding asks of HiGHS
 (``SOLVER_OPTIONS``): a row or a binary off by the tolerance moves x by at most ``FEASIBILITY_TOL`` times the
-input's range, which stays inside the gap. Decisions cannot take values in the gap (a relative 1e-6 of the
-input's range); fixed inputs and degenerate boxes are decided exactly, and a bound inside the gap makes the
-right piece that bound alone.
+input's range, which stays inside the gap. The inset is far below the solver's tolerance, so a decision
+pinned on the boundary (x = t, an integer, a row) is still feasible on the left, and far above the rounding
+of a vertex solution (x computed back from the pieces, a scaler applied), so it does not cross. Decisions
+cannot take values in the gap (a relative 1e-6 of the input's range); fixed inputs and degenerate boxes are
+decided exactly, and a bound inside the gap makes the right piece that bound alone.
 """
 
 from __future__ import annotations
@@ -29,6 +32,8 @@ FEASIBILITY_TOL = 1e-7
 """Primal feasibility and MIP feasibility (integrality) tolerance asked of HiGHS (its MIP default is 1e-6)."""
 MARGIN = 10 * FEASIBILITY_TOL
 """Relative width of the excluded gap above each split's boundary (module doc)."""
+LEFT_INSET = 1e-12
+"""Relative distance below a split's boundary where the left piece ends (module doc)."""
 SOLVER_OPTIONS = {"primal_feasibility_tolerance": FEASIBILITY_TOL, "mip_feasibility_tolerance": FEASIBILITY_TOL}
 """HiGHS options under which the margins hold; ``PredictorHandle.solver_options`` carries them."""
 
@@ -62,6 +67,12 @@ def goes_left(x: float, t: float, dtype: type, missing_left: bool) -> bool:
 def margin(lb: float, ub: float) -> float:
     """Width of the excluded gap above a split's boundary for an input with bounds [lb, ub] (module doc)."""
     return MARGIN * max(1.0, abs(lb), abs(ub))
+
+
+def left_inset(lb: float, ub: float) -> float:
+    """How far below a split's boundary the left piece ends: ``LEFT_INSET * max(1, |lb|, |ub|)``, at most a tenth
+    of the solver's tolerance (module doc)."""
+    return min(LEFT_INSET * max(1.0, abs(lb), abs(ub)), FEASIBILITY_TOL / 10)
 
 
 def right_start(boundary: float, lb: float, ub: float) -> float:

@@ -55,7 +55,7 @@ from sklearn.tree import DecisionTreeRegressor
 
 from optimizer.embedding.errors import UnsupportedEstimatorError
 from optimizer.embedding.features import Feature
-from optimizer.embedding.splits import left_max_array, right_start
+from optimizer.embedding.splits import left_inset, left_max_array, right_start
 
 
 @dataclass
@@ -168,6 +168,8 @@ class Thresholds:
                 starts.append(start)
             self.index[b] = len(self.t) - 1
         self.starts = np.array(starts)  # L_j, one per piece
+        inset = left_inset(feat.lb, feat.ub)  # H_j a hair below b_j: rounding x -> input cannot cross b_j
+        self.ends = [max(b - inset, start) for b, start in zip(self.t, starts, strict=False)] + [feat.ub]
         self.y = self.w = None
 
     def add(self, blk: pyo.Block, name: str, indicators: bool) -> int:
@@ -190,7 +192,7 @@ class Thresholds:
             else:
                 blk.add_component(f"{name}_order", pyo.Constraint(range(k - 1), rule=lambda _b, j: y[j] <= y[j + 1]))
         self.w = w if pieces else None
-        blk.add_component(f"{name}_ub", pyo.Constraint(expr=feat.expr <= self.piecewise([*self.t, feat.ub], pieces)))
+        blk.add_component(f"{name}_ub", pyo.Constraint(expr=feat.expr <= self.piecewise(self.ends, pieces)))
         blk.add_component(f"{name}_lb", pyo.Constraint(expr=feat.expr >= self.piecewise(list(self.starts), pieces)))
         return (k if indicators else 0) + (k + 1 if pieces else 0)
 
@@ -211,7 +213,7 @@ class Thresholds:
 
     def piece(self, j: int) -> tuple[float, float]:
         """[L_j, H_j] of piece ``j``."""
-        return float(self.starts[j]), float([*self.t, self.feat.ub][j])
+        return float(self.starts[j]), float(self.ends[j])
 
     def step_values(self, tree: PrunedTree) -> np.ndarray:
         """The value on each piece of a tree that splits on this input only: its leaves, left to right, lie in
