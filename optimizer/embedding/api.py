@@ -27,6 +27,7 @@ from sklearn.base import BaseEstimator
 from sklearn.exceptions import NotFittedError
 from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
+from threadpoolctl import threadpool_limits
 
 from optimizer.embedding.errors import UnsupportedEstimatorError
 from optimizer.embedding.features import Feature, make_feature
@@ -75,11 +76,17 @@ class PredictorHandle:
         return math.exp(v) if self.link == "log" else v
 
     def predicted(self) -> float:
-        """``estimator.predict`` at the current solution's inputs (this handle's output)."""
+        """``estimator.predict`` at the current solution's inputs (this handle's output).
+
+        On one OpenMP thread: HistGradientBoosting's predict runs OpenMP, and GNU OpenMP hangs in a process forked
+        from one that already used it (the dosing heat pool's workers, once the parent fitted or predicted with
+        such a model); one row needs no threads anyway."""
         x = self.input_values()
         if not hasattr(self.estimator, "feature_names_in_"):
             x = x.to_numpy()
-        return float(np.asarray(self.estimator.predict(x)).reshape(1, -1)[0, self.output_index])
+        with threadpool_limits(limits=1, user_api="openmp"):
+            y = self.estimator.predict(x)
+        return float(np.asarray(y).reshape(1, -1)[0, self.output_index])
 
     def check(self) -> tuple[float, float]:
         """(value in the model, estimator.predict at the same inputs): equal at any solution (``verify``)."""
@@ -191,7 +198,8 @@ def _check_predict_takes_nan(est: Any, feats: list[Feature]) -> None:
     row = {f.name: (f.value if f.fixed else f.lb) for f in feats}
     x = pd.DataFrame([row]) if hasattr(est, "feature_names_in_") else np.array([list(row.values())], dtype=float)
     try:
-        est.predict(x)
+        with threadpool_limits(limits=1, user_api="openmp"):
+            est.predict(x)
     except ValueError as exc:
         nan = [f.name for f in feats if f.fixed and isinstance(f.value, float) and math.isnan(f.value)]
         raise ValueError(f"inputs {nan} are NaN, which {type(est).__name__}.predict refuses: {exc}") from None
