@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyomo.environ as pyo
 import pytest
 from sklearn.ensemble import GradientBoostingRegressor
 
 from optimizer.dosing import optimize_heats
+from optimizer.dosing.exactness import check_heat
+from optimizer.dosing.model import DosingOptions, build_model
+from optimizer.dosing.run import to_recommendation
+from optimizer.dosing.solve import solve
+from optimizer.embedding import SOLVER_OPTIONS
 from optimizer.simulator import draw_heats, simulate_history
 from optimizer.surrogates import train_surrogates
 
@@ -45,14 +51,6 @@ def _gbm_day(cfg):  # noqa: ANN001, ANN202
 def test_every_plan_is_checked_against_predict_and_a_mismatch_is_reported(cfg):
     """The solve asks HiGHS for the embedding's tolerances; each plan's embedded models are re-predicted; a
     solution the repair cannot make exact (a fractional binary) is reported on the result, never silent."""
-    import pyomo.environ as pyo
-
-    from optimizer.dosing.exactness import check_heat
-    from optimizer.dosing.model import DosingOptions, build_model
-    from optimizer.dosing.run import to_recommendation
-    from optimizer.dosing.solve import solve
-    from optimizer.embedding import SOLVER_OPTIONS
-
     sset, day = _gbm_day(cfg)
     res = optimize_heats(cfg, day, sset, workers=1)
     planned = [r for r in res.heats if r.feasible]
