@@ -12,7 +12,12 @@ finishes.
 
 Every model is solved twice by each side: with HiGHS's default options, and with HiGHS's probing presolve off
 (``presolve_rule_off = 2**15``), which costs our threshold-indicator chains most of their solve time at 200 trees
-x depth 5 and finds nothing there; the speed-up compares the two sides under the same options.
+x depth 5 and finds nothing there; the speed-up compares the two sides under the same options. Both sides also
+get the tolerances our exactness needs (``optimizer.embedding.SOLVER_OPTIONS``: primal and MIP feasibility 1e-7,
+HiGHS's MIP default is 1e-6), which is what the product runs.
+
+Exactness: at each side's optimum, ``|model value - predict(x*)|`` (ours through ``verify``: ``exact`` says
+whether it found no mismatch; OMLT's output variable against scikit-learn's predict at its inputs).
 
 Columns: build = Python building the Pyomo model (OMLT: incl. the ONNX conversion), solve = the whole Pyomo
 solve call (writing the model into HiGHS, HiGHS, reading back), HiGHS share = HiGHS's own run time / (build +
@@ -36,7 +41,7 @@ from pyomo.contrib.solver.common.factory import SolverFactory
 from sklearn.ensemble import GradientBoostingRegressor, RandomForestRegressor
 from sklearn.neural_network import MLPRegressor
 
-from optimizer.embedding import add_predictor_constr, trees
+from optimizer.embedding import SOLVER_OPTIONS, add_predictor_constr, trees, verify
 
 N_IN, N_CTX = 8, 5
 COST = np.array([1.0, 2.0, 1.5])
@@ -49,7 +54,8 @@ def data(seed: int = 0, n: int = 3000):
     return X, y
 
 
-SETTINGS = {"default": {}, "no probing": {"presolve_rule_off": 1 << 15}}  # HiGHS presolve rule 15 = probing
+SETTINGS = {"default": dict(SOLVER_OPTIONS),  # HiGHS presolve rule 15 = probing
+            "no probing": {**SOLVER_OPTIONS, "presolve_rule_off": 1 << 15}}
 
 
 def solve(m, limit: float, options: dict | None = None) -> tuple[float, float, float, str]:
@@ -80,10 +86,10 @@ def ours(est, ctx: np.ndarray, target: float, limit: float, options: dict) -> di
     dosing_problem(m, m.x, m.y, target)
     build = time.perf_counter() - t
     solve_s, highs_s, obj, status = solve(m, limit, options)
-    x = np.array([[pyo.value(m.x[i]) for i in range(3)] + list(ctx)]) if obj == obj else None
-    real = float(est.predict(x)[0]) if x is not None else float("nan")
+    ok = obj == obj
+    model_value, real = h.check() if ok else (float("nan"), float("nan"))
     return dict(build=build, solve=solve_s, highs=highs_s, obj=obj, status=status, binaries=h.n_binaries,
-                real=real)
+                real=real, error=abs(model_value - real), exact=ok and verify(h) == [])
 
 
 def omlt_trees(est, ctx: np.ndarray, target: float, limit: float, options: dict) -> dict:
@@ -98,7 +104,7 @@ def omlt_trees(est, ctx: np.ndarray, target: float, limit: float, options: dict)
     m.gbt = OmltBlock()
     gbt = GradientBoostedTreeModel(onx, scaled_input_bounds={i: (0.0, 1.0) for i in range(N_IN)})
     m.gbt.build_formulation(GBTBigMFormulation(gbt))
-    return _omlt_finish(m, m.gbt, ctx, target, limit, options, t)
+    return _omlt_finish(m, m.gbt, est, ctx, target, limit, options, t)
 
 
 def omlt_mlp(est: MLPRegressor, ctx: np.ndarray, target: float, limit: float, options: dict) -> dict:
@@ -120,17 +126,21 @@ def omlt_mlp(est: MLPRegressor, ctx: np.ndarray, target: float, limit: float, op
     m = pyo.ConcreteModel()
     m.nn = OmltBlock()
     m.nn.build_formulation(ReluBigMFormulation(net))
-    return _omlt_finish(m, m.nn, ctx, target, limit, options, t)
+    return _omlt_finish(m, m.nn, est, ctx, target, limit, options, t)
 
 
-def _omlt_finish(m, blk, ctx: np.ndarray, target: float, limit: float, options: dict, t0: float) -> dict:
+def _omlt_finish(m, blk, est, ctx: np.ndarray, target: float, limit: float, options: dict, t0: float) -> dict:
     for i, v in enumerate(ctx):
         blk.inputs[3 + i].fix(float(v))
     out = blk.outputs[next(iter(blk.outputs.keys()))]
     dosing_problem(m, blk.inputs, out, target)
     build = time.perf_counter() - t0
     solve_s, highs_s, obj, status = solve(m, limit, options)
-    return dict(build=build, solve=solve_s, highs=highs_s, obj=obj, status=status)
+    error = float("nan")
+    if obj == obj:
+        x = np.array([[pyo.value(blk.inputs[i]) for i in range(N_IN)]])
+        error = abs(float(pyo.value(out)) - float(est.predict(x)[0]))
+    return dict(build=build, solve=solve_s, highs=highs_s, obj=obj, status=status, error=error)
 
 
 def timed_pair(run_a: Callable[[], dict], run_b: Callable[[], dict], repeats: int) -> tuple[dict, dict]:
@@ -181,8 +191,8 @@ def main() -> None:
     models += [("RF 100x6", RandomForestRegressor(n_estimators=100, max_depth=6, random_state=0)),
                ("MLP 32x32", MLPRegressor(hidden_layer_sizes=(32, 32), max_iter=500, random_state=0))]
     print(f"{'model':10s} {'HiGHS':10s} {'ours build':>10s} {'ours solve':>10s} {'HiGHS share':>11s} "
-          f"{'binaries':>8s} {'objective':>9s} {'real':>5s} | {'OMLT build':>10s} {'OMLT solve':>10s} "
-          f"{'OMLT obj':>9s} {'speed-up':>8s} {'same obj':>8s}")
+          f"{'binaries':>8s} {'objective':>9s} {'real':>5s} {'|err|':>7s} {'exact':>5s} | {'OMLT build':>10s} "
+          f"{'OMLT solve':>10s} {'OMLT obj':>9s} {'OMLT |err|':>10s} {'speed-up':>8s} {'same obj':>8s}")
     for name, est in models:
         probe = np.hstack([rng.uniform(0, 1, (400, 3)), np.tile(ctx, (400, 1))])  # drawn for every model: the
         if args.models and not any(name.startswith(p) for p in args.models):  # targets do not depend on --models
@@ -201,8 +211,9 @@ def _line(name: str, setting: str, a: dict, b: dict, target: float) -> str:
     ours_s, omlt_s = a["build"] + a["solve"], b["build"] + b["solve"]
     same = a["obj"] == a["obj"] and b["obj"] == b["obj"] and abs(b["obj"] - a["obj"]) <= 1e-3 * max(1, abs(a["obj"]))
     line = (f"{name:10s} {setting:10s} {a['build']:10.2f} {a['solve']:10.2f} {a['highs'] / ours_s:11.0%} "
-            f"{a['binaries']:8d} {a['obj']:9.4f} {str(a['real'] >= target - 1e-6):>5s} | {b['build']:10.2f} "
-            f"{b['solve']:10.2f} {b['obj']:9.4f} {omlt_s / ours_s:7.1f}x {str(same):>8s}")
+            f"{a['binaries']:8d} {a['obj']:9.4f} {str(a['real'] >= target - 1e-6):>5s} {a['error']:7.1e} "
+            f"{str(a['exact']):>5s} | {b['build']:10.2f} {b['solve']:10.2f} {b['obj']:9.4f} {b['error']:10.1e} "
+            f"{omlt_s / ours_s:7.1f}x {str(same):>8s}")
     if b["status"] != "convergenceCriteriaSatisfied":
         line += f" (OMLT: {b['status']}: the speed-up is a lower bound)"
     if a["status"] != "convergenceCriteriaSatisfied":

@@ -4,10 +4,12 @@ time of each phase."""
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 import pyomo.environ as pyo
 
 from optimizer.config import PlantConfig
+from optimizer.dosing.exactness import check_heat
 from optimizer.dosing.model import DosingOptions, build_model, halfwidth
 from optimizer.dosing.results import HeatPlanResult, Timings
 from optimizer.dosing.solve import SolveOutcome, marginal_costs, solve
@@ -31,9 +33,10 @@ def plan_results(m: pyo.ConcreteModel, cfg: PlantConfig, heat_ids: list[str], su
     if not out.feasible:
         timing = Timings(build=build_s * share, solve=out.seconds * share, highs=out.highs_seconds * share)
         return [HeatPlanResult(h, False, status=out.status, timings=timing) for h in heat_ids]
+    checks = {h: check_heat(m, h) for h in heat_ids}  # before extracting: a repair moves the inputs
     duals = marginal_costs(m, cfg) if explain else {}
     t2 = time.perf_counter()
-    results = [_extract(m, cfg, h, surrogates, out, duals) for h in heat_ids]
+    results = [replace(_extract(m, cfg, h, surrogates, out, duals), model_check=checks[h]) for h in heat_ids]
     timing = Timings(build=build_s * share, solve=(t2 - solve_start) * share, highs=out.highs_seconds * share,
                      extract=(time.perf_counter() - t2) * share)
     for r in results:

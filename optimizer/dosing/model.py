@@ -90,6 +90,8 @@ def build_model(cfg: PlantConfig, heats: list[HeatContext], surrogates: Any, opt
     m.heat = {h.heat_id: h for h in heats}
     m.confidence = {h.heat_id: opts.confidence_by_heat.get(h.heat_id, cfg.grade(h.grade).confidence) for h in heats}
     m.elastic_terms = []
+    m.embedded = {h.heat_id: [] for h in heats}  # each heat's residual models' PredictorHandles: verified at
+    # every solution (exactness.py)
     add_decisions(m, cfg, surrogates)
     add_sampling_choice(m)
     add_predictions(m, cfg, surrogates)
@@ -100,7 +102,17 @@ def build_model(cfg: PlantConfig, heats: list[HeatContext], surrogates: Any, opt
     add_setpoint_change_limits(m, cfg)
     add_costs(m, cfg, opts)
     add_objective(m, cfg, opts)
+    m.solver_options = embedded_solver_options([x for hs in m.embedded.values() for x in hs])
     return m
+
+
+def embedded_solver_options(handles: list) -> dict[str, float]:
+    """The HiGHS options the embedded models need to be exact (the tightest of each tolerance)."""
+    out: dict[str, float] = {}
+    for h in handles:
+        for k, v in h.solver_options.items():
+            out[k] = min(v, out.get(k, v))
+    return out
 
 
 def _domain_bounds(surrogates: Any, grade: str, feature: str) -> tuple[float, float]:
@@ -187,8 +199,8 @@ def _embed_residuals(m: pyo.ConcreteModel, h: str, outcomes: list[str], surrogat
     blk.out = pyo.Var(blk.O, doc="residual model output per outcome")
     names = {f for o in with_model for f in surrogates.outcomes[o].residual_features}
     inputs = {f: (context[f] if f in context else _decision_expr(m, h, f)) for f in names}
-    add_predictors_constr(blk, [surrogates.outcomes[o].residual_model for o in with_model], inputs,
-                          [blk.out[o] for o in with_model])
+    m.embedded[h] += add_predictors_constr(blk, [surrogates.outcomes[o].residual_model for o in with_model], inputs,
+                                           [blk.out[o] for o in with_model])
     return {(h, o): blk.out[o] for o in with_model}
 
 

@@ -6,6 +6,8 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field, fields
 
+from optimizer.dosing.exactness import ModelCheck
+
 
 @dataclass
 class Timings:
@@ -49,6 +51,7 @@ class HeatPlanResult:
     diagnosis: str = ""
     timings: Timings = field(default_factory=Timings)
     confidence: float = math.nan  # each limit is held with this probability (the grade's, or lower: confidence.py)
+    model_check: ModelCheck | None = None  # the embedded models re-predicted at the plan (exactness.py)
 
 
 @dataclass

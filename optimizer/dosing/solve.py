@@ -72,7 +72,7 @@ def _run(opt, model: pyo.ConcreteModel, cfg: PlantConfig, time_limit_s: float | 
          rel_gap: float | None = None, **extra) -> SolveOutcome:
     t0 = time.perf_counter()
     res = opt.solve(model, time_limit=time_limit_s or cfg.solver.time_limit_s,
-                    rel_gap=cfg.solver.mip_gap if rel_gap is None else rel_gap,
+                    rel_gap=cfg.solver.mip_gap if rel_gap is None else rel_gap, solver_options=_options(model),
                     load_solutions=False, raise_exception_on_nonoptimal_result=False, **extra)
     seconds = time.perf_counter() - t0
     feasible = res.solution_status in (SolutionStatus.optimal, SolutionStatus.feasible)
@@ -85,6 +85,12 @@ def _run(opt, model: pyo.ConcreteModel, cfg: PlantConfig, time_limit_s: float | 
     highs_s = getattr(res.timing_info, "highs_time", None)
     return SolveOutcome(res.termination_condition.name, feasible, obj, bound, gap, seconds, version,
                         seconds if highs_s is None else float(highs_s))
+
+
+def _options(model: pyo.ConcreteModel) -> dict[str, float]:
+    """HiGHS options the model asks for: the tolerances its embedded surrogates need (``build_model`` sets
+    ``solver_options``; a model built elsewhere has none)."""
+    return dict(getattr(model, "solver_options", {}))
 
 
 def marginal_costs(model: pyo.ConcreteModel, cfg: PlantConfig) -> dict[tuple, float]:

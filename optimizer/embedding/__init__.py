@@ -1,7 +1,12 @@
-"""Fitted scikit-learn regressors as Pyomo constraints (linear, trees and ensembles, ReLU MLPs, pipelines)."""
+"""Fitted scikit-learn regressors as Pyomo constraints (linear, trees and ensembles, ReLU MLPs, pipelines), equal to
+their ``predict`` at every solution (checked by ``verify``)."""
 
-from optimizer.embedding.api import SUPPORTED_ESTIMATORS, PredictorHandle, add_predictor_constr, add_predictors_constr
+from optimizer.embedding.api import PredictorHandle, add_predictor_constr, add_predictors_constr
 from optimizer.embedding.errors import UnsupportedEstimatorError
+from optimizer.embedding.registry import SUPPORTED_ESTIMATORS, Embedded, register_predictor
+from optimizer.embedding.splits import SOLVER_OPTIONS
+from optimizer.embedding.verify import Mismatch, repair, verify
 
-__all__ = ["SUPPORTED_ESTIMATORS", "PredictorHandle", "UnsupportedEstimatorError", "add_predictor_constr",
-           "add_predictors_constr"]
+__all__ = ["SOLVER_OPTIONS", "SUPPORTED_ESTIMATORS", "Embedded", "Mismatch", "PredictorHandle",
+           "UnsupportedEstimatorError", "add_predictor_constr", "add_predictors_constr", "register_predictor",
+           "repair", "verify"]

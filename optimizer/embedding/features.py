@@ -7,6 +7,7 @@ context stays a number all the way, which is what lets trees prune and linear te
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,12 +28,13 @@ class Feature:
     def fixed(self) -> bool:
         return self.expr is None
 
-    def affine(self, scale: float, shift: float) -> Feature:
-        """``scale * x + shift`` with its bounds."""
+    def apply(self, fn: Callable[[Any], Any]) -> Feature:
+        """``fn(x)`` for a monotone affine ``fn`` written as scikit-learn computes it (e.g. ``(x - mean) / scale``),
+        so a fixed value, the bounds and the expression's value all round as ``transform`` does."""
         if self.fixed:
-            return Feature(self.name, value=float(self.value) * scale + shift)
-        a, b = self.lb * scale + shift, self.ub * scale + shift
-        return Feature(self.name, expr=self.expr * scale + shift, lb=min(a, b), ub=max(a, b))
+            return Feature(self.name, value=fn(float(self.value)))
+        a, b = fn(self.lb), fn(self.ub)
+        return Feature(self.name, expr=fn(self.expr), lb=min(a, b), ub=max(a, b))
 
 
 def make_feature(name: str, x: Any) -> Feature:

@@ -17,12 +17,16 @@ from __future__ import annotations
 import numpy as np
 import pyomo.environ as pyo
 
+from optimizer.embedding.errors import UnsupportedEstimatorError
 from optimizer.embedding.features import Feature
 
 
-def add_mlp(blk: pyo.Block, est, feats: list[Feature]) -> tuple[object, int]:  # noqa: ANN001
+def add_mlp(blk: pyo.Block, est, feats: list[Feature], output: int = 0) -> tuple[object, int]:  # noqa: ANN001
+    """The network's ``output``-th output (module doc); returns (expression, binaries)."""
     if est.activation != "relu" or est.out_activation_ != "identity":
-        raise ValueError(f"MLPRegressor must use activation='relu' (got {est.activation!r}) and an identity output")
+        raise UnsupportedEstimatorError(
+            f"MLPRegressor(activation={est.activation!r}) cannot be embedded exactly: only activation='relu' "
+            f"with an identity output is piecewise linear (got output activation {est.out_activation_!r})")
     lb = np.array([float(f.value) if f.fixed else f.lb for f in feats])
     ub = np.array([float(f.value) if f.fixed else f.ub for f in feats])
     bounds = preactivation_bounds(est.coefs_, est.intercepts_, lb, ub)
@@ -49,7 +53,7 @@ def add_mlp(blk: pyo.Block, est, feats: list[Feature]) -> tuple[object, int]:  #
             nxt.append(y)
             n_bin += 1
         layer = nxt
-    return _affine(layer, est.coefs_[-1][:, 0], float(est.intercepts_[-1][0])), n_bin
+    return _affine(layer, est.coefs_[-1][:, output], float(est.intercepts_[-1][output])), n_bin
 
 
 def preactivation_bounds(coefs: list[np.ndarray], intercepts: list[np.ndarray], lb: np.ndarray,

@@ -2,14 +2,18 @@
 
 Pruning: a tree is walked from the root with the fixed inputs substituted and the decision inputs' bounds
 known; a split on a fixed input, or one the bounds decide, keeps one branch only. What is left are the
-reachable leaves and the free splits ``x_f <= t`` between them (scikit-learn sends x <= t left, so the right
-branch means x >= t + epsilon).
+reachable leaves and the free splits between them. Sides are decided as ``predict`` decides them
+(``splits.py``: float32 comparison for scikit-learn's trees, float64 for HistGradientBoosting, NaN by the
+node's ``missing_go_to_left``): a split is keyed by ``b``, the largest float64 sent left; the left branch is
+``x <= b`` and the right branch ``x >= R``, ``R = nextafter(b) + margin`` (or the bound ``ub`` when it lies in
+that gap).
 
 Formulation (threshold indicators shared by every tree of every model, after Misic 2020 "Optimization of tree
 ensembles", with an exact link to x instead of big-M rows): for each decision feature f, the distinct
 thresholds ``t_1 < ... < t_K`` of all free splits on it get binaries ``y_fj = [x_f <= t_j]``, ordered
 ``y_f1 <= ... <= y_fK``; with ``w_j = y_j - y_(j-1)`` (``y_0 = 0``, ``y_(K+1) = 1``) selecting the piece
-``[L_j, H_j]`` (``L_1 = lb``, ``L_j = t_(j-1) + eps``, ``H_j = t_j``, ``H_(K+1) = ub``):
+``[L_j, H_j]`` (``L_1 = lb``, ``L_j = R_(j-1)``, ``H_j = t_j``, ``H_(K+1) = ub``; ``t_j`` are the
+boundaries ``b`` above):
 
     x_f <= sum_j H_j w_j,    x_f >= sum_j L_j w_j            (the convex hull of "x_f in one piece")
 
@@ -34,33 +38,51 @@ learning_rate * sum for gradient boosting; HistGradientBoosting's leaves already
 
 from __future__ import annotations
 
+import math
 import weakref
 from dataclasses import dataclass, field
 
 import numpy as np
 import pyomo.environ as pyo
+from sklearn.dummy import DummyRegressor
+from sklearn.ensemble import (
+    ExtraTreesRegressor,
+    GradientBoostingRegressor,
+    HistGradientBoostingRegressor,
+    RandomForestRegressor,
+)
+from sklearn.tree import DecisionTreeRegressor
 
+from optimizer.embedding.errors import UnsupportedEstimatorError
 from optimizer.embedding.features import Feature
+from optimizer.embedding.splits import left_inset, left_max_array, right_start
 
 
 @dataclass
 class FlatTree:
-    """A tree as arrays: children (-1 = leaf), split feature, threshold, leaf value."""
+    """A tree as arrays: children (-1 = leaf), split feature, threshold, leaf value, where NaN goes, and the
+    dtype ``predict`` compares in (``splits.py``)."""
 
     left: np.ndarray
     right: np.ndarray
     feature: np.ndarray
     threshold: np.ndarray
     value: np.ndarray
+    missing_left: np.ndarray
+    dtype: type = np.float64
 
     def __post_init__(self) -> None:
+        bound = left_max_array(self.threshold, self.dtype)  # the largest float64 sent left, per node
         self.nodes = (self.left.tolist(), self.right.tolist(), self.feature.tolist(),  # plain lists: walking
-                      self.threshold.tolist(), self.value.tolist())  # them from Python is ~5x faster
+                      bound.tolist(), self.value.tolist(), self.missing_left.astype(bool).tolist())  # them is
+        # ~5x faster from Python
 
     @classmethod
-    def from_sklearn(cls, tree) -> FlatTree:  # noqa: ANN001
+    def from_sklearn(cls, tree, output: int = 0, scale: float = 1.0) -> FlatTree:  # noqa: ANN001
+        """A fitted DecisionTreeRegressor's tree (``output``: which of its outputs; leaf values times ``scale``)."""
         t = tree.tree_
-        return cls(t.children_left, t.children_right, t.feature, t.threshold, t.value[:, 0, 0])
+        return cls(t.children_left, t.children_right, t.feature, t.threshold, t.value[:, output, 0] * scale,
+                   np.asarray(t.missing_go_to_left), np.float32)
 
     @classmethod
     def from_hgb(cls, predictor) -> FlatTree:  # noqa: ANN001
@@ -69,7 +91,7 @@ class FlatTree:
         left = np.where(leaf, -1, n["left"].astype(np.int64))
         right = np.where(leaf, -1, n["right"].astype(np.int64))
         return cls(left, right, n["feature_idx"].astype(int), n["num_threshold"].astype(float),
-                   n["value"].astype(float))
+                   n["value"].astype(float), n["missing_go_to_left"].astype(bool), np.float64)
 
 
 @dataclass
@@ -83,31 +105,32 @@ class PrunedTree:
     features: set[int] = field(default_factory=set)
 
 
-def prune(tree: FlatTree, feats: list[Feature], eps: float) -> PrunedTree:
-    """The reachable leaves and free splits of ``tree`` (see module doc)."""
+def prune(tree: FlatTree, feats: list[Feature]) -> PrunedTree:
+    """The reachable leaves and free splits of ``tree`` (see module doc); a split is keyed by its boundary ``b``
+    (the largest value sent left)."""
     out = PrunedTree()
-    left, right, feature, threshold, value = tree.nodes
+    left, right, feature, bound, value, missing_left = tree.nodes
     fixed = [float(f.value) if f.fixed else None for f in feats]
 
     def walk(node: int, box: dict[int, tuple[float, float]]) -> None:
         while left[node] != -1:  # follow one-sided nodes without recursion
-            f, t = feature[node], threshold[node]
-            if fixed[f] is not None:
-                node = left[node] if fixed[f] <= t else right[node]
+            f, b = feature[node], bound[node]
+            x = fixed[f]
+            if x is not None:
+                go_left = missing_left[node] if math.isnan(x) else x <= b
+                node = left[node] if go_left else right[node]
                 continue
             lo, hi = box.get(f) or (feats[f].lb, feats[f].ub)
-            if lo <= t and hi >= t + eps:
-                first = len(out.values)
-                walk(left[node], {**box, f: (lo, t)})
-                middle = len(out.values)
-                walk(right[node], {**box, f: (t + eps, hi)})
-                out.splits.append((f, t, first, middle, len(out.values)))
-                out.features.add(f)
-                return
-            if lo <= t:
-                box, node = ({**box, f: (lo, t)} if hi > t else box), left[node]
-            else:
-                box, node = ({**box, f: (t + eps, hi)} if lo < t + eps else box), right[node]
+            if hi <= b or lo > b:
+                node = left[node] if hi <= b else right[node]
+                continue
+            first = len(out.values)
+            walk(left[node], {**box, f: (lo, b)})
+            middle = len(out.values)
+            walk(right[node], {**box, f: (right_start(b, feats[f].lb, feats[f].ub), hi)})
+            out.splits.append((f, b, first, middle, len(out.values)))
+            out.features.add(f)
+            return
         out.values.append(value[node])
 
     walk(0, {})
@@ -131,19 +154,22 @@ LONG_CHAIN = 64
 class Thresholds:
     """The shared threshold indicators of one decision input (see module doc)."""
 
-    def __init__(self, feat: Feature, thresholds: set[float], eps: float) -> None:
+    def __init__(self, feat: Feature, bounds: set[float]) -> None:
         self.feat = feat
-        self.t: list[float] = []  # H_j: thresholds closer than eps share one indicator (the piece between
-        self.index: dict[float, int] = {}  # them holds no x anyway), which leaves the model exact and
-        starts = [feat.lb]  # free of tiny coefficients
-        for t in sorted(thresholds):
-            if self.t and t < self.t[-1] + eps:
-                starts[-1] = t + eps
+        self.t: list[float] = []  # H_j: a boundary inside the previous one's gap shares its indicator (the
+        self.index: dict[float, int] = {}  # model excludes that gap anyway), which keeps it exact and free
+        starts = [feat.lb]  # of tiny coefficients
+        for b in sorted(bounds):
+            start = right_start(b, feat.lb, feat.ub)
+            if self.t and b < starts[-1]:
+                starts[-1] = max(starts[-1], start)
             else:
-                self.t.append(t)
-                starts.append(t + eps)
-            self.index[t] = len(self.t) - 1
+                self.t.append(b)
+                starts.append(start)
+            self.index[b] = len(self.t) - 1
         self.starts = np.array(starts)  # L_j, one per piece
+        inset = left_inset(feat.lb, feat.ub)  # H_j a hair below b_j: rounding x -> input cannot cross b_j
+        self.ends = [max(b - inset, start) for b, start in zip(self.t, starts, strict=False)] + [feat.ub]
         self.y = self.w = None
 
     def add(self, blk: pyo.Block, name: str, indicators: bool) -> int:
@@ -166,7 +192,7 @@ class Thresholds:
             else:
                 blk.add_component(f"{name}_order", pyo.Constraint(range(k - 1), rule=lambda _b, j: y[j] <= y[j + 1]))
         self.w = w if pieces else None
-        blk.add_component(f"{name}_ub", pyo.Constraint(expr=feat.expr <= self.piecewise([*self.t, feat.ub], pieces)))
+        blk.add_component(f"{name}_ub", pyo.Constraint(expr=feat.expr <= self.piecewise(self.ends, pieces)))
         blk.add_component(f"{name}_lb", pyo.Constraint(expr=feat.expr >= self.piecewise(list(self.starts), pieces)))
         return (k if indicators else 0) + (k + 1 if pieces else 0)
 
@@ -178,6 +204,16 @@ class Thresholds:
         k, y = len(self.t), self.y
         return float(per_piece[k]) + sum(float(per_piece[j] - per_piece[j + 1]) * y[j] for j in range(k)
                                          if per_piece[j] != per_piece[j + 1])
+
+    def selected(self) -> int:
+        """The piece the current solution's binaries choose."""
+        if self.w is not None:
+            return int(np.argmax([pyo.value(self.w[j]) for j in range(len(self.t) + 1)]))
+        return next((j for j in range(len(self.t)) if pyo.value(self.y[j]) > 0.5), len(self.t))
+
+    def piece(self, j: int) -> tuple[float, float]:
+        """[L_j, H_j] of piece ``j``."""
+        return float(self.starts[j]), float(self.ends[j])
 
     def step_values(self, tree: PrunedTree) -> np.ndarray:
         """The value on each piece of a tree that splits on this input only: its leaves, left to right, lie in
@@ -191,12 +227,13 @@ def _key(feat: Feature) -> tuple:
     return feat.name, id(feat.expr), feat.lb, feat.ub
 
 
-def ensembles(blk: pyo.Block, models: list[TreeModel], eps: float) -> tuple[list[object], int]:
-    """Several tree ensembles over inputs shared by name; returns (one expression per model, binaries).
+def ensembles(blk: pyo.Block, models: list[TreeModel]) -> tuple[list[object], int, list[Thresholds]]:
+    """Several tree ensembles over inputs shared by name; returns (one expression per model, binaries, the
+    threshold pieces of each decision input).
 
     One set of threshold indicators per decision input serves every tree of every model (module doc); trees
     on one input merge into one step function per model."""
-    pruned = [(k, prune(tree, mdl.feats, eps)) for k, mdl in enumerate(models) for tree in mdl.trees]
+    pruned = [(k, prune(tree, mdl.feats)) for k, mdl in enumerate(models) for tree in mdl.trees]
     inputs: dict[tuple, Thresholds] = {}
     found: dict[tuple, tuple[Feature, set[float]]] = {}
     for k, tree in pruned:
@@ -206,7 +243,7 @@ def ensembles(blk: pyo.Block, models: list[TreeModel], eps: float) -> tuple[list
     shared = {_key(models[k].feats[f]) for k, tree in pruned if len(tree.features) > 1 for f in tree.features}
     n_bin = 0
     for j, (key, (feat, ts)) in enumerate(found.items()):
-        inputs[key] = Thresholds(feat, ts, eps)
+        inputs[key] = Thresholds(feat, ts)
         n_bin += inputs[key].add(blk, f"y{j}", indicators=key in shared)
     outs: list[object] = [m.offset for m in models]
     steps: dict[tuple[int, tuple], np.ndarray] = {}
@@ -225,7 +262,7 @@ def ensembles(blk: pyo.Block, models: list[TreeModel], eps: float) -> tuple[list
         outs[k] = outs[k] + inputs[key].piecewise(vals)
     for (k, _), value in zip(multi, _add_leaf_weights(blk, multi, models, inputs), strict=True):
         outs[k] = outs[k] + models[k].weight * value
-    return outs, n_bin
+    return outs, n_bin, list(inputs.values())
 
 
 def _add_leaf_weights(blk: pyo.Block, multi: list[tuple[int, PrunedTree]], models: list[TreeModel],
@@ -271,28 +308,33 @@ def _indicator(inputs: dict[tuple, Thresholds], model: TreeModel, split: tuple) 
     return thr.y[thr.index[split[1]]]
 
 
-def ensemble(blk: pyo.Block, trees: list[FlatTree], feats: list[Feature], eps: float, weight: float,
-             offset: float) -> tuple[object, int]:
-    """offset + weight * sum of trees (one model; see ``ensembles``); returns (expression, binaries)."""
-    outs, n_bin = ensembles(blk, [TreeModel(trees, weight, offset, feats)], eps)
-    return outs[0], n_bin
-
-
 _PARTS_CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
-def tree_ensemble_parts(est) -> tuple[list[FlatTree], float, float]:  # noqa: ANN001
-    """(trees, weight, offset) of a supported tree model so that predict = offset + weight * sum(trees).
+@dataclass(frozen=True)
+class EnsembleParts:
+    """A tree model as ``link(offset + weight * sum(trees))``; ``link`` is "identity" or "log" (predict is the
+    exp of the raw score: HistGradientBoosting with loss poisson or gamma)."""
+
+    trees: list[FlatTree]
+    weight: float
+    offset: float
+    link: str = "identity"
+
+
+def tree_ensemble_parts(est, output: int = 0) -> EnsembleParts:  # noqa: ANN001
+    """The parts of a supported tree model for its output ``output`` (``EnsembleParts``).
 
     Read once per fitted estimator (a day's plan embeds the same model for every heat); refitting an estimator
     in place changes its trees, so the cache is keyed by the estimator and its fitted trees' identity."""
     key = _fitted_state(est)
     hit = _PARTS_CACHE.get(est)
-    if hit is not None and hit[0] is key:
-        return hit[1]
-    parts = _read_parts(est)
-    _PARTS_CACHE[est] = (key, parts)
-    return parts
+    if hit is None or hit[0] is not key:
+        hit = (key, {})
+        _PARTS_CACHE[est] = hit
+    if output not in hit[1]:
+        hit[1][output] = _read_parts(est, output)
+    return hit[1][output]
 
 
 def _fitted_state(est) -> object:  # noqa: ANN001
@@ -303,27 +345,48 @@ def _fitted_state(est) -> object:  # noqa: ANN001
     return None
 
 
-def _read_parts(est) -> tuple[list[FlatTree], float, float]:  # noqa: ANN001
-    from sklearn.ensemble import (
-        ExtraTreesRegressor,
-        GradientBoostingRegressor,
-        HistGradientBoostingRegressor,
-        RandomForestRegressor,
-    )
-    from sklearn.tree import DecisionTreeRegressor
-
+def _read_parts(est, output: int) -> EnsembleParts:  # noqa: ANN001
     if isinstance(est, DecisionTreeRegressor):
-        return [FlatTree.from_sklearn(est)], 1.0, 0.0
+        return EnsembleParts([FlatTree.from_sklearn(est, output)], 1.0, 0.0)
     if isinstance(est, RandomForestRegressor | ExtraTreesRegressor):
-        trees = [FlatTree.from_sklearn(t) for t in est.estimators_]
-        return trees, 1.0 / len(trees), 0.0
+        trees = [FlatTree.from_sklearn(t, output) for t in est.estimators_]
+        return EnsembleParts(trees, 1.0 / len(trees), 0.0)
     if isinstance(est, GradientBoostingRegressor):
         trees = [FlatTree.from_sklearn(t) for t in est.estimators_[:, 0]]
-        init = float(est._raw_predict_init(np.zeros((1, est.n_features_in_)))[0, 0])
-        return trees, float(est.learning_rate), init
+        rate = float(est.learning_rate)
+        return EnsembleParts(_gbr_init_trees(est, rate) + trees, rate, _gbr_init_offset(est))
     if isinstance(est, HistGradientBoostingRegressor):
         if getattr(est, "is_categorical_", None) is not None and np.any(est.is_categorical_):
-            raise ValueError("HistGradientBoostingRegressor with categorical features cannot be embedded yet")
+            raise UnsupportedEstimatorError(
+                f"HistGradientBoostingRegressor(categorical_features={est.categorical_features!r}) cannot be "
+                "embedded: categorical splits are not supported; encode the categories as numbers or one-hot")
+        link = "log" if est.loss in ("poisson", "gamma") else "identity"
         trees = [FlatTree.from_hgb(p[0]) for p in est._predictors]
-        return trees, 1.0, float(np.ravel(est._baseline_prediction)[0])
-    raise TypeError(type(est).__name__)
+        return EnsembleParts(trees, 1.0, float(np.ravel(est._baseline_prediction)[0]), link)
+    raise UnsupportedEstimatorError(f"{type(est).__name__} is not a tree model")
+
+
+_TREE_INITS = (DecisionTreeRegressor, RandomForestRegressor, ExtraTreesRegressor)
+
+
+def _gbr_init_trees(est: GradientBoostingRegressor, rate: float) -> list[FlatTree]:
+    """A tree-model ``init`` as extra trees of the sum (leaf values divided by the learning rate): its predict
+    sees the same float32 inputs as the boosted trees, so it embeds exactly."""
+    init = est.init_
+    if isinstance(init, str) or isinstance(init, DummyRegressor):
+        return []
+    if isinstance(init, DecisionTreeRegressor):
+        return [FlatTree.from_sklearn(init, scale=1.0 / rate)]
+    if isinstance(init, _TREE_INITS):
+        return [FlatTree.from_sklearn(t, scale=1.0 / (rate * len(init.estimators_))) for t in init.estimators_]
+    raise UnsupportedEstimatorError(
+        f"GradientBoostingRegressor(init={est.init!r}) cannot be embedded exactly: scikit-learn evaluates init "
+        "on the float32-cast inputs, which a float64 MILP reproduces only for tree models; supported init: None, "
+        "'zero', a DummyRegressor, a DecisionTree-, RandomForest- or ExtraTreesRegressor")
+
+
+def _gbr_init_offset(est: GradientBoostingRegressor) -> float:
+    """The constant part of the initial prediction (0 for 'zero' or a tree-model init)."""
+    if isinstance(est.init_, str) or not isinstance(est.init_, DummyRegressor):
+        return 0.0
+    return float(est._raw_predict_init(np.zeros((1, est.n_features_in_)))[0, 0])
