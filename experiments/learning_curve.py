@@ -60,7 +60,8 @@ def main() -> None:
     base = fixed_yield_mae(cfg, history.iloc[:100], test)
     print(f"fresh test heats: {len(test)}; MAE of today's fixed-yield calculation on them: "
           + ", ".join(f"{o} {base[o]:.4g}" for o in SHOWN if o in base), flush=True)
-    print("heats | " + " | ".join(f"{o} MAE / {'open-loop ' if o == TEMPERATURE else ''}cov90" for o in SHOWN) + " | T closed-loop cov90 (own latest 15 %) | train s", flush=True)
+    cols = [f"{o} MAE / {'open-loop ' if o == TEMPERATURE else ''}cov90" for o in SHOWN]
+    print("heats | " + " | ".join(cols) + " | T closed-loop cov90 (own latest 15 %) | train s", flush=True)
     for n in args.sizes:
         t0 = time.perf_counter()
         sset, report = train_surrogates(cfg, history.iloc[:n])

@@ -14,18 +14,15 @@ import html
 import io
 from dataclasses import dataclass, field
 
-import matplotlib
+import pandas as pd
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator, ScalarFormatter
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
-from matplotlib.ticker import MaxNLocator, ScalarFormatter  # noqa: E402
-
-from connectors.report.health import assess, outcome_label  # noqa: E402
-from connectors.report.strips import landings, strip_svg  # noqa: E402
-from optimizer.config import PlantConfig  # noqa: E402
-from optimizer.recommendation import Recommendation  # noqa: E402
-from optimizer.savings import Savings, day_savings, practice_from_frame  # noqa: E402
+from connectors.report.health import assess, outcome_label
+from connectors.report.strips import landings, strip_svg
+from optimizer.config import PlantConfig
+from optimizer.recommendation import Recommendation
+from optimizer.savings import Savings, day_savings, practice_from_frame
 
 CSS = """body{font-family:system-ui,sans-serif;margin:1em auto;padding:0 1em;max-width:1200px;color:#222}
 h1{font-size:1.5em}h2{font-size:1.2em;margin-top:1.6em;border-bottom:1px solid #ccc}h3{font-size:1em}
@@ -62,7 +59,6 @@ class NightReport:
 def _png(fig, alt: str) -> str:  # noqa: ANN001
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=80, bbox_inches="tight")
-    plt.close(fig)
     return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{base64.b64encode(buf.getvalue()).decode()}">'
 
 
@@ -80,13 +76,14 @@ def _table(head: list[str], rows: list[list[str]], left: int = 1) -> str:
 def render(r: NightReport) -> str:
     """The page as a string."""
     rec = r.recommendation
-    gap = rec.mip_gap if rec.mip_gap is not None else float("nan")
+    gap = f"max gap {rec.mip_gap:.2%}" if rec.mip_gap is not None else "max gap n/a"
+    solver = f"{_e(rec.solver)} ({_e(rec.solver_status) + ', ' if rec.solver_status else ''}{gap})"
     parts = [f"<!doctype html><html><head><meta charset='utf-8'><meta name='viewport' "
              f"content='width=device-width,initial-scale=1'><title>{_e(r.title)}</title><style>{CSS}</style>"
              f"</head><body><h1>{_e(r.title)}</h1>",
              f"<p>Recommendation <b>{_e(rec.recommendation_id)}</b>, created {rec.created_at:%Y-%m-%d %H:%M} UTC, "
              f"valid until {rec.valid_until:%Y-%m-%d %H:%M} UTC, status <b>{_e(rec.status)}</b>, solver "
-             f"{_e(rec.solver)} ({_e(rec.solver_status)}, max gap {gap:.2%}).</p>",
+             f"{solver}.</p>",
              _today(r), _savings(r), _risk(r), _stock(r), _heat_table(r), _pareto(r), _accuracy(r),
              _quality(r.quality), _models(rec), "</body></html>"]
     return "\n".join(parts)
@@ -247,7 +244,8 @@ def _stock_plot(need: dict[str, tuple[float, float, float]]) -> str:
     names = [n for n, (_, _, inv) in need.items() if inv != float("inf") and inv > 0]
     if not names:
         return ""
-    fig, ax = plt.subplots(figsize=(6.5, 0.35 * len(names) + 1.2))
+    fig = Figure(figsize=(6.5, 0.35 * len(names) + 1.2))
+    ax = fig.subplots()
     y = range(len(names))
     ax.barh([i + 0.2 for i in y], [100 * need[n][1] / need[n][2] for n in names], 0.4, label="today's practice",
             color="#bbb")
@@ -267,6 +265,7 @@ def _stock_plot(need: dict[str, tuple[float, float, float]]) -> str:
 def _heat_table(r: NightReport) -> str:
     rows_df = r.recommendation.to_frame()
     ok = rows_df[rows_df["feasible"]]
+    ok = ok.fillna({c: 0.0 for c in ok.columns if c.startswith("add_")})
     if ok.empty:
         return ""
     base = r.baseline.set_index("heat_id").reindex(ok["heat_id"])
@@ -303,7 +302,8 @@ def _pareto(r: NightReport) -> str:
         return (head + f"<p><b>The CO2 price does not change today's plan.</b> Re-planned at CO2 prices {prices} "
                 f"{_e(r.currency)}/t, money varies by {max(costs) - min(costs):,.0f} {_e(r.currency)} and CO2 by "
                 f"{max(co2) - min(co2):.2f} t, both inside the solver's optimality gap ({gap:.1%}).</p></section>")
-    fig, ax = plt.subplots(figsize=(6, 3.6))
+    fig = Figure(figsize=(6, 3.6))
+    ax = fig.subplots()
     front = [p for p in points if not p.dominated]
     dom = [p for p in points if p.dominated]
     ax.plot([p.co2_kg / 1000 for p in front], [p.cost for p in front], "o-", color="#36a", label="plans")
@@ -313,6 +313,7 @@ def _pareto(r: NightReport) -> str:
     for i, p in enumerate(sorted(front, key=lambda p: p.co2_kg)):
         ax.annotate(f"{p.co2_price_per_t:g}", (p.co2_kg / 1000, p.cost), textcoords="offset points",
                     xytext=(6, 6 if i % 2 == 0 else -12), fontsize=8)
+    ax.margins(0.15)
     for axis in (ax.xaxis, ax.yaxis):
         fmt = ScalarFormatter(useOffset=False)
         fmt.set_scientific(False)
@@ -338,7 +339,8 @@ def _accuracy(r: NightReport) -> str:
     out.append("<ul>" + "".join(f"<li class={v.level}>{_e(v.text)}</li>" for v in verdicts) + "</ul>")
     keys = [k for k in r.accuracy if k.startswith("final_")][:4]
     if keys:
-        fig, axes = plt.subplots(1, len(keys), figsize=(3.2 * len(keys), 3.1))
+        fig = Figure(figsize=(3.2 * len(keys), 3.1))
+        axes = fig.subplots(1, len(keys))
         for ax, k in zip(axes if len(keys) > 1 else [axes], keys, strict=True):
             d = r.accuracy[k]
             ax.scatter(d["actual"], d["predicted"], s=5)
