@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export MLFLOW_DISABLE_TELEMETRY := true
 
-.PHONY: install demo test test-fast lint bench clean
+.PHONY: install demo test test-fast lint notebooks bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,6 +24,9 @@ test: $(STAMP)
 
 test-fast: $(STAMP)  # everything but the tests marked slow (servers, clusters, notebooks, watchdog kills)
 	$(BIN)/python -m pytest -q -m "not slow"
+
+notebooks: $(STAMP)
+	$(BIN)/jupyter lab notebooks/
 
 lint: $(STAMP)
 	$(BIN)/ruff check optimizer connectors tests experiments

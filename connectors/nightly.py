@@ -27,6 +27,7 @@ from connectors.ingest import Ingested, ingest
 from connectors.model_registry import load_champions, log_and_register
 from connectors.opcua.inbox import submit
 from connectors.recommendations import write_recommendation
+from connectors.report.flags import binding_limits, extrapolation
 from connectors.report.html import NightReport, render
 from connectors.tracking import configure_mlflow
 from optimizer.config import PlantConfig
@@ -123,7 +124,9 @@ def _run(cfg, history, schedule, workdir, state_dir, tracking_uri, pareto, progr
     points = pareto_front(cfg, sched.heats, champions) if pareto else []
     page = render(NightReport(f"{cfg.plant.name}: nightly recommendation", rec, base, points,
                               report.test_predictions, report.test, loaded.report, cfg.plant.currency,
-                              problems))
+                              schedule=problems, cfg=cfg, baseline_mae=report.baseline_test_mae,
+                              chosen=report.chosen, binding=binding_limits(result),
+                              extrapolation=extrapolation(sched.heats, result, champions)))
     report_file = night_dir / "report.html"
     report_file.write_text(page, encoding="utf-8")
     progress(f"    {report_file}")

@@ -1,4 +1,5 @@
-"""The notebooks engineers start from run top to bottom on simulator data."""
+"""The notebooks engineers start from run top to bottom on simulator data, show their plots inline, and notebook 3
+shows the diagnosis of a heat without a plan."""
 
 from __future__ import annotations
 
@@ -13,9 +14,20 @@ pytestmark = pytest.mark.slow  # executes every notebook
 NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
 
 
+def _outputs(nb) -> list:  # noqa: ANN001
+    return [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
-def test_notebook_runs(path: Path):
+def test_notebook_runs_and_shows_its_plots(path: Path):
     nb = nbformat.read(path, as_version=4)
     NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}).execute()
-    errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []) if o.output_type == "error"]
-    assert not errors
+    outs = _outputs(nb)
+    errors = [o for o in outs if o.output_type == "error"]
+    assert not errors, [f"{e.ename}: {e.evalue}" for e in errors]
+    shown = [o for o in outs if o.output_type in ("display_data", "execute_result")
+             and ({"image/png", "image/svg+xml"} & set(o.get("data", {})) or "<svg" in o["data"].get("text/html", ""))]
+    assert shown, f"{path.name} shows no plot"
+    if path.name.startswith("03"):
+        text = "".join(o.get("text", "") for o in outs if o.output_type == "stream")
+        assert "NO PLAN: " in text, "notebook 3 shows no heat without a plan and its diagnosis"

@@ -1,4 +1,11 @@
-"""The nightly report: one self-contained HTML page (plots inlined as PNG), readable in any browser."""
+"""The nightly report: one self-contained HTML page (plots inlined), readable in any browser, phone or desktop.
+
+It answers, in order: what to do today (approve the plan, how; heats without a plan and why), what the plan saves
+against today's practice (money; CO2 and its internal charge separately), what is risky (per heat: where each
+predicted outcome lands in its grade window, confidence, extrapolation, binding limits; stock against inventory),
+then the detail: setpoints per heat, the CO2-price sensitivity, model health, data quality, model versions.
+Savings use the one definition in :mod:`optimizer.savings`.
+"""
 
 from __future__ import annotations
 
@@ -7,163 +14,362 @@ import html
 import io
 from dataclasses import dataclass, field
 
-import matplotlib
+import pandas as pd
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator, ScalarFormatter
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
+from connectors.report.health import assess, outcome_label
+from connectors.report.strips import landings, strip_svg
+from optimizer.config import PlantConfig
+from optimizer.recommendation import Recommendation
+from optimizer.savings import Savings, day_savings, practice_from_frame
 
-from optimizer.recommendation import Recommendation  # noqa: E402
-
-CSS = """body{font-family:system-ui,sans-serif;margin:2em;max-width:1200px;color:#222}
-h1{font-size:1.6em}h2{font-size:1.2em;margin-top:1.6em;border-bottom:1px solid #ccc}
-table{border-collapse:collapse;font-size:.85em}td,th{border:1px solid #ddd;padding:3px 6px;text-align:right}
-th{background:#f3f3f3}td.l,th.l{text-align:left}.bad{color:#b00}.kpi{display:inline-block;margin:0 2em 1em 0}
-.kpi b{display:block;font-size:1.4em}"""
+CSS = """body{font-family:system-ui,sans-serif;margin:1em auto;padding:0 1em;max-width:1200px;color:#222}
+h1{font-size:1.5em}h2{font-size:1.2em;margin-top:1.6em;border-bottom:1px solid #ccc}h3{font-size:1em}
+.scroll{overflow-x:auto;max-width:100%}table{border-collapse:collapse;font-size:.85em}
+td,th{border:1px solid #ddd;padding:3px 6px;text-align:right}th{background:#f3f3f3}td.l,th.l{text-align:left}
+.bad{color:#b00}.warn{color:#a60}.ok{color:#171}.kpi{display:inline-block;margin:0 2em 1em 0}
+.kpi b{display:block;font-size:1.4em}img{max-width:100%;height:auto}code{background:#f3f3f3;padding:0 .3em;
+overflow-wrap:anywhere}.cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(min(100%,380px),1fr));
+gap:.8em}.card{border:1px solid #ddd;border-radius:6px;padding:.5em;min-width:0}.card.risk{border-color:#c66}
+.card p{margin:.2em 0;font-size:.85em}svg.strip{width:100%;height:auto;display:block}
+p,li{overflow-wrap:anywhere}"""
 
 
 @dataclass
 class NightReport:
-    """Everything the page shows."""
+    """Everything the page shows. ``cfg`` gives the grade windows, prices and inventories; without it the
+    savings, windows and stock sections say that they need it."""
 
     title: str
     recommendation: Recommendation
-    baseline: pd.DataFrame  # per heat: cost, co2_kg, energy_kWh, samples, add_<m>_kg of today's practice
+    baseline: pd.DataFrame  # per heat: heat_id, energy_kWh, samples, add_<m>_kg of today's practice
     pareto: list = field(default_factory=list)
     accuracy: dict[str, pd.DataFrame] = field(default_factory=dict)  # outcome -> actual/predicted on test heats
     metrics: dict[str, dict[str, float]] = field(default_factory=dict)
     quality: pd.DataFrame = field(default_factory=pd.DataFrame)
     currency: str = "USD"
     schedule: pd.DataFrame = field(default_factory=pd.DataFrame)  # rejected schedule rows and warnings
+    cfg: PlantConfig | None = None
+    baseline_mae: dict[str, float] = field(default_factory=dict)  # outcome -> fixed-yield MAE on the test heats
+    chosen: dict[str, str] = field(default_factory=dict)  # outcome -> promoted structure
+    binding: dict[str, list[str]] = field(default_factory=dict)  # heat id -> limits the plan sits on
+    extrapolation: dict[str, list[str]] = field(default_factory=dict)  # heat id -> outside the training data
 
 
-def _png(fig) -> str:  # noqa: ANN001
+def _png(fig, alt: str) -> str:  # noqa: ANN001
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=80, bbox_inches="tight")
-    plt.close(fig)
-    return f'<img alt="plot" src="data:image/png;base64,{base64.b64encode(buf.getvalue()).decode()}">'
+    return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{base64.b64encode(buf.getvalue()).decode()}">'
+
+
+def _e(v: object) -> str:
+    return html.escape(str(v))
+
+
+def _table(head: list[str], rows: list[list[str]], left: int = 1) -> str:
+    th = "".join(f"<th class=l>{h}</th>" if i < left else f"<th>{h}</th>" for i, h in enumerate(head))
+    body = "".join("<tr>" + "".join(f"<td class=l>{c}</td>" if i < left else f"<td>{c}</td>"
+                                    for i, c in enumerate(r)) + "</tr>" for r in rows)
+    return f"<div class=scroll><table><tr>{th}</tr>{body}</table></div>"
 
 
 def render(r: NightReport) -> str:
     """The page as a string."""
     rec = r.recommendation
-    rows = rec.to_frame()
-    ok = rows[rows["feasible"]]
-    base = r.baseline.set_index("heat_id").reindex(ok["heat_id"])
-    gap = rec.mip_gap if rec.mip_gap is not None else float("nan")
-    parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(r.title)}</title>"
-             f"<style>{CSS}</style></head><body><h1>{html.escape(r.title)}</h1>",
-             f"<p>Recommendation <b>{rec.recommendation_id}</b>, created {rec.created_at:%Y-%m-%d %H:%M} UTC, valid "
-             f"until {rec.valid_until:%Y-%m-%d %H:%M} UTC, status <b>{rec.status}</b>, solver {rec.solver} "
-             f"({html.escape(rec.solver_status)}, max gap {gap:.2%})."
-             "</p>", _totals(ok, base, r.currency), _heat_table(ok, base, r.currency), _infeasible(rec), _lowered(rec),
-             _materials(ok, base), _pareto(r.pareto, r.currency), _accuracy(r.accuracy, r.metrics),
+    gap = f"max gap {rec.mip_gap:.2%}" if rec.mip_gap is not None else "max gap n/a"
+    solver = f"{_e(rec.solver)} ({_e(rec.solver_status) + ', ' if rec.solver_status else ''}{gap})"
+    parts = [f"<!doctype html><html><head><meta charset='utf-8'><meta name='viewport' "
+             f"content='width=device-width,initial-scale=1'><title>{_e(r.title)}</title><style>{CSS}</style>"
+             f"</head><body><h1>{_e(r.title)}</h1>",
+             f"<p>Recommendation <b>{_e(rec.recommendation_id)}</b>, created {rec.created_at:%Y-%m-%d %H:%M} UTC, "
+             f"valid until {rec.valid_until:%Y-%m-%d %H:%M} UTC, status <b>{_e(rec.status)}</b>, solver "
+             f"{solver}.</p>",
+             _today(r), _savings(r), _risk(r), _stock(r), _heat_table(r), _pareto(r), _accuracy(r),
              _quality(r.quality), _schedule(r.schedule), _models(rec), "</body></html>"]
     return "\n".join(parts)
 
 
-def _kpi(label: str, ours: float, today: float, unit: str) -> str:
-    pct = 100 * (ours - today) / today if today else float("nan")
-    return f"<div class='kpi'>{label}<b>{ours:,.0f} {unit}</b>today's practice {today:,.0f} ({pct:+.1f} %)</div>"
+# ---- 1. what to do today -------------------------------------------------------------------------------------
 
-
-def _totals(ok: pd.DataFrame, base: pd.DataFrame, cur: str) -> str:
-    return ("<h2>Totals for the planned heats</h2>" + _kpi("cost", ok["expected_cost"].sum(), base["cost"].sum(), cur)
-            + _kpi("CO2", ok["expected_co2_kg"].sum(), base["co2_kg"].sum(), "kg")
-            + _kpi("arc energy", ok["arc_energy_kWh"].sum(), base["energy_kWh"].sum(), "kWh")
-            + _kpi("samples", ok["n_samples"].sum(), base["samples"].sum(), ""))
-
-
-def _heat_table(ok: pd.DataFrame, base: pd.DataFrame, cur: str) -> str:
-    mats = [c for c in ok.columns if c.startswith("add_") and ok[c].sum() > 0]
-    head = "".join(f"<th>{html.escape(c[4:-3])} kg</th>" for c in mats)
-    out = [f"<h2>Per heat: recommended (today's practice)</h2><table><tr><th class=l>heat</th><th class=l>grade</th>"
-           f"{head}<th>arc kWh</th><th>samples</th><th>cost {cur}</th><th>CO2 kg</th></tr>"]
-    for _, h in ok.iterrows():
-        b = base.loc[h["heat_id"]]
-        cells = "".join(f"<td>{h[c]:.0f} ({b.get(c, 0.0):.0f})</td>" for c in mats)
-        out.append(f"<tr><td class=l>{html.escape(str(h['heat_id']))}</td><td class=l>{html.escape(h['grade'])}</td>"
-                   f"{cells}<td>{h['arc_energy_kWh']:.0f} ({b['energy_kWh']:.0f})</td><td>{h['n_samples']} "
-                   f"({b['samples']:.0f})</td><td>{h['expected_cost']:.0f} ({b['cost']:.0f})</td>"
-                   f"<td>{h['expected_co2_kg']:.0f} ({b['co2_kg']:.0f})</td></tr>")
-    return "".join(out) + "</table>"
-
-
-def _infeasible(rec: Recommendation) -> str:
+def _today(r: NightReport) -> str:
+    rec = r.recommendation
+    ok = [h for h in rec.heats if h.feasible]
     bad = [h for h in rec.heats if not h.feasible]
-    if not bad:
-        return "<h2>Infeasible heats</h2><p>None.</p>"
-    rows = "".join(f"<tr><td class=l>{html.escape(h.heat_id)}</td><td class=l>{html.escape(h.grade)}</td>"
-                   f"<td class=l>{html.escape(h.diagnosis)}</td></tr>" for h in bad)
-    return (f"<h2>Infeasible heats: no setpoints, run today's practice</h2><p class=bad>{len(bad)} heat(s)</p>"
-            f"<table><tr><th class=l>heat</th><th class=l>grade</th><th class=l>diagnosis</th></tr>{rows}</table>")
+    check = [h.heat_id for h in ok if h.diagnosis or r.extrapolation.get(h.heat_id) or not _all_inside(r, h)]
+    out = ["<section id=today><h2>What to do today</h2>"]
+    if rec.status == "proposed" and ok:
+        out.append(f"<p><b>Approve {len(ok)} heat(s)</b> of {len(rec.heats)} before "
+                   f"{rec.valid_until:%Y-%m-%d %H:%M} UTC: run <code>dosing approve {_e(rec.recommendation_id)}"
+                   f"</code> (or <code>dosing reject {_e(rec.recommendation_id)}</code>), or call the "
+                   "<b>Approve</b> (<b>Reject</b>) method on the setpoint server's recommendation object "
+                   "from the OPC UA client. Nothing reaches the furnace before approval.</p>")
+    elif ok:
+        by = f" by {_e(rec.status_by)}" if rec.status_by else ""
+        out.append(f"<p>This recommendation is <b>{_e(rec.status)}</b>{by}: {len(ok)} heat(s) with a plan.</p>")
+    else:
+        out.append("<p class=bad>No heat has a plan today: run today's practice for all heats.</p>")
+    if check:
+        out.append(f"<p class=warn>Check before approving: {_e(', '.join(check))} (see <a href='#risk'>What is "
+                   "risky</a>).</p>")
+    if bad:
+        rows = [[_e(h.heat_id), _e(h.grade), _e(h.diagnosis)] for h in bad]
+        out.append(f"<h3>Heats without a plan: run today's practice ({len(bad)})</h3>"
+                   + _table(["heat", "grade", "why"], rows, left=3))
+    else:
+        out.append("<p>Every heat has a plan.</p>")
+    out.append(_lowered_text(rec))
+    return "".join(out) + "</section>"
 
 
-def _lowered(rec: Recommendation) -> str:
+def _lowered_text(rec: Recommendation) -> str:
     """Heats planned below their grade's confidence (window narrower than the models' band): only when any."""
     low = [h for h in rec.heats if h.feasible and h.diagnosis]
     if not low:
         return ""
-    rows = "".join(f"<tr><td class=l>{html.escape(h.heat_id)}</td><td class=l>{html.escape(h.grade)}</td>"
-                   f"<td class=l>{html.escape(h.diagnosis)}</td></tr>" for h in low)
-    return (f"<h2>Heats planned below their grade's confidence</h2><p class=bad>{len(low)} heat(s): check before "
-            "approving</p><table><tr><th class=l>heat</th><th class=l>grade</th><th class=l>why</th></tr>"
-            f"{rows}</table>")
+    rows = [[_e(h.heat_id), _e(h.grade), _e(h.diagnosis)] for h in low]
+    return (f"<h3>Heats planned below their grade's confidence</h3><p class=bad>{len(low)} heat(s): check "
+            "before approving</p>" + _table(["heat", "grade", "why"], rows, left=3))
 
 
-def _materials(ok: pd.DataFrame, base: pd.DataFrame) -> str:
-    mats = [c for c in ok.columns if c.startswith("add_")]
-    ours = ok[mats].sum()
-    today = base[[c for c in mats if c in base.columns]].sum().reindex(mats).fillna(0.0)
-    fig, ax = plt.subplots(figsize=(9, 3.2))
-    x = range(len(mats))
-    ax.bar([i - 0.2 for i in x], today.to_numpy(), 0.4, label="today's practice")
-    ax.bar([i + 0.2 for i in x], ours.to_numpy(), 0.4, label="recommended")
-    ax.set_xticks(list(x), [m[4:-3] for m in mats], rotation=30)
-    ax.set_ylabel("kg for the day")
-    ax.legend()
-    return "<h2>Material use</h2>" + _png(fig)
+def _all_inside(r: NightReport, h) -> bool:  # noqa: ANN001
+    if r.cfg is None or h.grade not in {g.name for g in r.cfg.grades}:
+        return True
+    return all(x.inside for x in landings(h, r.cfg.grade(h.grade)))
 
 
-def _pareto(points: list, cur: str) -> str:
+# ---- 2. what it saves ----------------------------------------------------------------------------------------
+
+def savings_of(r: NightReport) -> Savings | None:
+    """The day's savings (optimizer.savings) or None without a plant config."""
+    if r.cfg is None:
+        return None
+    return day_savings(r.cfg, r.recommendation, practice_from_frame(r.cfg, r.baseline))
+
+
+def _savings(r: NightReport) -> str:
+    head = "<section id=savings><h2>What it saves against today's practice</h2>"
+    s = savings_of(r)
+    if s is None:
+        return head + "<p class=warn>Savings need the plant config (prices): not given to the report.</p></section>"
+    cur = r.currency
+
+    def kpi(label: str, f: str, unit: str, fmt: str = ",.0f") -> str:
+        return (f"<div class=kpi>{label}<b>{s.saved(f):{fmt}} {unit}</b>{s.pct(f):+.1f} % of today's "
+                f"{getattr(s.today, f):{fmt}}</div>")
+
+    rows = [[label, f"{getattr(s.today, f):{fmt}}", f"{getattr(s.ours, f):{fmt}}", f"{s.saved(f):{fmt}}",
+             f"{s.pct(f):+.1f} %"]
+            for label, f, fmt in ((f"material, {cur}", "material_money", ",.0f"),
+                                  (f"arc energy, {cur}", "energy_money", ",.0f"),
+                                  (f"sampling, {cur}", "sampling_money", ",.0f"),
+                                  (f"<b>money, {cur}</b>", "money", ",.0f"),
+                                  ("CO2 emitted, t", "co2_t", ",.2f"),
+                                  (f"internal CO2 charge at {s.co2_price_per_t:g} {cur}/t, {cur} (not paid)",
+                                   "co2_charge", ",.0f"))]
+    return (head + f"<p>Over the {s.heats} heat(s) with a plan (heats without one run today's practice and save "
+            "nothing). Money is what the plant pays: material, arc energy and sampling. CO2 is shown on its own; "
+            "the internal CO2 charge is what the optimizer weighs CO2 at, not money paid, and is not in the "
+            "money figure.</p>"
+            + kpi("money saved", "money", cur) + kpi("CO2 saved", "co2_t", "t", ",.2f")
+            + "<h3>Totals for the planned heats</h3>"
+            + _table(["", "today's practice", "recommended", "saved", "saved %"], rows)
+            + "</section>")
+
+
+# ---- 3. what is risky ----------------------------------------------------------------------------------------
+
+def _risk(r: NightReport) -> str:
+    rec = r.recommendation
+    ok = [h for h in rec.heats if h.feasible]
+    out = ["<section id=risk><h2>What is risky</h2><p>Per heat: each predicted outcome (dot) with its interval at "
+           "the heat's confidence (bar) inside its grade window (green band). A red bar leaves the window. "
+           "<i>Binding</i> limits are the ones the plan sits on; <i>outside the training data</i> means the models "
+           "extrapolate for this heat.</p>"]
+    if not ok:
+        return "".join(out) + "<p>No planned heats.</p></section>"
+    if r.cfg is None:
+        out.append("<p class=warn>Grade windows need the plant config: not given to the report.</p>")
+    out.append("<div class=cards>")
+    for h in ok:
+        rows = landings(h, r.cfg.grade(h.grade)) if r.cfg is not None else []
+        extra = r.extrapolation.get(h.heat_id, [])
+        risky = bool(h.diagnosis or extra or any(not x.inside for x in rows))
+        conf = f"{h.confidence:.1%}" if h.confidence is not None else "n/a"
+        conf_cls = " class=bad" if h.diagnosis else ""
+        bind = r.binding.get(h.heat_id)
+        out.append(f"<div class='card{' risk' if risky else ''}'><p><b>{_e(h.heat_id)}</b> {_e(h.grade)}, "
+                   f"{h.steel_weight_t:g} t, {h.n_samples} sample(s); confidence per limit <span{conf_cls}>{conf}"
+                   "</span></p>" + (strip_svg(rows) if rows else "")
+                   + (f"<p class=bad>outside the training data: {_e('; '.join(extra))}</p>" if extra else "")
+                   + (f"<p>binding: {_e('; '.join(bind))}</p>" if bind else
+                      ("<p>binding: none</p>" if bind is not None else ""))
+                   + "</div>")
+    out.append("</div>")
+    return "".join(out) + "</section>"
+
+
+def _stock(r: NightReport) -> str:
+    """Day's material need (plans for planned heats, today's practice for the others) against inventory."""
+    head = "<section id=stock><h2>Stock use against inventory</h2>"
+    if r.cfg is None:
+        return head + "<p class=warn>Inventories need the plant config: not given to the report.</p></section>"
+    rec = r.recommendation
+    base = r.baseline.set_index("heat_id") if not r.baseline.empty else pd.DataFrame()
+    rows, need = [], {}
+    for m in r.cfg.materials:
+        col = f"add_{m.name}_kg"
+        ours = sum(h.additions_kg.get(m.name, 0.0) for h in rec.heats if h.feasible)
+        rest = sum(float(base.at[h.heat_id, col]) for h in rec.heats if not h.feasible and h.heat_id in base.index
+                   and col in base.columns and base.at[h.heat_id, col] == base.at[h.heat_id, col])
+        today = float(base[col].fillna(0.0).sum()) if col in base.columns else 0.0
+        if ours + rest + today == 0:
+            continue
+        inv = m.daily_inventory_kg
+        used = (ours + rest) / inv if inv != float("inf") and inv > 0 else None
+        cls = "bad" if used is not None and used > 0.9 else ""
+        need[m.name] = (ours + rest, today, inv)
+        rows.append([_e(m.name), f"{ours:,.0f}", f"{rest:,.0f}", f"{today:,.0f}",
+                     "no limit set" if inv == float("inf") else f"{inv:,.0f}",
+                     f"<span class='{cls}'>{used:.0%}</span>" if used is not None else "-"])
+    if not rows:
+        return head + "<p>No material is used.</p></section>"
+    return (head + "<p>The day's need is the plan for planned heats plus today's practice for heats without a "
+            "plan; above 90 % of the daily inventory is red.</p>"
+            + _table(["material", "plan, kg", "no-plan heats (practice), kg", "today's practice, all heats, kg",
+                      "daily inventory, kg", "need / inventory"], rows)
+            + _stock_plot(need) + "</section>")
+
+
+def _stock_plot(need: dict[str, tuple[float, float, float]]) -> str:
+    names = [n for n, (_, _, inv) in need.items() if inv != float("inf") and inv > 0]
+    if not names:
+        return ""
+    fig = Figure(figsize=(6.5, 0.35 * len(names) + 1.2))
+    ax = fig.subplots()
+    y = range(len(names))
+    ax.barh([i + 0.2 for i in y], [100 * need[n][1] / need[n][2] for n in names], 0.4, label="today's practice",
+            color="#bbb")
+    ax.barh([i - 0.2 for i in y], [100 * need[n][0] / need[n][2] for n in names], 0.4, label="recommended day",
+            color="#36a")
+    ax.axvline(100, color="r", lw=1.5, label="daily inventory")
+    ax.set_yticks(list(y), names)
+    ax.invert_yaxis()
+    ax.set_xlabel("material for the day, % of the daily inventory")
+    ax.set_xlim(0, max(105, *(100 * max(need[n][:2]) / need[n][2] + 5 for n in names)))
+    ax.legend(fontsize=8, loc="lower right")
+    return "<h3>Material use</h3>" + _png(fig, "material for the day against the daily inventory")
+
+
+# ---- detail --------------------------------------------------------------------------------------------------
+
+def _heat_table(r: NightReport) -> str:
+    rows_df = r.recommendation.to_frame()
+    ok = rows_df[rows_df["feasible"]]
+    ok = ok.fillna({c: 0.0 for c in ok.columns if c.startswith("add_")})
+    if ok.empty:
+        return ""
+    base = r.baseline.set_index("heat_id").reindex(ok["heat_id"])
+    mats = [c for c in ok.columns if c.startswith("add_") and ok[c].fillna(0).sum() > 0]
+    head = ["heat", "grade"] + [f"{_e(c[4:-3])}, kg" for c in mats] + ["arc energy, kWh", "samples"]
+    rows = []
+    for _, h in ok.iterrows():
+        b = base.loc[h["heat_id"]]
+        cells = [f"{h[c]:.0f} ({b.get(c, 0.0) if b.get(c, 0.0) == b.get(c, 0.0) else 0.0:.0f})" for c in mats]
+        rows.append([_e(h["heat_id"]), _e(h["grade"])] + cells
+                    + [f"{h['arc_energy_kWh']:.0f} ({b['energy_kWh']:.0f})", f"{h['n_samples']} ({b['samples']:.0f})"])
+    return ("<section id=setpoints><h2>Per heat: recommended setpoints (today's practice)</h2>"
+            + _table(head, rows, left=2) + "</section>")
+
+
+def pareto_is_flat(points: list, gap: float) -> bool:
+    """True when the front's money and CO2 spans both lie inside the MIP gap: the CO2 price changes nothing
+    the solver can tell apart."""
+    costs, co2 = [p.cost for p in points], [p.co2_kg for p in points]
+    tol = max(gap, 1e-4)
+    return max(costs) - min(costs) <= tol * max(abs(max(costs)), 1.0) and \
+        max(co2) - min(co2) <= tol * max(abs(max(co2)), 1.0)
+
+
+def _pareto(r: NightReport) -> str:
+    points = r.pareto
     if not points:
         return ""
-    fig, ax = plt.subplots(figsize=(5, 3.2))
-    ax.plot([p.co2_kg / 1000 for p in points], [p.cost for p in points], "o-")
-    for p in points:
-        ax.annotate(f"{p.co2_price_per_t:g}", (p.co2_kg / 1000, p.cost), fontsize=7)
-    ax.set(xlabel="CO2, t", ylabel=f"cost, {cur}", title="cost vs CO2 (labels: CO2 price per t)")
-    return "<h2>Cost versus CO2</h2>" + _png(fig)
+    gap = max(r.recommendation.mip_gap or 0.0, r.cfg.solver.mip_gap if r.cfg is not None else 0.005)
+    head = "<section id=pareto><h2>Cost versus CO2 price</h2>"
+    prices = ", ".join(f"{p.co2_price_per_t:g}" for p in sorted(points, key=lambda p: p.co2_price_per_t))
+    if pareto_is_flat(points, gap):
+        costs, co2 = [p.cost for p in points], [p.co2_kg / 1000 for p in points]
+        return (head + f"<p><b>The CO2 price does not change today's plan.</b> Re-planned at CO2 prices {prices} "
+                f"{_e(r.currency)}/t, money varies by {max(costs) - min(costs):,.0f} {_e(r.currency)} and CO2 by "
+                f"{max(co2) - min(co2):.2f} t, both inside the solver's optimality gap ({gap:.1%}).</p></section>")
+    fig = Figure(figsize=(6, 3.6))
+    ax = fig.subplots()
+    front = [p for p in points if not p.dominated]
+    dom = [p for p in points if p.dominated]
+    ax.plot([p.co2_kg / 1000 for p in front], [p.cost for p in front], "o-", color="#36a", label="plans")
+    if dom:
+        ax.plot([p.co2_kg / 1000 for p in dom], [p.cost for p in dom], "x", color="#999",
+                label="dominated (within the MIP gap)")
+    for i, p in enumerate(sorted(front, key=lambda p: p.co2_kg)):
+        ax.annotate(f"{p.co2_price_per_t:g}", (p.co2_kg / 1000, p.cost), textcoords="offset points",
+                    xytext=(6, 6 if i % 2 == 0 else -12), fontsize=8)
+    ax.margins(0.15)
+    for axis in (ax.xaxis, ax.yaxis):
+        fmt = ScalarFormatter(useOffset=False)
+        fmt.set_scientific(False)
+        axis.set_major_formatter(fmt)
+        axis.set_major_locator(MaxNLocator(4))
+    ax.set(xlabel="CO2 emitted by the planned heats, t",
+           ylabel=f"money cost, {r.currency} (without CO2 charge)")
+    ax.legend(fontsize=8)
+    ax.set_title(f"labels: CO2 price, {r.currency}/t", fontsize=9)
+    return (head + f"<p>The schedule re-planned at CO2 prices {prices} {_e(r.currency)}/t.</p>"
+            + _png(fig, "money cost against CO2 emitted") + "</section>")
 
 
-def _accuracy(acc: dict[str, pd.DataFrame], metrics: dict[str, dict[str, float]]) -> str:
-    if not acc:
+def _accuracy(r: NightReport) -> str:
+    if not r.metrics and not r.accuracy:
         return ""
-    keys = [k for k in acc if k in ("final_Mn_wt_pct", "final_Si_wt_pct", "final_Al_wt_pct",
-                                    "final_temperature_degC")]
-    fig, axes = plt.subplots(1, len(keys), figsize=(3.2 * len(keys), 3))
-    for ax, k in zip(axes if len(keys) > 1 else [axes], keys, strict=True):
-        d = acc[k]
-        ax.scatter(d["actual"], d["predicted"], s=5)
-        lo, hi = float(d[["actual", "predicted"]].min().min()), float(d[["actual", "predicted"]].max().max())
-        ax.plot([lo, hi], [lo, hi], "k--", lw=1)
-        ax.set_title(k, fontsize=8)
-    rows = "".join(f"<tr><td class=l>{html.escape(k)}</td><td>{m.get('mae', float('nan')):.4g}</td>"
-                   f"<td>{m.get('coverage_90', float('nan')):.2f}</td><td>{m.get('coverage_95', float('nan')):.2f}</td>"
-                   "</tr>" for k, m in metrics.items())
-    return ("<h2>Surrogate accuracy and interval calibration (latest heats)</h2>" + _png(fig)
-            + f"<table><tr><th class=l>outcome</th><th>MAE</th><th>coverage 90 %</th><th>coverage 95 %</th></tr>"
-            f"{rows}</table>")
+    out = ["<section id=models><h2>Model health</h2>"]
+    verdicts = [assess(k, m, r.baseline_mae.get(k), r.chosen.get(k)) for k, m in r.metrics.items()]
+    bad = [v for v in verdicts if v.level == "bad"]
+    out.append("<p class=bad><b>Miscalibrated: " + _e(", ".join(outcome_label(v.outcome) for v in bad))
+               + ".</b> Check those heats' intervals before approving.</p>" if bad
+               else "<p class=ok>All intervals are calibrated on the latest heats.</p>" if verdicts else "")
+    out.append("<ul>" + "".join(f"<li class={v.level}>{_e(v.text)}</li>" for v in verdicts) + "</ul>")
+    keys = [k for k in r.accuracy if k.startswith("final_")][:4]
+    if keys:
+        fig = Figure(figsize=(3.2 * len(keys), 3.1))
+        axes = fig.subplots(1, len(keys))
+        for ax, k in zip(axes if len(keys) > 1 else [axes], keys, strict=True):
+            d = r.accuracy[k]
+            ax.scatter(d["actual"], d["predicted"], s=5)
+            lo, hi = float(d[["actual", "predicted"]].min().min()), float(d[["actual", "predicted"]].max().max())
+            ax.plot([lo, hi], [lo, hi], "k--", lw=1)
+            label = outcome_label(k)
+            ax.set_xlabel(f"measured {label}", fontsize=8)
+            ax.set_ylabel(f"predicted {label}", fontsize=8)
+            ax.xaxis.set_major_locator(MaxNLocator(4))
+            ax.tick_params(labelsize=7)
+        fig.tight_layout()
+        out.append("<h3>Surrogate accuracy and interval calibration (latest heats)</h3>"
+                   + _png(fig, "predicted against measured on the latest heats"))
+    rows = [[_e(outcome_label(k)), f"{m.get('mae', float('nan')):.4g}",
+             f"{r.baseline_mae[k]:.4g}" if k in r.baseline_mae else "-", f"{m.get('coverage_90', float('nan')):.2f}",
+             f"{m['closed_loop_coverage_90']:.2f}" if "closed_loop_coverage_90" in m else "-"]
+            for k, m in r.metrics.items()]
+    out.append(_table(["outcome", "MAE", "fixed-yield MAE", "coverage 90 %", "closed-loop coverage 90 %"], rows))
+    return "".join(out) + "</section>"
 
 
 def _quality(q: pd.DataFrame) -> str:
     if q.empty:
-        return "<h2>Data quality</h2><p>No rejected rows.</p>"
+        return "<section id=quality><h2>Data quality</h2><p>No rejected rows.</p></section>"
     by = q.groupby(["field", "reason"]).size().sort_values(ascending=False).head(20)
-    rows = "".join(f"<tr><td class=l>{html.escape(str(f))}</td><td class=l>{html.escape(str(r))}</td><td>{n}</td>"
-                   "</tr>" for (f, r), n in by.items())
-    return (f"<h2>Data quality</h2><p>{len(q)} rejected rows (kept out of training).</p><table><tr><th class=l>"
-            f"field</th><th class=l>reason</th><th>rows</th></tr>{rows}</table>")
+    rows = [[_e(f), _e(reason), str(n)] for (f, reason), n in by.items()]
+    return (f"<section id=quality><h2>Data quality</h2><p>{len(q)} rejected rows (kept out of training).</p>"
+            + _table(["field", "reason", "rows"], rows, left=2) + "</section>")
 
 
 def _schedule(q: pd.DataFrame) -> str:
@@ -178,6 +384,5 @@ def _schedule(q: pd.DataFrame) -> str:
 
 
 def _models(rec: Recommendation) -> str:
-    rows = "".join(f"<tr><td class=l>{html.escape(k)}</td><td class=l>{html.escape(v)}</td></tr>"
-                   for k, v in rec.model_versions.items())
-    return f"<h2>Model versions</h2><table>{rows}</table>"
+    rows = [[_e(k), _e(v)] for k, v in rec.model_versions.items()]
+    return "<section id=versions><h2>Model versions</h2>" + _table(["outcome", "version"], rows, left=2) + "</section>"
