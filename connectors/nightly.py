@@ -37,6 +37,7 @@ from optimizer.errors import ConfigError, DataFileError
 from optimizer.schedule import Schedule, read_schedule
 from optimizer.schema import KEY
 from optimizer.simulator.policies import Level2Policy
+from optimizer.stages.arrival import learn_expected_arrival
 from optimizer.surrogates import train_surrogates
 from optimizer.surrogates.train import MIN_HEATS
 from optimizer.validation import rejected_rows, schedule_warnings
@@ -89,7 +90,7 @@ def run_nightly(cfg: PlantConfig, history: Path, schedule: Path, workdir: Path, 
 def _run(cfg, history, schedule, workdir, state_dir, tracking_uri, pareto, progress,  # noqa: ANN001
          now) -> NightResult:  # noqa: ANN001
     progress("1/6 validate the inputs: the schedule, then the history added since the last night")
-    sched = _step("schedule", lambda: read_schedule(schedule, cfg))
+    sched = _step("schedule", lambda: read_schedule(schedule, cfg, arrival_optional=True))
     if not sched.heats:
         raise NightlyError("schedule", f"{schedule}: no valid heats to plan ({len(sched.report)} problems: "
                            f"{_first_problems(sched.report)})", EXIT_BAD_INPUT)
@@ -98,6 +99,11 @@ def _run(cfg, history, schedule, workdir, state_dir, tracking_uri, pareto, progr
     if len(loaded.heats) < MIN_HEATS:
         raise NightlyError("ingest", f"{history}: {len(loaded.heats)} valid heats in the history, training needs at "
                            f"least {MIN_HEATS} (problems this time: {_first_problems(loaded.report)})", EXIT_BAD_INPUT)
+    if sched.missing_arrival:  # the night knows grade, time and weight; the arrival is the grade's expectation
+        n_expected = len(sched.missing_arrival)
+        sched = sched.fill_arrival(learn_expected_arrival(cfg, loaded.heats))
+        progress(f"    {n_expected} of {len(sched.heats)} heats planned from the grade's expected arrival state "
+                 "(learned from the history; the real one is known only when the heat arrives)")
     problems = _schedule_problems(sched, str(schedule), loaded, now)
     _report_schedule(problems, progress)
     nid = night_id(loaded.digest, schedule)

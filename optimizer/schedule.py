@@ -3,13 +3,17 @@
 Schedule columns: heat_id, planned_time (UTC), grade, steel_weight_t, initial_<El>_wt_pct,
 initial_temperature_degC, initial_oxygen_ppm; optional ``sd_<column>`` give the uncertainty (1 sigma) of an
 expected value, and ``previous_add_<material>_kg`` the last setpoint written for that heat (safety: maximum
-change). Missing expected initial chemistry falls back to nothing: the row is rejected, never guessed.
+change). Missing expected initial chemistry is rejected, never guessed, unless the caller reads the schedule
+with ``arrival_optional=True``: then a schedule that holds only heat_id, planned_time, grade and steel_weight_t is
+enough, and the missing arrival values are filled by :meth:`Schedule.fill_arrival` from a forecast (the grade's
+expected arrival learned from history, ``optimizer.stages.arrival``): the night cannot know the real arrival.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 import pandas as pd
@@ -61,37 +65,77 @@ class Schedule:
     heats: list[HeatContext]
     report: pd.DataFrame
     lines: dict[str, int] = field(default_factory=dict)
+    missing_arrival: dict[str, list[str]] = field(default_factory=dict)  # heat id -> arrival columns not given
+
+    def fill_arrival(self, forecast: ArrivalForecast) -> Schedule:
+        """The schedule with every missing arrival value taken from ``forecast`` (given values are kept; the
+        forecast's spread becomes the value's sd)."""
+        heats = []
+        for h in self.heats:
+            cols = self.missing_arrival.get(h.heat_id)
+            if not cols:
+                heats.append(h)
+                continue
+            exp = forecast.expect(h)
+            chem = {el: exp.initial_wt_pct[el] if element_col("initial", el) in cols else v
+                    for el, v in h.initial_wt_pct.items()}
+            heats.append(replace(
+                h, initial_wt_pct=chem,
+                initial_temperature_degC=exp.initial_temperature_degC if "initial_temperature_degC" in cols
+                else h.initial_temperature_degC,
+                initial_oxygen_ppm=exp.initial_oxygen_ppm if "initial_oxygen_ppm" in cols else h.initial_oxygen_ppm,
+                sd={**{c: v for c, v in exp.sd.items() if c in cols}, **h.sd}))
+        return replace(self, heats=heats, missing_arrival={})
 
 
-def schedule_columns(cfg: PlantConfig) -> list[str]:
+class ArrivalForecast(Protocol):
+    """Expected arrival values of a planned heat (e.g. the grade's history mean)."""
+
+    def expect(self, context: HeatContext) -> HeatContext: ...
+
+
+def arrival_columns(cfg: PlantConfig) -> list[str]:
+    """The schedule's arrival values: known for sure only when the heat arrives."""
+    return [*[element_col("initial", e) for e in cfg.elements], "initial_temperature_degC", "initial_oxygen_ppm"]
+
+
+def schedule_columns(cfg: PlantConfig, arrival_optional: bool = False) -> list[str]:
     """Required schedule columns for a plant."""
-    return ["heat_id", "grade", *CONTEXT_NUMERIC[:2], *[element_col("initial", e) for e in cfg.elements]]
+    known = ["heat_id", "grade", "steel_weight_t"]
+    return known if arrival_optional else [*known, *arrival_columns(cfg)[:-1]]
 
 
-def read_schedule(path: str | Path, cfg: PlantConfig) -> Schedule:
+def read_schedule(path: str | Path, cfg: PlantConfig, arrival_optional: bool = False) -> Schedule:
     """Read a schedule CSV/Parquet file; unreadable file -> DataFileError, bad rows -> report."""
     p = Path(path)
     if not p.exists():
         raise DataFileError(f"{p}: schedule file not found")
-    return parse_schedule(read_table(p, dtype={"heat_id": str}).frame, cfg, source=str(p))
+    return parse_schedule(read_table(p, dtype={"heat_id": str}).frame, cfg, source=str(p),
+                          arrival_optional=arrival_optional)
 
 
-def parse_schedule(df: pd.DataFrame, cfg: PlantConfig, source: str = "<schedule>") -> Schedule:
+def parse_schedule(df: pd.DataFrame, cfg: PlantConfig, source: str = "<schedule>",
+                   arrival_optional: bool = False) -> Schedule:
     """Validate a schedule frame row by row (see module doc)."""
-    missing = [c for c in schedule_columns(cfg) if c not in df.columns]
+    missing = [c for c in schedule_columns(cfg, arrival_optional) if c not in df.columns]
     if missing:
         raise DataFileError(f"{source}: schedule columns missing: {missing}")
-    heats, problems, lines = [], [], {}
+    heats, problems, lines, absent = [], [], {}, {}
     seen: set[str] = set()
     for i, row in enumerate(df.to_dict("records")):
-        errs = _row_problems(row, cfg, seen)
+        gaps = [c for c in arrival_columns(cfg) if np.isnan(_num(row.get(c)))] if arrival_optional else []
+        errs = _row_problems(row, cfg, seen, skip=set(gaps))
         if errs:
             problems += [(source, i + 2, str(row.get("heat_id", "")), f, r) for f, r in errs]
             continue
-        heats.append(_context(row, cfg))
+        heats.append(_context({**{c: np.nan for c in gaps}, **row}, cfg))
         seen.add(str(row["heat_id"]))
         lines[str(row["heat_id"])] = i + 2
-    return Schedule(heats=heats, report=pd.DataFrame(problems, columns=REPORT_COLUMNS), lines=lines)
+        if gaps:
+            absent[str(row["heat_id"])] = gaps
+    return Schedule(heats=heats, report=pd.DataFrame(problems, columns=REPORT_COLUMNS), lines=lines,
+                    missing_arrival=absent)
+
 
 
 def _num(v: object) -> float:
@@ -101,7 +145,8 @@ def _num(v: object) -> float:
         return float("nan")
 
 
-def _row_problems(row: dict, cfg: PlantConfig, seen: set[str]) -> list[tuple[str, str]]:
+def _row_problems(row: dict, cfg: PlantConfig, seen: set[str], skip: set[str] | None = None) -> list[tuple[str, str]]:
+    skip = skip or set()
     errs: list[tuple[str, str]] = []
     hid = row.get("heat_id")
     if hid is None or (isinstance(hid, float) and np.isnan(hid)) or str(hid).strip() == "":
@@ -112,13 +157,15 @@ def _row_problems(row: dict, cfg: PlantConfig, seen: set[str]) -> list[tuple[str
         errs.append(("grade", f"unknown grade {row.get('grade')!r}; known: {cfg.grade_names}"))
     for col, (lo, hi, unit) in RANGES.items():
         v = _num(row.get(col))
-        if col == "initial_oxygen_ppm" and np.isnan(v):
+        if col in skip or (col == "initial_oxygen_ppm" and np.isnan(v)):
             continue  # unmeasured oxygen is allowed: the surrogates fall back to the grade's typical value
         if np.isnan(v):
             errs.append((col, f"missing or not a number ({unit})"))
         elif not lo <= v <= hi:
             errs.append((col, f"{v:g} {unit} outside {lo:g}..{hi:g} {unit}"))
     for el in cfg.elements:
+        if element_col("initial", el) in skip:
+            continue
         v = _num(row.get(element_col("initial", el)))
         if np.isnan(v) or not 0 <= v <= 30:
             errs.append((element_col("initial", el), f"expected initial {el} missing or outside 0..30 wt% ({v})"))
@@ -146,8 +193,8 @@ def _context(row: dict, cfg: PlantConfig) -> HeatContext:
         heat_id=str(row["heat_id"]),
         grade=str(row["grade"]),
         steel_weight_t=_num(row["steel_weight_t"]),
-        initial_wt_pct={el: _num(row[element_col("initial", el)]) for el in cfg.elements},
-        initial_temperature_degC=_num(row["initial_temperature_degC"]),
+        initial_wt_pct={el: _num(row.get(element_col("initial", el))) for el in cfg.elements},
+        initial_temperature_degC=_num(row.get("initial_temperature_degC")),
         initial_oxygen_ppm=_num(row.get("initial_oxygen_ppm")),
         planned_time=_planned(row.get("planned_time")),
         sd=sd,

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from optimizer.dosing import DosingResult, HeatContext
+from optimizer.dosing import DosingResult
+from optimizer.schedule import HeatContext
 
 
 def binding_limits(result: DosingResult) -> dict[str, list[str]]:

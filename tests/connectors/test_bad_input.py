@@ -10,9 +10,9 @@ from typer.testing import CliRunner
 
 from connectors.cli import app
 from connectors.files import load_heats
-from optimizer.dosing import read_schedule
 from optimizer.errors import DataFileError
 from optimizer.recommendation import Recommendation
+from optimizer.schedule import read_schedule
 from optimizer.simulator import simulate_history
 from tests.connectors.test_cli_optimize import schedule
 from tests.optimizer.heat_factory import make_heats

@@ -86,3 +86,16 @@ def test_failed_publish_keeps_recommendation_and_exits_4(cfg, inputs, monkeypatc
                     progress=lambda m: None)
     assert info.value.exit_code == 4 and "dosing publish --retry" in str(info.value)
     assert list((inputs / "work_pub" / "recommendations").glob("*.json"))  # kept for the retry
+
+
+def test_a_schedule_of_grade_time_and_weight_is_enough_for_the_night(cfg, inputs, tmp_path, monkeypatch):
+    """The night knows heat id, planned time, grade and weight; arrival values come from the grade's history."""
+    monkeypatch.chdir(tmp_path)
+    full = schedule_frame(cfg, draw_heats(cfg, 6, 4, EVALUATION_STREAM))
+    full[["heat_id", "planned_time", "grade", "steel_weight_t"]].to_csv(tmp_path / "schedule.csv", index=False)
+    lines: list[str] = []
+    night = run_nightly(cfg, inputs / "history", tmp_path / "schedule.csv", tmp_path / "work", None, pareto=False,
+                        progress=lines.append)
+    rec = Recommendation.from_json(night.recommendation_file)
+    assert len(rec.heats) == 6 and any(h.feasible for h in rec.heats)
+    assert any("6 of 6 heats planned from the grade's expected arrival state" in x for x in lines), lines

@@ -8,7 +8,7 @@ import pandas as pd
 
 from connectors.files import load_heats
 from optimizer.config import load_config
-from optimizer.dosing import read_schedule
+from optimizer.schedule import read_schedule
 from optimizer.schema import heat_columns, sample_columns
 from optimizer.stages.table import stage_table
 
