@@ -23,6 +23,7 @@ LAYERS: list[list[str]] = [
     ["optimizer.surrogates", "optimizer.embedding", "optimizer.safety", "optimizer.stages"],
     ["optimizer.dosing", "optimizer.ladle", "optimizer.advisor"],
     ["optimizer.simulator"],
+    ["optimizer.savings"],
     ["optimizer"],
     ["connectors.tracking", "connectors.files", "connectors.ladle_files", "connectors.opcua", "connectors.report"],
     ["connectors.model_registry", "connectors.ingest"],
