@@ -10,11 +10,16 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import signal
 import socket
+import subprocess
+import sys
 import threading
 
 import pytest
+from typer.testing import CliRunner
 
+from connectors.cli import app
 from connectors.opcua import Credentials, create_certificate
 from connectors.opcua.advisor_service import AdvisorService
 from connectors.opcua.dcs_sim import DcsController, SimulatedDcs
@@ -22,7 +27,8 @@ from optimizer.advisor import Advisor, advisor_from_history
 from optimizer.config import AutoApprove, PlantConfig
 from optimizer.simulator.heats import EVALUATION_STREAM, draw_heats, heat_rng
 from optimizer.simulator.history import simulate_history
-from optimizer.simulator.plant import run_controlled_heat
+from optimizer.simulator.plant import PlanFollower, run_controlled_heat
+from optimizer.simulator.policies import Level2Policy
 from optimizer.stages.state import HeatController, HeatState, StageDecision
 
 ANSWER_S = 120.0  # generous: a DCS waits this long for an answer in the tests
@@ -121,7 +127,8 @@ def log_lines(path) -> list[dict]:
 
 def test_heat_round_trip_through_the_simulated_plant(cfg, advisor, pki, tmp_path):
     """A heat runs in the plant simulator; the DCS posts its arrival and every sample over a secured channel and
-    the heat follows the setpoints it reads back. Written setpoints equal the logged decision."""
+    the heat follows the setpoints it reads back (else its own level 2). Written setpoints equal the logged
+    decision."""
     cfg_auto = with_auto_approve(cfg)
     log_file = tmp_path / "decisions.jsonl"
 
@@ -132,7 +139,8 @@ def test_heat_round_trip_through_the_simulated_plant(cfg, advisor, pki, tmp_path
                                      model_versions={"stage_models": "test"}, deadline_s=ANSWER_S)
             stop, task = await start(service)
             heat = draw_heats(cfg, 1, 33, EVALUATION_STREAM)[0]
-            ctl = DcsController(dcs, asyncio.get_running_loop(), fallback=advisor, timeout_s=ANSWER_S)
+            practice = PlanFollower(cfg, Level2Policy(cfg).decide(heat.context))  # the DCS's own level 2
+            ctl = DcsController(dcs, asyncio.get_running_loop(), fallback=practice, timeout_s=ANSWER_S)
             record = await asyncio.to_thread(run_controlled_heat, cfg, heat, AtLeastTwoSamples(ctl),
                                              heat_rng(33, EVALUATION_STREAM + 100, 0))
             await finish(stop, task)
@@ -300,3 +308,38 @@ def test_a_hanging_advisor_gives_no_answer(cfg, advisor, heat_states, tmp_path):
     assert answer["arc_energy_kWh"] == 0.0 and not answer["finish"]
     logged = [r for r in log_lines(log_file) if r.get("decision_id")]
     assert logged[-1]["status"] == "no answer" and logged[-1]["decision"] is None
+
+
+def test_advise_serve_command(cfg, heat_states, tmp_path):
+    """`dosing advise-serve` as a process: learns from a history directory, answers a posted arrival over the
+    insecure demo channel, logs it with the history's digest, and stops on Ctrl-C."""
+    hist = tmp_path / "history"
+    res = CliRunner().invoke(app, ["simulate", "--heats", "300", "--seed", "5", "--out", str(hist)])
+    assert res.exit_code == 0, res.output
+    log_file = tmp_path / "decisions.jsonl"
+
+    async def scenario():
+        ep = f"opc.tcp://127.0.0.1:{free_port()}/plant/"
+        async with SimulatedDcs(cfg, ep) as dcs:
+            proc = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "connectors.cli", "advise-serve", "--data", str(hist), "--endpoint", ep,
+                "--insecure-demo", "--log", str(log_file), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            try:
+                answer = await dcs.wait_answer(await dcs.post(heat_states[0][0]), 300.0)
+            finally:
+                proc.send_signal(signal.SIGINT)
+                out, err = await asyncio.wait_for(proc.communicate(), 120)
+            return answer, proc.returncode, out.decode() + err.decode()
+
+    answer, code, output = asyncio.run(scenario())
+    assert answer["status"] == "awaiting approval"  # the shipped config has no automatic bounds
+    assert code == 0, output
+    assert "answered 1 posts in 1 DCS sessions" in output
+    record = [r for r in log_lines(log_file) if r.get("decision_id")][0]
+    assert record["model_versions"]["stage_models"].startswith("history ")
+    assert record["decision"]["arc_energy_kWh"] > 0
+
+
+def test_advise_serve_needs_a_secured_channel_or_the_demo_flag(tmp_path):
+    res = CliRunner().invoke(app, ["advise-serve", "--data", str(tmp_path), "--endpoint", "opc.tcp://127.0.0.1:1/"])
+    assert res.exit_code == 2 and "--server-certificate" in res.output
