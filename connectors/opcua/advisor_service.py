@@ -255,6 +255,7 @@ class AdvisorService:
             return  # nothing posted yet, or already answered (a repeated notification)
         self._done.add(posted.key)
         self._pending = None
+        self._current = (posted.heat_id, False)  # in progress from its post on (also if the answer is cut off)
         state = self._heats.advance(posted)
         if posted.heat_id in self._interrupted:
             reason = ("the heat went on with today's practice after a DCS disconnect; the advisor does not take "
@@ -311,10 +312,8 @@ class AdvisorService:
         except ua.UaStatusCodeError as exc:
             outcome = f"write refused by the DCS: {exc}"
         heat_id, _, sample = key.rpartition("/")
-        if decision is not None and state is not None and status == WRITTEN:
-            self._current = (heat_id, decision.finish)
-        elif state is not None:
-            self._current = (heat_id, False)
+        if decision is not None and decision.finish and status == WRITTEN and outcome == status:
+            self._current = (heat_id, True)  # the DCS has the finish: no heat in progress
         self.answered += 1
         self.log.write({"decision_id": key, "heat_id": heat_id, "sample_no": sample, "status": status,
                         "reason": reason, "setpoints_written": setpoints and outcome == status, "outcome": outcome,
