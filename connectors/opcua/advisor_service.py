@@ -268,6 +268,7 @@ class AdvisorService:
             return
         self._heats.keep(state)
         decide = self.controller.on_arrival if state.n_stages == 0 else self.controller.on_sample
+        t_ask = time.perf_counter()
         try:
             decision = await ask_within(decide, state, self.deadline_s or self.cfg.advisor.deadline_s)
         except AdvisorTimeout as exc:
@@ -286,7 +287,8 @@ class AdvisorService:
             reason = "; ".join(verdict.reasons)
             if verdict.verdict == "awaiting approval":
                 self._pending = (posted.key, state, decision)
-        await self._answer(client, posted.key, state, decision, status, reason, write, t0)
+        await self._answer(client, posted.key, state, decision, status, reason, write, t0,
+                           {"decide_ms": round(1000 * (time.perf_counter() - t_ask), 1)})
 
     async def _approve(self, client: Client, decision_id: str) -> None:
         """An engineer released ``decision_id``: write it if it is still the heat's latest decision."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -175,12 +176,15 @@ class DcsController:
         async def round_trip() -> dict[str, object]:
             return await self.dcs.wait_answer(await self.dcs.post(state), self.timeout_s)
 
+        t0 = time.perf_counter()
         answer = asyncio.run_coroutine_threadsafe(round_trip(), self.loop).result(self.timeout_s + 10)
+        self.round_trip_s.append(time.perf_counter() - t0)
         self.answers.append(answer)
         return decision_from_advice(answer) or fallback(state)
 
     def __post_init__(self) -> None:
         self.answers: list[dict[str, object]] = []
+        self.round_trip_s: list[float] = []  # post to readable answer, per post (seconds)
 
     def on_arrival(self, state: HeatState) -> StageDecision:
         return self._ask(state, self.fallback.on_arrival)
