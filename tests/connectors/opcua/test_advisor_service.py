@@ -286,7 +286,8 @@ class Hanging:
 
 
 def test_a_hanging_advisor_gives_no_answer(cfg, advisor, heat_states, tmp_path):
-    """No decision within the deadline: status "no answer" (the DCS uses its level 2), nothing written, logged."""
+    """No decision within the deadline: status "no answer" (the DCS uses its level 2), nothing written, logged.
+    A post the service cannot read (a temperature in Kelvin) is answered "bad input" naming the field."""
     cfg_auto = with_auto_approve(cfg)
     hanging = Hanging(advisor)
     log_file = tmp_path / "log.jsonl"
@@ -296,14 +297,19 @@ def test_a_hanging_advisor_gives_no_answer(cfg, advisor, heat_states, tmp_path):
         async with SimulatedDcs(cfg_auto, ep) as dcs:
             service = AdvisorService(cfg_auto, hanging, ep, Credentials(), log_file, deadline_s=5.0)
             stop, task = await start(service)
-            answer = await dcs.wait_answer(await dcs.post(heat_states[0][0]), ANSWER_S)
+            good = heat_states[0][0]
+            kelvin = dataclasses.replace(good, heat_id="K1", samples=(dataclasses.replace(
+                good.samples[0], temperature_degC=good.samples[0].temperature_degC + 273.15),))
+            bad = await dcs.wait_answer(await dcs.post(kelvin), ANSWER_S)  # answered before the advisor is asked
+            answer = await dcs.wait_answer(await dcs.post(good), ANSWER_S)
             await finish(stop, task)
-            return answer
+            return bad, answer
 
     try:
-        answer = asyncio.run(scenario())
+        bad, answer = asyncio.run(scenario())
     finally:
         hanging.release.set()
+    assert bad["status"] == "bad input" and "temperature_degC" in bad["reason"] and "1450" in bad["reason"]
     assert answer["status"] == "no answer" and "level-2" in answer["reason"]
     assert answer["arc_energy_kWh"] == 0.0 and not answer["finish"]
     logged = [r for r in log_lines(log_file) if r.get("decision_id")]
