@@ -306,23 +306,25 @@ class AdvisorService:
                       status: str, reason: str, setpoints: bool, t0: float,
                       extra: Mapping[str, object] | None = None) -> None:
         targets = self.nodes.answer(key, status, reason, decision, setpoints)
-        outcome = status
+        outcome = "not completed: the connection was lost or the service stopped during the write/read-back"
         try:
             await write_checked(client, targets)
+            outcome = status
         except ReadBackError as exc:
             outcome = f"read-back failed: {exc}"
         except ua.UaStatusCodeError as exc:
             outcome = f"write refused by the DCS: {exc}"
-        heat_id, _, sample = key.rpartition("/")
-        if decision is not None and decision.finish and status == WRITTEN and outcome == status:
-            self._current = (heat_id, True)  # the DCS has the finish: no heat in progress
-        self.answered += 1
-        self.log.write({"decision_id": key, "heat_id": heat_id, "sample_no": sample, "status": status,
-                        "reason": reason, "setpoints_written": setpoints and outcome == status, "outcome": outcome,
-                        "inputs": None if state is None else state.to_dict(),
-                        "decision": None if decision is None else decision.to_dict(),
-                        "model_versions": dict(self.model_versions),
-                        "answer_ms": round(1000 * (time.perf_counter() - t0), 1), **(extra or {})})
+        finally:  # logged also when the write is cut off (the exception then ends the session)
+            heat_id, _, sample = key.rpartition("/")
+            if decision is not None and decision.finish and status == WRITTEN and outcome == status:
+                self._current = (heat_id, True)  # the DCS has the finish: no heat in progress
+            self.answered += int(outcome == status)
+            self.log.write({"decision_id": key, "heat_id": heat_id, "sample_no": sample, "status": status,
+                            "reason": reason, "setpoints_written": setpoints and outcome == status,
+                            "outcome": outcome, "inputs": None if state is None else state.to_dict(),
+                            "decision": None if decision is None else decision.to_dict(),
+                            "model_versions": dict(self.model_versions),
+                            "answer_ms": round(1000 * (time.perf_counter() - t0), 1), **(extra or {})})
 
 
 def _every_write(node_id: str, handle: int) -> ua.MonitoredItemCreateRequest:

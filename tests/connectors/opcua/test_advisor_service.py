@@ -332,6 +332,10 @@ def test_advise_serve_command(cfg, heat_states, tmp_path):
                 "--insecure-demo", "--log", str(log_file), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
             try:
                 answer = await dcs.wait_answer(await dcs.post(heat_states[0][0]), 300.0)
+                for _ in range(3000):  # the DCS sees the answer before the service has read it back and logged it
+                    if log_file.exists() and '"decision_id"' in log_file.read_text():
+                        break
+                    await asyncio.sleep(0.1)
             finally:
                 proc.send_signal(signal.SIGINT)
                 out, err = await asyncio.wait_for(proc.communicate(), 120)
