@@ -17,9 +17,7 @@ import sys
 import threading
 
 import pytest
-from typer.testing import CliRunner
 
-from connectors.cli import app
 from connectors.opcua import Credentials, create_certificate
 from connectors.opcua.advisor_service import AdvisorService
 from connectors.opcua.dcs_sim import DcsController, SimulatedDcs
@@ -320,8 +318,8 @@ def test_advise_serve_command(cfg, heat_states, tmp_path):
     """`dosing advise-serve` as a process: learns from a history directory, answers a posted arrival over the
     insecure demo channel, logs it with the history's digest, and stops on Ctrl-C."""
     hist = tmp_path / "history"
-    res = CliRunner().invoke(app, ["simulate", "--heats", "300", "--seed", "5", "--out", str(hist)])
-    assert res.exit_code == 0, res.output
+    subprocess.run([sys.executable, "-m", "connectors.cli", "simulate", "--heats", "300", "--seed", "5", "--out",
+                    str(hist)], check=True, capture_output=True, timeout=300)
     log_file = tmp_path / "decisions.jsonl"
 
     async def scenario():
@@ -351,5 +349,6 @@ def test_advise_serve_command(cfg, heat_states, tmp_path):
 
 
 def test_advise_serve_needs_a_secured_channel_or_the_demo_flag(tmp_path):
-    res = CliRunner().invoke(app, ["advise-serve", "--data", str(tmp_path), "--endpoint", "opc.tcp://127.0.0.1:1/"])
-    assert res.exit_code == 2 and "--server-certificate" in res.output
+    proc = subprocess.run([sys.executable, "-m", "connectors.cli", "advise-serve", "--data", str(tmp_path),
+                           "--endpoint", "opc.tcp://127.0.0.1:1/"], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2 and "--server-certificate" in proc.stderr
