@@ -77,7 +77,7 @@ async def ask_within(decide: Callable[[HeatState], StageDecision], state: HeatSt
 
     threading.Thread(target=work, name=f"advise-{state.heat_id}", daemon=True).start()
     try:
-        return await asyncio.wait_for(asyncio.shield(fut), deadline_s)
+        return await asyncio.wait_for(fut, deadline_s)  # on timeout fut is cancelled: a late answer is dropped
     except TimeoutError:
         raise AdvisorTimeout(f"no decision within {deadline_s:g} s") from None
 
