@@ -129,14 +129,83 @@ class MlflowSettings(_Section):
     model_prefix: str = "lf"
 
 
+NODE_ID_PATTERN = r"^(ns=\d+;)?[isgb]=.+$"  # OPC UA node id string form, e.g. "ns=2;s=LF1.Heat.Id"
+NodeIdText = Annotated[str, Field(pattern=NODE_ID_PATTERN)]
+NodeIdPrefix = Annotated[str, Field(pattern=r"^(ns=\d+;)?s=.+$")]  # a string node id that names end
+
+
+class HeatNodes(_Section):
+    """The heat at the furnace as the DCS posts it (read by ``dosing advise-serve``).
+
+    Either ``state_json`` (one String node holding the whole heat state, the ``dosing advise`` input line) or
+    the discrete nodes: the heat's context, the latest sample, and the stage log (what was done since the
+    previous sample). ``sample_counter`` (0 = arrival, k = sample k) is written by the DCS last; a change of it
+    or of ``heat_id`` starts a decision.
+    """
+
+    heat_id: NodeIdText
+    sample_counter: NodeIdText
+    state_json: NodeIdText | None = None
+    grade: NodeIdText | None = None
+    steel_weight_t: NodeIdText | None = None
+    oxygen_ppm: NodeIdText | None = None
+    slag_feo_wt_pct: NodeIdText | None = None
+    sample_minutes_from_start: NodeIdText | None = None
+    sample_temperature_degC: NodeIdText | None = None
+    sample_wt_pct_prefix: NodeIdPrefix | None = None
+    """``prefix + element`` (e.g. ``...Sample.Mn``): the latest sample's wt% per element of the config."""
+    stage_additions_kg_prefix: NodeIdPrefix | None = None
+    """``prefix + material``: kg added since the previous sample (0 at arrival)."""
+    stage_arc_energy_kWh: NodeIdText | None = None
+    stage_arc_time_min: NodeIdText | None = None
+
+    @model_validator(mode="after")
+    def _one_form(self) -> HeatNodes:
+        discrete = ("grade", "steel_weight_t", "sample_minutes_from_start", "sample_temperature_degC",
+                    "sample_wt_pct_prefix", "stage_additions_kg_prefix", "stage_arc_energy_kWh")
+        if self.state_json is None:
+            missing = [k for k in discrete if getattr(self, k) is None]
+            if missing:
+                raise ValueError(f"without state_json the heat nodes need {missing} (or give state_json: one "
+                                 "String node with the whole heat state)")
+        return self
+
+
+class AdviceNodes(_Section):
+    """Where the advisor writes its decision on the DCS server (``dosing advise-serve``).
+
+    Setpoints (``additions_kg_prefix + material`` in kg, ``arc_energy_kWh``, ``hold_min``, ``stir_min``,
+    ``finish``) are written only for a decision that passed the hard limits and the approval rule; ``status``,
+    ``reason``, ``flags`` and ``decision_id`` (``<heat_id>/<sample_no>``, written last) are written for every
+    decision. ``approve_decision_id``: an engineer writes a decision id there to release a decision that awaits
+    approval.
+    """
+
+    additions_kg_prefix: NodeIdPrefix
+    arc_energy_kWh: NodeIdText
+    hold_min: NodeIdText
+    finish: NodeIdText
+    decision_id: NodeIdText
+    status: NodeIdText
+    reason: NodeIdText
+    stir_min: NodeIdText | None = None
+    flags: NodeIdText | None = None
+    approve_decision_id: NodeIdText | None = None
+
+
 class NodeMap(_Section):
-    """Node ids on a plant OPC UA server (client connector). Versioned so a DCS change is explicit."""
+    """Node ids on a plant OPC UA server (client connector). Versioned so a DCS change is explicit.
+
+    ``heat`` and ``advice``: the in-heat exchange of the advisor (optional; ``dosing advise-serve`` needs both).
+    """
 
     model_config = ConfigDict(extra="allow", frozen=True)
     version: int = 1
     current_heat_id: str = ""
     measured_temperature_degC: str = ""
     setpoint_prefix: str = ""
+    heat: HeatNodes | None = None
+    advice: AdviceNodes | None = None
 
 
 SecurityPolicyName = Literal[
@@ -166,6 +235,32 @@ class OpcUa(_Section):
         if not v.startswith("opc.tcp://"):
             raise ValueError(f"endpoint must start with 'opc.tcp://', got {v!r}")
         return v
+
+
+class AutoApprove(_Section):
+    """Bounds inside which an advisor decision is written without an engineer (set by the engineers).
+
+    A stage is approved automatically when every material is at most ``max_kg[material]`` (a material not
+    listed: 0 kg), its arc energy at most ``max_arc_energy_kWh_per_stage`` and its hold at most ``max_hold_min``,
+    and it carries no flag unless ``allow_flags``. Anything else waits for an engineer.
+    """
+
+    max_kg: dict[str, NonNeg] = Field(default_factory=dict)
+    max_arc_energy_kWh_per_stage: NonNeg = 0.0
+    max_hold_min: NonNeg = 0.0
+    allow_flags: bool = False
+
+
+class AdvisorSettings(_Section):
+    """The heat-by-heat advisor as a plant service (``dosing advise-serve``)."""
+
+    deadline_s: Annotated[float, Field(gt=0, le=600)] = 10.0
+    """An arrival or sample not decided in this time (seconds) gets status "no answer" (the DCS uses level 2)."""
+    reconnect_attempts: Annotated[int, Field(ge=1, le=100)] = 8
+    reconnect_backoff_s: Annotated[float, Field(gt=0, le=60)] = 0.5
+    """First wait between reconnects (seconds); doubled after each failure, at most 30 s."""
+    auto_approve: AutoApprove | None = None
+    """None: every decision waits for an engineer (status "awaiting approval")."""
 
 
 class Material(_Section):
@@ -282,6 +377,7 @@ class PlantConfig(_Section):
     safety: Safety
     mlflow: MlflowSettings = Field(default_factory=MlflowSettings)
     opcua: OpcUa = Field(default_factory=OpcUa)
+    advisor: AdvisorSettings = Field(default_factory=AdvisorSettings)
     materials: list[Material] = Field(min_length=1)
     grades: list[Grade] = Field(min_length=1)
 
@@ -333,6 +429,11 @@ def _cross_problems(cfg: PlantConfig) -> list[str]:
         unknown = sorted(set(g.chemistry_wt_pct) - known)
         if unknown:
             out.append(f"grades[{i}] ({g.name}): elements {unknown} are not in 'elements' {cfg.elements}")
+    auto = cfg.advisor.auto_approve
+    unknown = sorted(set(auto.max_kg) - set(cfg.material_names)) if auto is not None else []
+    if unknown:
+        out.append(f"advisor.auto_approve.max_kg: materials {unknown} are not in the plant's materials "
+                   f"{cfg.material_names}")
     shares = sum(g.share for g in cfg.grades)
     if shares > 0 and abs(shares - 1.0) > 1e-6:
         out.append(f"grades: share values sum to {shares:g}, must sum to 1 (or all be 0)")

@@ -5,6 +5,7 @@ Each sub-module registers its commands on the shared ``app`` when imported.
 
 from connectors.cli import (  # noqa: F401  (each module registers its commands)
     advise_cmds,
+    advisor_service_cmds,
     config_cmds,
     lf_cmds,
     model_cmds,

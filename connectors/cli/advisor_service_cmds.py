@@ -1,0 +1,106 @@
+"""``dosing advise-serve``: the heat-by-heat advisor as a service beside the plant's DCS (OPC UA client).
+
+Learns the stage models from the history, connects to the DCS server, answers every arrival and sample posted
+at the node ids of ``[opcua.node_map.heat]`` by writing to ``[opcua.node_map.advice]``, and logs one JSON line
+per decision (docs/advisor.md, "In the plant").
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+from pathlib import Path
+
+import pandas as pd
+import typer
+
+from connectors.cli.app import EXIT_BAD_INPUT, EXIT_PUBLISH, ConfigOption, app, config_or_exit, console, fail
+from connectors.files import load_heats
+from connectors.opcua.advisor_service import AdvisorService, DcsUnreachable
+from connectors.opcua.client import Credentials
+from connectors.opcua.heat_nodes import NodeMapError
+from optimizer.advisor import advisor_from_history
+from optimizer.errors import DataFileError
+
+
+def history_version(heats: pd.DataFrame, samples: pd.DataFrame) -> str:
+    """A short content digest of the history the stage models were learned from (logged with every decision)."""
+    digest = hashlib.sha256(pd.util.hash_pandas_object(heats, index=False).values.tobytes())
+    digest.update(pd.util.hash_pandas_object(samples, index=False).values.tobytes())
+    return digest.hexdigest()[:12]
+
+
+def _credentials(certificate: Path | None, private_key: Path | None, server_certificate: Path | None,
+                 insecure_demo: bool, user: str | None) -> Credentials:
+    given = [p for p in (certificate, private_key, server_certificate) if p is not None]
+    if insecure_demo:
+        if given:
+            fail("give either --certificate/--private-key/--server-certificate or --insecure-demo, not both",
+                 EXIT_BAD_INPUT)
+        return Credentials(user=user, password=os.environ.get("DOSING_PASSWORD") if user else None)
+    if len(given) != 3:
+        fail("a secured channel needs --certificate, --private-key and --server-certificate (or --insecure-demo "
+             "for a local demo)", EXIT_BAD_INPUT)
+    missing = [str(p) for p in given if not p.exists()]
+    if missing:
+        fail(f"file not found: {', '.join(missing)}", EXIT_BAD_INPUT)
+    return Credentials(certificate, private_key, server_certificate, user=user,
+                       password=os.environ.get("DOSING_PASSWORD") if user else None, name="dosing-advisor")
+
+
+@app.command("advise-serve")
+def advise_serve(
+    data: Path = typer.Option(..., "--data", help="History (file or directory) with the sample table: the stage "
+                              "models are learned from it."),
+    endpoint: str = typer.Option(None, help="The DCS OPC UA server, opc.tcp://HOST:PORT/PATH (default: the "
+                                 "config's [opcua] endpoint)."),
+    config: Path = ConfigOption,
+    certificate: Path = typer.Option(None, help="Our client certificate (DER), trusted by the DCS server."),
+    private_key: Path = typer.Option(None, help="Our client private key (PEM)."),
+    server_certificate: Path = typer.Option(None, help="The DCS server's certificate (DER)."),
+    insecure_demo: bool = typer.Option(False, "--insecure-demo", help="No security (local demo only)."),
+    user: str = typer.Option(None, help="DCS user name; the password is read from $DOSING_PASSWORD."),
+    log_file: Path = typer.Option(Path(".dosing/advisor/decisions.jsonl"), "--log",
+                                  help="Decision log: one JSON line per decision (appended)."),
+    duration_s: float = typer.Option(0.0, help="Stop after this many seconds (0 = until Ctrl-C)."),
+) -> None:
+    """Advise heats where they are: answer every arrival and sample the DCS posts (setpoints only for safe,
+    approved decisions; status and reason always), within the [advisor] deadline, and log each decision."""
+    cfg = config_or_exit(config)
+    creds = _credentials(certificate, private_key, server_certificate, insecure_demo, user)
+    endpoint = endpoint or cfg.opcua.endpoint
+    if not endpoint.startswith("opc.tcp://"):
+        fail(f"--endpoint must start with opc.tcp://, got {endpoint!r}", EXIT_BAD_INPUT)
+    try:
+        loaded = load_heats(data, cfg)
+        if loaded.samples.empty:
+            fail(f"{data}: no sample table (samples*.csv); the advisor learns every stage from it", EXIT_BAD_INPUT)
+        advisor = advisor_from_history(cfg, loaded.heats, loaded.samples)
+        versions = {"stage_models": f"history {history_version(loaded.heats, loaded.samples)} "
+                                    f"({advisor.models.n_heats} heats, {advisor.models.n_stages} stages)",
+                    "history": str(data)}
+        service = AdvisorService(cfg, advisor, endpoint, creds, log_file, model_versions=versions)
+    except (DataFileError, NodeMapError, ValueError) as exc:
+        fail(str(exc), EXIT_BAD_INPUT)
+    console.print(f"advisor ready ({versions['stage_models']}); serving {endpoint}, log {log_file}",
+                  highlight=False)
+
+    async def run() -> None:
+        stop = asyncio.Event()
+        task = asyncio.create_task(service.run(stop))
+        if duration_s > 0:
+            done, _ = await asyncio.wait({task}, timeout=duration_s)
+            if not done:
+                stop.set()
+        await task
+
+    try:
+        asyncio.run(run())
+    except KeyboardInterrupt:
+        console.print("stopped")
+    except DcsUnreachable as exc:
+        fail(f"{exc}; heats go on with today's practice", EXIT_PUBLISH)
+    except ValueError as exc:  # the node map does not match the DCS (a node missing)
+        fail(str(exc), EXIT_BAD_INPUT)
+    console.print(f"answered {service.answered} posts in {service.sessions} DCS sessions", highlight=False)

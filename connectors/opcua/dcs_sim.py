@@ -1,0 +1,194 @@
+"""A simulated plant DCS for the advisor service: an asyncua server with the node map's heat and advice nodes.
+
+It plays the plant side of the in-heat exchange (tests, benchmark, demo): ``post`` writes a heat's arrival or
+latest sample and stage (counter last), ``wait_answer`` polls until the advisor's decision id for that post
+appears and returns the advice, ``approve`` releases a decision that awaits approval. ``DcsController`` lets
+the plant simulator (``run_controlled_heat``, which calls its controller synchronously) follow the advice over
+OPC UA from a worker thread: the DCS posts each state and follows written setpoints, else its fallback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from asyncua import Server, ua
+
+from connectors.opcua.heat_nodes import HeatNodeMap
+from optimizer.config import PlantConfig
+from optimizer.stages.state import HeatController, HeatState, StageDecision
+
+POLL_S = 0.005
+STRING_KEYS = {"approve", "heat_id", "grade", "state_json", "status", "reason", "flags", "decision_id"}
+
+
+def _initial(key: str) -> ua.Variant:
+    if key in STRING_KEYS:
+        return ua.Variant("", ua.VariantType.String)
+    if key == "sample_counter":
+        return ua.Variant(0, ua.VariantType.Int32)
+    if key == "finish":
+        return ua.Variant(False, ua.VariantType.Boolean)
+    return ua.Variant(0.0, ua.VariantType.Double)
+
+
+class SimulatedDcs:
+    """The plant's OPC UA server as the advisor service sees it (see module doc)."""
+
+    def __init__(self, cfg: PlantConfig, endpoint: str, certificate: Path | None = None,
+                 private_key: Path | None = None) -> None:
+        self.cfg, self.endpoint = cfg, endpoint
+        self.nodes = HeatNodeMap.from_config(cfg)
+        self.certificate, self.private_key = certificate, private_key
+        self.server: Server | None = None
+
+    async def start(self) -> SimulatedDcs:
+        srv = Server()
+        await srv.init()
+        srv.set_endpoint(self.endpoint)
+        if self.certificate is not None:
+            srv.set_security_policy([ua.SecurityPolicyType.Basic256Sha256_SignAndEncrypt])
+            await srv.load_certificate(str(self.certificate))
+            await srv.load_private_key(str(self.private_key))
+        else:
+            srv.set_security_policy([ua.SecurityPolicyType.NoSecurity])
+        ns = {ua.NodeId.from_string(n).NamespaceIndex for n in self._all_ids().values()}
+        while max(ns) >= len(await srv.get_namespace_array()):
+            await srv.register_namespace(f"urn:plant:dcs:{len(await srv.get_namespace_array())}")
+        folder = await srv.nodes.objects.add_folder(ua.NodeId("DCS", max(ns)), "DCS")
+        writable = set(self.nodes.output_ids().values()) | {self.nodes.advice.approve_decision_id}
+        for key, nid in self._all_ids().items():
+            var = await folder.add_variable(ua.NodeId.from_string(nid), key, _initial(key.split(".")[1]))
+            if nid in writable:
+                await var.set_writable(True)
+        await srv.start()
+        self.server = srv
+        return self
+
+    async def stop(self) -> None:
+        if self.server is not None:
+            await self.server.stop()
+            self.server = None
+
+    async def __aenter__(self) -> SimulatedDcs:
+        return await self.start()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    def _all_ids(self) -> dict[str, str]:
+        out = {f"in.{k}": v for k, v in self.nodes.input_ids().items()}
+        out.update({f"out.{k}": v for k, v in self.nodes.output_ids().items()})
+        if self.nodes.advice.approve_decision_id:
+            out["out.approve"] = self.nodes.advice.approve_decision_id
+        return out
+
+    async def _write(self, node_id: str, value: ua.Variant) -> None:
+        assert self.server is not None, "start the simulated DCS first"
+        await self.server.get_node(ua.NodeId.from_string(node_id)).write_value(value)
+
+    async def _read(self, node_id: str) -> object:
+        assert self.server is not None, "start the simulated DCS first"
+        return await self.server.get_node(ua.NodeId.from_string(node_id)).read_value()
+
+    async def post(self, state: HeatState) -> str:
+        """Post ``state``'s latest sample (and the stage before it) as the DCS does, counter last; returns the
+        decision id the answer will carry."""
+        ids = self.nodes.input_ids()
+        dbl = ua.VariantType.Double
+        values: list[tuple[str, ua.Variant]] = []
+        if "state_json" in ids:
+            values.append((ids["state_json"], ua.Variant(json.dumps(state.to_dict()), ua.VariantType.String)))
+        else:
+            s, st = state.last, (state.stages[-1] if state.stages else None)
+            values += [(ids["grade"], ua.Variant(state.grade, ua.VariantType.String)),
+                       (ids["steel_weight_t"], ua.Variant(state.steel_weight_t, dbl)),
+                       (ids["sample_minutes_from_start"], ua.Variant(s.minutes_from_start, dbl)),
+                       (ids["sample_temperature_degC"], ua.Variant(s.temperature_degC, dbl)),
+                       (ids["stage_arc_energy_kWh"], ua.Variant(st.arc_energy_kWh if st else 0.0, dbl))]
+            for key, v in (("oxygen_ppm", state.oxygen_ppm), ("slag_feo_wt_pct", state.slag_feo_wt_pct),
+                           ("stage_arc_time_min", st.arc_time_min if st else 0.0)):
+                if key in ids:
+                    values.append((ids[key], ua.Variant(float(v), dbl)))
+            values += [(ids[f"wt_pct.{el}"], ua.Variant(float(s.wt_pct.get(el, 0.0)), dbl))
+                       for el in self.cfg.elements]
+            values += [(ids[f"add_kg.{m}"], ua.Variant(float(st.additions_kg.get(m, 0.0)) if st else 0.0, dbl))
+                       for m in self.cfg.material_names]
+        values.append((ids["heat_id"], ua.Variant(state.heat_id, ua.VariantType.String)))
+        values.append((ids["sample_counter"], ua.Variant(state.n_stages, ua.VariantType.Int32)))
+        for nid, v in values:
+            await self._write(nid, v)
+        return f"{state.heat_id}/{state.n_stages}"
+
+    async def advice(self) -> dict[str, object]:
+        """The advice nodes as the DCS reads them: decision id, status, reason, flags, setpoints."""
+        ids = self.nodes.output_ids()
+        out: dict[str, object] = {k: await self._read(v) for k, v in ids.items() if not k.startswith("add_kg.")}
+        out["additions_kg"] = {m: await self._read(ids[f"add_kg.{m}"]) for m in self.cfg.material_names}
+        return out
+
+    async def wait_answer(self, decision_id: str, timeout_s: float = 120.0) -> dict[str, object]:
+        """Poll until the advice carries ``decision_id`` (bounded by ``timeout_s``); the advice read consistently
+        (decision id before and after agree)."""
+        ids = self.nodes.output_ids()
+        for _ in range(int(timeout_s / POLL_S) + 1):
+            if await self._read(ids["decision_id"]) == decision_id:
+                answer = await self.advice()
+                if answer["decision_id"] == decision_id:
+                    return answer
+            await asyncio.sleep(POLL_S)
+        raise TimeoutError(f"no answer {decision_id!r} from the advisor within {timeout_s:g} s")
+
+    async def approve(self, decision_id: str) -> None:
+        """An engineer releases a decision that awaits approval."""
+        nid = self.nodes.advice.approve_decision_id
+        if not nid:
+            raise ValueError("the node map has no advice.approve_decision_id node")
+        await self._write(nid, ua.Variant(decision_id, ua.VariantType.String))
+
+
+def decision_from_advice(answer: dict[str, object]) -> StageDecision | None:
+    """The stage the DCS follows from a written answer; None when no setpoints were written for it."""
+    if answer["status"] != "written":
+        return None
+    if answer["finish"]:
+        return StageDecision(True, source="advisor over OPC UA")
+    adds = {m: float(kg) for m, kg in dict(answer["additions_kg"]).items() if float(kg) > 0}
+    return StageDecision(False, adds, float(answer["arc_energy_kWh"]), hold_min=float(answer["hold_min"]),
+                         stir_min=float(answer.get("stir_min", 0.0)), source="advisor over OPC UA")
+
+
+@dataclass
+class DcsController:
+    """A HeatController for the plant simulator that asks over OPC UA (call it from a worker thread; ``loop``
+    runs the simulated DCS). Without written setpoints the DCS follows ``fallback`` (its level 2)."""
+
+    dcs: SimulatedDcs
+    loop: asyncio.AbstractEventLoop
+    fallback: HeatController
+    timeout_s: float = 120.0
+
+    def _ask(self, state: HeatState, fallback: Callable[[HeatState], StageDecision]) -> StageDecision:
+        async def round_trip() -> dict[str, object]:
+            return await self.dcs.wait_answer(await self.dcs.post(state), self.timeout_s)
+
+        t0 = time.perf_counter()
+        answer = asyncio.run_coroutine_threadsafe(round_trip(), self.loop).result(self.timeout_s + 10)
+        self.round_trip_s.append(time.perf_counter() - t0)
+        self.answers.append(answer)
+        return decision_from_advice(answer) or fallback(state)
+
+    def __post_init__(self) -> None:
+        self.answers: list[dict[str, object]] = []
+        self.round_trip_s: list[float] = []  # post to readable answer, per post (seconds)
+
+    def on_arrival(self, state: HeatState) -> StageDecision:
+        return self._ask(state, self.fallback.on_arrival)
+
+    def on_sample(self, state: HeatState) -> StageDecision:
+        return self._ask(state, self.fallback.on_sample)
+
