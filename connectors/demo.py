@@ -3,7 +3,9 @@
 simulate history (built-in plant simulator) -> `dosing nightly` on embedded defaults (validate, train and
 promote in the local MLflow store, optimize tomorrow's schedule, HTML report, hand over to the setpoint server)
 -> a local OPC UA server secured with Basic256Sha256 publishes it -> a simulated DCS reads the setpoints over
-OPC UA (SignAndEncrypt) and the simulator applies them -> compare with today's practice on the same heats.
+OPC UA (SignAndEncrypt) and the simulator applies them -> compare with today's practice on the same heats -> the
+heat-by-heat advisor decides a few fresh heats live: a simulated DCS posts each arrival and sample over OPC UA,
+the advisor service answers, the plant follows.
 Files land under ``.dosing/demo/``.
 """
 
@@ -23,15 +25,20 @@ import pandas as pd
 from connectors.files import load_heats
 from connectors.nightly import run_nightly
 from connectors.opcua import Credentials, SetpointServer, add_user, connect, create_certificate, read_setpoints
-from optimizer.config import PlantConfig, load_config
+from connectors.opcua.advisor_service import AdvisorService
+from connectors.opcua.dcs_sim import DcsController, SimulatedDcs
+from optimizer.advisor import advisor_from_history
+from optimizer.config import AutoApprove, PlantConfig, load_config
 from optimizer.recommendation import Recommendation
 from optimizer.schedule import HeatContext
 from optimizer.simulator import compare, draw_heats, evaluate, make_policy, schedule_frame, simulate_history
-from optimizer.simulator.heats import EVALUATION_STREAM
+from optimizer.simulator.heats import EVALUATION_STREAM, heat_rng
+from optimizer.simulator.plant import PlanFollower, run_controlled_heat
 from optimizer.simulator.policies import HeatPlan, Level2Policy
 
 DEMO = Path(".dosing/demo")
 HISTORY_HEATS, DAY_HEATS, SEED = 2000, 30, 2026
+LIVE_HEATS = 5  # heats the advisor decides live over OPC UA in step 5
 
 
 @dataclass
@@ -107,10 +114,56 @@ def main() -> int:
     print(f"  material cost {c['pct_material_cost']:+.1f} %, energy {c['pct_energy']:+.1f} %, off-spec heats "
           f"{int(dcs.off_spec.sum())} vs {int(base.off_spec.sum())} (one day: see experiments/closed_loop.py for "
           "a statistically meaningful comparison)")
+    step(f"5. heats advised live: a simulated DCS posts each arrival and sample over OPC UA (SignAndEncrypt), the "
+         f"advisor service answers, the plant follows ({LIVE_HEATS} heats)")
+    live = asyncio.run(advise_live(cfg, heats, samples))
+    for line in live:
+        print(line)
     print(f"\ndone in {time.perf_counter() - t0:.0f} s.\nReport (open in a browser): {night.report_file.resolve()}\n"
           f"Recommendation: {js}\nPublished over OPC UA as recommendation {rec.recommendation_id}; server state "
           f"and audit log: {DEMO / 'opcua'}\nMLflow store: .dosing/mlflow.db (`dosing models` lists the versions)")
     return 0
+
+
+async def advise_live(cfg: PlantConfig, heats: pd.DataFrame, samples: pd.DataFrame) -> list[str]:
+    """The advisor decides LIVE_HEATS fresh heats stage by stage through a simulated DCS (see step 5)."""
+    bounds = AutoApprove(max_kg={m.name: m.max_kg_per_heat for m in cfg.materials},  # set by the engineers
+                         max_arc_energy_kWh_per_stage=cfg.safety.max_arc_energy_kWh, max_hold_min=30.0)
+    cfg = cfg.model_copy(update={"advisor": cfg.advisor.model_copy(update={"auto_approve": bounds})})
+    advisor = advisor_from_history(cfg, heats, samples)
+    pki = DEMO / "pki-live"
+    server = await create_certificate(pki / "dcs", "plant-dcs", "localhost")
+    client = await create_certificate(pki / "advisor", "dosing-advisor", "localhost", client=True)
+    endpoint = f"opc.tcp://127.0.0.1:{free_port()}/plant/"
+    log_file = DEMO / "advisor-decisions.jsonl"
+    lines = []
+    async with SimulatedDcs(cfg, endpoint, *server) as dcs:
+        service = AdvisorService(cfg, advisor, endpoint, Credentials(*client, server[0], name="dosing-advisor"),
+                                 log_file, deadline_s=30.0)
+        stop = asyncio.Event()
+        task = asyncio.create_task(service.run(stop))
+        loop = asyncio.get_running_loop()
+        for k, heat in enumerate(draw_heats(cfg, LIVE_HEATS, SEED + 1, EVALUATION_STREAM)):
+            practice = PlanFollower(cfg, Level2Policy(cfg).decide(heat.context))
+            ctl = DcsController(dcs, loop, fallback=practice, timeout_s=60.0)
+            rng = heat_rng(SEED + 1, EVALUATION_STREAM + 100, k)
+            rec = await asyncio.to_thread(run_controlled_heat, cfg, heat, ctl, rng)
+            today = run_controlled_heat(cfg, heat, practice, heat_rng(SEED + 1, EVALUATION_STREAM + 100, k))
+            statuses = ", ".join(str(a.get("status")) for a in ctl.answers)
+            lines.append(f"  {heat.context.heat_id} {heat.context.grade:7s} advised: {rec.n_samples} samples, "
+                         f"{rec.treatment_time_min:4.1f} min, {_money(cfg, rec):6.0f} {cfg.plant.currency}, "
+                         f"{'in spec' if not rec.off_spec else 'OFF-SPEC'} | today's practice: {today.n_samples} "
+                         f"samples, {today.treatment_time_min:4.1f} min, {_money(cfg, today):6.0f}, "
+                         f"{'in spec' if not today.off_spec else 'OFF-SPEC'} | answers: {statuses}")
+        stop.set()
+        await task
+    lines.append(f"  every decision with its inputs and model version: {log_file}")
+    return lines
+
+
+def _money(cfg: PlantConfig, rec) -> float:  # noqa: ANN001 (a simulator HeatRecord)
+    return sum(cfg.material(m).price_per_kg * kg for m, kg in rec.additions_kg.items()) + \
+        cfg.energy.price_per_kWh * rec.arc_energy_kWh
 
 
 async def publish_and_read(cfg: PlantConfig, rec) -> tuple[dict, str]:  # noqa: ANN001

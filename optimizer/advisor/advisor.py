@@ -196,7 +196,8 @@ class _StageLP:
         m.O = pyo.Set(initialize=list(self.windows), ordered=True)
         m.kg = pyo.Var(m.M, bounds=lambda _, k: self.bounds[k])
         used = state.energy_kWh()
-        m.kwh = pyo.Var(bounds=(0.0, max(cfg.safety.max_arc_energy_kWh - used, 0.0)))
+        stage_kwh = adv.support.max_stage_kWh[self.trim] or cfg.safety.max_arc_energy_kWh  # inside the history
+        m.kwh = pyo.Var(bounds=(0.0, max(min(cfg.safety.max_arc_energy_kWh - used, stage_kwh), 0.0)))
         m.hold = pyo.Var(bounds=(0.0, MAX_HOLD_MIN))
         m.lo = pyo.Param(m.O, mutable=True, initialize=-1e9)
         m.hi = pyo.Param(m.O, mutable=True, initialize=1e9)
