@@ -93,7 +93,7 @@ def simulate(
 
 @app.command("evaluate")
 def evaluate_cmd(
-    policy: str = typer.Option("baseline", "--policy", "-p", help="baseline | better | worse | optimizer | "
+    policy: str = typer.Option("baseline", "--policy", "-p", help="baseline | better | worse | optimizer | advisor | "
                                "a recommendations .json made from `dosing simulate --schedule-only`."),
     heats: int = typer.Option(500, "--heats", "-n", help="Number of fresh heats."),
     seed: int = typer.Option(0, "--seed", help="Seed of the fresh heats (evaluation stream, disjoint from the "
