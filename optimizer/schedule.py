@@ -5,8 +5,10 @@ initial_temperature_degC, initial_oxygen_ppm; optional ``sd_<column>`` give the 
 expected value, and ``previous_add_<material>_kg`` the last setpoint written for that heat (safety: maximum
 change). Missing expected initial chemistry is rejected, never guessed, unless the caller reads the schedule
 with ``arrival_optional=True``: then a schedule that holds only heat_id, planned_time, grade and steel_weight_t is
-enough, and the missing arrival values are filled by :meth:`Schedule.fill_arrival` from a forecast (the grade's
-expected arrival learned from history, ``optimizer.stages.arrival``): the night cannot know the real arrival.
+enough (a schedule with some arrival columns must have all of them: a missing one is a mistake, not a
+forecast), and the missing arrival values (absent columns, or blank cells) are filled by
+:meth:`Schedule.fill_arrival` from a forecast (the grade's expected arrival learned from history,
+``optimizer.stages.arrival``): the night cannot know the real arrival.
 """
 
 from __future__ import annotations
@@ -120,6 +122,11 @@ def parse_schedule(df: pd.DataFrame, cfg: PlantConfig, source: str = "<schedule>
     missing = [c for c in schedule_columns(cfg, arrival_optional) if c not in df.columns]
     if missing:
         raise DataFileError(f"{source}: schedule columns missing: {missing}")
+    given = [c for c in arrival_columns(cfg)[:-1] if c in df.columns]  # oxygen is optional anyway
+    if arrival_optional and given and len(given) < len(arrival_columns(cfg)) - 1:
+        absent = [c for c in arrival_columns(cfg)[:-1] if c not in df.columns]
+        raise DataFileError(f"{source}: schedule columns missing: {absent} (give every arrival column, or none of "
+                            "them to plan from the grade's expected arrival state)")
     heats, problems, lines, absent = [], [], {}, {}
     seen: set[str] = set()
     for i, row in enumerate(df.to_dict("records")):
