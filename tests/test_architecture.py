@@ -184,16 +184,21 @@ def test_upward_sibling_and_connector_imports_are_found():
         "optimizer.newpkg.mod": set(),  # no layer
     }
     bad = layer_violations(fake)
+    r = _rank()
     assert bad == [
         "optimizer.newpkg.mod: in no layer of LAYERS",
-        "optimizer.dosing.run imports connectors.tracking, a higher layer (connectors.tracking is layer 9, "
-        "optimizer.dosing is layer 6)",
-        "optimizer.embedding.api imports optimizer.surrogates.train, a sibling (optimizer.surrogates is layer 5, "
-        "optimizer.embedding is layer 5)",
-        "optimizer.surrogates.train imports optimizer.dosing.prior, a higher layer (optimizer.dosing is layer 6, "
-        "optimizer.surrogates is layer 5)",
+        f"optimizer.dosing.run imports connectors.tracking, a higher layer (connectors.tracking is layer "
+        f"{r['connectors.tracking']}, optimizer.dosing is layer {r['optimizer.dosing']})",
+        f"optimizer.embedding.api imports optimizer.surrogates.train, a sibling (optimizer.surrogates is layer "
+        f"{r['optimizer.surrogates']}, optimizer.embedding is layer {r['optimizer.embedding']})",
+        f"optimizer.surrogates.train imports optimizer.dosing.prior, a higher layer (optimizer.dosing is layer "
+        f"{r['optimizer.dosing']}, optimizer.surrogates is layer {r['optimizer.surrogates']})",
     ]
     assert optimizer_to_connectors(fake) == ["optimizer.dosing.run imports connectors.tracking"]
+
+
+def _rank() -> dict[str, int]:
+    return {u: i for i, layer in enumerate(LAYERS) for u in layer}
 
 
 def test_the_checks_fail_on_the_tree_before_this_layering(tmp_path):
@@ -215,5 +220,7 @@ def test_the_checks_fail_on_the_tree_before_this_layering(tmp_path):
         (tmp_path / rel).write_text(text)
     old = import_graph(tmp_path)
     assert ["optimizer.dosing.pool", "optimizer.dosing.run"] in cycles(old)
-    assert "optimizer.dosing.policy imports optimizer.simulator.policies, a higher layer (optimizer.simulator is " \
-           "layer 7, optimizer.dosing is layer 6)" in layer_violations(old)
+    r = _rank()
+    want = f"optimizer.dosing.policy imports optimizer.simulator.policies, a higher layer (optimizer.simulator is " \
+           f"layer {r['optimizer.simulator']}, optimizer.dosing is layer {r['optimizer.dosing']})"
+    assert want in layer_violations(old)
