@@ -296,6 +296,14 @@ class Material(_Section):
             )
         return self
 
+    def feeder_amount(self, kg: float) -> float:
+        """What the feeder can add for ``kg``: up to the next feeder step (a step short misses the aim);
+        continuous feeders (wire, step 0) to 0.1 kg; nothing below 1e-6 kg."""
+        if kg < 1e-6:
+            return 0.0
+        step = self.feeder_step_kg if self.feeder_step_kg > 0 else 0.1
+        return round(math.ceil(kg / step - 1e-9) * step, 6)
+
 
 class Window(_Section):
     """min/aim/max of one quantity; min and aim are optional (a 'max only' limit)."""

@@ -23,7 +23,6 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-import numpy as np
 import pyomo.environ as pyo
 from pyomo.contrib.solver.common.factory import SolverFactory
 from pyomo.contrib.solver.common.results import SolutionStatus
@@ -291,8 +290,7 @@ class _StageLP:
                 return None
             res.solution_loader.load_vars()
             m = self.model
-            adds = {k: _to_step(float(m.kg[k].value or 0.0), self.adv.cfg.material(k).feeder_step_kg)
-                    for k in self.mats}
+            adds = {k: self.adv.cfg.material(k).feeder_amount(float(m.kg[k].value or 0.0)) for k in self.mats}
             adds = {k: min(v, self.bounds[k][1]) if v > self.bounds[k][1] else v for k, v in adds.items()}
             kwh = max(float(m.kwh.value or 0.0), 0.0)
             hold = max(float(m.hold.value or 0.0), 0.0)
@@ -351,11 +349,3 @@ def _measured(state: HeatState, name: str) -> float:
     if name == TEMPERATURE:
         return state.last.temperature_degC
     return float(state.last.wt_pct.get(name[: -len("_wt_pct")], math.nan))
-
-
-def _to_step(kg: float, step: float) -> float:
-    """A feeder's amount: continuous feeders to 0.1 kg, others up to the next step (a step short misses)."""
-    if kg < 1e-6:
-        return 0.0
-    step = step if step > 0 else 0.1
-    return round(float(np.ceil(kg / step - 1e-6) * step), 6)

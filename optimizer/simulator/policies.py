@@ -158,14 +158,7 @@ def level2_additions(cfg: PlantConfig, ctx: HeatContext, aims: Mapping[str, floa
     res = linprog(cost, A_ub=np.array(a_ub), b_ub=np.array(b_ub), bounds=bounds, method="highs")
     if res.status != 0:
         return {m.name: m.min_kg_per_heat for m in mats}
-    return {m.name: _to_step(x, m.feeder_step_kg) for m, x in zip(mats, res.x, strict=True)}
-
-
-def _to_step(kg: float, step: float) -> float:
-    if kg < 1e-6:
-        return 0.0
-    step = step if step > 0 else 0.1  # continuous feeders (wire) are set to 0.1 kg
-    return round(float(np.ceil(kg / step - 1e-9) * step), 6)  # round up: a step short misses the aim
+    return {m.name: m.feeder_amount(float(x)) for m, x in zip(mats, res.x, strict=True)}
 
 
 def energy_for(cfg: PlantConfig, ctx: HeatContext, adds: Mapping[str, float], n_samples: int, aim_degC: float,

@@ -81,7 +81,7 @@ def forecast(models: StageModels, state: HeatState, name: str) -> OutcomeForecas
         past_v.append(m.variance(j + 1 > 1, lv))
         shared.append(m.meas_variance(lv))
     d = m.effect_cov.shape[0]
-    ctx_next = _next_context(state)
+    ctx_next = stage_context(state)
     lin = models.linear(name, ctx_next)
     before = _value(state.last, name)
     trim_next = ctx_next.stage_no > 1
@@ -107,11 +107,6 @@ def forecast(models: StageModels, state: HeatState, name: str) -> OutcomeForecas
     gain = xp.T @ kinv @ u_last
     return OutcomeForecast(name, before, lin, effect, shift, cross, gain, meas_last, float(u_last @ kinv @ u_last),
                            m.effect_cov, v_next, m.meas_var, m.scale, scaled)
-
-
-def _next_context(state: HeatState) -> StageContext:
-    return StageContext(state.steel_weight_t, state.last.temperature_degC, state.n_stages + 1, state.oxygen_ppm,
-                        state.slag_feo_wt_pct)
 
 
 def _value(sample, name: str) -> float:  # noqa: ANN001 (a Sample)
