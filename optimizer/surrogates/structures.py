@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Protocol, Self
 
 import numpy as np
 import pandas as pd
@@ -25,6 +26,20 @@ from optimizer.config import PlantConfig
 from optimizer.surrogates.features import prior_gain
 
 MIN_WEIGHT_T = 1.0
+
+
+class Structure(Protocol):
+    """What training asks of a candidate structure: a name, ``fit`` on heats and an outcome, ``predict``, and
+    the prediction as linear terms in the decisions once a heat's context is known."""
+
+    @property
+    def name(self) -> str: ...
+
+    def fit(self, df: pd.DataFrame, y: np.ndarray) -> Self: ...
+
+    def predict(self, df: pd.DataFrame) -> np.ndarray: ...
+
+    def linear_terms(self, context: Mapping[str, float | str]) -> tuple[float, dict[str, float]]: ...
 
 
 @dataclass
