@@ -55,10 +55,8 @@ from sklearn.ensemble import (
 from sklearn.tree import DecisionTreeRegressor
 
 from optimizer.embedding.errors import UnsupportedEstimatorError
-from optimizer.embedding.features import Feature
+from optimizer.embedding.features import Expr, Feature
 from optimizer.embedding.splits import left_inset, left_max_array, right_start
-
-Expr = Any  # a Pyomo expression or indexed Var (pyomo ships no types)
 
 
 @dataclass
