@@ -186,7 +186,7 @@ def test_upward_sibling_and_connector_imports_are_found():
     bad = layer_violations(fake)
     assert bad == [
         "optimizer.newpkg.mod: in no layer of LAYERS",
-        "optimizer.dosing.run imports connectors.tracking, a higher layer (connectors.tracking is layer 9, "
+        "optimizer.dosing.run imports connectors.tracking, a higher layer (connectors.tracking is layer 10, "
         "optimizer.dosing is layer 6)",
         "optimizer.embedding.api imports optimizer.surrogates.train, a sibling (optimizer.surrogates is layer 5, "
         "optimizer.embedding is layer 5)",
