@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_core import ErrorDetails
 
 from optimizer.errors import ConfigError, UnknownGradeError
 
@@ -214,14 +215,17 @@ SecurityPolicyName = Literal[
 ]
 
 
+_DEFAULT_SECURITY_POLICIES: tuple[SecurityPolicyName, ...] = (
+    "Aes256Sha256RsaPss_SignAndEncrypt", "Aes128Sha256RsaOaep_SignAndEncrypt", "Basic256Sha256_SignAndEncrypt")
+
+
 class OpcUa(_Section):
     """OPC UA endpoint of our setpoint server and the plant's node map."""
 
     endpoint: str = "opc.tcp://127.0.0.1:4840/dosing/"
     namespace_uri: str = "urn:steel-dosing"
     security_policies: list[SecurityPolicyName] = Field(
-        default_factory=lambda: ["Aes256Sha256RsaPss_SignAndEncrypt", "Aes128Sha256RsaOaep_SignAndEncrypt",
-                                 "Basic256Sha256_SignAndEncrypt"],
+        default_factory=lambda: list(_DEFAULT_SECURITY_POLICIES),
         min_length=1,
         description="OPC UA security policies and modes the setpoint server offers (only these; None security "
                     "only with `dosing serve --insecure-demo`)",
@@ -503,7 +507,7 @@ def _key(loc: tuple, raw: dict) -> str:
     return "".join(parts) or "<top level>"
 
 
-def _msg(err: dict) -> str:
+def _msg(err: ErrorDetails) -> str:
     msg = err["msg"].removeprefix("Value error, ")
     if err["type"] == "extra_forbidden":
         return "unknown key (typo? see the example config)"

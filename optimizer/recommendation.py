@@ -12,7 +12,7 @@ import json
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
@@ -70,8 +70,9 @@ class Recommendation(BaseModel):
     heats: list[HeatRecommendation]
 
     @classmethod
-    def new(cls, plant: str, heats: list[HeatRecommendation], valid_h: float, **kw: object) -> Recommendation:
-        """A fresh proposed recommendation valid for ``valid_h`` hours from now."""
+    def new(cls, plant: str, heats: list[HeatRecommendation], valid_h: float, **kw: Any) -> Recommendation:
+        """A fresh proposed recommendation valid for ``valid_h`` hours from now (``kw``: more fields, which
+        pydantic validates)."""
         now = datetime.now(UTC)
         return cls(plant=plant, created_at=now, valid_until=now + timedelta(hours=valid_h), heats=heats, **kw)
 

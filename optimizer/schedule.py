@@ -19,6 +19,7 @@ from typing import Protocol
 
 import numpy as np
 import pandas as pd
+from pandas.api.typing import NaTType
 
 from optimizer.config import PlantConfig
 from optimizer.errors import DataFileError
@@ -124,10 +125,13 @@ def parse_schedule(df: pd.DataFrame, cfg: PlantConfig, source: str = "<schedule>
         raise DataFileError(f"{source}: schedule columns missing: {missing}")
     given = [c for c in arrival_columns(cfg)[:-1] if c in df.columns]  # oxygen is optional anyway
     if arrival_optional and given and len(given) < len(arrival_columns(cfg)) - 1:
-        absent = [c for c in arrival_columns(cfg)[:-1] if c not in df.columns]
-        raise DataFileError(f"{source}: schedule columns missing: {absent} (give every arrival column, or none of "
+        lacking = [c for c in arrival_columns(cfg)[:-1] if c not in df.columns]
+        raise DataFileError(f"{source}: schedule columns missing: {lacking} (give every arrival column, or none of "
                             "them to plan from the grade's expected arrival state)")
-    heats, problems, lines, absent = [], [], {}, {}
+    heats: list[HeatContext] = []
+    problems: list[tuple[str, int, str, str, str]] = []
+    lines: dict[str, int] = {}
+    absent: dict[str, list[str]] = {}
     seen: set[str] = set()
     for i, row in enumerate(df.to_dict("records")):
         gaps = [c for c in arrival_columns(cfg) if np.isnan(_num(row.get(c)))] if arrival_optional else []
@@ -176,20 +180,26 @@ def _row_problems(row: dict, cfg: PlantConfig, seen: set[str], skip: set[str] | 
         v = _num(row.get(element_col("initial", el)))
         if np.isnan(v) or not 0 <= v <= 30:
             errs.append((element_col("initial", el), f"expected initial {el} missing or outside 0..30 wt% ({v})"))
-    if _planned(row.get("planned_time")) is pd.NaT:
+    if not _is_time(row.get("planned_time")):
         errs.append(("planned_time", f"not a date/time: {row.get('planned_time')!r}; use ISO 8601 in UTC, e.g. "
                      "2026-12-02T06:30:00Z (or leave it empty)"))
     return errs
 
 
 def _planned(v: object) -> pd.Timestamp | None:
-    """The planned time, None when blank, NaT when it cannot be parsed."""
+    """The planned time, None when blank; ValueError or TypeError when it cannot be parsed (checked by
+    ``_row_problems`` before a context is made)."""
     if v is None or (isinstance(v, float) and np.isnan(v)) or str(v).strip() in ("", "nan", "<NA>"):
         return None
+    return pd.Timestamp(v)  # type: ignore[arg-type]  # any cell value: what pandas cannot parse raises
+
+
+def _is_time(v: object) -> bool:
+    """Whether a planned-time cell is blank or a date/time."""
     try:
-        return pd.Timestamp(v)  # type: ignore[arg-type]
+        return not isinstance(_planned(v), NaTType)  # "NaT" itself parses, to NaT
     except (ValueError, TypeError):
-        return pd.NaT
+        return False
 
 
 def _context(row: dict, cfg: PlantConfig) -> HeatContext:

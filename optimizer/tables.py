@@ -49,7 +49,7 @@ class CsvDialect:
         return sep + (" with decimal commas" if self.decimal == "," else "")
 
 
-def read_table(path: Path, dtype: dict[str, object] | None = None) -> Table:
+def read_table(path: Path, dtype: dict[str, str | type] | None = None) -> Table:
     """Read a CSV/Parquet file (see module doc); ``dtype`` pins column types (e.g. ``{"heat_id": "string"}``)."""
     if not path.exists():
         raise DataFileError(f"{path}: file not found")
@@ -76,7 +76,7 @@ def _read_parquet(path: Path) -> pd.DataFrame:
         raise
 
 
-def _read_csv(path: Path, dtype: dict[str, object] | None) -> Table:
+def _read_csv(path: Path, dtype: dict[str, str | type] | None) -> Table:
     head = _head_text(path)
     lines = [ln for ln in head.splitlines() if ln.strip()]
     if not lines:

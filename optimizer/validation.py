@@ -65,14 +65,15 @@ class _Reporter:
     """Collects (row, field, reason) problems for a frame."""
 
     def __init__(self, df: pd.DataFrame, source: str) -> None:
-        self.df, self.source, self.rows = df, source, []
+        self.df, self.source = df, source
+        self.rows: list[tuple[str, int, str, str, str]] = []  # REPORT_COLUMNS
         self.bad = np.zeros(len(df), dtype=bool)
 
     def add(self, mask: np.ndarray, field_name: str, reason: str | pd.Series) -> None:
         idx = np.flatnonzero(mask)
         reasons = reason if isinstance(reason, pd.Series) else None
         for i in idx:
-            text = str(reasons.iloc[i]) if reasons is not None else reason
+            text = str(reasons.iloc[i] if reasons is not None else reason)
             hid = self.df[KEY].iloc[i] if KEY in self.df else None
             self.rows.append((self.source, int(self.df["_row"].iloc[i]), _clean_id(hid), field_name, text))
         self.bad |= mask

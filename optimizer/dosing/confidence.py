@@ -86,7 +86,8 @@ def band_ceiling(cfg: PlantConfig, heat: HeatContext, surrogates) -> float:  # n
     def fits(conf: float) -> bool:
         return all(2 * min(halfwidth(sur, s, conf, g.name) for s in counts) <= width for sur, width in windows)
 
-    lo, hi = g.min_confidence, g.confidence
+    lo = g.confidence if g.min_confidence is None else g.min_confidence  # no floor: only the grade's own
+    hi = g.confidence
     if fits(hi) or not fits(lo):
         return hi if fits(hi) else lo
     for _ in range(40):

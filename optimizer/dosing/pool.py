@@ -165,18 +165,22 @@ class HeatPool:
         self.owner: dict[str, int] = {}
         self.replaced = 0  # workers killed by the watchdog
         for _ in range(max(workers, 0)):
-            self.conns.append(None)
-            self.procs.append(None)
-            self._start(len(self.procs) - 1)
+            conn, proc = self._spawn()
+            self.conns.append(conn)
+            self.procs.append(proc)
 
-    def _start(self, w: int) -> None:
-        """Start worker ``w`` (a fresh process with no kept models)."""
+    def _spawn(self) -> tuple[Connection, mp.process.BaseProcess]:
+        """A fresh worker process with no kept models, and the parent's end of its pipe."""
         ctx = mp.get_context()
         parent, child = ctx.Pipe()
         proc = ctx.Process(target=_serve, args=(child, self.cfg, self.surrogates, self.keep_models), daemon=True)
         proc.start()
         child.close()
-        self.conns[w], self.procs[w] = parent, proc
+        return parent, proc
+
+    def _start(self, w: int) -> None:
+        """Start worker ``w`` afresh (a new process with no kept models)."""
+        self.conns[w], self.procs[w] = self._spawn()
 
     def __enter__(self) -> HeatPool:
         return self
@@ -213,7 +217,7 @@ class HeatPool:
                     busy[w] = (job, time.monotonic())
             first_due = min(sent for _, sent in busy.values()) + self.deadline_s
             for conn in wait([self.conns[w] for w in busy], timeout=max(0.0, first_due - time.monotonic())):
-                w = self.conns.index(conn)
+                w = next(w for w in busy if self.conns[w] is conn)
                 job, _ = busy.pop(w)
                 out[job.heat.heat_id] = self._receive(w, job.heat)
             now = time.monotonic()

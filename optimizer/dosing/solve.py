@@ -55,12 +55,12 @@ class KeptSolve:
         self._highs_total_s = 0.0
 
     def solve(self, time_limit_s: float | None = None) -> SolveOutcome:
-        extra = {}
+        updates = None
         if self._start is not None:
             self.opt.update()
             self.opt._solver_model.setSolution(self._start)  # noqa: SLF001 (highspy.Highs behind Pyomo)
-            extra = {"auto_updates": _NO_UPDATES}
-        out = _run(self.opt, self.model, self.cfg, time_limit_s, **extra)
+            updates = _NO_UPDATES
+        out = _run(self.opt, self.model, self.cfg, time_limit_s, auto_updates=updates)
         total = out.highs_seconds  # HiGHS's run time accumulates over the runs of one instance
         out = replace(out, highs_seconds=total - self._highs_total_s)
         self._highs_total_s = total
@@ -69,7 +69,9 @@ class KeptSolve:
 
 
 def _run(opt, model: pyo.ConcreteModel, cfg: PlantConfig, time_limit_s: float | None,  # noqa: ANN001
-         rel_gap: float | None = None, **extra) -> SolveOutcome:
+         rel_gap: float | None = None, auto_updates: dict[str, bool] | None = None) -> SolveOutcome:
+    """One HiGHS run; ``auto_updates`` (a warm re-solve of the same model) tells Pyomo what did not change."""
+    extra = {} if auto_updates is None else {"auto_updates": auto_updates}
     t0 = time.perf_counter()
     res = opt.solve(model, time_limit=time_limit_s or cfg.solver.time_limit_s,
                     rel_gap=cfg.solver.mip_gap if rel_gap is None else rel_gap, solver_options=_options(model),

@@ -81,9 +81,8 @@ class PredictorHandle:
         On one OpenMP thread: HistGradientBoosting's predict runs OpenMP, and GNU OpenMP hangs in a process forked
         from one that already used it (the dosing heat pool's workers, once the parent fitted or predicted with
         such a model); one row needs no threads anyway."""
-        x = self.input_values()
-        if not hasattr(self.estimator, "feature_names_in_"):
-            x = x.to_numpy()
+        frame = self.input_values()
+        x = frame if hasattr(self.estimator, "feature_names_in_") else frame.to_numpy()
         with threadpool_limits(limits=1, user_api="openmp"):
             y = self.estimator.predict(x)
         return float(np.asarray(y).reshape(1, -1)[0, self.output_index])

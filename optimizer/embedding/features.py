@@ -13,6 +13,8 @@ from typing import Any
 
 import pyomo.environ as pyo
 
+Expr = Any  # a Pyomo expression or indexed Var (pyomo ships no types)
+
 
 @dataclass(frozen=True)
 class Feature:

@@ -18,7 +18,7 @@ import numpy as np
 import pyomo.environ as pyo
 
 from optimizer.embedding.errors import UnsupportedEstimatorError
-from optimizer.embedding.features import Feature
+from optimizer.embedding.features import Expr, Feature
 
 
 def add_mlp(blk: pyo.Block, est, feats: list[Feature], output: int = 0) -> tuple[object, int]:  # noqa: ANN001
@@ -30,11 +30,11 @@ def add_mlp(blk: pyo.Block, est, feats: list[Feature], output: int = 0) -> tuple
     lb = np.array([float(f.value) if f.fixed else f.lb for f in feats])
     ub = np.array([float(f.value) if f.fixed else f.ub for f in feats])
     bounds = preactivation_bounds(est.coefs_, est.intercepts_, lb, ub)
-    layer: list[object] = [float(f.value) if f.fixed else f.expr for f in feats]
+    layer: list[Expr] = [float(f.value) if f.fixed else f.expr for f in feats]
     n_bin = 0
     for k, (w, b) in enumerate(zip(est.coefs_[:-1], est.intercepts_[:-1], strict=True)):
         lo, hi = bounds[k]
-        nxt: list[object] = []
+        nxt: list[Expr] = []
         for j in range(w.shape[1]):
             if hi[j] <= 0:
                 nxt.append(0.0)
@@ -103,8 +103,8 @@ def _relu_relaxation(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.nda
     return up_slope, up_icpt, low_slope
 
 
-def _affine(layer: list[object], w: np.ndarray, b: float) -> object:
-    expr: object = b
+def _affine(layer: list[Expr], w: np.ndarray, b: float) -> Expr:
+    expr: Expr = b
     for x, wi in zip(layer, w, strict=True):
         wi = float(wi)
         if wi == 0.0 or (isinstance(x, float) and x == 0.0):

@@ -11,6 +11,7 @@ the piece and ``u = u_1 + u_2 + u_3`` split over them (the convex hull of the th
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 import pyomo.environ as pyo
@@ -19,7 +20,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, MinMaxScaler, OneHotEncoder, StandardScaler
 
 from optimizer.embedding.errors import UnsupportedEstimatorError
-from optimizer.embedding.features import Feature
+from optimizer.embedding.features import Expr, Feature
 
 SUPPORTED_TRANSFORMERS = ("StandardScaler", "MinMaxScaler (also clip=True)", "OneHotEncoder (fixed categories)",
                           "ColumnTransformer", "'passthrough'", "'drop'", "FunctionTransformer() (identity)")
@@ -32,8 +33,8 @@ def transform(step, feats: list[Feature], blk: pyo.Block) -> list[Feature]:  # n
     if isinstance(step, StandardScaler):
         return [f.apply(_standardize(step, j)) for j, f in enumerate(feats)]
     if isinstance(step, MinMaxScaler):
-        out = [f.apply(lambda x, s=float(s), m=float(m): x * s + m)
-               for f, s, m in zip(feats, step.scale_, step.min_, strict=True)]
+        out = [f.apply(_scale_then_shift(float(s), float(m))) for f, s, m in zip(feats, step.scale_, step.min_,
+                                                                                  strict=True)]
         if step.clip:
             lo, hi = (float(v) for v in step.feature_range)
             out = [_clip(blk, f, lo, hi) for f in out]
@@ -53,6 +54,13 @@ def transform(step, feats: list[Feature], blk: pyo.Block) -> list[Feature]:  # n
                                         "identity (func=None, what 'passthrough' is fitted as) is supported")
     raise UnsupportedEstimatorError(f"{type(step).__name__} cannot be embedded; supported preprocessing: "
                                     f"{', '.join(SUPPORTED_TRANSFORMERS)}")
+
+
+def _scale_then_shift(scale: float, shift: float) -> Callable[[Expr], Expr]:
+    """``x * scale + shift`` as MinMaxScaler.transform computes it (multiply, then add)."""
+    def fn(x: Expr) -> Expr:
+        return x * scale + shift
+    return fn
 
 
 def _standardize(step: StandardScaler, j: int):  # noqa: ANN202

@@ -41,6 +41,7 @@ from __future__ import annotations
 import math
 import weakref
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pyomo.environ as pyo
@@ -54,7 +55,7 @@ from sklearn.ensemble import (
 from sklearn.tree import DecisionTreeRegressor
 
 from optimizer.embedding.errors import UnsupportedEstimatorError
-from optimizer.embedding.features import Feature
+from optimizer.embedding.features import Expr, Feature
 from optimizer.embedding.splits import left_inset, left_max_array, right_start
 
 
@@ -170,7 +171,8 @@ class Thresholds:
         self.starts = np.array(starts)  # L_j, one per piece
         inset = left_inset(feat.lb, feat.ub)  # H_j a hair below b_j: rounding x -> input cannot cross b_j
         self.ends = [max(b - inset, start) for b, start in zip(self.t, starts, strict=False)] + [feat.ub]
-        self.y = self.w = None
+        self.y: Expr | None = None  # the ordered indicators y_j, when added
+        self.w: Expr | None = None  # the piece binaries w_j, when added
 
     def add(self, blk: pyo.Block, name: str, indicators: bool) -> int:
         """Add the binaries and the link to x; returns how many binaries. ``indicators``: ordered y_j (needed
@@ -196,20 +198,34 @@ class Thresholds:
         blk.add_component(f"{name}_lb", pyo.Constraint(expr=feat.expr >= self.piecewise(list(self.starts), pieces)))
         return (k if indicators else 0) + (k + 1 if pieces else 0)
 
-    def piecewise(self, per_piece, over_pieces: bool = False) -> object:  # noqa: ANN001
+    def piecewise(self, per_piece, over_pieces: bool = False) -> Expr:  # noqa: ANN001
         """sum_j v_j w_j for one value per piece: over the piece binaries when asked or when there are no
         indicators; else telescoped over y (w_j = y_j - y_(j-1)), a term only where the value changes."""
         if over_pieces or self.y is None:
-            return sum(float(v) * self.w[j] for j, v in enumerate(per_piece) if v != 0)
+            w = self.pieces()
+            return sum(float(v) * w[j] for j, v in enumerate(per_piece) if v != 0)
         k, y = len(self.t), self.y
         return float(per_piece[k]) + sum(float(per_piece[j] - per_piece[j + 1]) * y[j] for j in range(k)
                                          if per_piece[j] != per_piece[j + 1])
+
+    def pieces(self) -> Expr:
+        """The piece binaries w_j (``add`` must have added them)."""
+        if self.w is None:
+            raise RuntimeError(f"{self.feat.name}: the piece binaries were not added")
+        return self.w
+
+    def indicators(self) -> Expr:
+        """The ordered threshold indicators y_j (``add`` must have added them)."""
+        if self.y is None:
+            raise RuntimeError(f"{self.feat.name}: the threshold indicators were not added")
+        return self.y
 
     def selected(self) -> int:
         """The piece the current solution's binaries choose."""
         if self.w is not None:
             return int(np.argmax([pyo.value(self.w[j]) for j in range(len(self.t) + 1)]))
-        return next((j for j in range(len(self.t)) if pyo.value(self.y[j]) > 0.5), len(self.t))
+        y = self.indicators()
+        return next((j for j in range(len(self.t)) if pyo.value(y[j]) > 0.5), len(self.t))
 
     def piece(self, j: int) -> tuple[float, float]:
         """[L_j, H_j] of piece ``j``."""
@@ -227,7 +243,7 @@ def _key(feat: Feature) -> tuple:
     return feat.name, id(feat.expr), feat.lb, feat.ub
 
 
-def ensembles(blk: pyo.Block, models: list[TreeModel]) -> tuple[list[object], int, list[Thresholds]]:
+def ensembles(blk: pyo.Block, models: list[TreeModel]) -> tuple[list[Expr], int, list[Thresholds]]:
     """Several tree ensembles over inputs shared by name; returns (one expression per model, binaries, the
     threshold pieces of each decision input).
 
@@ -245,7 +261,7 @@ def ensembles(blk: pyo.Block, models: list[TreeModel]) -> tuple[list[object], in
     for j, (key, (feat, ts)) in enumerate(found.items()):
         inputs[key] = Thresholds(feat, ts)
         n_bin += inputs[key].add(blk, f"y{j}", indicators=key in shared)
-    outs: list[object] = [m.offset for m in models]
+    outs: list[Expr] = [m.offset for m in models]
     steps: dict[tuple[int, tuple], np.ndarray] = {}
     multi: list[tuple[int, PrunedTree]] = []
     for k, tree in pruned:
@@ -266,7 +282,7 @@ def ensembles(blk: pyo.Block, models: list[TreeModel]) -> tuple[list[object], in
 
 
 def _add_leaf_weights(blk: pyo.Block, multi: list[tuple[int, PrunedTree]], models: list[TreeModel],
-                      inputs: dict[tuple, Thresholds]) -> list[object]:
+                      inputs: dict[tuple, Thresholds]) -> list[Expr]:
     """Continuous leaf weights tied to the threshold indicators by every free split; returns each tree's value.
 
     The topmost free split of a tree holds with equality (its two sides sum to one, so no separate
@@ -277,7 +293,7 @@ def _add_leaf_weights(blk: pyo.Block, multi: list[tuple[int, PrunedTree]], model
     first = np.cumsum([0] + [len(tree.values) for _, tree in multi]).tolist()
     blk.z = z = pyo.Var(range(first[-1]), bounds=(0, 1))
     blk.split = rows = pyo.ConstraintList()
-    values = []
+    values: list[Expr] = []
     for (k, tree), base in zip(multi, first, strict=False):
         weight = [z[base + i] for i in range(len(tree.values))]
         top = max(tree.splits, key=lambda s: s[4] - s[2])  # the only split over all leaves
@@ -302,13 +318,13 @@ def _add_leaf_weights(blk: pyo.Block, multi: list[tuple[int, PrunedTree]], model
     return values
 
 
-def _indicator(inputs: dict[tuple, Thresholds], model: TreeModel, split: tuple) -> object:
+def _indicator(inputs: dict[tuple, Thresholds], model: TreeModel, split: tuple) -> Expr:
     """The threshold indicator ``[x_f <= t]`` of a free split ``(f, t, ...)``."""
     thr = inputs[_key(model.feats[split[0]])]
-    return thr.y[thr.index[split[1]]]
+    return thr.indicators()[thr.index[split[1]]]
 
 
-_PARTS_CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_PARTS_CACHE: weakref.WeakKeyDictionary[Any, tuple[object, dict[int, EnsembleParts]]] = weakref.WeakKeyDictionary()
 
 
 @dataclass(frozen=True)
@@ -330,7 +346,7 @@ def tree_ensemble_parts(est, output: int = 0) -> EnsembleParts:  # noqa: ANN001
     key = _fitted_state(est)
     hit = _PARTS_CACHE.get(est)
     if hit is None or hit[0] is not key:
-        hit = (key, {})
+        hit = (key, {})  # fitted state, parts per output
         _PARTS_CACHE[est] = hit
     if output not in hit[1]:
         hit[1][output] = _read_parts(est, output)

@@ -47,7 +47,7 @@ def verify(handles: PredictorHandle | Iterable[PredictorHandle], rtol: float = R
     for h in [handles] if isinstance(handles, PredictorHandle) else handles:
         value, predicted = h.check()
         if not abs(value - predicted) <= atol + rtol * abs(predicted):
-            row = h.input_values().iloc[0].to_dict()
+            row = {str(k): v for k, v in h.input_values().iloc[0].items()}
             out.append(Mismatch(h.block.name, type(h.estimator).__name__, h.output_index, row, value, predicted))
     return out
 

@@ -84,7 +84,7 @@ def _arc(arc: pd.DataFrame, report: list) -> pd.DataFrame:
     a["kWh"] = pd.to_numeric(a["active_MW"], errors="coerce") * dur_s[~neg] / 3.6
     g = a.groupby("key")
     return pd.DataFrame({"arc_energy_kWh": g["kWh"].sum(), "arc_time_min": g.apply(
-        lambda x: (x["arc_end"] - x["arc_start"]).dt.total_seconds().sum() / 60, include_groups=False),
+        lambda x: (x["arc_end"] - x["arc_start"]).dt.total_seconds().sum() / 60, include_groups=False),  # type: ignore[call-overload]  # pandas-stubs lacks include_groups
         "n_arc_intervals": g.size(), "arc_end_last": g["arc_end"].max()})
 
 

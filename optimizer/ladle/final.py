@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+from numpy.typing import ArrayLike
 
 from optimizer.ladle.model import TARGET
 from optimizer.ladle.predictors import DECISION_CANDIDATES, FinalPredictor, heat_keys, make_predictor
@@ -59,7 +60,7 @@ def out_of_fold(kind: str, heats: pd.DataFrame, stages: pd.DataFrame) -> pd.Data
     return pd.concat(rows, ignore_index=True)
 
 
-def scores(actual: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
+def scores(actual: ArrayLike, predicted: ArrayLike) -> dict[str, float]:
     """MAE (degC) and the share of heats with an absolute error above 10 degC."""
     e = np.abs(np.asarray(actual, float) - np.asarray(predicted, float))
     return {"mae": float(e.mean()), "share_above_10": float(np.mean(e > BIG_ERROR_DEGC)), "n": float(len(e))}
@@ -101,9 +102,9 @@ def fit_final(heats: pd.DataFrame, stages: pd.DataFrame, kind: str | None = None
     """Choose ``kind`` by rolling-origin MAE among ``candidates`` (unless given), calibrate, refit on all heats."""
     folds = {k: out_of_fold(k, heats, stages) for k in ([kind] if kind else candidates)}
     rolling = {k: scores(f["actual_degC"], f["predicted_degC"])["mae"] for k, f in folds.items()}
-    best = min(rolling, key=rolling.get)
+    best = min(rolling, key=rolling.__getitem__)
     f = folds[best]
-    err = np.abs(f["actual_degC"] - f["predicted_degC"]).to_numpy()
+    err = (f["actual_degC"] - f["predicted_degC"]).abs().to_numpy()
     cal = err[f["fold"].to_numpy() >= f["fold"].max() + 1 - CALIBRATION_FOLDS]
     selection = {f"rolling_mae_{k}": v for k, v in rolling.items()}
     selection["rolling_coverage_90"] = rolling_coverage(f, 0.9)
@@ -112,7 +113,7 @@ def fit_final(heats: pd.DataFrame, stages: pd.DataFrame, kind: str | None = None
 
 def rolling_coverage(folds: pd.DataFrame, confidence: float = 0.9) -> float:
     """Mean coverage of fold j by the conformal width of the ``CALIBRATION_FOLDS`` folds before it."""
-    err = np.abs(folds["actual_degC"] - folds["predicted_degC"]).to_numpy()
+    err = (folds["actual_degC"] - folds["predicted_degC"]).abs().to_numpy()
     fold = folds["fold"].to_numpy()
     cover = []
     for j in range(CALIBRATION_FOLDS, int(fold.max()) + 1):

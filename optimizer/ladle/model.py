@@ -14,6 +14,7 @@ Intervals: split-conformal on the latest 20 % of the training heats, by number o
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 import pandas as pd
@@ -44,13 +45,19 @@ def make_model(kind: str):  # noqa: ANN201
     raise ValueError(f"unknown model kind {kind!r}; use 'heat_balance' or 'gbm'")
 
 
+class Regressor(Protocol):
+    """A fitted scikit-learn regressor (or pipeline) as the ladle models use it."""
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray: ...
+
+
 @dataclass
 class LadleModel:
     """A fitted final-temperature model with its conformal widths and test figures."""
 
     kind: str
     feature_names: list[str]
-    model: object
+    model: Regressor
     widths: SampleWidths
     metrics: dict[str, float] = field(default_factory=dict)
 

@@ -19,6 +19,7 @@ the final stage's energy, additions, gas and minutes are planned (the earlier st
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -130,12 +131,13 @@ class LastStagePredictor:
 
 def make_predictor(kind: str) -> FinalPredictor:
     """A fresh predictor of ``kind`` (see the module doc for the kinds and their decision times)."""
-    makers = {"mean": lambda: MeanPredictor(), "heat_balance": lambda: PlanPredictor("heat_balance"),
-              "gbm": lambda: PlanPredictor("gbm"), "stage_composed": lambda: StagePredictor("stage_composed", FIRST),
-              "last_mean": lambda: MeanPredictor("last_mean", PENULTIMATE),
-              "last_ridge": lambda: LastStagePredictor("last_ridge"), "last_gbm": lambda: LastStagePredictor(),
-              "stage_physics": lambda: StagePredictor("stage_physics", PENULTIMATE, residual=False),
-              "stage": lambda: StagePredictor("stage", PENULTIMATE)}
+    makers: dict[str, Callable[[], FinalPredictor]] = {
+        "mean": lambda: MeanPredictor(), "heat_balance": lambda: PlanPredictor("heat_balance"),
+        "gbm": lambda: PlanPredictor("gbm"), "stage_composed": lambda: StagePredictor("stage_composed", FIRST),
+        "last_mean": lambda: MeanPredictor("last_mean", PENULTIMATE),
+        "last_ridge": lambda: LastStagePredictor("last_ridge"), "last_gbm": lambda: LastStagePredictor(),
+        "stage_physics": lambda: StagePredictor("stage_physics", PENULTIMATE, residual=False),
+        "stage": lambda: StagePredictor("stage", PENULTIMATE)}
     if kind not in makers:
         raise ValueError(f"The 'kind' parameter must be one of {sorted(makers)}. Got {kind!r} instead.")
     return makers[kind]()

@@ -85,12 +85,17 @@ def savings(recs: pd.DataFrame, n_boot: int = 2000, seed: int = 0) -> dict[str, 
     """Mean energy (kWh, %) and measurements saved per heat over feasible heats, with 95 % bootstrap CIs."""
     ok = recs[recs["feasible"]]
     rng = np.random.default_rng(seed)
-    out = {}
+    out: dict[str, tuple[float, float, float]] = {}
     for key, col in (("energy_kWh", ok["actual_arc_energy_kWh"] - ok["arc_energy_kWh"]),
                      ("measurements", ok["actual_n_samples"] - ok["n_samples"])):
         v = col.to_numpy(float)
         boots = [rng.choice(v, len(v)).mean() for _ in range(n_boot)]
         out[key] = (float(v.mean()), float(np.percentile(boots, 2.5)), float(np.percentile(boots, 97.5)))
     total = ok["actual_arc_energy_kWh"].sum()
-    out["energy_pct"] = tuple(100 * x * len(ok) / total for x in out["energy_kWh"])
+
+    def pct(kwh: float) -> float:
+        return 100 * kwh * len(ok) / total
+
+    mean, low, high = out["energy_kWh"]
+    out["energy_pct"] = (pct(mean), pct(low), pct(high))
     return out

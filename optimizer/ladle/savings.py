@@ -78,7 +78,7 @@ def remaining_widths(train_heats: pd.DataFrame, stages: pd.DataFrame, confidence
     fit_keys, cal_keys = heat_keys(h.iloc[:cut]), heat_keys(h.iloc[cut:])
     m = StageModel(residual=False).fit(stages[stages["key"].isin(fit_keys)])
     c = composed_from_each(m, stages[stages["key"].isin(cal_keys)])
-    err = np.abs(c["actual_final_degC"] - c["composed_final_degC"]).to_numpy()
+    err = (c["actual_final_degC"] - c["composed_final_degC"]).abs().to_numpy()
     r = np.minimum(c["remaining"].to_numpy(), MAX_REMAINING)
     widths = {k: conformal_quantile(err[r == k], confidence) for k in range(1, MAX_REMAINING + 1)}
     return StageModel(residual=False).fit(stages[stages["key"].isin(heat_keys(h))]), widths

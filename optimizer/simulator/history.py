@@ -52,12 +52,19 @@ def simulate_history(cfg: PlantConfig, n_heats: int, seed: int, policy: Policy |
     return heat_table(cfg, heats, records), sample_table(cfg, heats, records)
 
 
+def _start(sim: SimHeat) -> pd.Timestamp:
+    """A simulated heat's start: its planned time (the simulator always draws one)."""
+    if sim.context.planned_time is None:
+        raise ValueError(f"simulated heat {sim.context.heat_id} has no planned time")
+    return pd.Timestamp(sim.context.planned_time)
+
+
 def heat_table(cfg: PlantConfig, heats: list[SimHeat], records: list[HeatRecord]) -> pd.DataFrame:
     """One canonical row per heat (hidden state is not written; slag FeO is unmeasured: NaN)."""
     rows = []
     for h, r in zip(heats, records, strict=True):
         c = h.context
-        start = pd.Timestamp(c.planned_time)
+        start = _start(h)
         row: dict[str, object] = {
             "heat_id": c.heat_id, "start_time": start,
             "end_time": start + pd.Timedelta(minutes=r.treatment_time_min), "grade": c.grade,
@@ -80,7 +87,7 @@ def sample_table(cfg: PlantConfig, heats: list[SimHeat], records: list[HeatRecor
     before sample 1, the operator's trims before later ones), arc energy and arc time since the previous sample."""
     rows = []
     for h, r in zip(heats, records, strict=True):
-        start = pd.Timestamp(h.context.planned_time)
+        start = _start(h)
         for s in r.samples:
             k = s["sample_no"]
             stage = r.stages[k - 1] if k > 0 else None

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from typing import Protocol, TypeVar, runtime_checkable
 
 import numpy as np
 
@@ -59,27 +59,30 @@ class HoldEffect:
     burnt_kg: Mapping[str, float] = field(default_factory=dict)
 
 
+H = TypeVar("H", bound=HiddenState)  # each physics' own hidden parameters: what it draws, it is given back
+
+
 @runtime_checkable
-class Physics(Protocol):
-    """A plant's hidden physics (see module doc)."""
+class Physics(Protocol[H]):
+    """A plant's hidden physics (see module doc), generic in its own hidden state ``H``."""
 
     name: str
     practice: OperatorPractice
 
-    def draw_hidden(self, rng: np.random.Generator, true_oxygen_ppm: float) -> HiddenState:
+    def draw_hidden(self, rng: np.random.Generator, true_oxygen_ppm: float) -> H:
         """One heat's hidden parameters (drawn from the heat's own stream)."""
         ...
 
-    def addition(self, hidden: HiddenState, bath: BathView, material: Material, kg: float,
+    def addition(self, hidden: H, bath: BathView, material: Material, kg: float,
                  trim: bool) -> AdditionEffect:
         """``kg`` of ``material`` going into ``bath``; ``trim``: after the first sample (main additions: False)."""
         ...
 
-    def arc_rise_degC(self, hidden: HiddenState, bath: BathView, kwh: float, energy: Energy) -> float:
+    def arc_rise_degC(self, hidden: H, bath: BathView, kwh: float, energy: Energy) -> float:
         """Temperature rise of ``kwh`` of arc energy, before the losses of the arcing minutes."""
         ...
 
-    def hold(self, hidden: HiddenState, bath: BathView, minutes: float) -> HoldEffect:
+    def hold(self, hidden: H, bath: BathView, minutes: float) -> HoldEffect:
         """``minutes`` of holding, stirring, arcing or sampling."""
         ...
 

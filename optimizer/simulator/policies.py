@@ -132,8 +132,9 @@ def level2_additions(cfg: PlantConfig, ctx: HeatContext, aims: Mapping[str, floa
     if recovery is None or isinstance(recovery, Mapping):
         scale = dict(recovery or {})
 
-        def rec(m: Material, el: str) -> float:
+        def scaled(m: Material, el: str) -> float:
             return m.prior_recovery.get(el, 0.0) * scale.get(el, 1.0)
+        rec: RecoveryFn = scaled
     else:
         rec = recovery
     grade = cfg.grade(ctx.grade)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from optimizer.config import PlantConfig
 from optimizer.simulator.advisor_policy import advisor_from_simulated_history
@@ -16,8 +17,8 @@ from optimizer.simulator.policies import ControllerPolicy, Level2Policy, Policy,
 PolicyFactory = Callable[..., Policy | ControllerPolicy]
 
 
-def _optimizer(cfg: PlantConfig, **options: object) -> Policy:
-    return optimizer_from_simulated_history(cfg, **options)  # type: ignore[arg-type,return-value]
+def _optimizer(cfg: PlantConfig, **options: Any) -> Policy:
+    return optimizer_from_simulated_history(cfg, **options)
 
 
 _REGISTRY: dict[str, PolicyFactory] = {
@@ -41,6 +42,15 @@ def policy_names() -> list[str]:
     return sorted(_REGISTRY)
 
 
+def _fallback(name: str, cfg: PlantConfig) -> Policy:
+    """The registered policy ``name`` as a fallback: it must plan whole heats (a stage-by-stage one cannot)."""
+    policy = _REGISTRY[name](cfg)
+    if not isinstance(policy, Policy):
+        raise ValueError(f"fallback policy {name!r} decides stage by stage and cannot plan a whole heat; "
+                         "use one that plans whole heats, e.g. baseline")
+    return policy
+
+
 def make_policy(spec: str, cfg: PlantConfig, fallback: str | None = None,
                 **options: object) -> Policy | ControllerPolicy:
     """A registered policy by name, or a :class:`RecommendationFilePolicy` for a path to a ``.json`` file.
@@ -57,6 +67,6 @@ def make_policy(spec: str, cfg: PlantConfig, fallback: str | None = None,
                                     "--schedule schedule.csv --out DIR` (DIR/latest.json)")
         if fallback is not None and fallback not in _REGISTRY:
             raise ValueError(f"unknown fallback policy {fallback!r}; use one of {policy_names()}")
-        return RecommendationFilePolicy(p, cfg, fallback=_REGISTRY[fallback](cfg) if fallback else None)
+        return RecommendationFilePolicy(p, cfg, fallback=_fallback(fallback, cfg) if fallback else None)
     raise ValueError(f"unknown policy {spec!r}; use one of {policy_names()} or a path to a recommendations "
                      ".json file")

@@ -295,7 +295,7 @@ def _effects(resid: np.ndarray, ex: np.ndarray, stages: pd.DataFrame, level: np.
     stage_no = stages["stage_no"].to_numpy()
     idx = np.flatnonzero(rows)
     groups: dict[str, list[int]] = {}
-    for i in idx:
+    for i in idx.tolist():
         groups.setdefault(ids[i], []).append(i)
     tri = [(a, b) for a in range(d) for b in range(a, d)]
     feats, target = [], []

@@ -72,7 +72,7 @@ class ApplicabilityDomain:
         for f in features:
             lo, hi = self.bounds(grade, f)
             v = context.get(f)
-            if lo is None or v is None or (isinstance(v, float) and np.isnan(v)):
+            if lo is None or hi is None or v is None or (isinstance(v, float) and np.isnan(v)):
                 continue
             pad = CONTEXT_MARGIN * max(hi - lo, 1e-9)
             if not lo - pad <= float(v) <= hi + pad:
@@ -88,7 +88,7 @@ class ApplicabilityDomain:
         out = []
         for f, v in decisions.items():
             lo, hi = self.bounds(grade, f)
-            if lo is None:
+            if lo is None or hi is None:  # never seen (bounds gives both or neither)
                 if abs(float(v)) > tol and f.startswith("add_"):
                     out.append(f"{f} = {float(v):g} was never used for grade {grade} in the training heats")
                 continue

@@ -34,6 +34,8 @@ from sklearn.neural_network import MLPRegressor
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
+from optimizer.surrogates.structures import Structure
+
 RESIDUAL_KINDS = ("gbm", "forest", "mlp")
 
 
@@ -59,7 +61,7 @@ def residual_pipeline(kind: str, numeric: list[str], seed: int = 0) -> Pipeline:
 class ResidualStructure:
     """A decision-linear ``base`` plus a residual Pipeline ``model`` over ``features`` (see module doc)."""
 
-    base: Any
+    base: Structure
     kind: str
     features: list[str]
     seed: int = 0
@@ -101,4 +103,6 @@ class ResidualStructure:
         return self.base.linear_terms(context)
 
     def predict(self, df: pd.DataFrame) -> np.ndarray:
+        if self.model_ is None:
+            raise RuntimeError(f"{self.name}: call fit() before predict()")
         return self.base.predict(df) + self.model_.predict(df[self.features])

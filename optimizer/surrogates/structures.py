@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Protocol, Self
 
 import numpy as np
 import pandas as pd
@@ -25,6 +26,20 @@ from optimizer.config import PlantConfig
 from optimizer.surrogates.features import prior_gain
 
 MIN_WEIGHT_T = 1.0
+
+
+class Structure(Protocol):
+    """What training asks of a candidate structure: a name, ``fit`` on heats and an outcome, ``predict``, and
+    the prediction as linear terms in the decisions once a heat's context is known."""
+
+    @property
+    def name(self) -> str: ...
+
+    def fit(self, df: pd.DataFrame, y: np.ndarray) -> Self: ...
+
+    def predict(self, df: pd.DataFrame) -> np.ndarray: ...
+
+    def linear_terms(self, context: Mapping[str, float | str]) -> tuple[float, dict[str, float]]: ...
 
 
 @dataclass
@@ -97,6 +112,13 @@ class FixedYield:
         return df[f"initial_{self.element}_wt_pct"].to_numpy(float) + _mass_balance(df, self.gain)
 
 
+def _fitted(ridge: Ridge | None, name: str) -> Ridge:
+    """The structure's fitted ridge; a clear error if `fit` was not called."""
+    if ridge is None:
+        raise RuntimeError(f"{name}: call fit() before using the structure")
+    return ridge
+
+
 def _mass_balance(df: pd.DataFrame, gain: dict[str, float]) -> np.ndarray:
     w = np.maximum(df["steel_weight_t"].to_numpy(float), MIN_WEIGHT_T)
     return sum(df[d].to_numpy(float) * g for d, g in gain.items() if g) / w
@@ -137,12 +159,12 @@ class ContextRecovery:
         """(offset, multiplier k(ctx)) per row. No free offset: with nothing added, nothing changes, so the
         structure extrapolates like the mass balance it is (an intercept let the optimizer exploit it)."""
         phi = self.encoder.transform(df)
-        coef = self.ridge_.coef_
+        coef = _fitted(self.ridge_, self.name).coef_
         mult = coef[0] + phi @ coef[1:]
         return np.zeros(len(df)), mult
 
     def linear_terms(self, context: Mapping[str, float | str]) -> tuple[float, dict[str, float]]:
-        coef = self.ridge_.coef_
+        coef = _fitted(self.ridge_, self.name).coef_
         mult = float(coef[0] + self.encoder.transform_one(context) @ coef[1:])  # as _parts, for one heat
         w = _weight_t(context)
         const = float(context[f"initial_{self.element}_wt_pct"])
@@ -183,18 +205,19 @@ class ContextHeatBalance:
         return self
 
     def linear_terms(self, context: Mapping[str, float | str]) -> tuple[float, dict[str, float]]:
+        ridge = _fitted(self.ridge_, self.name)
         phi = self.encoder.transform_one(context)
         m = len(phi)
-        const = float(self.ridge_.intercept_ + phi @ self.ridge_.coef_[:m])
+        const = float(ridge.intercept_ + phi @ ridge.coef_[:m])
         w = _weight_t(context)
         coefs = {}
         for j, d in enumerate(self.decisions):
-            b = float(self.ridge_.coef_[m + j])
+            b = float(ridge.coef_[m + j])
             coefs[d] = b if d == "n_samples" else b / w
         return const, coefs
 
     def predict(self, df: pd.DataFrame) -> np.ndarray:
-        return self.ridge_.predict(self._design(df))
+        return _fitted(self.ridge_, self.name).predict(self._design(df))
 
 
 @dataclass
@@ -232,26 +255,29 @@ class EnergyBalance:
         w = np.maximum(df["steel_weight_t"].to_numpy(float), MIN_WEIGHT_T)
         rise = y - df["initial_temperature_degC"].to_numpy(float)
         x = np.hstack([rise[:, None], self._others(df)])
-        self.ridge_ = Ridge(alpha=self.alpha).fit(x, df["arc_energy_kWh"].to_numpy(float) / w)
-        if self.ridge_.coef_[0] <= 0:
+        ridge = Ridge(alpha=self.alpha).fit(x, df["arc_energy_kWh"].to_numpy(float) / w)
+        self.ridge_ = ridge
+        if ridge.coef_[0] <= 0:
             raise ValueError("energy balance: energy does not rise with the temperature gain in this history")
         return self
 
     def linear_terms(self, context: Mapping[str, float | str]) -> tuple[float, dict[str, float]]:
-        b_t = float(self.ridge_.coef_[0])
+        ridge = _fitted(self.ridge_, self.name)
+        b_t = float(ridge.coef_[0])
         phi = self.encoder.transform_one(context)
         m = len(phi)
         w = _weight_t(context)
-        context_part = self.ridge_.intercept_ + phi @ self.ridge_.coef_[1:m + 1]
+        context_part = ridge.intercept_ + phi @ ridge.coef_[1:m + 1]
         const = float(context["initial_temperature_degC"]) - context_part / b_t
         coefs = {"arc_energy_kWh": 1.0 / (w * b_t)}
         for j, d in enumerate(self.decisions):
-            b = float(self.ridge_.coef_[1 + m + j])
+            b = float(ridge.coef_[1 + m + j])
             coefs[d] = -b / b_t if d == "n_samples" else -b / (w * b_t)
         return float(const), coefs
 
     def predict(self, df: pd.DataFrame) -> np.ndarray:
         w = np.maximum(df["steel_weight_t"].to_numpy(float), MIN_WEIGHT_T)
-        b_t = self.ridge_.coef_[0]
-        rest = self.ridge_.intercept_ + self._others(df) @ self.ridge_.coef_[1:]
+        ridge = _fitted(self.ridge_, self.name)
+        b_t = ridge.coef_[0]
+        rest = ridge.intercept_ + self._others(df) @ ridge.coef_[1:]
         return df["initial_temperature_degC"].to_numpy(float) + (df["arc_energy_kWh"].to_numpy(float) / w - rest) / b_t

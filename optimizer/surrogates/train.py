@@ -27,7 +27,7 @@ from optimizer.surrogates.domain import ApplicabilityDomain
 from optimizer.surrogates.features import context_features, decision_features, holdout_split, time_order, time_splits
 from optimizer.surrogates.prior import TEMPERATURE, prior_surrogates
 from optimizer.surrogates.residual import RESIDUAL_KINDS, ResidualStructure
-from optimizer.surrogates.structures import ContextHeatBalance, ContextRecovery, EnergyBalance, FixedYield
+from optimizer.surrogates.structures import ContextHeatBalance, ContextRecovery, EnergyBalance, FixedYield, Structure
 from optimizer.surrogates.surrogate import OutcomeSurrogate, SurrogateSet
 
 MIN_HEATS = 60
@@ -80,15 +80,15 @@ def constrained_outcomes(cfg: PlantConfig) -> list[str]:
     return [element_col("final", el) for el in els] + [TEMPERATURE]
 
 
-def candidates(cfg: PlantConfig, outcome: str, residual: bool = False) -> dict[str, Callable[[], object]]:
+def candidates(cfg: PlantConfig, outcome: str, residual: bool = False) -> dict[str, Callable[[], Structure]]:
     """Candidate structures for one outcome: decision-linear ones, plus residual ones if ``residual``."""
     dec = decision_features(cfg)
     if outcome == TEMPERATURE:
-        out: dict[str, Callable[[], object]] = {
+        out: dict[str, Callable[[], Structure]] = {
             "fixed_yield": lambda: PriorHeatBalance(cfg),
             "heat_balance": lambda: ContextHeatBalance.build(dec, alpha=1.0),
             "energy_balance": lambda: EnergyBalance.build(dec, alpha=1.0)}
-        base: Callable[[], object] = out["heat_balance"]
+        base: Callable[[], Structure] = out["heat_balance"]
     else:
         el = outcome.split("_")[1]
         out = {"fixed_yield": lambda: FixedYield.build(cfg, el),
@@ -108,10 +108,10 @@ def choose(scores: dict[str, float], outcome: str) -> str:
     if outcome in CAUSAL_CHOICE:
         return CAUSAL_CHOICE[outcome]
     linear = {k: v for k, v in scores.items() if "+" not in k}
-    best = min(linear, key=linear.get)
+    best = min(linear, key=linear.__getitem__)
     nonlinear = {k: v for k, v in scores.items() if "+" in k}
     if nonlinear:
-        alt = min(nonlinear, key=nonlinear.get)
+        alt = min(nonlinear, key=nonlinear.__getitem__)
         if nonlinear[alt] < (1 - RESIDUAL_MARGIN) * linear[best]:
             return alt
     return best
@@ -130,7 +130,8 @@ def train_surrogates(cfg: PlantConfig, heats: pd.DataFrame, progress: Callable[[
         if progress:
             progress(outcome)
         outcomes[outcome] = _train_outcome(cfg, df, outcome, (tr, cal, te), report, residual)
-    domain = ApplicabilityDomain.fit(df.iloc[np.r_[tr, cal]], context_features(cfg)[1:] + decision_features(cfg))
+    fit_rows = df.iloc[np.concatenate([tr, cal])]
+    domain = ApplicabilityDomain.fit(fit_rows, context_features(cfg)[1:] + decision_features(cfg))
     return SurrogateSet(outcomes, domain, versions={}), report
 
 
