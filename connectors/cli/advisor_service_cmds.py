@@ -11,21 +11,23 @@ import asyncio
 import hashlib
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
 import typer
 
 from connectors.cli.app import EXIT_BAD_INPUT, EXIT_PUBLISH, ConfigOption, app, config_or_exit, console, fail
-from connectors.files import load_heats
-from connectors.opcua.advisor_service import AdvisorService, DcsUnreachable
-from connectors.opcua.client import Credentials
-from connectors.opcua.heat_nodes import NodeMapError
-from optimizer.advisor import advisor_from_history
 from optimizer.errors import DataFileError
+
+if TYPE_CHECKING:  # the command imports asyncua, pandas and the advisor only when it runs (a fast `dosing --help`)
+    import pandas as pd
+
+    from connectors.opcua.client import Credentials
 
 
 def history_version(heats: pd.DataFrame, samples: pd.DataFrame) -> str:
     """A short content digest of the history the stage models were learned from (logged with every decision)."""
+    import pandas as pd
+
     digest = hashlib.sha256(pd.util.hash_pandas_object(heats, index=False).values.tobytes())
     digest.update(pd.util.hash_pandas_object(samples, index=False).values.tobytes())
     return digest.hexdigest()[:12]
@@ -33,6 +35,8 @@ def history_version(heats: pd.DataFrame, samples: pd.DataFrame) -> str:
 
 def _credentials(certificate: Path | None, private_key: Path | None, server_certificate: Path | None,
                  insecure_demo: bool, user: str | None) -> Credentials:
+    from connectors.opcua.client import Credentials
+
     given = [p for p in (certificate, private_key, server_certificate) if p is not None]
     if insecure_demo:
         if given:
@@ -67,6 +71,11 @@ def advise_serve(
 ) -> None:
     """Advise heats where they are: answer every arrival and sample the DCS posts (setpoints only for safe,
     approved decisions; status and reason always), within the [advisor] deadline, and log each decision."""
+    from connectors.files import load_heats
+    from connectors.opcua.advisor_service import AdvisorService, DcsUnreachable
+    from connectors.opcua.heat_nodes import NodeMapError
+    from optimizer.advisor import advisor_from_history
+
     cfg = config_or_exit(config)
     creds = _credentials(certificate, private_key, server_certificate, insecure_demo, user)
     endpoint = endpoint or cfg.opcua.endpoint

@@ -11,7 +11,6 @@ import typer
 from rich.console import Console
 
 from optimizer.errors import ConfigError
-from optimizer.validation import FILE_FIELD, rejected_rows
 
 if TYPE_CHECKING:
     from optimizer.config import PlantConfig
@@ -61,6 +60,8 @@ def config_or_exit(path: Path | None) -> PlantConfig:
 def print_data_problems(report, notes: list[str], hint: str = "see `dosing validate`") -> None:  # noqa: ANN001
     """How files were read, every file that could not be used (by name, with the reason), and the count of
     rejected rows."""
+    from optimizer.validation import FILE_FIELD, rejected_rows  # pandas: only when there is data to report
+
     for note in notes:
         console.print(f"note: {note}", highlight=False)
     if report.empty:

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
 import typer
 
 from connectors.cli.app import EXIT_BAD_INPUT, EXIT_FAILED, ConfigOption, app, config_or_exit, fail, out
 from optimizer.errors import DataFileError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 lf = typer.Typer(help="Ladle-furnace exports in the 7-file layout (data_arc.csv, data_temp.csv, ...).")
 app.add_typer(lf, name="lf")
@@ -106,6 +109,8 @@ def predict(data: Path = DataOption, out_file: Path = typer.Option(..., "--out",
         fail(str(exc), EXIT_FAILED)
     except ValueError as exc:
         fail(str(exc), EXIT_BAD_INPUT)
+    import pandas as pd
+
     pct = f"{100 * confidence:g}".replace(".", "_")
     table = pd.DataFrame({"key": iv.index, "predicted_final_temperature_degC": iv["predicted_degC"].to_numpy(),
                           f"low_{pct}": iv["low_degC"].to_numpy(), f"high_{pct}": iv["high_degC"].to_numpy()})

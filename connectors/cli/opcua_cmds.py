@@ -21,12 +21,7 @@ from connectors.cli.app import (
     fail,
     out,
 )
-from connectors.opcua import SetpointServer, add_user, create_certificate
-from connectors.opcua.approvals import VERBS, ApprovalRefused, append_audit, decide, with_decided_status
-from connectors.opcua.checks import publish_problems, read_recommendation, summary
-from connectors.opcua.inbox import read_verdict, submit
-from connectors.opcua.users import AuthenticationError, authenticate_engineer, load_users
-from optimizer.recommendation import Recommendation
+from connectors.opcua.users import AuthenticationError, add_user, authenticate_engineer, load_users
 
 certs_app = typer.Typer(help="Application certificates for OPC UA (Basic256Sha256).")
 users_app = typer.Typer(help="Users of the setpoint server (engineers may approve/reject; operators read).")
@@ -45,6 +40,8 @@ def certs_create(out_dir: Path = typer.Option(..., "--out", help="Directory for 
                  hostname: str = typer.Option("localhost", help="Host name written into the certificate."),
                  client: bool = typer.Option(False, help="A client certificate (e.g. for a DCS test client).")) -> None:
     """Create a self-signed application certificate and private key. Give peers the .der; keep the .pem."""
+
+    from connectors.opcua.security import create_certificate
 
     cert, key = asyncio.run(create_certificate(out_dir, name, hostname, client=client))
     out.print(f"certificate {cert}\nprivate key {key} (keep it secret; trust {cert.name} on the peers)")
@@ -79,6 +76,7 @@ def serve(
 ) -> None:
     """Serve the current recommendation to the DCS over OPC UA. New recommendations arrive with
     `dosing publish FILE` (or `dosing optimize` + publish) and appear atomically after the safety check."""
+    from connectors.opcua.server import SetpointServer
 
     cfg = config_or_exit(config)
     insecure = insecure_demo or cfg.opcua.allow_none_security
@@ -128,6 +126,10 @@ def publish(recommendation: Path = typer.Argument(None, help="Recommendation JSO
     """Hand a recommendation to the running setpoint server. It is checked here first (schema, expiry, hard
     limits against the published one, heat ids) exactly as the server checks it; exit 4 with the reason if the
     server would refuse it. With --wait, exit 0 once published, 4 if refused or no verdict within --timeout."""
+    from connectors.opcua.checks import publish_problems, read_recommendation, summary
+    from connectors.opcua.inbox import submit
+    from optimizer.recommendation import Recommendation
+
     cfg = config_or_exit(config)
     path = _recommendation_file(recommendation, recs_dir, "publish", EXIT_PUBLISH)
     try:
@@ -149,6 +151,8 @@ def publish(recommendation: Path = typer.Argument(None, help="Recommendation JSO
 
 
 def _wait_for_verdict(state_dir: Path, recommendation_id: str, timeout_s: float, placed: Path) -> None:
+    from connectors.opcua.inbox import read_verdict
+
     deadline = time.monotonic() + timeout_s
     while (verdict := read_verdict(state_dir, recommendation_id)) is None:
         if time.monotonic() >= deadline:
@@ -164,6 +168,9 @@ def _decide(verb: str, recommendation_id: str, comment: str, users: Path, user: 
             password_env: str) -> None:
     """``dosing approve|reject``: authenticate against the users file, then the same ``approvals.decide`` the
     OPC UA Method calls; refusals are audited too."""
+    from connectors.opcua.approvals import VERBS, ApprovalRefused, append_audit, decide, with_decided_status
+    from optimizer.recommendation import Recommendation
+
     decision = VERBS[verb]
     password = os.environ.get(password_env) or typer.prompt(f"password of {user}", hide_input=True)
     try:
@@ -220,6 +227,8 @@ def write_plant(
 
     from connectors.opcua.client import Credentials
     from connectors.opcua.plant_client import PlantWriter, RefusedWrite, WriteVerificationError
+    from optimizer.recommendation import Recommendation
+
     cfg = config_or_exit(config)
     path = _recommendation_file(recommendation, recs_dir, "write", EXIT_BAD_INPUT)
     try:

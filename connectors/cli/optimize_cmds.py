@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import pandas as pd
 import typer
 
 from connectors.cli.app import (
@@ -20,8 +19,6 @@ from connectors.cli.app import (
     out,
 )
 from optimizer.errors import DataFileError
-from optimizer.schema import KEY
-from optimizer.validation import schedule_warnings
 
 if TYPE_CHECKING:
     from optimizer.schedule import Schedule
@@ -80,7 +77,11 @@ def optimize(
 
 def _warn(sched: Schedule, schedule: Path, cfg, history: Path | None) -> None:  # noqa: ANN001
     """Print the schedule's warnings: planned before now, heat already in ``history`` (those heats are planned)."""
+    import pandas as pd
+
     from connectors.files import load_heats
+    from optimizer.schema import KEY
+    from optimizer.validation import schedule_warnings
 
     ids: list[str] = []
     if history is not None:
