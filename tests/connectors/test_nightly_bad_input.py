@@ -69,7 +69,7 @@ def _all_bad(cfg, heats: pd.DataFrame, path: Path) -> None:
 
 def _versions(cfg, uri: str) -> dict[str, list]:
     mlflow.set_tracking_uri(uri)
-    client = MlflowClient(uri)
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)  # an earlier night may have set the global registry
     return {o: client.search_model_versions(f"name='{registered_name(cfg, o)}'") for o in constrained_outcomes(cfg)}
 
 
@@ -119,7 +119,7 @@ def test_killed_night_reuses_its_models_warns_and_survives_an_all_bad_file(cfg, 
     again = _versions(cfg, uri)
     # not registered twice: every outcome still has only the killed attempt's version 1, now champion
     assert {o: [str(v.version) for v in vs] for o, vs in again.items()} == {o: ["1"] for o in first}
-    client = MlflowClient(uri)
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
     champions = {o: str(client.get_model_version_by_alias(registered_name(cfg, o), "champion").version) for o in first}
     assert set(champions.values()) == {"1"}
     rec = Recommendation.from_json(res.recommendation_file)
