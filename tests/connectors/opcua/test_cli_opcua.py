@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 from connectors.cli import app
 from connectors.opcua import connect
 from connectors.opcua.approvals import read_audit
+from connectors.opcua.inbox import read_verdict
 from tests.connectors.opcua.conftest import dcs, rec, secure_server
 
 MAX_WAIT_S = 30
@@ -55,21 +56,33 @@ def test_publish_refuses_what_the_server_would_refuse(tmp_path):
 
 
 def test_publish_wait_reports_the_verdict(tmp_path, cfg, pki):
+    """A file queued while no server runs is published when one starts; ``--wait`` then reports the verdict of
+    the next one. (Sending the queued file again instead would race with the server's first inbox scan.)"""
     state = tmp_path / "state"
-    good = rec()
-    good.to_json(tmp_path / "good.json")
-    res = invoke("publish", str(tmp_path / "good.json"), "--state-dir", str(state), "--wait", "--timeout", "0.5")
+    first, second = rec(), rec(simn=1400.0)
+    first.to_json(tmp_path / "first.json")
+    second.to_json(tmp_path / "second.json")
+    res = invoke("publish", str(tmp_path / "first.json"), "--state-dir", str(state), "--wait", "--timeout", "0.5")
     assert res.exit_code == 4 and "no verdict within 0.5 s" in res.output, res.output  # no server running
+    assert (state / "inbox" / f"{first.recommendation_id}.json").exists()  # still queued
 
     async def scenario():
         srv, ep = secure_server(cfg, pki, state, inbox_poll_s=0.05)
         async with srv:
-            return await asyncio.to_thread(invoke, "publish", str(tmp_path / "good.json"), "--state-dir", str(state),
-                                           "--wait", "--timeout", str(MAX_WAIT_S))
+            verdict = None
+            for _ in range(MAX_WAIT_S * 20):  # bounded: the queued file is the server's first publish
+                verdict = read_verdict(state, first.recommendation_id)
+                if verdict is not None:
+                    break
+                await asyncio.sleep(0.05)
+            res = await asyncio.to_thread(invoke, "publish", str(tmp_path / "second.json"), "--state-dir",
+                                          str(state), "--wait", "--timeout", str(MAX_WAIT_S))
+            return verdict, res
 
-    res = asyncio.run(scenario())
+    verdict, res = asyncio.run(scenario())
+    assert verdict == {"verdict": "published", "generation": 1}
     assert res.exit_code == 0, res.output
-    assert f"published {good.recommendation_id} as generation 1" in res.output
+    assert f"published {second.recommendation_id} as generation 2" in res.output
 
 
 def test_approve_and_reject_at_the_host(tmp_path, cfg, pki):
