@@ -27,6 +27,7 @@ from connectors.nightly import run_nightly
 from connectors.opcua import Credentials, SetpointServer, add_user, connect, create_certificate, read_setpoints
 from connectors.opcua.advisor_service import AdvisorService
 from connectors.opcua.dcs_sim import DcsController, SimulatedDcs
+from connectors.report.advice import read_decision_log, render_html, text_summary
 from optimizer.advisor import advisor_from_history
 from optimizer.config import AutoApprove, PlantConfig, load_config
 from optimizer.recommendation import Recommendation
@@ -158,6 +159,11 @@ async def advise_live(cfg: PlantConfig, heats: pd.DataFrame, samples: pd.DataFra
         stop.set()
         await task
     lines.append(f"  every decision with its inputs and model version: {log_file}")
+    day = read_decision_log(log_file)
+    page = DEMO / "advised-heats.html"
+    page.write_text(render_html(day, cfg), encoding="utf-8")
+    lines += [f"  {line}" for line in text_summary(day, cfg)[:2]]
+    lines.append(f"  the advised heats, flags and refusals (`dosing advice-report {log_file}`): {page}")
     return lines
 
 

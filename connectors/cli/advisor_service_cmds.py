@@ -113,3 +113,28 @@ def advise_serve(
     except ValueError as exc:  # the node map does not match the DCS (a node missing)
         fail(str(exc), EXIT_BAD_INPUT)
     console.print(f"answered {service.answered} posts in {service.sessions} DCS sessions", highlight=False)
+
+
+@app.command("advice-report")
+def advice_report(
+    log_file: Path = typer.Argument(Path(".dosing/advisor/decisions.jsonl"), help="The service's decision log."),
+    config: Path = ConfigOption,
+    html_out: Path = typer.Option(None, "--html", help="Also write the page here (self-contained HTML)."),
+) -> None:
+    """The advised heats of a decision log: answers per status, flags (extrapolated first), refusals, heats that
+    went on with today's practice and last samples outside their window. Exit 1 when a heat needs attention."""
+    from connectors.report.advice import read_decision_log, render_html, text_summary, window_misses
+
+    cfg = config_or_exit(config)
+    try:
+        day = read_decision_log(log_file)
+    except OSError as exc:
+        fail(f"{log_file}: cannot read the decision log: {exc}", EXIT_BAD_INPUT)
+    for line in text_summary(day, cfg):
+        console.print(line, highlight=False, markup=False, soft_wrap=True)
+    if html_out is not None:
+        html_out.parent.mkdir(parents=True, exist_ok=True)
+        html_out.write_text(render_html(day, cfg), encoding="utf-8")
+        console.print(f"page: {html_out}", highlight=False)
+    if any(h.needs_attention() or window_misses(h, cfg) for h in day.heats.values()):
+        raise typer.Exit(1)

@@ -21,6 +21,7 @@ import pytest
 from connectors.opcua import Credentials, create_certificate
 from connectors.opcua.advisor_service import AdvisorService
 from connectors.opcua.dcs_sim import DcsController, SimulatedDcs
+from connectors.report.advice import read_decision_log
 from optimizer.advisor import Advisor, advisor_from_history
 from optimizer.config import AutoApprove, PlantConfig
 from optimizer.simulator.heats import EVALUATION_STREAM, draw_heats, heat_rng
@@ -203,6 +204,9 @@ def test_disconnect_in_the_middle(cfg, advisor, heat_states, tmp_path):
     events = [r for r in log_lines(log_file) if r.get("event") == "disconnect"]
     assert events and events[0]["heat_id"] == heat_a[0].heat_id
     assert events[0]["outcome"] == "went on with today's practice"
+    day = read_decision_log(log_file)  # what `dosing advice-report` shows of it
+    assert not day.bad_lines and "disconnect" in day.heats[heat_a[0].heat_id].practice
+    assert day.heats[heat_b[0].heat_id].answers[b0["status"]] == 1
 
 
 class Flagging:
