@@ -165,9 +165,10 @@ def _wait_for_verdict(state_dir: Path, recommendation_id: str, timeout_s: float,
 
 
 def _decide(verb: str, recommendation_id: str, comment: str, users: Path, user: str, state_dir: Path,
-            password_env: str) -> None:
+            password_env: str, recommendation: Path | None = None) -> None:
     """``dosing approve|reject``: authenticate against the users file, then the same ``approvals.decide`` the
-    OPC UA Method calls; refusals are audited too."""
+    OPC UA Method calls; refusals are audited too. The recommendation decided about is the server's current one,
+    or ``recommendation`` (a file) where no setpoint server runs (``dosing write-plant`` plants)."""
     from connectors.opcua.approvals import VERBS, ApprovalRefused, append_audit, decide, with_decided_status
     from optimizer.recommendation import Recommendation
 
@@ -175,7 +176,7 @@ def _decide(verb: str, recommendation_id: str, comment: str, users: Path, user: 
     password = os.environ.get(password_env) or typer.prompt(f"password of {user}", hide_input=True)
     try:
         authenticate_engineer(load_users(users), user, password)
-        saved = state_dir / "current.json"
+        saved = recommendation if recommendation is not None else state_dir / "current.json"
         current = with_decided_status(Recommendation.from_json(saved), state_dir) if saved.exists() else None
         decide(state_dir, current, recommendation_id, decision, user, comment, via="cli")
     except (AuthenticationError, ApprovalRefused, ValueError) as exc:
@@ -189,23 +190,28 @@ def _decide(verb: str, recommendation_id: str, comment: str, users: Path, user: 
 UsersOption = typer.Option(..., "--users", help="Users file from `dosing users add` (the server's).")
 UserOption = typer.Option(..., "--user", help="Your user name (an engineer).")
 CommentOption = typer.Option("", "--comment", help="Why (kept in the audit log).")
+RecFileOption = typer.Option(None, "--recommendation", help="Decide about this recommendation file instead of the "
+                             "setpoint server's current one (plants whose DCS hosts the server: `dosing "
+                             "write-plant` then reads the decision from the same --state-dir audit log).")
 
 
 @app.command("approve")
 def approve(recommendation_id: str = typer.Argument(..., help="Id of the current recommendation."),
             comment: str = CommentOption, users: Path = UsersOption, user: str = UserOption,
-            state_dir: Path = StateDir, password_env: str = PasswordEnv) -> None:
+            state_dir: Path = StateDir, password_env: str = PasswordEnv,
+            recommendation: Path = RecFileOption) -> None:
     """Approve the current recommendation as an engineer at the optimizer host (same check and audit as the
     OPC UA Method Dosing.Approve)."""
-    _decide("approve", recommendation_id, comment, users, user, state_dir, password_env)
+    _decide("approve", recommendation_id, comment, users, user, state_dir, password_env, recommendation)
 
 
 @app.command("reject")
 def reject(recommendation_id: str = typer.Argument(..., help="Id of the current recommendation."),
            comment: str = CommentOption, users: Path = UsersOption, user: str = UserOption,
-           state_dir: Path = StateDir, password_env: str = PasswordEnv) -> None:
+           state_dir: Path = StateDir, password_env: str = PasswordEnv,
+           recommendation: Path = RecFileOption) -> None:
     """Reject the current recommendation as an engineer at the optimizer host (as Dosing.Reject)."""
-    _decide("reject", recommendation_id, comment, users, user, state_dir, password_env)
+    _decide("reject", recommendation_id, comment, users, user, state_dir, password_env, recommendation)
 
 
 @app.command("write-plant")
@@ -219,12 +225,16 @@ def write_plant(
     server_certificate: Path = typer.Option(..., help="The DCS server's certificate (DER)."),
     user: str = typer.Option(None, help="DCS user name; the password is read from $DOSING_PASSWORD."),
     require_approved: bool = typer.Option(True, help="Write only recommendations an engineer approved."),
+    state_dir: Path = StateDir,
 ) -> None:
     """For plants whose DCS hosts the OPC UA server: write an approved, safe recommendation to the node ids of
     the config's [opcua.node_map], read every value back, and print the plant's current heat and temperature.
-    Nothing is written if any setpoint fails the hard limits or the recommendation is stale or unapproved."""
+    Nothing is written if any setpoint fails the hard limits or the recommendation is stale or unapproved. The
+    approval comes from the --state-dir audit log (`dosing approve ID --recommendation FILE`), never from the
+    file's own status field."""
     from asyncua import ua
 
+    from connectors.opcua.approvals import with_decided_status
     from connectors.opcua.client import Credentials
     from connectors.opcua.plant_client import PlantWriter, RefusedWrite, WriteVerificationError
     from optimizer.recommendation import Recommendation
@@ -235,6 +245,10 @@ def write_plant(
         rec = Recommendation.from_json(path)
     except (OSError, ValueError) as exc:  # unreadable, not JSON, or not a recommendation
         fail(f"{path}: not a readable recommendation: {exc}", EXIT_BAD_INPUT)
+    if rec.status != "proposed":
+        out.print(f"note: {path.name} says status {rec.status!r}; a file's status is not used, the decision comes "
+                  f"from the audit log in {state_dir}", highlight=False)
+    rec = with_decided_status(rec, state_dir)
     endpoint = endpoint or cfg.opcua.endpoint
     creds = Credentials(certificate, private_key, server_certificate, user=user,
                         password=os.environ.get("DOSING_PASSWORD") if user else None, name="dosing-client")
@@ -249,7 +263,9 @@ def write_plant(
     try:
         n, plant = asyncio.run(run())
     except RefusedWrite as exc:
-        fail(f"nothing written: {exc}", EXIT_FAILED)
+        hint = (f" (approve it: `dosing approve {rec.recommendation_id} --recommendation {path} --state-dir "
+                f"{state_dir} --users ... --user ...`)" if rec.status != "approved" else "")
+        fail(f"nothing written: {exc}{hint}", EXIT_FAILED)
     except (WriteVerificationError, OSError, TimeoutError, ua.UaError) as exc:
         fail(f"writing {path.name} to {endpoint} failed: {type(exc).__name__}: {exc}", EXIT_PUBLISH)
     out.print(f"wrote and read back {n} setpoints of {rec.recommendation_id}; plant now: {plant}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 
 import pytest
@@ -99,31 +100,47 @@ def test_write_read_back_refusals_and_reconnect(cfg, pki):
 
 
 def test_write_plant_command(cfg, pki, tmp_path):
-    """`dosing write-plant` against the stand-in DCS: an approved recommendation lands; a proposed one is refused."""
-    import sys
-    from pathlib import Path
+    """`dosing write-plant` against the stand-in DCS: a file that says "approved" by itself is refused (a forged
+    status); after `dosing approve ID --recommendation FILE` (users file, audit log) the same file lands; a
+    proposed one is refused."""
+    from typer.testing import CliRunner
 
-    dosing = str(Path(sys.executable).parent / "dosing")
+    from connectors.cli import app
+    from connectors.opcua import add_user
+
+    state, users = tmp_path / "state", tmp_path / "users.json"
+    add_user(users, "alice", "s3cret", "engineer")
+
+    async def run(*argv: str) -> tuple[int, str]:  # the CLI in a thread; the stand-in DCS serves on this loop
+        res = await asyncio.to_thread(CliRunner().invoke, app, list(argv), env={"DOSING_PASSWORD": "s3cret"})
+        return res.exit_code, res.output
 
     async def scenario():
         ep = f"opc.tcp://127.0.0.1:{free_port()}/plant/"
         srv = await dcs_server(cfg, ep, pki)
         args = ["--endpoint", ep, "--certificate", str(pki["client"][0]), "--private-key", str(pki["client"][1]),
-                "--server-certificate", str(pki["server"][0])]
+                "--server-certificate", str(pki["server"][0]), "--state-dir", str(state)]
         node = srv.get_node(ua.NodeId.from_string(f"{cfg.opcua.node_map.setpoint_prefix}H1.SiMn"))
         results = []
-        for status, simn in (("approved", 1400.0), ("proposed", 1700.0)):
-            f = rec(status=status, simn=simn).to_json(tmp_path / f"{status}.json")
-            proc = await asyncio.create_subprocess_exec(dosing, "write-plant", str(f), *args,
-                                                        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
-            out, err = await asyncio.wait_for(proc.communicate(), 120)
-            results.append((proc.returncode, out.decode() + err.decode(), await node.read_value()))
+        forged = rec(status="approved", simn=1400.0)
+        f = forged.to_json(tmp_path / "forged.json")
+        results.append((*await run("write-plant", str(f), *args), await node.read_value()))
+        results.append((*await run("approve", forged.recommendation_id, "--recommendation", str(f), "--users",
+                                   str(users), "--user", "alice", "--state-dir", str(state)), None))
+        results.append((*await run("write-plant", str(f), *args), await node.read_value()))
+        g = rec(status="proposed", simn=1700.0).to_json(tmp_path / "proposed.json")
+        results.append((*await run("write-plant", str(g), *args), await node.read_value()))
         await srv.stop()
         return results
 
-    (rc1, text1, v1), (rc2, text2, v2) = asyncio.run(scenario())
+    (rc0, text0, v0), (rca, texta, _), (rc1, text1, v1), (rc2, text2, v2) = asyncio.run(scenario())
+    assert rc0 == 1 and "nothing written" in text0 and "a file's status is not used" in text0, text0
+    assert v0 != 1400.0 and "dosing approve" in text0
+    assert rca == 0 and "approved by alice" in texta, texta
     assert rc1 == 0 and "read back" in text1 and "H1" in text1 and v1 == 1400.0, text1
     assert rc2 == 1 and "nothing written" in text2 and v2 == 1400.0, text2
+    events = [json.loads(x) for x in (state / "audit.jsonl").read_text().splitlines()]
+    assert [(e["event"], e["user"], e["via"]) for e in events] == [("approved", "alice", "cli")]
 
 
 def test_write_plant_refuses_a_malformed_file_before_connecting(tmp_path):
