@@ -28,7 +28,7 @@ from optimizer.simulator.optimizer_policy import optimizer_from_simulated_histor
 from optimizer.stages.arrival import learn_expected_arrival
 
 LABELS = ["material_cost_per_t", "energy_kWh_per_t", "co2_kg_per_t", "off_spec_rate", "samples_per_heat",
-          "treatment_min_per_heat"]
+          "dips_per_heat", "treatment_min_per_heat"]
 
 
 def main() -> None:

@@ -176,7 +176,8 @@ class AdviceNodes(_Section):
     """Where the advisor writes its decision on the DCS server (``dosing advise-serve``).
 
     Setpoints (``additions_kg_prefix + material`` in kg, ``arc_energy_kWh``, ``hold_min``, ``stir_min``,
-    ``finish``) are written only for a decision that passed the hard limits and the approval rule; ``status``,
+    ``finish``; ``closing``: "sample" or "dip", the measurement that closes the stage) are written only for a
+    decision that passed the hard limits and the approval rule; ``status``,
     ``reason``, ``flags`` and ``decision_id`` (``<heat_id>/<sample_no>``, written last) are written for every
     decision. ``approve_decision_id``: an engineer writes a decision id there to release a decision that awaits
     approval.
@@ -190,6 +191,7 @@ class AdviceNodes(_Section):
     status: NodeIdText
     reason: NodeIdText
     stir_min: NodeIdText | None = None
+    closing: NodeIdText | None = None
     flags: NodeIdText | None = None
     approve_decision_id: NodeIdText | None = None
 

@@ -19,7 +19,8 @@ if TYPE_CHECKING:
 LABELS = {
     "material_cost_per_t": "material cost per t", "ferroalloy_kg_per_t": "ferroalloy kg per t",
     "energy_kWh_per_t": "arc energy kWh per t", "co2_kg_per_t": "CO2 kg per t", "off_spec_rate": "off-spec rate",
-    "samples_per_heat": "samples per heat", "treatment_min_per_heat": "treatment min per heat",
+    "samples_per_heat": "chemistry samples per heat", "dips_per_heat": "temperature dips alone per heat",
+    "treatment_min_per_heat": "treatment min per heat",
 }
 GradeOption = typer.Option(None, "--grade", "-g", help="Only this grade (repeat for several); default: the "
                            "config's grade mix.")

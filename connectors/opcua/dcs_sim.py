@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,7 +24,7 @@ from optimizer.config import PlantConfig
 from optimizer.stages.state import HeatController, HeatState, StageDecision
 
 POLL_S = 0.005
-STRING_KEYS = {"approve", "heat_id", "grade", "state_json", "status", "reason", "flags", "decision_id"}
+STRING_KEYS = {"approve", "heat_id", "grade", "state_json", "status", "reason", "flags", "decision_id", "closing"}
 
 
 def _initial(key: str) -> ua.Variant:
@@ -114,8 +115,8 @@ class SimulatedDcs:
                            ("stage_arc_time_min", st.arc_time_min if st else 0.0)):
                 if key in ids:
                     values.append((ids[key], ua.Variant(float(v), dbl)))
-            values += [(ids[f"wt_pct.{el}"], ua.Variant(float(s.wt_pct.get(el, 0.0)), dbl))
-                       for el in self.cfg.elements]
+            values += [(ids[f"wt_pct.{el}"], ua.Variant(float(s.wt_pct.get(el, math.nan)), dbl))
+                       for el in self.cfg.elements]  # all NaN: a temperature dip alone
             values += [(ids[f"add_kg.{m}"], ua.Variant(float(st.additions_kg.get(m, 0.0)) if st else 0.0, dbl))
                        for m in self.cfg.material_names]
         values.append((ids["heat_id"], ua.Variant(state.heat_id, ua.VariantType.String)))
@@ -158,8 +159,9 @@ def decision_from_advice(answer: dict[str, object]) -> StageDecision | None:
     if answer["finish"]:
         return StageDecision(True, source="advisor over OPC UA")
     adds = {m: float(kg) for m, kg in dict(answer["additions_kg"]).items() if float(kg) > 0}
+    closing = "dip" if answer.get("closing") == "dip" and not adds else "sample"
     return StageDecision(False, adds, float(answer["arc_energy_kWh"]), hold_min=float(answer["hold_min"]),
-                         stir_min=float(answer.get("stir_min", 0.0)), source="advisor over OPC UA")
+                         stir_min=float(answer.get("stir_min", 0.0)), source="advisor over OPC UA", closing=closing)
 
 
 @dataclass

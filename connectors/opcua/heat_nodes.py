@@ -85,6 +85,17 @@ class HeatNodeMap:
         out.update({f"add_kg.{m}": f"{h.stage_additions_kg_prefix}{m}" for m in self.materials})
         return out
 
+    def _chemistry(self, values: dict[str, object]) -> dict[str, object]:
+        """The posted chemistry; every element NaN = a temperature dip alone (no chemistry sample)."""
+        wt = {el: values[f"wt_pct.{el}"] for el in self.elements}
+        missing = [el for el, v in wt.items() if isinstance(v, float) and math.isnan(v)]
+        if len(missing) == len(wt):
+            return {}
+        if missing:
+            raise ValueError(f"chemistry nodes {', '.join(self.heat.sample_wt_pct_prefix + el for el in missing)} "
+                             "are NaN while others hold values: post all elements, or all NaN for a dip alone")
+        return wt
+
     def output_ids(self) -> dict[str, str]:
         """Value name -> node id of everything the service writes."""
         a = self.advice
@@ -92,6 +103,8 @@ class HeatNodeMap:
         out.update({"arc_energy_kWh": a.arc_energy_kWh, "hold_min": a.hold_min, "finish": a.finish})
         if a.stir_min is not None:
             out["stir_min"] = a.stir_min
+        if a.closing is not None:
+            out["closing"] = a.closing
         out.update({"status": a.status, "reason": a.reason})
         if a.flags is not None:
             out["flags"] = a.flags
@@ -115,7 +128,7 @@ class HeatNodeMap:
             return Posted(heat_id, k, state=state)
         raw_sample = {"sample_no": k, "minutes_from_start": values["sample_minutes_from_start"],
                       "temperature_degC": values["sample_temperature_degC"],
-                      "wt_pct": {el: values[f"wt_pct.{el}"] for el in self.elements}}
+                      "wt_pct": self._chemistry(values)}
         raw_stage = {"additions_kg": {m: v for m in self.materials if (v := values[f"add_kg.{m}"])},
                      "arc_energy_kWh": values["stage_arc_energy_kWh"]}
         if "stage_arc_time_min" in values:
@@ -149,6 +162,8 @@ class HeatNodeMap:
             if "stir_min" in ids:
                 out.append((ids["stir_min"], ua.Variant(0.0 if d.finish else float(d.stir_min),
                                                         ua.VariantType.Double)))
+            if "closing" in ids:
+                out.append((ids["closing"], ua.Variant("" if d.finish else d.closing, ua.VariantType.String)))
             out.append((ids["finish"], ua.Variant(bool(d.finish), ua.VariantType.Boolean)))
         out.append((ids["status"], ua.Variant(status, ua.VariantType.String)))
         out.append((ids["reason"], ua.Variant(reason[:2000], ua.VariantType.String)))

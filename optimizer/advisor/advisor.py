@@ -19,6 +19,7 @@ heats used, no more stages than they had; anything beyond is refused or flagged 
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -32,7 +33,7 @@ from optimizer.advisor.support import Support
 from optimizer.config import Grade, PlantConfig
 from optimizer.schema import sample_element_col
 from optimizer.stages.models import TEMPERATURE, StageModels, StagePlan
-from optimizer.stages.state import HeatState, StageDecision
+from optimizer.stages.state import HeatState, Sample, StageDecision
 from optimizer.stages.update import OutcomeForecast, forecast, stage_context
 
 MARGINS = (0.0, 0.75, 1.5)  # stage margins tried, in sd of the closing sample (plus the grade's confidence)
@@ -77,14 +78,30 @@ class Advisor:
         z = float(stats.norm.ppf(grade.confidence))
         for name, (lo, hi) in _windows(grade).items():
             v, sd = self.closing_estimate(state, name)
+            if not (math.isfinite(v) and math.isfinite(sd)):
+                return False, f"{name}: no estimate (not measured)"
             if (lo is not None and v < lo + z * sd) or (hi is not None and v > hi - z * sd):
                 return False, f"{name} {v:.4g} outside [{lo}, {hi}] with margin {z * sd:.3g}"
         return True, ""
+
+    def _chemistry_accepted(self, grade: Grade, state: HeatState) -> bool:
+        """Every chemistry limit met at the grade's confidence now (temperature aside)."""
+        z = float(stats.norm.ppf(grade.confidence))
+        for name, (lo, hi) in _windows(grade).items():
+            if name == TEMPERATURE:
+                continue
+            v, sd = self.closing_estimate(state, name)
+            if not (math.isfinite(v) and math.isfinite(sd)) or (lo is not None and v < lo + z * sd) or \
+                    (hi is not None and v > hi - z * sd):
+                return False
+        return True
 
     def closing_estimate(self, state: HeatState, name: str) -> tuple[float, float]:
         """(mean, sd) of the true value of ``name`` now: the last measurement combined with what the stage model
         predicted for it before it was taken (a Kalman step). A measurement more than 3 sd from the prediction
         is taken alone: the model is not trusted against the plant."""
+        if name != TEMPERATURE and state.last.is_dip:
+            return self._predicted_since_chemistry(state, name)
         measured = _measured(state, name)
         meas_var = self.models.outcomes[name].meas_variance(measured if name != TEMPERATURE else 0.0)
         if state.n_stages == 0:
@@ -103,6 +120,34 @@ class Advisor:
         w = var_true / (var_true + meas_var)
         return pred + w * (measured - pred), math.sqrt(var_true * meas_var / (var_true + meas_var))
 
+    def _predicted_since_chemistry(self, state: HeatState, name: str) -> tuple[float, float]:
+        """(mean, sd) of element ``name`` now when the last measurement was a dip alone (see :meth:`drifted`)."""
+        j = max(i for i, smp in enumerate(state.samples) if not smp.is_dip)
+        since = state.stages[j:]
+        minutes = state.last.minutes_from_start - state.samples[j].minutes_from_start
+        return self.drifted(_truncated(state, j), name, sum(st.arc_energy_kWh for st in since), minutes, len(since))
+
+    def drifted(self, state: HeatState, name: str, kwh: float, minutes: float, stages: int = 1) -> tuple[float, float]:
+        """(mean, sd) of element ``name`` after ``stages`` stages that add nothing (dips alone), ``kwh`` and
+        ``minutes`` in all, from a state whose last sample has chemistry: its closing estimate plus the stage
+        model's drift (time and arc energy only), with the stage noise added and no measurement."""
+        v0, sd0 = self.closing_estimate(state, name)
+        drift = self.models.linear(name, stage_context(state)).value(0.0, StagePlan({}, kwh, 0.0), minutes)
+        m = self.models.outcomes[name]
+        noise = max(m.variance(True, v0) - 2.0 * m.meas_variance(v0), 0.0) * m.scale ** 2 * stages
+        return v0 + drift, math.sqrt(sd0 ** 2 + noise)
+
+    def _as_measured(self, state: HeatState) -> HeatState:
+        """``state`` with the chemistry of a last dip-only measurement filled in by its prediction (what the next
+        stage is planned from; the sample closing that stage measures the chemistry again)."""
+        if not state.last.is_dip:
+            return state
+        grade = self.cfg.grade(state.grade)
+        wt = {name[: -len("_wt_pct")]: self._predicted_since_chemistry(state, name)[0]
+              for name in _windows(grade) if name != TEMPERATURE}
+        last = Sample(state.last.sample_no, state.last.minutes_from_start, state.last.temperature_degC, wt)
+        return dataclasses.replace(state, samples=(*state.samples[:-1], last))
+
     # ------------------------------------------------------------------ one stage
     def _decide(self, state: HeatState) -> StageDecision:
         grade = self.cfg.grade(state.grade)
@@ -110,34 +155,47 @@ class Advisor:
         trim = state.n_stages >= 1
         stir = self.support.stir_min[trim]
         last_supported = gs is not None and state.n_stages + 1 >= gs.samples_max
-        fcs = {name: forecast(self.models, state, name) for name in _windows(grade)}
-        lp = _StageLP(self, grade, state, fcs, stir)
+        # only the temperature is off: a dip alone may close the stage (not twice running: then a sample)
+        dip_ok = trim and not state.last.is_dip and self._chemistry_accepted(grade, state)
+        planned = self._as_measured(state)
+        fcs = {name: forecast(self.models, planned, name) for name in _windows(grade)}
         z_conf = float(stats.norm.ppf(grade.confidence))
         options = [z_conf] if last_supported else sorted({*(m for m in MARGINS), z_conf})
         best = None
         redo = self._stage_cost(state, stir)
-        for z in options:
-            sol = lp.solve(z)
-            if sol is None:
-                continue
-            p_pass = sol.p_pass if not last_supported else 1.0
-            expected = sol.cost + (1.0 - p_pass) * redo
-            if best is None or expected < best[0] - 1e-9:
-                best = (expected, z, sol)
+        for dip in (False, True) if dip_ok else (False,):
+            lp = _StageLP(self, grade, planned, fcs, stir, dip=dip)
+            closing = self._closing_cost(dip)
+            for z in options:
+                sol = lp.solve(z)
+                if sol is None:
+                    continue
+                p_pass = sol.p_pass if not last_supported else 1.0
+                expected = sol.cost + closing + (1.0 - p_pass) * redo
+                if best is None or expected < best[0] - 1e-9:
+                    best = (expected, z, sol, dip)
         if best is None:
             return StageDecision(False, flags=("no answer: the stage LP failed",), reason="solver failed",
                                  source=self.name)
-        _, z, sol = best
+        _, z, sol, dip = best
         flags = list(sol.flags) + self._support_flags(state, sol.additions_kg, sol.arc_energy_kWh, trim)
         if gs is not None and state.n_stages + 1 < gs.samples_min and sol.p_pass >= 0.5:
             flags.append(f"aims to finish after {state.n_stages + 1} samples, fewer than any of this grade's "
                          f"{gs.n_heats} history heats ({gs.samples_min}-{gs.samples_max}); the closing sample "
                          "decides")
-        reason = (f"stage {state.n_stages + 1}: margin {z:.2f} sd, expected cost {best[0]:.1f} "
-                  f"(P(closing sample in window) {sol.p_pass:.2f}, another stage costs {redo:.1f})")
+        what = "a temperature dip alone (chemistry in window)" if dip else "a sample"
+        reason = (f"stage {state.n_stages + 1}, closed by {what}: margin {z:.2f} sd, expected cost {best[0]:.1f} "
+                  f"(P(closing measurement in window) {sol.p_pass:.2f}, another stage costs {redo:.1f})")
         return StageDecision(False, sol.additions_kg, sol.arc_energy_kWh, hold_min=sol.hold_min, stir_min=stir,
                              predicted=sol.predicted, flags=tuple(flags), reason=reason, source=self.name,
-                             p_finish=sol.p_pass)
+                             p_finish=sol.p_pass, closing="dip" if dip else "sample")
+
+    def _closing_cost(self, dip: bool) -> float:
+        """Probe, lab and waiting minutes of the measurement that closes a stage."""
+        s = self.cfg.sampling
+        if dip:
+            return s.temperature_probe_cost + s.minutes_per_temperature_sample * s.cost_per_treatment_minute
+        return s.cost_per_sample
 
     def _stage_cost(self, state: HeatState, stir_min: float) -> float:
         """Expected cost of one more stage: the sample, its minutes and the energy that replaces the heat lost."""
@@ -180,14 +238,15 @@ class _StageLP:
     """The stage LP of one decision, built once; margins and variances change through mutable parameters."""
 
     def __init__(self, adv: Advisor, grade: Grade, state: HeatState, fcs: dict[str, OutcomeForecast],
-                 stir_min: float) -> None:
+                 stir_min: float, dip: bool = False) -> None:
         self.adv, self.grade, self.state, self.fcs, self.stir = adv, grade, state, fcs, stir_min
+        self.dip = dip  # closed by a temperature dip alone: no additions, chemistry not measured
         cfg, models = adv.cfg, adv.models
         self.ctx = stage_context(state)
         self.w_t = state.steel_weight_t
         self.trim = state.n_stages >= 1
         self.mats = [m.name for m in cfg.materials]
-        self.bounds = self._material_bounds()
+        self.bounds = {k: (0.0, 0.0) for k in self.mats} if dip else self._material_bounds()
         self.windows = _windows(grade)
         self.coef = {name: self._affine(fc) for name, fc in fcs.items()}
         m = pyo.ConcreteModel()
@@ -255,7 +314,7 @@ class _StageLP:
 
         def at(adds: dict[str, float], kwh: float, hold: float) -> float:
             plan = StagePlan(adds, kwh, self.stir + hold)
-            minutes = models.stage_minutes(plan, self.w_t)
+            minutes = models.stage_minutes(plan, self.w_t, self.dip)
             return fc.mean(plan, minutes, models.effect_x(fc.name, self.ctx, plan, minutes))
 
         a = at({}, 0.0, 0.0)
@@ -264,7 +323,7 @@ class _StageLP:
 
     def _sd(self, plan: StagePlan) -> dict[str, tuple[float, float]]:
         models = self.adv.models
-        minutes = models.stage_minutes(plan, self.w_t)
+        minutes = models.stage_minutes(plan, self.w_t, self.dip)
         out = {}
         for o, fc in self.fcs.items():
             x = models.effect_x(o, self.ctx, plan, minutes)
@@ -283,6 +342,9 @@ class _StageLP:
             sds = self._sd(plan)
             for o, (lo, hi) in self.windows.items():
                 post_sd, spread = _closing(*sds[o])
+                if self.dip and o != TEMPERATURE:  # not measured: accepted on the prediction (checked after)
+                    self.model.lo[o], self.model.hi[o] = -1e9, 1e9
+                    continue
                 self.model.lo[o] = -1e9 if lo is None else lo + z_conf * post_sd + z * spread
                 self.model.hi[o] = 1e9 if hi is None else hi - z_conf * post_sd - z * spread
             res = self.opt.solve(self.model, load_solutions=False, raise_exception_on_nonoptimal_result=False)
@@ -301,7 +363,7 @@ class _StageLP:
     def _solution(self, plan: StagePlan, adds: dict[str, float], kwh: float, hold: float,
                   z_conf: float) -> _Solution:
         models = self.adv.models
-        minutes = models.stage_minutes(plan, self.w_t)
+        minutes = models.stage_minutes(plan, self.w_t, self.dip)
         sds = self._sd(plan)
         p_pass, predicted, flags = 1.0, {}, []
         z90 = float(stats.norm.ppf(0.95))
@@ -310,10 +372,16 @@ class _StageLP:
             mean = fc.mean(plan, minutes, models.effect_x(o, self.ctx, plan, minutes))
             sd_meas, sd_true = sds[o]
             post_sd, spread = _closing(sd_meas, sd_true)
+            predicted[o] = (mean, mean - z90 * sd_true, mean + z90 * sd_true)
+            if self.dip and o != TEMPERATURE:  # accepted after the dip on the prediction alone, or the dip is moot
+                mean, sd = self.adv.drifted(self.state, o, kwh, minutes)
+                predicted[o] = (mean, mean - z90 * sd, mean + z90 * sd)
+                inside = (lo is None or mean >= lo + z_conf * sd) and (hi is None or mean <= hi - z_conf * sd)
+                p_pass *= 1.0 if inside else 0.0
+                continue
             acc_lo = -math.inf if lo is None else lo + z_conf * post_sd
             acc_hi = math.inf if hi is None else hi - z_conf * post_sd
             p_pass *= _phi((acc_hi - mean) / spread) - _phi((acc_lo - mean) / spread)
-            predicted[o] = (mean, mean - z90 * sd_true, mean + z90 * sd_true)
             if (lo is not None and mean < lo) or (hi is not None and mean > hi):
                 flags.append(f"{o}: predicted {mean:.4g} outside the window [{lo}, {hi}] even at the limits "
                              "(materials, energy or history support)")
@@ -343,6 +411,11 @@ def _windows(grade: Grade) -> dict[str, tuple[float | None, float | None]]:
     for el, w in grade.chemistry_wt_pct.items():
         out[sample_element_col(el)] = (w.min, w.max)
     return out
+
+
+def _truncated(state: HeatState, j: int) -> HeatState:
+    """The heat as it was at sample ``j``."""
+    return dataclasses.replace(state, samples=state.samples[: j + 1], stages=state.stages[:j])
 
 
 def _measured(state: HeatState, name: str) -> float:

@@ -23,7 +23,7 @@ from optimizer.simulator.policies import ControllerPolicy, Policy
 
 FERROALLOY_KINDS = ("ferroalloy", "wire", "carburizer")
 METRICS = ("material_cost_per_t", "ferroalloy_kg_per_t", "energy_kWh_per_t", "co2_kg_per_t", "samples_per_heat",
-           "treatment_min_per_heat")
+           "treatment_min_per_heat", "dips_per_heat")  # samples: chemistry samples; dips: temperature dips alone
 
 
 @dataclass(frozen=True)
@@ -91,6 +91,8 @@ def _figure(cfg: PlantConfig, r: HeatRecord, key: str) -> float:
             + cfg.energy.co2_kg_per_kWh * r.arc_energy_kWh
     if key == "samples_per_heat":
         return float(r.n_samples)
+    if key == "dips_per_heat":
+        return float(r.n_dips)
     return r.treatment_time_min
 
 

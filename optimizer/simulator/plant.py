@@ -37,7 +37,7 @@ class HeatRecord:
     trims_kg: dict[str, float]
     arc_energy_kWh: float
     arc_time_min: float
-    n_samples: int
+    n_samples: int  # chemistry samples after arrival (each with its temperature dip)
     treatment_time_min: float
     final_true_wt_pct: dict[str, float]
     final_true_temperature_degC: float
@@ -51,6 +51,7 @@ class HeatRecord:
     stages: list[StageRecord] = field(default_factory=list)
     decisions: list[StageDecision] = field(default_factory=list)
     forced_finish: bool = False  # the controller never finished: the plant's sample limit ended the heat
+    n_dips: int = 0  # temperature dips alone (stages closed without a chemistry sample)
 
 
 @dataclass(frozen=True)
@@ -143,8 +144,9 @@ def run_controlled_heat(cfg: PlantConfig, heat: SimHeat, controller: HeatControl
             forced = True
             break
         stages.append(_run_stage(bath, decision, trim=bool(stages)))
-        bath.wait(cfg.sampling.minutes_per_sample)
-        samples.append(_sample(bath, rng, len(stages), "both"))
+        dip = decision.closing == "dip"
+        bath.wait(cfg.sampling.minutes_per_temperature_sample if dip else cfg.sampling.minutes_per_sample)
+        samples.append(_sample(bath, rng, len(stages), "temperature" if dip else "both"))
         decision = controller.on_sample(_state(heat, samples, stages))
     return _record(cfg, grade, bath, samples, stages, decisions, forced)
 
@@ -180,12 +182,14 @@ def _record(cfg: PlantConfig, grade: Grade, bath: _Bath, samples: list[dict], st
     trims = {m: total[m] - main.get(m, 0.0) for m in total}
     true_final = bath.wt_pct()
     last = samples[-1]
+    chem = [r for r in samples if r["kind"] == "both"][-1]  # the last chemistry sample (a dip has none)
     return HeatRecord(
         additions_kg=total, trims_kg=trims,
         arc_energy_kWh=sum(st.arc_energy_kWh for st in stages), arc_time_min=sum(st.arc_time_min for st in stages),
-        n_samples=len(stages), treatment_time_min=bath.minutes,
+        n_samples=sum(r["kind"] == "both" for r in samples[1:]),
+        n_dips=sum(r["kind"] == "temperature" for r in samples), treatment_time_min=bath.minutes,
         final_true_wt_pct=true_final, final_true_temperature_degC=bath.temp,
-        final_measured_wt_pct={el: last[f"{el}_wt_pct"] for el in cfg.elements},
+        final_measured_wt_pct={el: chem[f"{el}_wt_pct"] for el in cfg.elements},
         final_measured_temperature_degC=last["temperature_degC"], samples=samples,
         off_spec=off_spec_reasons(grade, true_final, bath.temp), recovered_kg=bath.recovered_kg, burnt_kg=bath.burnt_kg,
         additions_log=bath.log, stages=stages, decisions=decisions, forced_finish=forced,
@@ -193,9 +197,12 @@ def _record(cfg: PlantConfig, grade: Grade, bath: _Bath, samples: list[dict], st
 
 
 def _sample(bath: _Bath, rng: np.random.Generator, k: int, kind: str) -> dict:
+    """A measurement row: ``kind`` "both" (temperature and chemistry) or "temperature" (a dip alone)."""
     row = {"sample_no": k, "minutes_from_start": round(bath.minutes, 2), "kind": kind,
            "temperature_degC": round(bath.physics.measure_temperature(rng, bath.temp), 1)}
-    row.update({f"{el}_wt_pct": round(bath.physics.measure_wt_pct(rng, v), 5) for el, v in bath.wt_pct().items()})
+    if kind == "both":
+        row.update({f"{el}_wt_pct": round(bath.physics.measure_wt_pct(rng, v), 5)
+                    for el, v in bath.wt_pct().items()})
     return row
 
 

@@ -139,10 +139,12 @@ class StageModels:
         """Arc-on minutes for ``kwh`` in a heat of this weight."""
         return self.arc_min_per_kWh_per_t * kwh / steel_weight_t
 
-    def stage_minutes(self, plan: StagePlan, steel_weight_t: float) -> float:
-        """Minutes of a stage from its start to the end of the sample that closes it."""
+    def stage_minutes(self, plan: StagePlan, steel_weight_t: float, dip: bool = False) -> float:
+        """Minutes of a stage from its start to the end of the measurement that closes it (a chemistry sample,
+        or a temperature dip alone when ``dip``)."""
+        s = self.cfg.sampling
         return plan.other_min + self.arc_minutes(plan.arc_energy_kWh, steel_weight_t) + \
-            self.cfg.sampling.minutes_per_sample
+            (s.minutes_per_temperature_sample if dip else s.minutes_per_sample)
 
     def _z(self, ctx: StageContext) -> np.ndarray:
         o = ctx.oxygen_ppm if math.isfinite(ctx.oxygen_ppm) else self.oxygen_fill_ppm

@@ -12,19 +12,28 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 
 import pandas as pd
+
+Closing = Literal["sample", "dip"]
+CLOSINGS: tuple[Closing, ...] = ("sample", "dip")
 
 
 @dataclass(frozen=True)
 class Sample:
-    """One measurement of the bath: a temperature dip and a chemistry sample (wt%)."""
+    """One measurement of the bath: a temperature dip and a chemistry sample (wt%). An empty ``wt_pct`` is a
+    temperature dip alone (no chemistry sample was taken)."""
 
     sample_no: int
     minutes_from_start: float
     temperature_degC: float
     wt_pct: Mapping[str, float]
+
+    @property
+    def is_dip(self) -> bool:
+        """A temperature dip without a chemistry sample."""
+        return not self.wt_pct
 
 
 @dataclass(frozen=True)
@@ -66,6 +75,11 @@ class HeatState:
     def n_stages(self) -> int:
         """Stages done (= samples taken after arrival)."""
         return len(self.stages)
+
+    @property
+    def n_chemistry_samples(self) -> int:
+        """Chemistry samples taken after arrival (dips alone not counted)."""
+        return sum(not s.is_dip for s in self.samples[1:])
 
     def added_kg(self) -> dict[str, float]:
         """Total additions so far, per material (kg)."""
@@ -159,7 +173,9 @@ class StageDecision:
 
     ``finish``: the last sample is the final measurement, the heat leaves (nothing else is set). Otherwise one
     more stage: add ``additions_kg`` now, hold ``hold_min`` (a heat too hot waits), stir ``stir_min``, heat with
-    ``arc_energy_kWh``, then sample. ``predicted`` holds the expected state after the stage with its 90 %
+    ``arc_energy_kWh``, then measure: ``closing`` is ``"sample"`` (chemistry sample and temperature dip) or
+    ``"dip"`` (a temperature dip alone: the chemistry is already in window and the stage adds nothing).
+    ``predicted`` holds the expected state after the stage with its 90 %
     interval (outcome -> (mean, low, high)); ``flags`` name anything outside what the history supports;
     ``reason`` says why, in words.
     """
@@ -174,11 +190,20 @@ class StageDecision:
     reason: str = ""
     source: str = ""
     p_finish: float = math.nan  # probability that the sample closing this stage lets the heat finish
+    closing: Closing = "sample"
+
+    def __post_init__(self) -> None:
+        if self.closing not in CLOSINGS:
+            raise ValueError(f"closing must be one of {CLOSINGS}, got {self.closing!r}")
+        if self.closing == "dip" and any(kg > 0 for kg in self.additions_kg.values()):
+            raise ValueError("a stage closed by a temperature dip alone adds no material (its chemistry is not "
+                             "measured)")
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (the ``dosing advise`` output line)."""
         return {"finish": self.finish, "additions_kg": {m: kg for m, kg in self.additions_kg.items() if kg > 0},
                 "arc_energy_kWh": self.arc_energy_kWh, "hold_min": self.hold_min, "stir_min": self.stir_min,
+                "closing": self.closing,
                 "predicted": {k: list(v) for k, v in self.predicted.items()}, "flags": list(self.flags),
                 "reason": self.reason, "source": self.source,
                 "p_finish": None if math.isnan(self.p_finish) else self.p_finish}

@@ -81,3 +81,16 @@ def test_answer_writes_setpoints_only_when_released(cfg):
     assert values[f"{add}SiMn"] == 120.0 and values[f"{add}Lime"] == 0
     assert values[nm.advice.finish] is False and values[nm.advice.flags] == "a flag"
     assert written[-1] == (nm.advice.decision_id, ua.Variant("H7/1", ua.VariantType.String))
+
+
+def test_a_dip_alone_is_posted_as_all_chemistry_nan_and_answered_with_its_closing(cfg):
+    nm = HeatNodeMap.from_config(cfg)
+    dip = {**values_for(nm, STATE), **{f"wt_pct.{el}": math.nan for el in nm.elements}}
+    p = nm.parse(dip)
+    assert p.sample.is_dip and p.sample.temperature_degC == 1588.0
+    partly = {**values_for(nm, STATE), "wt_pct.Mn": math.nan}
+    with pytest.raises(ValueError, match=r"LF1\.Heat\.Sample\.Mn are NaN while others hold values"):
+        nm.parse(partly)
+    values = {n: v.Value for n, v in nm.answer("H7/1", "written", "ok", StageDecision(False, {}, 600.0,
+                                                                                        closing="dip"), True)}
+    assert values[nm.advice.closing] == "dip"

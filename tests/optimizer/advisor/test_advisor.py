@@ -101,3 +101,43 @@ def test_closing_estimate_fuses_the_sample_with_the_prediction_unless_they_disag
     far = {**S355, "Mn": predicted_mn + 10 * meas_sd}
     mean, sd = advisor.closing_estimate(after(far), "Mn_wt_pct")
     assert mean == far["Mn"] and abs(sd - advisor.models.outcomes["Mn_wt_pct"].meas_variance(far["Mn"]) ** 0.5) < 1e-12
+
+
+def test_only_the_temperature_off_closes_the_stage_with_a_dip_alone(advisor: Advisor, cfg: PlantConfig):
+    """Chemistry in window, temperature 12 degC below the minimum: heat, then a temperature dip (no chemistry
+    sample, no additions). After the dip in window the heat finishes on the predicted chemistry."""
+    cold = _state([(1568.0, S355)])  # S355J2 temperature 1580-1605
+    d = advisor.on_sample(cold)
+    assert not d.finish and d.closing == "dip" and not d.additions_kg and d.arc_energy_kWh > 0, d.reason
+    mean_t, _, _ = d.predicted["temperature_degC"]
+    assert 1580.0 < mean_t < 1605.0
+    assert "temperature dip alone" in d.reason
+    dipped = HeatState(cold.heat_id, cold.grade, cold.steel_weight_t,
+                       (*cold.samples, Sample(2, cold.last.minutes_from_start + 8.0, 1593.0, {})),
+                       (*cold.stages, StageRecord({}, d.arc_energy_kWh)), oxygen_ppm=cold.oxygen_ppm)
+    assert dipped.last.is_dip and dipped.n_chemistry_samples == 1
+    mn, sd = advisor.closing_estimate(dipped, "Mn_wt_pct")
+    assert abs(mn - S355["Mn"]) < 0.05 and sd > 0  # predicted from the sample before, not measured
+    after = advisor.on_sample(dipped)
+    assert after.finish, after.reason
+    still_cold = HeatState(dipped.heat_id, dipped.grade, dipped.steel_weight_t,
+                           (*dipped.samples[:-1], Sample(2, dipped.last.minutes_from_start, 1571.0, {})),
+                           dipped.stages, oxygen_ppm=dipped.oxygen_ppm)
+    again = advisor.on_sample(still_cold)  # planned from the predicted chemistry
+    assert not again.finish and again.arc_energy_kWh > 0 and math.isfinite(again.p_finish)
+
+
+def test_chemistry_off_is_closed_by_a_sample(advisor: Advisor):
+    d = advisor.on_sample(_state([(1568.0, {**S355, "Mn": 1.22})]))
+    assert not d.finish and d.closing == "sample" and d.additions_kg
+
+
+def test_a_dip_adds_nothing():
+    import pytest
+
+    from optimizer.stages.state import StageDecision
+
+    with pytest.raises(ValueError, match="adds no material"):
+        StageDecision(False, {"SiMn": 100.0}, 500.0, closing="dip")
+    with pytest.raises(ValueError, match="closing must be one of"):
+        StageDecision(False, closing="lab")  # type: ignore[arg-type]
