@@ -8,7 +8,10 @@ import pandas as pd
 import pytest
 
 from optimizer.ladle.calibration import OnlineWindow, scheme_coverage
+from optimizer.ladle.final import FinalModel
+from optimizer.ladle.predictors import StagePredictor
 from optimizer.surrogates.conformal import conformal_quantile
+from tests.optimizer.ladle.test_stage_model import synthetic_stages
 
 T0 = pd.Timestamp("2026-01-01")
 
@@ -54,3 +57,20 @@ def test_follows_a_drift_that_a_static_width_misses(seed):
 def test_lengths_must_match():
     with pytest.raises(ValueError, match="one value per heat"):
         OnlineWindow().halfwidths(np.ones(10), np.ones(3), np.array([T0] * 2), np.array([T0] * 3), 0.9)
+
+
+def test_final_model_interval_learns_only_from_later_ended_heats():
+    st = synthetic_stages(300, 3)
+    last = st[st["is_last"]]
+    start = pd.date_range("2019-05-03", periods=300, freq="h")
+    st["time_prev"] = st["key"].map(dict(zip(range(1, 301), start + pd.Timedelta(minutes=30), strict=True)))
+    heats = pd.DataFrame({"heat_id": last["key"].astype(str).to_numpy(), "start_time": start,
+                          "end_time": start + pd.Timedelta(minutes=40),
+                          "final_temperature_degC": last["temp_next_degC"].to_numpy()})
+    model = FinalModel(StagePredictor(residual=False).fit(heats.iloc[:150], st), np.full(150, 2.0),
+                       trained_until=heats["start_time"].iloc[149])
+    off = heats.assign(final_temperature_degC=heats["final_temperature_degC"] + np.r_[np.full(150, 30.0),
+                                                                                      np.full(150, 20.0)])
+    hw = model.interval(off, st, 0.9)["halfwidth_degC"].to_numpy()
+    assert (hw[:151] == 2.0).all()  # in-sample heats never calibrate; heat 151 has no later ended heat yet
+    assert hw[-1] > 15.0  # ended later heats with ~20 degC errors widen the interval of those after them
