@@ -20,7 +20,16 @@ import pandas as pd
 from connectors.ladle_files import read_ladle_dir
 from optimizer.config import load_config
 from optimizer.ladle.adapter import build_heats
-from optimizer.ladle.final import N_TEST_PUBLIC, FinalModel, fit_final, holdout_figures, scores, split_later
+from optimizer.ladle.calibration import ONLINE_WINDOW
+from optimizer.ladle.final import (
+    N_TEST_PUBLIC,
+    FinalModel,
+    deployment_coverage,
+    fit_final,
+    holdout_figures,
+    scores,
+    split_later,
+)
 from optimizer.ladle.model import fit
 from optimizer.ladle.predictors import FIRST, heat_keys
 from optimizer.ladle.recommend import CAVEAT, default_window, recommend_heat, savings
@@ -30,9 +39,11 @@ from optimizer.ladle.stages import build_stages
 
 DEFAULT_DATA = os.environ.get("DOSING_LF_DATA", str(Path(__file__).resolve().parents[1].parent / "shared" / "data"
                                                     / "ladle_furnace"))
-TABLE_KINDS = ("mean", "heat_balance", "gbm", "stage_composed", "last_ridge", "last_gbm", "stage_physics", "stage")
+TABLE_KINDS = ("mean", "heat_balance", "gbm", "stage_composed", "plan_hybrid", "last_ridge", "last_gbm",
+               "stage_physics", "stage")
 LABELS = {"mean": "train mean", "heat_balance": "ridge heat balance (plan)", "gbm": "GBM (plan)",
           "stage_composed": "stage model, composed from the first measurement",
+          "plan_hybrid": "ridge heat balance after the first measurement + boosted residual",
           "last_ridge": "ridge heat balance of the final stage", "last_gbm": "GBM on the final stage",
           "stage_physics": "stage model, physics only, one step", "stage": "stage model + boosted residual, one step"}
 
@@ -48,9 +59,26 @@ def model_table(train: pd.DataFrame, test: pd.DataFrame, stages: pd.DataFrame) -
     return rows
 
 
+def calibration_study(train: pd.DataFrame, stages: pd.DataFrame, kinds: tuple[str, ...]) -> None:
+    """Training heats only: coverage of the next 488 heats per calibration scheme (``final.deployment_coverage``)."""
+    for kind in kinds:
+        d = deployment_coverage(kind, train, stages)
+        t = d.pivot(index="scheme", columns="origin", values="coverage")
+        dev = (t - 0.9).abs().max(axis=1)
+        print(f"\ncalibration schemes for {kind}, inside the training heats: fit before the origin, cover the next "
+              f"{int(d['n_covered'].max())} heats (90 %); chosen: smallest worst |coverage - 0.90|, ties to the "
+              f"smaller window")
+        print("| scheme | " + " | ".join(f"origin {a}" for a in t.columns) + " | mean | worst deviation |")
+        print("|---|" + "---|" * (len(t.columns) + 2))
+        for scheme, r in t.iterrows():
+            print(f"| {scheme} | " + " | ".join(f"{v:.3f}" for v in r) + f" | {r.mean():.3f} | {dev[scheme]:.3f} |")
+        best = min(dev.index, key=lambda k: (round(dev[k], 3), k))
+        print(f"chosen inside the training heats: {best} (the library uses online_{ONLINE_WINDOW})")
+
+
 def print_table(rows: dict[str, dict], n_train: int, n_test: int) -> None:
     print(f"\nfinal temperature: train on the earlier {n_train} heats, test on the latest {n_test} (time order)")
-    print("| decided at | model | rolling MAE (train) | test MAE degC | > 10 degC | 90 % coverage | half-width |")
+    print("| decided at | model | rolling MAE (train) | test MAE degC | > 10 degC | 90 % coverage | mean half-width |")
     print("|---|---|---|---|---|---|---|")
     for kind, r in rows.items():
         at = r["model"].predictor.decided_at if kind != "mean" else "either"
@@ -133,6 +161,7 @@ def main() -> None:
     print(f"{len(heats)} usable heats, {len(stages)} stages; data-quality report: {len(quality)} rows; test heats "
           f"start {test['start_time'].min():%Y-%m-%d %H:%M} .. {test['start_time'].max():%Y-%m-%d}")
     stage_figures(train, test, stages)
+    calibration_study(train, stages, ("last_gbm", "plan_hybrid"))
     rows = model_table(train, test, stages)
     print_table(rows, len(train), len(test))
     decision = [k for k in rows if rows[k]["model"].predictor.decided_at != FIRST]

@@ -5,7 +5,10 @@ measured), its arc energy, additions and gas are taken as planned.
 
 * ``mean``: the training heats' mean final temperature;
 * ``heat_balance`` / ``gbm``: ``model.make_model`` on the heat-level features (``model.features``);
-* ``stage_composed``: the stage model run from the first measurement through the heat's stages.
+* ``stage_composed``: the stage model run from the first measurement through the heat's stages;
+* ``plan_hybrid``: a ridge heat balance of the change from the first temperature on the energy, additions, gas
+  and minutes *after* the first measurement, plus boosting (absolute loss) on its residual with the history
+  known then (previous heat, energy and additions before the first measurement): ``plan_features``.
 
 Decided at the **penultimate** measurement (the last one before the final): that temperature is measured, and
 the final stage's energy, additions, gas and minutes are planned (the earlier stages are known history).
@@ -27,8 +30,11 @@ import numpy as np
 import pandas as pd
 from sklearn.ensemble import HistGradientBoostingRegressor
 from sklearn.linear_model import RidgeCV
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 
 from optimizer.ladle.model import TARGET, features, make_model
+from optimizer.ladle.plan_features import PHYSICS, after_name, plan_features
 from optimizer.ladle.stage_model import CONTEXT_COLUMNS, LOSS_COLUMNS, StageModel, addition_columns, stage_inputs
 
 FIRST, PENULTIMATE = "first", "penultimate"
@@ -77,6 +83,32 @@ class PlanPredictor:
 
     def predict(self, heats: pd.DataFrame, stages: pd.DataFrame) -> pd.Series:  # noqa: ARG002
         return pd.Series(self.model_.predict(heats[self.features_]), index=heat_keys(heats).to_numpy())
+
+
+@dataclass
+class PlanHybridPredictor:
+    """``plan_hybrid``: ridge heat balance after the first measurement + boosted residual (module doc)."""
+
+    kind: str = "plan_hybrid"
+    decided_at: str = FIRST
+
+    def fit(self, heats: pd.DataFrame, stages: pd.DataFrame) -> PlanHybridPredictor:
+        x = plan_features(heats, stages)
+        self.physics_ = [*PHYSICS, *(after_name(c) for c in addition_columns(stages))]
+        self.columns_ = list(x.columns)
+        delta = heats[TARGET].to_numpy(float) - x["initial_temperature_degC"].to_numpy(float)
+        self.ridge_ = make_pipeline(StandardScaler(), RidgeCV(alphas=np.logspace(-2, 3, 12))).fit(
+            x[self.physics_], delta)
+        self.booster_ = HistGradientBoostingRegressor(
+            loss="absolute_error", max_iter=300, learning_rate=0.05, max_leaf_nodes=15, min_samples_leaf=20,
+            l2_regularization=1.0, random_state=0).fit(x[self.columns_], delta - self.ridge_.predict(x[self.physics_]))
+        return self
+
+    def predict(self, heats: pd.DataFrame, stages: pd.DataFrame) -> pd.Series:
+        x = plan_features(heats, stages)
+        p = x["initial_temperature_degC"] + self.ridge_.predict(x[self.physics_]) + self.booster_.predict(
+            x[self.columns_])
+        return pd.Series(p.to_numpy(float), index=x.index)
 
 
 @dataclass
@@ -134,6 +166,7 @@ def make_predictor(kind: str) -> FinalPredictor:
     makers: dict[str, Callable[[], FinalPredictor]] = {
         "mean": lambda: MeanPredictor(), "heat_balance": lambda: PlanPredictor("heat_balance"),
         "gbm": lambda: PlanPredictor("gbm"), "stage_composed": lambda: StagePredictor("stage_composed", FIRST),
+        "plan_hybrid": lambda: PlanHybridPredictor(),
         "last_mean": lambda: MeanPredictor("last_mean", PENULTIMATE),
         "last_ridge": lambda: LastStagePredictor("last_ridge"), "last_gbm": lambda: LastStagePredictor(),
         "stage_physics": lambda: StagePredictor("stage_physics", PENULTIMATE, residual=False),
@@ -143,6 +176,6 @@ def make_predictor(kind: str) -> FinalPredictor:
     return makers[kind]()
 
 
-KINDS = ("mean", "heat_balance", "gbm", "stage_composed", "last_mean", "last_ridge", "last_gbm", "stage_physics",
-         "stage")
+KINDS = ("mean", "heat_balance", "gbm", "stage_composed", "plan_hybrid", "last_mean", "last_ridge", "last_gbm",
+         "stage_physics", "stage")
 DECISION_CANDIDATES = ("last_ridge", "last_gbm", "stage_physics", "stage")
