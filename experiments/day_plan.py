@@ -1,11 +1,14 @@
 """The demo day as the night plans it: expected materials and energy with ranges, inventory risk, shadow prices.
 
 The demo's history (2000 simulated heats, seed 1) and day (30 heats, seed 2026), the schedule cut to what the
-night knows (heat id, planned time, grade, weight), run through ``dosing nightly`` twice: with the shipped stock,
-and with one material's stock cut to ``--short`` of what the first night's plan uses (a scarce material: its
-shadow price, and what the ranges say about the risk). Prints the figures; files under ``--out``.
+night knows (heat id, planned time, grade, weight), run through ``dosing nightly`` three times: with the shipped
+stock; with one material's stock cut to ``--short`` of what the first night's plan uses (a scarce material: its
+shadow price, and what the ranges say); and with ``--risk``'s stock halfway between the first night's plan and
+the high end of its range (the point plan fits, the arrival spread may not: the inventory-risk flag). Prints the
+figures; files under ``--out``.
 
-    python experiments/day_plan.py [--draws 20] [--short 0.9] [--material HC_FeMn] [--out .dosing/day_plan]
+    python experiments/day_plan.py [--draws 20] [--short 0.9] [--material HC_FeMn] [--risk Carburizer]
+        [--out .dosing/day_plan]
 """
 
 from __future__ import annotations
@@ -54,6 +57,7 @@ def main() -> None:
     ap.add_argument("--draws", type=int, default=20)
     ap.add_argument("--short", type=float, default=0.9, help="the scarce material's stock, share of its plan use")
     ap.add_argument("--material", default="HC_FeMn")
+    ap.add_argument("--risk", default="Carburizer", help="material whose stock is set inside its day range")
     ap.add_argument("--out", type=Path, default=Path(".dosing/day_plan"))
     args = ap.parse_args()
     cfg = load_config()
@@ -80,7 +84,14 @@ def main() -> None:
                          uri, pareto=False, progress=lambda m: None, day_draws=args.draws)
     show(f"{args.material} stock {args.short:.0%} of its plan use ({args.short * plan_kg:,.0f} kg)",
          Recommendation.from_json(second.recommendation_file), time.perf_counter() - t0)
-    print(f"\nreports: {first.report_file}, {second.report_file}")
+    use = rec.day_use.materials_kg[args.risk]
+    risky = with_stock(cfg, args.risk, (use.plan + use.high) / 2)
+    t0 = time.perf_counter()
+    third = run_nightly(risky, args.out / "history", args.out / "schedule.csv", args.out / "night_risk", None,
+                        uri, pareto=False, progress=lambda m: None, day_draws=args.draws)
+    show(f"{args.risk} stock halfway between its plan and the high end ({(use.plan + use.high) / 2:,.0f} kg)",
+         Recommendation.from_json(third.recommendation_file), time.perf_counter() - t0)
+    print(f"\nreports: {first.report_file}, {second.report_file}, {third.report_file}")
 
 
 if __name__ == "__main__":
