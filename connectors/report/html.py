@@ -2,7 +2,8 @@
 
 It answers, in order: what to do today (approve the plan, how; heats without a plan and why), what the plan saves
 against today's practice (money; CO2 and its internal charge separately), what is risky (per heat: where each
-predicted outcome lands in its grade window, confidence, extrapolation, binding limits; stock against inventory),
+predicted outcome lands in its grade window, confidence, extrapolation, binding limits; stock against inventory;
+the day's expected use with ranges over the possible arrivals, inventory risk and the shadow prices),
 then the detail: setpoints per heat, the CO2-price sensitivity, model health, data quality, model versions.
 Savings use the one definition in :mod:`optimizer.savings`.
 """
