@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,11 +34,12 @@ from connectors.tracking import configure_mlflow
 from optimizer.config import PlantConfig
 from optimizer.dosing import optimize_heats, to_recommendation
 from optimizer.dosing.pareto import pareto_front
+from optimizer.dosing.ranges import DRAWS_PER_HEAT, expected_day_use
 from optimizer.errors import ConfigError, DataFileError
 from optimizer.schedule import Schedule, read_schedule
 from optimizer.schema import KEY
 from optimizer.simulator.policies import Level2Policy
-from optimizer.stages.arrival import learn_expected_arrival
+from optimizer.stages.arrival import HistoryArrivals, learn_expected_arrival
 from optimizer.surrogates import train_surrogates
 from optimizer.surrogates.train import MIN_HEATS
 from optimizer.validation import rejected_rows, schedule_warnings
@@ -76,19 +78,20 @@ def night_id(history_digest: str, schedule: Path) -> str:
 
 def run_nightly(cfg: PlantConfig, history: Path, schedule: Path, workdir: Path, state_dir: Path | None = None,
                 tracking_uri: str | None = None, pareto: bool = True, progress=print,  # noqa: ANN001
-                now: pd.Timestamp | None = None) -> NightResult:
-    """One night (see module doc); ``now`` (default: the clock, UTC) is what 'planned in the past' means."""
+                now: pd.Timestamp | None = None, day_draws: int = DRAWS_PER_HEAT) -> NightResult:
+    """One night (see module doc); ``now`` (default: the clock, UTC) is what 'planned in the past' means;
+    ``day_draws`` arrival states per heat for the day's ranges (0: no ranges, the point plan only)."""
     workdir.mkdir(parents=True, exist_ok=True)
     now = pd.Timestamp.now(tz="UTC") if now is None else now
     try:
         with FileLock(str(workdir / "nightly.lock"), timeout=0):
-            return _run(cfg, history, schedule, workdir, state_dir, tracking_uri, pareto, progress, now)
+            return _run(cfg, history, schedule, workdir, state_dir, tracking_uri, pareto, progress, now, day_draws)
     except Timeout:
         raise NightlyError("lock", f"another nightly run holds {workdir / 'nightly.lock'}") from None
 
 
 def _run(cfg, history, schedule, workdir, state_dir, tracking_uri, pareto, progress,  # noqa: ANN001
-         now) -> NightResult:  # noqa: ANN001
+         now, day_draws) -> NightResult:  # noqa: ANN001
     progress("1/6 validate the inputs: the schedule, then the history added since the last night")
     sched = _step("schedule", lambda: read_schedule(schedule, cfg, arrival_optional=True))
     if not sched.heats:
@@ -99,6 +102,7 @@ def _run(cfg, history, schedule, workdir, state_dir, tracking_uri, pareto, progr
     if len(loaded.heats) < MIN_HEATS:
         raise NightlyError("ingest", f"{history}: {len(loaded.heats)} valid heats in the history, training needs at "
                            f"least {MIN_HEATS} (problems this time: {_first_problems(loaded.report)})", EXIT_BAD_INPUT)
+    forecast = set(sched.missing_arrival)  # heats whose arrival is the grade's expectation (drawn for the ranges)
     if sched.missing_arrival:  # the night knows grade, time and weight; the arrival is the grade's expectation
         n_expected = len(sched.missing_arrival)
         sched = sched.fill_arrival(learn_expected_arrival(cfg, loaded.heats))
@@ -123,7 +127,14 @@ def _run(cfg, history, schedule, workdir, state_dir, tracking_uri, pareto, progr
     progress("3/6 load champions and optimize the schedule")
     champions = _step("load champions", lambda: load_champions(cfg, tracking_uri))
     result = _step("optimize", lambda: optimize_heats(cfg, sched.heats, champions))
-    rec = to_recommendation(cfg, sched.heats, result, champions.versions)
+    day = None
+    if day_draws > 0:
+        progress(f"    the day's ranges: {day_draws} arrival states per heat from the history, each planned")
+        day = _step("day plan", lambda: expected_day_use(cfg, sched.heats, champions, result,
+                                                         HistoryArrivals.learn(cfg, loaded.heats), forecast,
+                                                         draws=day_draws, workers=_workers(len(sched.heats))))
+    rec = to_recommendation(cfg, sched.heats, result, champions.versions, day_use=day)
+    _report_day(rec, progress)
     rec_json, _ = _step("write", lambda: write_recommendation(rec, cfg, workdir / "recommendations"))
     progress("4/6 write the report")
     base = baseline_frame(cfg, sched.heats)
@@ -150,6 +161,28 @@ def _run(cfg, history, schedule, workdir, state_dir, tracking_uri, pareto, progr
     done.write_text(json.dumps({"finished": pd.Timestamp.now(tz="UTC").isoformat(), "recommendation": str(rec_json),
                                 "report": str(report_file), "published": published}))
     return NightResult(nid, False, rec_json, report_file, published, problems)
+
+
+def _workers(n_heats: int) -> int:
+    """Worker processes for the day's draws (as optimize_heats: inline for a small day)."""
+    return min(os.cpu_count() or 1, 4) if n_heats >= 4 else 0
+
+
+def _report_day(rec, progress) -> None:  # noqa: ANN001
+    prices = ", ".join(f"{m} {p:.3g} {rec.currency}/kg" for m, p in rec.shadow_price_per_kg.items())
+    progress(f"    shadow prices of scarce materials (for the advisor): {prices or 'none (no stock binds the plan)'}")
+    day = rec.day_use
+    if day is None:
+        return
+    lo, hi = day.quantiles
+    if day.energy_kWh is not None:
+        e = day.energy_kWh
+        progress(f"    arc energy for the day: plan {e.plan:,.0f} kWh, expected {e.expected:,.0f} "
+                 f"({e.low:,.0f}-{e.high:,.0f}, {lo:.0%}-{hi:.0%})")
+    for risk in day.risks:
+        progress(f"    INVENTORY RISK {risk}")
+    if day.no_plan_draws:
+        progress(f"    {day.no_plan_draws} drawn arrival states had no plan (not in the ranges)")
 
 
 def _step(name: str, fn):  # noqa: ANN001, ANN202
@@ -226,4 +259,7 @@ def _log_night(cfg: PlantConfig, rec, base: pd.DataFrame, loaded, uri: str, nid:
             "baseline_cost": float(base_ok["cost"].sum()), "baseline_co2_kg": float(base_ok["co2_kg"].sum()),
             "savings_vs_practice": float(base_ok["cost"].sum() - sum(h.expected_cost for h in ok)),
             "heats": len(rec.heats), "infeasible_heats": len(rec.heats) - len(ok),
-            "good_history_rows": len(loaded.heats), "rejected_history_rows": len(loaded.report)})
+            "good_history_rows": len(loaded.heats), "rejected_history_rows": len(loaded.report),
+            **{f"shadow_price_{m}": p for m, p in rec.shadow_price_per_kg.items()},
+            **({f"inventory_risk_{m}": u.p_over_stock for m, u in rec.day_use.materials_kg.items() if u.at_risk}
+               if rec.day_use else {})})

@@ -52,6 +52,41 @@ class HeatRecommendation(BaseModel):
     confidence: float | None = None
 
 
+class UseRange(BaseModel):
+    """The day's use of one quantity: the point plan's, and the mean and low/high quantiles (``DayUse.quantiles``)
+    over the arrival states the heats may have."""
+
+    model_config = ConfigDict(frozen=True)
+    plan: float
+    expected: float
+    low: float
+    high: float
+
+
+class MaterialUse(UseRange):
+    """One material's day use (kg) against the day's stock (kg; None: no limit set): ``p_over_stock`` is the
+    share of the drawn days that need more than the stock; ``at_risk`` when the high end does."""
+
+    stock: float | None = None
+    p_over_stock: float = 0.0
+    at_risk: bool = False
+
+
+class DayUse(BaseModel):
+    """The night plan as the day's plan: expected material (kg) and arc energy (kWh) for the day with ranges,
+    from the spread of the heats' arrival states (optimizer/dosing/ranges.py says how), and the inventory risks."""
+
+    model_config = ConfigDict(frozen=True)
+    quantiles: tuple[float, float] = (0.1, 0.9)
+    draws_per_heat: int = 0
+    days_drawn: int = 0
+    materials_kg: dict[str, MaterialUse] = Field(default_factory=dict)
+    energy_kWh: UseRange | None = None
+    risks: list[str] = Field(default_factory=list)  # one line per material at risk, with its range and P(short)
+    no_plan_draws: int = 0  # drawn arrival states for which the program found no plan (their use is not counted)
+    method: str = ""
+
+
 class Recommendation(BaseModel):
     """One optimization run's recommendations for a schedule of heats."""
 
@@ -68,6 +103,9 @@ class Recommendation(BaseModel):
     mip_gap: float | None = None
     currency: str = "USD"
     heats: list[HeatRecommendation]
+    # the night plan's shadow price of each scarce material (currency per kg), for the heat-by-heat advisor
+    shadow_price_per_kg: dict[str, float] = Field(default_factory=dict)
+    day_use: DayUse | None = None
 
     @classmethod
     def new(cls, plant: str, heats: list[HeatRecommendation], valid_h: float, **kw: Any) -> Recommendation:

@@ -21,11 +21,29 @@ if TYPE_CHECKING:
     from optimizer.advisor import Advisor
 
 
+ShadowPricesOption = typer.Option(
+    None, "--shadow-prices", help="The night's shadow prices of scarce materials: its recommendation JSON, the "
+    "setpoint server's state directory (current.json) or the night's recommendations directory (latest.json). "
+    "Each scarce material's price is added to its cost in every decision.")
+
+
+def night_prices(path: Path | None) -> tuple[dict[str, float], str]:
+    """The night's shadow prices from ``path`` (see ``--shadow-prices``) and a line saying where they came from."""
+    if path is None:
+        return {}, "no shadow prices (scarce materials not priced in)"
+    from connectors.recommendations import read_shadow_prices
+
+    prices, source = read_shadow_prices(path)
+    listed = ", ".join(f"{m} {p:.3g}/kg" for m, p in prices.items()) or "none (no stock binds the night's plan)"
+    return prices, f"shadow prices {listed} from {source}"
+
+
 @app.command("advise")
 def advise(
     data: Path = typer.Option(..., "--data", help="History (file or directory) with the sample table and its "
                               "per-stage additions and energy: the stage models are learned from it."),
     config: Path = ConfigOption,
+    shadow_prices: Path = ShadowPricesOption,
 ) -> None:
     """Decide heats stage by stage: reads one JSON heat state per line on stdin, writes one JSON decision per
     line on stdout (docs/advisor.md lists the fields)."""
@@ -34,14 +52,15 @@ def advise(
 
     cfg = config_or_exit(config)
     try:
+        prices, source = night_prices(shadow_prices)
         loaded = load_heats(data, cfg)
         if loaded.samples.empty:
             fail(f"{data}: no sample table (samples*.csv); the advisor learns every stage from it", EXIT_BAD_INPUT)
-        advisor = advisor_from_history(cfg, loaded.heats, loaded.samples)
+        advisor = advisor_from_history(cfg, loaded.heats, loaded.samples, shadow_price_per_kg=prices)
     except (DataFileError, ValueError) as exc:
         fail(str(exc), EXIT_BAD_INPUT)
-    console.print(f"advisor ready: {advisor.models.n_stages} stages of {advisor.models.n_heats} heats learned",
-                  highlight=False)
+    console.print(f"advisor ready: {advisor.models.n_stages} stages of {advisor.models.n_heats} heats learned; "
+                  f"{source}", highlight=False)
     for number, line in enumerate(sys.stdin, start=1):
         if not line.strip():
             continue

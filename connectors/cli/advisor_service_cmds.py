@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from connectors.cli.advise_cmds import ShadowPricesOption, night_prices
 from connectors.cli.app import EXIT_BAD_INPUT, EXIT_PUBLISH, ConfigOption, app, config_or_exit, console, fail
 from optimizer.errors import DataFileError
 
@@ -68,6 +69,7 @@ def advise_serve(
     log_file: Path = typer.Option(Path(".dosing/advisor/decisions.jsonl"), "--log",
                                   help="Decision log: one JSON line per decision (appended)."),
     duration_s: float = typer.Option(0.0, help="Stop after this many seconds (0 = until Ctrl-C)."),
+    shadow_prices: Path = ShadowPricesOption,
 ) -> None:
     """Advise heats where they are: answer every arrival and sample the DCS posts (setpoints only for safe,
     approved decisions; status and reason always), within the [advisor] deadline, and log each decision."""
@@ -82,13 +84,14 @@ def advise_serve(
     if not endpoint.startswith("opc.tcp://"):
         fail(f"--endpoint must start with opc.tcp://, got {endpoint!r}", EXIT_BAD_INPUT)
     try:
+        prices, source = night_prices(shadow_prices)
         loaded = load_heats(data, cfg)
         if loaded.samples.empty:
             fail(f"{data}: no sample table (samples*.csv); the advisor learns every stage from it", EXIT_BAD_INPUT)
-        advisor = advisor_from_history(cfg, loaded.heats, loaded.samples)
+        advisor = advisor_from_history(cfg, loaded.heats, loaded.samples, shadow_price_per_kg=prices)
         versions = {"stage_models": f"history {history_version(loaded.heats, loaded.samples)} "
                                     f"({advisor.models.n_heats} heats, {advisor.models.n_stages} stages)",
-                    "history": str(data)}
+                    "history": str(data), "shadow_prices": source}
         service = AdvisorService(cfg, advisor, endpoint, creds, log_file, model_versions=versions)
     except (DataFileError, NodeMapError, ValueError) as exc:
         fail(str(exc), EXIT_BAD_INPUT)

@@ -20,6 +20,8 @@ def nightly(
                                    "(omit to skip publishing)."),
     tracking_uri: str = typer.Option(None, "--tracking-uri", help="MLflow tracking URI."),
     pareto: bool = typer.Option(True, help="Include the cost-vs-CO2 front in the report."),
+    day_draws: int = typer.Option(20, "--day-draws", min=0, help="Arrival states drawn per heat for the day's "
+                                  "ranges of materials, energy and stock use (0: the point plan only)."),
 ) -> None:
     """Ingest history, validate, train and promote models, optimize tomorrow's schedule, write the HTML report,
     publish to the setpoint server and log the night to MLflow. Re-running the same night does nothing twice."""
@@ -39,7 +41,8 @@ def nightly(
                 bar.update(task, completed=int(message[0]) - 1, description=message[4:])
 
         try:
-            res = run_nightly(cfg, history, schedule, workdir, state_dir, tracking_uri, pareto, progress=progress)
+            res = run_nightly(cfg, history, schedule, workdir, state_dir, tracking_uri, pareto, progress=progress,
+                              day_draws=day_draws)
         except NightlyError as exc:
             fail(str(exc), exc.exit_code)
     out.print(f"night {res.night_id}: recommendation {res.recommendation_file}, report {res.report_file}, "

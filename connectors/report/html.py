@@ -2,7 +2,8 @@
 
 It answers, in order: what to do today (approve the plan, how; heats without a plan and why), what the plan saves
 against today's practice (money; CO2 and its internal charge separately), what is risky (per heat: where each
-predicted outcome lands in its grade window, confidence, extrapolation, binding limits; stock against inventory),
+predicted outcome lands in its grade window, confidence, extrapolation, binding limits; stock against inventory;
+the day's expected use with ranges over the possible arrivals, inventory risk and the shadow prices),
 then the detail: setpoints per heat, the CO2-price sensitivity, model health, data quality, model versions.
 Savings use the one definition in :mod:`optimizer.savings`.
 """
@@ -85,7 +86,7 @@ def render(r: NightReport) -> str:
              f"<p>Recommendation <b>{_e(rec.recommendation_id)}</b>, created {rec.created_at:%Y-%m-%d %H:%M} UTC, "
              f"valid until {rec.valid_until:%Y-%m-%d %H:%M} UTC, status <b>{_e(rec.status)}</b>, solver "
              f"{solver}.</p>",
-             _today(r), _savings(r), _risk(r), _stock(r), _heat_table(r), _pareto(r), _accuracy(r),
+             _today(r), _savings(r), _risk(r), _stock(r), _day(r), _heat_table(r), _pareto(r), _accuracy(r),
              _quality(r.quality), _schedule(r.schedule), _models(rec), "</body></html>"]
     return "\n".join(parts)
 
@@ -109,6 +110,9 @@ def _today(r: NightReport) -> str:
         out.append(f"<p>This recommendation is <b>{_e(rec.status)}</b>{by}: {len(ok)} heat(s) with a plan.</p>")
     else:
         out.append("<p class=bad>No heat has a plan today: run today's practice for all heats.</p>")
+    if rec.day_use is not None and rec.day_use.risks:
+        out.append("<p class=bad>Inventory risk: " + _e("; ".join(rec.day_use.risks))
+                   + " (see <a href='#day'>Expected use for the day</a>).</p>")
     if check:
         out.append(f"<p class=warn>Check before approving: {_e(', '.join(check))} (see <a href='#risk'>What is "
                    "risky</a>).</p>")
@@ -239,6 +243,38 @@ def _stock(r: NightReport) -> str:
             + _table(["material", "plan, kg", "no-plan heats (practice), kg", "today's practice, all heats, kg",
                       "daily inventory, kg", "need / inventory"], rows)
             + _stock_plot(need) + "</section>")
+
+
+def _day(r: NightReport) -> str:
+    """The day's expected materials and energy with ranges over the heats' possible arrivals, inventory risks and
+    the shadow prices handed to the advisor (optimizer/dosing/ranges.py)."""
+    rec = r.recommendation
+    head = "<section id=day><h2>Expected use for the day</h2>"
+    prices = ", ".join(f"{_e(m)} {p:.3g} {_e(rec.currency)}/kg" for m, p in rec.shadow_price_per_kg.items())
+    price_line = (f"<p>Shadow prices of scarce materials, handed to the heat-by-heat advisor: {prices}.</p>"
+                  if prices else "<p>No stock binds the plan: no shadow price is handed to the advisor.</p>")
+    day = rec.day_use
+    if day is None:
+        return head + price_line + "<p>No ranges this night (the point plan only).</p></section>"
+    lo, hi = day.quantiles
+    rows = []
+    for m, u in day.materials_kg.items():
+        stock = "no limit set" if u.stock is None else f"{u.stock:,.0f}"
+        risk = (f"<span class=bad>at risk, P(need &gt; stock) {u.p_over_stock:.0%}</span>" if u.at_risk
+                else (f"P(need &gt; stock) {u.p_over_stock:.0%}" if u.p_over_stock > 0 else "ok"))
+        rows.append([_e(m), f"{u.plan:,.0f}", f"{u.expected:,.0f}", f"{u.low:,.0f} - {u.high:,.0f}", stock, risk])
+    if day.energy_kWh is not None:
+        e = day.energy_kWh
+        rows.append(["arc energy, kWh", f"{e.plan:,.0f}", f"{e.expected:,.0f}", f"{e.low:,.0f} - {e.high:,.0f}",
+                     "-", "-"])
+    note = (f"<p class=warn>{day.no_plan_draws} drawn arrival states had no plan; their use is not in the "
+            "ranges.</p>" if day.no_plan_draws else "")
+    return (head + f"<p>The plan is made for each heat's expected arrival; the real arrival is known only when the "
+            f"heat arrives. The range is the {lo:.0%}-{hi:.0%} spread of the day's use when every heat is dosed "
+            f"for an arrival drawn from its grade's history ({_e(day.method)}). A material whose high end exceeds "
+            "its stock is at risk.</p>" + price_line + note
+            + _table(["material", "plan, kg", "expected, kg", f"range {lo:.0%}-{hi:.0%}, kg", "stock, kg",
+                      "inventory risk"], rows) + "</section>")
 
 
 def _stock_plot(need: dict[str, tuple[float, float, float]]) -> str:

@@ -131,6 +131,7 @@ def run_furnace_night(unit: NightUnit) -> dict[str, Any]:
     configure_mlflow(cfg, unit.tracking_uri, workdir=workdir)  # a local store keeps its artifacts in workdir
     res = run_nightly(cfg, Path(unit.history), Path(unit.schedule), workdir,
                       Path(unit.state_dir) if unit.state_dir else None, unit.tracking_uri, pareto=False,
+                      day_draws=0,  # a fleet night measures training and planning; no day ranges
                       progress=lambda m: log.info("%s: %s", unit.furnace, m))
     row: dict[str, Any] = {"furnace": unit.furnace, "night_id": res.night_id, "skipped": res.skipped,
                            "published": res.published, "recommendation": str(res.recommendation_file),

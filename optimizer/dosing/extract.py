@@ -63,7 +63,7 @@ def _extract(m: pyo.ConcreteModel, cfg: PlantConfig, h: str, surrogates, out: So
         predicted=predicted, cost=float(pyo.value(m.heat_cost[h])), material_cost=float(pyo.value(m.material_cost[h])),
         energy_cost=float(pyo.value(m.energy_cost[h])), sampling_cost=float(pyo.value(m.sampling_cost[h])),
         co2_kg=float(pyo.value(m.co2_kg[h])), gap=out.gap, status=out.status, binding=binding, marginal=marginal,
-        confidence=conf,
+        inventory_price_per_kg={k[1]: v for k, v in duals.items() if k[0] == "inventory"}, confidence=conf,
     )
 
 

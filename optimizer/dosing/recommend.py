@@ -8,13 +8,14 @@ from collections.abc import Sequence
 
 from optimizer.config import PlantConfig
 from optimizer.dosing.results import DosingResult
-from optimizer.recommendation import HeatRecommendation, Interval, Recommendation
+from optimizer.recommendation import DayUse, HeatRecommendation, Interval, Recommendation
 from optimizer.schedule import HeatContext
 
 
 def to_recommendation(cfg: PlantConfig, heats: Sequence[HeatContext], result: DosingResult,
-                      versions: dict[str, str]) -> Recommendation:
-    """The result as a :class:`Recommendation` (infeasible heats carry no setpoints, only the diagnosis)."""
+                      versions: dict[str, str], day_use: DayUse | None = None) -> Recommendation:
+    """The result as a :class:`Recommendation` (infeasible heats carry no setpoints, only the diagnosis), with
+    the day's shadow prices of scarce materials and, when given, the day's expected use with ranges."""
     ctx = {h.heat_id: h for h in heats}
     recs = []
     for r in result.heats:
@@ -42,4 +43,5 @@ def to_recommendation(cfg: PlantConfig, heats: Sequence[HeatContext], result: Do
         ))
     return Recommendation.new(cfg.plant.name, recs, cfg.safety.recommendation_valid_h, model_versions=versions,
                               solver_status=result.status, mip_gap=None if math.isnan(result.max_gap)
-                              else result.max_gap, currency=cfg.plant.currency)
+                              else result.max_gap, currency=cfg.plant.currency,
+                              shadow_price_per_kg=result.shadow_price_per_kg, day_use=day_use)

@@ -48,6 +48,8 @@ class HeatPlanResult:
     status: str = ""
     binding: list[str] = field(default_factory=list)
     marginal: dict[str, float] = field(default_factory=dict)
+    # dual of the day's stock row per material (currency per kg), when the stock was in this heat's program
+    inventory_price_per_kg: dict[str, float] = field(default_factory=dict)
     diagnosis: str = ""
     timings: Timings = field(default_factory=Timings)
     confidence: float = math.nan  # each limit is held with this probability (the grade's, or lower: confidence.py)
@@ -72,3 +74,18 @@ class DosingResult:
     @property
     def total_co2_kg(self) -> float:
         return sum(h.co2_kg for h in self.heats if h.feasible)
+
+    @property
+    def shadow_price_per_kg(self) -> dict[str, float]:
+        """The day's shadow price of each scarce material (currency per kg): what one more kg of its stock would
+        save the day's plan. From the price coordination when the heats were coordinated, else the dual of the
+        stock row of the joint program (binaries fixed, LP re-solve: ``marginal_costs``). Empty when every plan
+        fits the stock on its own (no material is scarce at the expected arrival) or the run was not explained."""
+        if self.coordination:
+            return {m: float(p) for m, p in self.coordination["prices_per_kg"].items() if p > 0}
+        out: dict[str, float] = {}
+        for h in self.heats:
+            for m, p in h.inventory_price_per_kg.items():
+                if h.feasible and p > 0:
+                    out[m] = max(out.get(m, 0.0), p)
+        return out

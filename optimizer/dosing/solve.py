@@ -96,16 +96,19 @@ def _options(model: pyo.ConcreteModel) -> dict[str, float]:
 
 
 def marginal_costs(model: pyo.ConcreteModel, cfg: PlantConfig) -> dict[tuple, float]:
-    """Duals of the spec, inventory and material limits at the MIP solution (integers fixed, LP re-solve).
+    """Duals of the spec, inventory and material limits at the MIP solution (binaries fixed, LP re-solve).
 
-    The integer variables are fixed at their solution values and made continuous for the LP, and restored
-    afterwards (no copy of the model is needed).
+    The binaries (the sample count, the branches of embedded trees) are fixed at their solution values and the
+    feeder steps (general integers) made continuous for the LP, and both restored afterwards (no copy of the
+    model is needed). Fixing the feeder steps too would fix every stepped addition: the day's stock row would
+    then have no free variable and its dual (the shadow price of a scarce material) would always be 0.
     Returns currency per unit of limit (per wt%, per degC, per kg); empty if the LP cannot be solved.
     """
-    fixed = [(v, v.domain) for v in model.component_data_objects(pyo.Var)
-             if (v.is_integer() or v.is_binary()) and not v.fixed]
-    for v, _ in fixed:
-        v.fix(round(v.value or 0.0))
+    ints = [(v, v.domain, v.is_binary()) for v in model.component_data_objects(pyo.Var)
+            if (v.is_integer() or v.is_binary()) and not v.fixed]
+    for v, _, binary in ints:
+        if binary:
+            v.fix(round(v.value or 0.0))
         v.domain = pyo.Reals
     try:
         res = SolverFactory("highs").solve(model, time_limit=cfg.solver.time_limit_s, load_solutions=False,
@@ -114,9 +117,10 @@ def marginal_costs(model: pyo.ConcreteModel, cfg: PlantConfig) -> dict[tuple, fl
             return {}
         duals = res.solution_loader.get_duals()
     finally:
-        for v, domain in fixed:
+        for v, domain, binary in ints:
             v.domain = domain
-            v.unfix()
+            if binary:
+                v.unfix()
     out: dict[tuple, float] = {}
     for name in ("spec", "inventory", "material_min"):
         comp = model.find_component(name)

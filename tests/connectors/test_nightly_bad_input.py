@@ -39,7 +39,7 @@ def progress(message):
         os.kill(os.getpid(), signal.SIGKILL)
 
 run_nightly(load_config(), d / "history", d / "schedule.csv", d / "work", None, tracking_uri=sys.argv[2],
-            pareto=False, progress=progress, now=__import__("pandas").Timestamp(sys.argv[3]))
+            pareto=False, day_draws=0, progress=progress, now=__import__("pandas").Timestamp(sys.argv[3]))
 """
 
 
@@ -81,7 +81,7 @@ def test_schedule_missing_a_column_exits_2_before_anything_is_trained(cfg, histo
     with pytest.raises(NightlyError, match=r"step 'schedule' failed: .*bad.csv: schedule columns missing: "
                        r"\['initial_Mn_wt_pct'\]") as info:
         run_nightly(cfg, d / "history", d / "bad.csv", d / "work", None, f"sqlite:///{db}", pareto=False,
-                    progress=lambda m: None, now=NOW)
+                    day_draws=0, progress=lambda m: None, now=NOW)
     assert info.value.exit_code == 2
     assert not db.exists() and not (d / "work" / "history.parquet").exists()  # nothing trained, nothing ingested
     cli = CliRunner().invoke(app, ["nightly", "--history", str(d / "history"), "--schedule", str(d / "bad.csv"),
@@ -90,12 +90,12 @@ def test_schedule_missing_a_column_exits_2_before_anything_is_trained(cfg, histo
     (d / "unreadable.csv").write_bytes(bytes(range(256)))
     with pytest.raises(NightlyError, match="step 'schedule' failed: .*binary data") as info:
         run_nightly(cfg, d / "history", d / "unreadable.csv", d / "work", None, f"sqlite:///{db}",
-                    progress=lambda m: None, now=NOW)
+                    day_draws=0, progress=lambda m: None, now=NOW)
     assert info.value.exit_code == 2 and not db.exists()
     with pytest.raises(NightlyError, match="step 'ingest' failed: .*: 0 valid heats in the history, training "
                        "needs at least 60 .*required columns missing") as info:
         run_nightly(cfg, d / "schedule.csv", d / "schedule.csv", d / "work", None, f"sqlite:///{db}",
-                    progress=lambda m: None, now=NOW)  # the schedule given as the history: no heat columns
+                    day_draws=0, progress=lambda m: None, now=NOW)  # the schedule given as the history: no heat columns
     assert info.value.exit_code == 2 and not db.exists()
 
 
@@ -114,7 +114,7 @@ def test_killed_night_reuses_its_models_warns_and_survives_an_all_bad_file(cfg, 
 
     lines: list[str] = []
     res = run_nightly(cfg, d / "history", d / "schedule.csv", d / "work", None, uri, pareto=False,
-                      progress=lines.append, now=NOW)
+                      day_draws=0, progress=lines.append, now=NOW)
     assert not res.skipped and res.night_id in nid
     again = _versions(cfg, uri)
     # not registered twice: every outcome still has only the killed attempt's version 1, now champion
@@ -138,14 +138,14 @@ def test_killed_night_reuses_its_models_warns_and_survives_an_all_bad_file(cfg, 
     _all_bad(cfg, history, d / "history" / "heats_day3.csv")  # the next night: a new file whose rows are all bad
     lines.clear()
     nxt = run_nightly(cfg, d / "history", d / "schedule.csv", d / "work", None, uri, pareto=False,
-                      progress=lines.append, now=NOW)
+                      day_draws=0, progress=lines.append, now=NOW)
     assert not nxt.skipped and nxt.night_id != res.night_id
     manifest = json.loads((d / "work" / "ingested.json").read_text())
     assert manifest["heats_day3.csv"]["status"] == "rejected" and manifest["heats_day3.csv"]["rejected_rows"] == 20
     assert manifest["heats_day1.csv"]["status"] == "ingested"
     assert "rejected files (not read again until they change): ['heats_day3.csv']" in "\n".join(lines)
     third = run_nightly(cfg, d / "history", d / "schedule.csv", d / "work", None, uri, pareto=False,
-                        progress=lambda m: None, now=NOW)
+                        day_draws=0, progress=lambda m: None, now=NOW)
     assert third.skipped and third.night_id == nxt.night_id  # the rejected file does not fail later nights
 
 

@@ -18,7 +18,7 @@ from tests.connectors.test_report_sections import sample_report
 pytestmark = pytest.mark.slow  # headless Chromium
 
 CHROMIUM = shutil.which("chromium")
-SECTIONS = ["today", "savings", "risk", "stock", "setpoints", "pareto", "models", "quality", "versions"]
+SECTIONS = ["today", "savings", "risk", "stock", "day", "setpoints", "pareto", "models", "quality", "versions"]
 # headless chromium lays --dump-dom out at 500 px or more, so the phone width is an iframe of that width; the
 # wrapper measures the report inside it after load and writes the figures into its own page for --dump-dom
 PROBE = """<!doctype html><html><body style="margin:0"><iframe id=f style="border:0;width:{width}px;height:2400px"
