@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -40,6 +40,7 @@ from scipy import stats
 
 from optimizer.config import PlantConfig
 from optimizer.schema import KEY, material_col, sample_element_col
+from optimizer.stages.residual import ResidualCheck, StageResidual, context_features, learn_residual
 from optimizer.stages.table import AFTER, BEFORE
 
 TEMPERATURE = "temperature_degC"
@@ -98,6 +99,8 @@ class OutcomeModel:
     scale: float = 1.0  # calibration of the standard deviation
     rmse: float = math.nan
     carriers: tuple[str, ...] = ()  # materials with their own recovery offset d_m (elements only)
+    residual: StageResidual | None = None  # learned residual on the context, when it beat the physics
+    residual_check: ResidualCheck | None = None  # the time-ordered check (None: residuals not asked for)
 
     def variance(self, trim: bool, level: float) -> float:
         v0, v1 = self.stage_var[trim]
@@ -119,10 +122,36 @@ class StageModels:
     oxygen_fill_ppm: float
     n_stages: int
     n_heats: int
+    _shifts: dict[tuple[str, StageContext], float] = field(default_factory=dict, repr=False, compare=False)
 
     # ------------------------------------------------------------------ linear form for the decision
     def linear(self, name: str, ctx: StageContext) -> LinearStage:
-        """The stage outcome ``name`` as a linear function of the decision (see :class:`LinearStage`)."""
+        """The stage outcome ``name`` as a linear function of the decision (see :class:`LinearStage`): the
+        physics plus the learned residual of this context, if the outcome has one (a constant for the stage)."""
+        lin = self._physics(name, ctx)
+        shift = self.residual_shift(name, ctx)
+        return lin if shift == 0.0 else LinearStage(lin.const + shift, lin.per_kg, lin.per_kWh, lin.per_min)
+
+    def residual_shift(self, name: str, ctx: StageContext) -> float:
+        """The learned residual of outcome ``name`` in a stage with this context (0 without one); cached, since a
+        decision asks for the same stage many times."""
+        res = self.outcomes[name].residual
+        if res is None:
+            return 0.0
+        key = (name, ctx)
+        if key not in self._shifts:
+            if len(self._shifts) > 100_000:
+                self._shifts.clear()
+            self._shifts[key] = float(res.predict(self.residual_features(ctx))[0])
+        return self._shifts[key]
+
+    def residual_features(self, ctx: StageContext) -> np.ndarray:
+        """The context as the residual trees see it."""
+        o = ctx.oxygen_ppm if math.isfinite(ctx.oxygen_ppm) else self.oxygen_fill_ppm
+        return context_features(self.cfg.elements, ctx.steel_weight_t, ctx.stage_no, o, ctx.slag_feo_wt_pct,
+                                ctx.temperature_degC, dict(ctx.before_wt_pct))
+
+    def _physics(self, name: str, ctx: StageContext) -> LinearStage:
         m = self.outcomes[name]
         w_t = ctx.steel_weight_t
         if name == TEMPERATURE:
@@ -167,14 +196,17 @@ class StageModels:
         if name == TEMPERATURE:
             e = plan.arc_energy_kWh / (self.cfg.energy.steel_heat_kWh_per_t_per_degC * ctx.steel_weight_t)
             return np.array([e, -minutes])
-        lin = self.linear(name, ctx)
+        lin = self._physics(name, ctx)
         return np.array([sum(lin.per_kg.get(m, 0.0) * kg for m, kg in plan.additions_kg.items())])
 
 
 # ---------------------------------------------------------------------- fitting
-def fit_stage_models(cfg: PlantConfig, stages: pd.DataFrame, heats_order: Sequence[str] | None = None) -> StageModels:
+def fit_stage_models(cfg: PlantConfig, stages: pd.DataFrame, heats_order: Sequence[str] | None = None,
+                     residual: bool = False) -> StageModels:
     """Learn the stage models from stage rows (``stage_table``). ``heats_order`` (heat ids, oldest first) picks
-    the later heats that calibrate the intervals (default: the order of the rows)."""
+    the later heats that calibrate the intervals (default: the order of the rows). ``residual``: also try a
+    learned residual per outcome (``optimizer.stages.residual``), kept only where it beats the physics on the
+    later heats."""
     if len(stages) < MIN_STAGES:
         raise ValueError(f"stage models need at least {MIN_STAGES} stages with samples before and after, got "
                          f"{len(stages)}: export the sample table with its per-stage additions and energy")
@@ -189,14 +221,17 @@ def fit_stage_models(cfg: PlantConfig, stages: pd.DataFrame, heats_order: Sequen
     z = np.array([shell._z(_row_context(r)) for r in stages.itertuples(index=False)])  # noqa: SLF001
     n_cal = int(len(order) * CALIBRATION_SHARE)
     cal_ids = set(order[len(order) - n_cal:]) if n_cal >= 20 else set()
+    ctx_x = np.array([shell.residual_features(_row_context(r, cfg.elements)) for r in stages.itertuples(index=False)]) \
+        if residual and cal_ids else None
     for name in [TEMPERATURE] + [sample_element_col(el) for el in cfg.elements]:
-        shell.outcomes[name] = _fit_outcome(shell, name, stages, z, cal_ids)
+        shell.outcomes[name] = _fit_outcome(shell, name, stages, z, cal_ids, ctx_x)
     return shell
 
 
-def _row_context(r) -> StageContext:  # noqa: ANN001 (a namedtuple of the stage table)
+def _row_context(r, elements: Sequence[str] = ()) -> StageContext:  # noqa: ANN001 (a stage table namedtuple)
     return StageContext(float(r.steel_weight_t), float(getattr(r, BEFORE + TEMPERATURE)), int(r.stage_no),
-                        float(r.initial_oxygen_ppm), float(r.slag_feo_wt_pct))
+                        float(r.initial_oxygen_ppm), float(r.slag_feo_wt_pct),
+                        tuple((el, float(getattr(r, BEFORE + sample_element_col(el)))) for el in elements))
 
 
 def _design(sm: StageModels, name: str, stages: pd.DataFrame, z: np.ndarray) -> np.ndarray:
@@ -266,17 +301,24 @@ def _fit_coef(cfg: PlantConfig, name: str, x: np.ndarray, y: np.ndarray, n_commo
 
 
 def _fit_outcome(sm: StageModels, name: str, stages: pd.DataFrame, z: np.ndarray,
-                 cal_ids: set[str]) -> OutcomeModel:
+                 cal_ids: set[str], ctx_x: np.ndarray | None = None) -> OutcomeModel:
     x = _design(sm, name, stages, z)
     y = (stages[AFTER + name] - stages[BEFORE + name]).to_numpy(float)
     ids = stages[KEY].astype(str).to_numpy()
     fit_rows = ~np.isin(ids, list(cal_ids)) if cal_ids else np.ones(len(y), bool)
+    residual, check = None, None
+    if ctx_x is not None:  # the physics on the earlier heats, the trees on its residuals, scored on the later
+        resid = y - x @ _fit_coef(sm.cfg, name, x[fit_rows], y[fit_rows], len(sm.recovery_features))
+        if np.var(y[fit_rows]) > 1e-12:  # else nothing to learn (an element no stage changes)
+            residual, offset, check = learn_residual(ctx_x, resid, fit_rows)
+            y = y - offset  # the physics and its intervals below see what the trees leave
     model = _fit_on(sm, name, stages, x, y, fit_rows)
     if cal_ids:  # calibrate the sd on the later heats, then refit on everything and keep the scale
         z = _standardised_errors(sm, model, name, stages, x, y, ~fit_rows)
         scale = float(np.quantile(np.abs(z), 0.9) / stats.norm.ppf(0.95)) if len(z) >= 20 else 1.0
         model = _fit_on(sm, name, stages, x, y, np.ones(len(y), bool))
         model.scale = max(scale, 0.5)
+    model.residual, model.residual_check = residual, check
     return model
 
 
