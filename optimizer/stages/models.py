@@ -26,6 +26,10 @@ The per-material offsets ``d_m`` have a real prior (a Gaussian of sd ``MATERIAL_
 ``prior_recovery_m - mean prior``): a material the history adds much of, alone or in changing proportion to the
 others, gets its own recovery; one it adds little of (Si from FeMn, 1 wt%), or always together with another,
 stays at the config's difference to the element's learned common level.
+
+Optionally (``residual=True``) each outcome also gets a learned residual on the stage's context
+(``optimizer.stages.residual``): a constant per stage, so the decision stays linear; kept only where it beats the
+physics on the later heats of the history.
 """
 
 from __future__ import annotations
@@ -38,7 +42,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from optimizer.config import PlantConfig
+from optimizer.config import Material, PlantConfig
 from optimizer.schema import KEY, material_col, sample_element_col
 from optimizer.stages.residual import ResidualCheck, StageResidual, context_features, learn_residual
 from optimizer.stages.table import AFTER, BEFORE
@@ -251,7 +255,7 @@ def _design(sm: StageModels, name: str, stages: pd.DataFrame, z: np.ndarray) -> 
     return np.column_stack([z * g[:, None], *per_material, np.ones(len(w_t))])
 
 
-def carriers(cfg: PlantConfig, element: str) -> list:
+def carriers(cfg: PlantConfig, element: str) -> list[Material]:
     """The materials that bring ``element`` (each gets its own recovery offset)."""
     return [m for m in cfg.materials if m.composition_wt_pct.get(element, 0.0) > 0.0]
 
