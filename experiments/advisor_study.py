@@ -11,7 +11,7 @@ All learned policies learn only from history the simulator made under today's pr
 Prints each figure with its 95 % CI and the yardstick of each policy against the baseline (paired).
 
     .venv/bin/python experiments/advisor_study.py [--heats 500] [--seed 11] [--history 2000] [--physics NAME]
-        [--skip-plans]
+        [--skip-plans] [--residual]
 """
 
 from __future__ import annotations
@@ -37,6 +37,8 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=11)
     ap.add_argument("--history", type=int, default=2000)
     ap.add_argument("--skip-plans", action="store_true", help="only baseline and advisor (fast)")
+    ap.add_argument("--residual", action="store_true", help="also the advisor with the learned stage residuals "
+                    "(boosted trees, optimizer/stages/residual.py) on the same heats")
     ap.add_argument("--physics", default="standard", help="plant physics of history and fresh heats "
                     "(`dosing evaluate --list-physics`)")
     args = ap.parse_args()
@@ -50,6 +52,14 @@ def main() -> None:
         policies["night plan"] = NightPlanPolicy(night_inner, learn_expected_arrival(cfg, heats))
         policies["per-heat plan"] = per_heat
     policies["advisor"] = AdvisorPolicy(advisor_from_history(cfg, heats, samples))
+    if args.residual:
+        with_res = advisor_from_history(cfg, heats, samples, residual=True)
+        policies["advisor+residual"] = AdvisorPolicy(with_res, name="advisor+residual")
+        for name, m in with_res.models.outcomes.items():
+            c = m.residual_check
+            if c is not None:
+                print(f"  residual {name:18s} later-heat MSE physics {c.mse_physics:.4g} -> with trees "
+                      f"{c.mse_with_residual:.4g} ({'chosen' if c.chosen else 'not chosen'})")
     print(f"learned from {args.history} history heats in {time.perf_counter() - t0:.0f} s")
     res = {}
     for name, pol in policies.items():

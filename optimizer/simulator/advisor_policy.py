@@ -24,8 +24,10 @@ class AdvisorPolicy:
 
 
 def advisor_from_simulated_history(cfg: PlantConfig, history_heats: int = 2000, history_seed: int = 0,
-                                   physics: str | None = None, **_: object) -> AdvisorPolicy:
+                                   physics: str | None = None, residual: bool = False,
+                                   **_: object) -> AdvisorPolicy:
     """Stage models learned from history that today's practice made in the simulated plant ``physics``, then the
-    advisor decides (it never sees the physics, only the history's heat and sample tables)."""
+    advisor decides (it never sees the physics, only the history's heat and sample tables). ``residual``: with
+    the learned stage residuals."""
     heats, samples = simulate_history(cfg, history_heats, history_seed, physics=physics)
-    return AdvisorPolicy(advisor_from_history(cfg, heats, samples))
+    return AdvisorPolicy(advisor_from_history(cfg, heats, samples, residual=residual))

@@ -4,9 +4,10 @@ Physics stays explicit, so a stage's prediction is linear in what is decided in 
 minutes) once its context is known (arrival oxygen, slag FeO if measured, the temperature at the last sample,
 main stage or trim):
 
-* element ``El`` (wt%): ``after = before + sum_m kg_m * c_m,El / W_kg * r_El(z) + g0``, with the
-  recovery ``r_El(z) = beta . z`` linear in the context ``z = [1, (O - 400)/100, trim, (T - 1580)/10,
-  FeO - 3]`` (FeO only where the history measures it);
+* element ``El`` (wt%): ``after = before + sum_m kg_m * c_m,El / W_kg * r_m,El(z) + g0``, with the
+  recovery of material ``m`` ``r_m,El(z) = beta . z + d_m`` linear in the context ``z = [1, (O - 400)/100,
+  trim, (T - 1580)/10, FeO - 3]`` (FeO only where the history measures it) plus the material's own offset
+  ``d_m`` (FeMn and SiMn bring Mn with different yields);
 * temperature (degC): ``after = before + eta(z) * kWh / (c_p * W_t) - lambda(z) * minutes
   - kappa * sum_m chill_m * kg_m / W_t`` (no constant: a heat balance has none), efficiency and loss linear in
   ``[1, (T - 1580)/10]``;
@@ -21,24 +22,36 @@ Intervals are calibrated on the later heats of the history (a scale fitted on he
 Directions the history cannot separate (in today's practice, arc minutes follow the energy, so efficiency and
 loss during arcing are nearly collinear) are held at the plant config's priors by a weak ridge toward them
 (``arc_efficiency_prior``, ``heat_loss_prior_degC_per_min``, chill factor 1, the materials' ``prior_recovery``).
+The per-material offsets ``d_m`` have a real prior (a Gaussian of sd ``MATERIAL_RECOVERY_SD`` around the config's
+``prior_recovery_m - mean prior``): a material the history adds much of, alone or in changing proportion to the
+others, gets its own recovery; one it adds little of (Si from FeMn, 1 wt%), or always together with another,
+stays at the config's difference to the element's learned common level.
+
+Optionally (``residual=True``) each outcome also gets a learned residual on the stage's context
+(``optimizer.stages.residual``): a constant per stage, so the decision stays linear; kept only where it beats the
+physics on the later heats of the history.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-from optimizer.config import PlantConfig
+from optimizer.config import Material, PlantConfig
 from optimizer.schema import KEY, material_col, sample_element_col
+from optimizer.stages.residual import ResidualCheck, StageResidual, context_features, learn_residual
 from optimizer.stages.table import AFTER, BEFORE
 
 TEMPERATURE = "temperature_degC"
 RIDGE = 1e-3  # ridge weight per row on standardised columns: pins only what the data cannot tell
+# prior sd of one material's recovery around the config's prior_recovery, relative to the element's common level:
+# the +/-5 points a ladle calculator allows on its default yields (DOMAIN.md section 3)
+MATERIAL_RECOVERY_SD = 0.05
 CALIBRATION_SHARE = 0.2  # later heats that calibrate the interval scale
 MIN_STAGES = 30
 
@@ -52,6 +65,7 @@ class StageContext:
     stage_no: int  # 1 = main additions, later = trims
     oxygen_ppm: float = math.nan
     slag_feo_wt_pct: float = math.nan
+    before_wt_pct: tuple[tuple[str, float], ...] = ()  # (element, wt%) at the last sample (the residual's input)
 
 
 @dataclass(frozen=True)
@@ -88,6 +102,9 @@ class OutcomeModel:
     stage_var: dict[bool, tuple[float, float]]  # trim? -> (v0, v1): e^2 - x'Sx = v0 + v1 * level^2
     scale: float = 1.0  # calibration of the standard deviation
     rmse: float = math.nan
+    carriers: tuple[str, ...] = ()  # materials with their own recovery offset d_m (elements only)
+    residual: StageResidual | None = None  # learned residual on the context, when it beat the physics
+    residual_check: ResidualCheck | None = None  # the time-ordered check (None: residuals not asked for)
 
     def variance(self, trim: bool, level: float) -> float:
         v0, v1 = self.stage_var[trim]
@@ -109,10 +126,36 @@ class StageModels:
     oxygen_fill_ppm: float
     n_stages: int
     n_heats: int
+    _shifts: dict[tuple[str, StageContext], float] = field(default_factory=dict, repr=False, compare=False)
 
     # ------------------------------------------------------------------ linear form for the decision
     def linear(self, name: str, ctx: StageContext) -> LinearStage:
-        """The stage outcome ``name`` as a linear function of the decision (see :class:`LinearStage`)."""
+        """The stage outcome ``name`` as a linear function of the decision (see :class:`LinearStage`): the
+        physics plus the learned residual of this context, if the outcome has one (a constant for the stage)."""
+        lin = self._physics(name, ctx)
+        shift = self.residual_shift(name, ctx)
+        return lin if shift == 0.0 else LinearStage(lin.const + shift, lin.per_kg, lin.per_kWh, lin.per_min)
+
+    def residual_shift(self, name: str, ctx: StageContext) -> float:
+        """The learned residual of outcome ``name`` in a stage with this context (0 without one); cached, since a
+        decision asks for the same stage many times."""
+        res = self.outcomes[name].residual
+        if res is None:
+            return 0.0
+        key = (name, ctx)
+        if key not in self._shifts:
+            if len(self._shifts) > 100_000:
+                self._shifts.clear()
+            self._shifts[key] = float(res.predict(self.residual_features(ctx))[0])
+        return self._shifts[key]
+
+    def residual_features(self, ctx: StageContext) -> np.ndarray:
+        """The context as the residual trees see it."""
+        o = ctx.oxygen_ppm if math.isfinite(ctx.oxygen_ppm) else self.oxygen_fill_ppm
+        return context_features(self.cfg.elements, ctx.steel_weight_t, ctx.stage_no, o, ctx.slag_feo_wt_pct,
+                                ctx.temperature_degC, dict(ctx.before_wt_pct))
+
+    def _physics(self, name: str, ctx: StageContext) -> LinearStage:
         m = self.outcomes[name]
         w_t = ctx.steel_weight_t
         if name == TEMPERATURE:
@@ -124,16 +167,16 @@ class StageModels:
             per_kg = {mat.name: -c[4] * mat.chill_degC_t_per_kg / w_t for mat in self.cfg.materials}
             return LinearStage(0.0, per_kg, per_kwh, per_min)
         el = name[: -len("_wt_pct")]
-        z = self._z(ctx)
-        p = len(z)
-        rec = float(np.clip(m.coef[:p] @ z, 0.02, 1.0))
-        per_kg = {mat.name: mat.composition_wt_pct.get(el, 0.0) / (w_t * 1000.0) * rec for mat in self.cfg.materials}
-        return LinearStage(float(m.coef[p]), per_kg, 0.0, 0.0)
+        per_kg = {mat.name: mat.composition_wt_pct.get(el, 0.0) / (w_t * 1000.0) * self.recovery(el, mat.name, ctx)
+                  for mat in self.cfg.materials}
+        return LinearStage(float(m.coef[-1]), per_kg, 0.0, 0.0)
 
-    def recovery(self, element: str, ctx: StageContext) -> float:
-        """Learned recovery (0-1) of ``element`` in a stage with this context."""
+    def recovery(self, element: str, material: str, ctx: StageContext) -> float:
+        """Learned recovery (0-1) of ``element`` from ``material`` in a stage with this context."""
         m = self.outcomes[sample_element_col(element)]
-        return float(np.clip(m.coef[: len(self.recovery_features)] @ self._z(ctx), 0.02, 1.0))
+        p = len(self.recovery_features)
+        own = m.coef[p + m.carriers.index(material)] if material in m.carriers else 0.0
+        return float(np.clip(m.coef[:p] @ self._z(ctx) + own, 0.02, 1.0))
 
     def arc_minutes(self, kwh: float, steel_weight_t: float) -> float:
         """Arc-on minutes for ``kwh`` in a heat of this weight."""
@@ -159,14 +202,17 @@ class StageModels:
         if name == TEMPERATURE:
             e = plan.arc_energy_kWh / (self.cfg.energy.steel_heat_kWh_per_t_per_degC * ctx.steel_weight_t)
             return np.array([e, -minutes])
-        lin = self.linear(name, ctx)
+        lin = self._physics(name, ctx)
         return np.array([sum(lin.per_kg.get(m, 0.0) * kg for m, kg in plan.additions_kg.items())])
 
 
 # ---------------------------------------------------------------------- fitting
-def fit_stage_models(cfg: PlantConfig, stages: pd.DataFrame, heats_order: Sequence[str] | None = None) -> StageModels:
+def fit_stage_models(cfg: PlantConfig, stages: pd.DataFrame, heats_order: Sequence[str] | None = None,
+                     residual: bool = False) -> StageModels:
     """Learn the stage models from stage rows (``stage_table``). ``heats_order`` (heat ids, oldest first) picks
-    the later heats that calibrate the intervals (default: the order of the rows)."""
+    the later heats that calibrate the intervals (default: the order of the rows). ``residual``: also try a
+    learned residual per outcome (``optimizer.stages.residual``), kept only where it beats the physics on the
+    later heats."""
     if len(stages) < MIN_STAGES:
         raise ValueError(f"stage models need at least {MIN_STAGES} stages with samples before and after, got "
                          f"{len(stages)}: export the sample table with its per-stage additions and energy")
@@ -181,14 +227,17 @@ def fit_stage_models(cfg: PlantConfig, stages: pd.DataFrame, heats_order: Sequen
     z = np.array([shell._z(_row_context(r)) for r in stages.itertuples(index=False)])  # noqa: SLF001
     n_cal = int(len(order) * CALIBRATION_SHARE)
     cal_ids = set(order[len(order) - n_cal:]) if n_cal >= 20 else set()
+    ctx_x = np.array([shell.residual_features(_row_context(r, cfg.elements)) for r in stages.itertuples(index=False)]) \
+        if residual and cal_ids else None
     for name in [TEMPERATURE] + [sample_element_col(el) for el in cfg.elements]:
-        shell.outcomes[name] = _fit_outcome(shell, name, stages, z, cal_ids)
+        shell.outcomes[name] = _fit_outcome(shell, name, stages, z, cal_ids, ctx_x)
     return shell
 
 
-def _row_context(r) -> StageContext:  # noqa: ANN001 (a namedtuple of the stage table)
+def _row_context(r, elements: Sequence[str] = ()) -> StageContext:  # noqa: ANN001 (a stage table namedtuple)
     return StageContext(float(r.steel_weight_t), float(getattr(r, BEFORE + TEMPERATURE)), int(r.stage_no),
-                        float(r.initial_oxygen_ppm), float(r.slag_feo_wt_pct))
+                        float(r.initial_oxygen_ppm), float(r.slag_feo_wt_pct),
+                        tuple((el, float(getattr(r, BEFORE + sample_element_col(el)))) for el in elements))
 
 
 def _design(sm: StageModels, name: str, stages: pd.DataFrame, z: np.ndarray) -> np.ndarray:
@@ -201,43 +250,81 @@ def _design(sm: StageModels, name: str, stages: pd.DataFrame, z: np.ndarray) -> 
         chill = sum(stages[material_col(m.name)].to_numpy(float) * m.chill_degC_t_per_kg for m in cfg.materials)
         return np.column_stack([e, e * t, minutes, minutes * t, -chill / w_t])
     el = name[: -len("_wt_pct")]
-    g = sum(stages[material_col(m.name)].to_numpy(float) * m.composition_wt_pct.get(el, 0.0)
-            for m in cfg.materials) / (w_t * 1000.0)
-    return np.column_stack([z * g[:, None], np.ones(len(w_t))])  # g0: pickup or loss per stage, not per minute
+    per_material = [stages[material_col(m.name)].to_numpy(float) * m.composition_wt_pct[el] / (w_t * 1000.0)
+                    for m in carriers(cfg, el)]
+    g = sum(per_material, np.zeros(len(w_t)))
+    # z * g: the common recovery and its context terms; g_m: each carrier's own offset; g0: pickup or loss per stage
+    return np.column_stack([z * g[:, None], *per_material, np.ones(len(w_t))])
+
+
+def carriers(cfg: PlantConfig, element: str) -> list[Material]:
+    """The materials that bring ``element`` (each gets its own recovery offset)."""
+    return [m for m in cfg.materials if m.composition_wt_pct.get(element, 0.0) > 0.0]
 
 
 def prior_coef(cfg: PlantConfig, name: str, n_features: int) -> np.ndarray:
-    """The config's physics as coefficients of ``_design``: what the ridge shrinks toward."""
+    """The config's physics as coefficients of ``_design``: what the ridge shrinks toward (elements: the mean
+    prior recovery as the common level, each carrier's ``prior_recovery`` less that mean as its offset)."""
     if name == TEMPERATURE:
         return np.array([cfg.energy.arc_efficiency_prior, 0.0, -cfg.energy.heat_loss_prior_degC_per_min, 0.0, 1.0])
     el = name[: -len("_wt_pct")]
-    recs = [m.prior_recovery[el] for m in cfg.materials if el in m.prior_recovery]
+    mats = carriers(cfg, el)
+    recs = [float(m.prior_recovery[el]) for m in mats]
+    common = float(np.mean(recs)) if recs else 1.0
     out = np.zeros(n_features)
-    out[0] = float(np.mean(recs)) if recs else 1.0
+    out[0] = common
+    p = n_features - 1 - len(mats)
+    out[p: p + len(mats)] = np.array(recs) - common
     return out
 
 
-def _lstsq(x: np.ndarray, y: np.ndarray, prior: np.ndarray) -> np.ndarray:
-    """Least squares with a weak ridge toward ``prior`` (on standardised columns)."""
+def _lstsq(x: np.ndarray, y: np.ndarray, prior: np.ndarray, penalty: np.ndarray | None = None) -> np.ndarray:
+    """Least squares with a weak ridge toward ``prior`` (on standardised columns), plus ``penalty`` (per column,
+    in the columns' own units: ``sum penalty_j (coef_j - prior_j)^2``, a Gaussian prior's ``noise var / prior var``)."""
     scale = np.maximum(np.sqrt(np.mean(x * x, axis=0)), 1e-12)
     xs = x / scale
-    a = xs.T @ xs + RIDGE * len(y) * np.eye(x.shape[1])
-    b = xs.T @ y + RIDGE * len(y) * (prior * scale)
+    lam = RIDGE * len(y) * np.ones(x.shape[1])
+    if penalty is not None:
+        lam = lam + penalty / scale ** 2
+    a = xs.T @ xs + np.diag(lam)
+    b = xs.T @ y + lam * (prior * scale)
     return np.linalg.solve(a, b) / scale
 
 
+def _fit_coef(cfg: PlantConfig, name: str, x: np.ndarray, y: np.ndarray, n_common: int) -> np.ndarray:
+    """Coefficients of one outcome. Elements: the carriers' offsets (columns ``n_common`` up to the last) get the
+    Gaussian prior of sd ``MATERIAL_RECOVERY_SD``, its weight set by the noise of a fit with the offsets pinned."""
+    prior = prior_coef(cfg, name, x.shape[1])
+    n_own = x.shape[1] - 1 - n_common
+    if name == TEMPERATURE or n_own <= 0:
+        return _lstsq(x, y, prior)
+    pinned = np.zeros(x.shape[1])
+    pinned[n_common: n_common + n_own] = 1e12
+    noise_var = float(np.mean((y - x @ _lstsq(x, y, prior, pinned)) ** 2))
+    penalty = np.zeros(x.shape[1])
+    penalty[n_common: n_common + n_own] = max(noise_var, 1e-12) / MATERIAL_RECOVERY_SD ** 2
+    return _lstsq(x, y, prior, penalty)
+
+
 def _fit_outcome(sm: StageModels, name: str, stages: pd.DataFrame, z: np.ndarray,
-                 cal_ids: set[str]) -> OutcomeModel:
+                 cal_ids: set[str], ctx_x: np.ndarray | None = None) -> OutcomeModel:
     x = _design(sm, name, stages, z)
     y = (stages[AFTER + name] - stages[BEFORE + name]).to_numpy(float)
     ids = stages[KEY].astype(str).to_numpy()
     fit_rows = ~np.isin(ids, list(cal_ids)) if cal_ids else np.ones(len(y), bool)
+    residual, check = None, None
+    if ctx_x is not None:  # the physics on the earlier heats, the trees on its residuals, scored on the later
+        resid = y - x @ _fit_coef(sm.cfg, name, x[fit_rows], y[fit_rows], len(sm.recovery_features))
+        if np.var(y[fit_rows]) > 1e-12:  # else nothing to learn (an element no stage changes)
+            residual, offset, check = learn_residual(ctx_x, resid, fit_rows)
+            y = y - offset  # the physics and its intervals below see what the trees leave
     model = _fit_on(sm, name, stages, x, y, fit_rows)
     if cal_ids:  # calibrate the sd on the later heats, then refit on everything and keep the scale
         z = _standardised_errors(sm, model, name, stages, x, y, ~fit_rows)
         scale = float(np.quantile(np.abs(z), 0.9) / stats.norm.ppf(0.95)) if len(z) >= 20 else 1.0
         model = _fit_on(sm, name, stages, x, y, np.ones(len(y), bool))
         model.scale = max(scale, 0.5)
+    model.residual, model.residual_check = residual, check
     return model
 
 
@@ -251,11 +338,13 @@ def _effect_design(name: str, x: np.ndarray, coef: np.ndarray, n_recovery: int) 
 
 def _fit_on(sm: StageModels, name: str, stages: pd.DataFrame, x: np.ndarray, y: np.ndarray,
             rows: np.ndarray) -> OutcomeModel:
-    coef = _lstsq(x[rows], y[rows], prior_coef(sm.cfg, name, x.shape[1]))
+    n_common = len(sm.recovery_features)
+    coef = _fit_coef(sm.cfg, name, x[rows], y[rows], n_common)
     resid = y - x @ coef
+    own = () if name == TEMPERATURE else tuple(m.name for m in carriers(sm.cfg, name[: -len("_wt_pct")]))
     model = OutcomeModel(name, coef, np.zeros((1, 1)), (0.0, 0.0), {False: (1.0, 0.0), True: (1.0, 0.0)},
-                         rmse=float(np.sqrt(np.mean(resid[rows] ** 2))))
-    ex = _effect_design(name, x, coef, len(sm.recovery_features))
+                         rmse=float(np.sqrt(np.mean(resid[rows] ** 2))), carriers=own)
+    ex = _effect_design(name, x, coef, n_common + len(own))
     level = stages[BEFORE + name].to_numpy(float) * (name != TEMPERATURE)  # a dip's error does not scale with T
     model.effect_cov, model.meas_var = _effects(resid, ex, stages, level, rows)
     after = stages[AFTER + name].to_numpy(float) * (name != TEMPERATURE)
@@ -279,7 +368,7 @@ def _standardised_errors(sm: StageModels, model: OutcomeModel, name: str, stages
                          x: np.ndarray, y: np.ndarray, rows: np.ndarray) -> np.ndarray:
     """(measured change - predicted) / predicted sd on ``rows``, population model (no heat update)."""
     pred = x[rows] @ model.coef
-    ex = _effect_design(name, x[rows], model.coef, len(sm.recovery_features))
+    ex = _effect_design(name, x[rows], model.coef, len(sm.recovery_features) + len(model.carriers))
     level = stages[AFTER + name].to_numpy(float)[rows] * (name != TEMPERATURE)
     trim = stages["stage_no"].to_numpy()[rows] > 1
     v = np.where(trim, model.stage_var[True][0] + model.stage_var[True][1] * level ** 2,

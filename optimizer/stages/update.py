@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from optimizer.stages.models import TEMPERATURE, LinearStage, StageContext, StageModels, StagePlan
-from optimizer.stages.state import HeatState
+from optimizer.stages.state import HeatState, Sample
 
 
 @dataclass(frozen=True)
@@ -59,7 +59,7 @@ class OutcomeForecast:
 def stage_context(state: HeatState) -> StageContext:
     """Context of the stage that starts now."""
     return StageContext(state.steel_weight_t, state.last.temperature_degC, state.n_stages + 1, state.oxygen_ppm,
-                        state.slag_feo_wt_pct)
+                        state.slag_feo_wt_pct, _levels(state.last))
 
 
 def forecast(models: StageModels, state: HeatState, name: str) -> OutcomeForecast:
@@ -69,7 +69,8 @@ def forecast(models: StageModels, state: HeatState, name: str) -> OutcomeForecas
     past_e, past_x, past_v, shared = [], [], [], []
     for j, st in enumerate(state.stages):
         s0, s1 = state.samples[j], state.samples[j + 1]
-        ctx = StageContext(state.steel_weight_t, s0.temperature_degC, j + 1, state.oxygen_ppm, state.slag_feo_wt_pct)
+        ctx = StageContext(state.steel_weight_t, s0.temperature_degC, j + 1, state.oxygen_ppm, state.slag_feo_wt_pct,
+                           _levels(s0))
         plan = StagePlan(st.additions_kg, st.arc_energy_kWh, 0.0)
         minutes = s1.minutes_from_start - s0.minutes_from_start
         before, after = _value(s0, name), _value(s1, name)
@@ -107,6 +108,11 @@ def forecast(models: StageModels, state: HeatState, name: str) -> OutcomeForecas
     gain = xp.T @ kinv @ u_last
     return OutcomeForecast(name, before, lin, effect, shift, cross, gain, meas_last, float(u_last @ kinv @ u_last),
                            m.effect_cov, v_next, m.meas_var, m.scale, scaled)
+
+
+def _levels(sample: Sample) -> tuple[tuple[str, float], ...]:
+    """A sample's chemistry as the stage context carries it (the residual's input)."""
+    return tuple(sorted((el, float(v)) for el, v in sample.wt_pct.items()))
 
 
 def _value(sample, name: str) -> float:  # noqa: ANN001 (a Sample)

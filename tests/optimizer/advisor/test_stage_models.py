@@ -54,7 +54,7 @@ def test_stage_models_recover_known_recovery_and_heat_balance(cfg: PlantConfig):
     models = fit_stage_models(cfg, _synthetic(cfg, 400, 1))
     for oxygen in (250.0, 400.0, 650.0):
         for stage_no in (1, 2):
-            got = models.recovery("Mn", StageContext(100.0, 1580.0, stage_no, oxygen))
+            got = models.recovery("Mn", "HC_FeMn", StageContext(100.0, 1580.0, stage_no, oxygen))
             assert got == pytest.approx(_true_recovery(oxygen, stage_no > 1), abs=0.01)
     t = models.outcomes[TEMPERATURE].coef
     assert t[0] == pytest.approx(TRUE_ETA, abs=0.01)  # efficiency
