@@ -54,8 +54,11 @@ class ArrivalDraws(Protocol):
 
 def spread_draws(context: HeatContext, n: int, rng: np.random.Generator) -> list[HeatContext]:
     """``n`` copies of a heat whose arrival is given, each value with normal noise of its sd (from ``context.sd``,
-    keyed like the schedule's columns: ``initial_<El>_wt_pct``, ``initial_temperature_degC``)."""
+    keyed like the schedule's columns: ``initial_<El>_wt_pct``, ``initial_temperature_degC``). Without any sd
+    the arrival has no spread: one copy (``n`` identical solves would cost time and show nothing)."""
     out = []
+    if not any(v > 0 for v in context.sd.values()):
+        n = min(n, 1)
     for k in range(n):
         chem = {el: max(v + rng.normal(0.0, context.sd.get(element_col("initial", el), 0.0)), 0.0)
                 for el, v in context.initial_wt_pct.items()}
