@@ -31,6 +31,7 @@ from connectors.report.advice import read_decision_log, render_html, text_summar
 from optimizer.advisor import advisor_from_history
 from optimizer.config import AutoApprove, PlantConfig, load_config
 from optimizer.recommendation import Recommendation
+from optimizer.savings import Savings, executed_cost, plan_cost, savings_text
 from optimizer.schedule import HeatContext
 from optimizer.simulator import compare, draw_heats, evaluate, make_policy, schedule_frame, simulate_history
 from optimizer.simulator.heats import EVALUATION_STREAM, heat_rng
@@ -96,8 +97,7 @@ def main() -> int:
     night = run_nightly(cfg, DEMO / "history", DEMO / "schedule.csv", DEMO, state_dir=DEMO / "opcua",
                         progress=lambda m: print(m, flush=True))
     rec = Recommendation.from_json(night.recommendation_file)
-    n_ok = sum(h.feasible for h in rec.heats)
-    print(f"{n_ok} of {DAY_HEATS} heats planned, {DAY_HEATS - n_ok} infeasible (diagnosed, no setpoints)")
+    print(night.summary)  # the line `dosing nightly` ends with: the report's savings (optimizer/savings.py)
     js = night.recommendation_file
 
     step("3. the local OPC UA server publishes it; a simulated DCS reads the setpoints (SignAndEncrypt)")
@@ -112,7 +112,11 @@ def main() -> int:
     for k in ("material_cost_per_t", "ferroalloy_kg_per_t", "energy_kWh_per_t", "co2_kg_per_t", "off_spec_rate",
               "samples_per_heat", "treatment_min_per_heat"):
         print(f"  {k:24s} today {sb[k].value:9.3f}   recommended {sd[k].value:9.3f}")
-    print(f"  material cost {c['pct_material_cost']:+.1f} %, energy {c['pct_energy']:+.1f} %, off-spec heats "
+    executed = Savings(executed_cost(cfg, dcs.records), executed_cost(cfg, base.records), DAY_HEATS,
+                       cfg.objective.co2_price_per_t)
+    print(f"  as executed by the simulator: {savings_text(executed, cfg.plant.currency, 'heats')} "
+          f"[money = material + arc energy + sampling, as in the report]; material cost "
+          f"{c['pct_material_cost']:+.1f} %, energy {c['pct_energy']:+.1f} %, off-spec heats "
           f"{int(dcs.off_spec.sum())} vs {int(base.off_spec.sum())} (one day: see experiments/closed_loop.py for "
           "a statistically meaningful comparison)")
     step(f"5. heats advised live: a simulated DCS posts each arrival and sample over OPC UA (SignAndEncrypt), the "
@@ -168,8 +172,8 @@ async def advise_live(cfg: PlantConfig, heats: pd.DataFrame, samples: pd.DataFra
 
 
 def _money(cfg: PlantConfig, rec) -> float:  # noqa: ANN001 (a simulator HeatRecord)
-    return sum(cfg.material(m).price_per_kg * kg for m, kg in rec.additions_kg.items()) + \
-        cfg.energy.price_per_kWh * rec.arc_energy_kWh
+    """Money of one executed heat: material + arc energy + sampling (optimizer.savings, as in the report)."""
+    return plan_cost(cfg, rec.additions_kg, rec.arc_energy_kWh, rec.n_samples).money
 
 
 async def publish_and_read(cfg: PlantConfig, rec) -> tuple[dict, str]:  # noqa: ANN001

@@ -29,6 +29,7 @@ from pathlib import Path
 import mlflow
 import numpy as np
 import pandas as pd
+from matplotlib.figure import Figure
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
@@ -174,12 +175,10 @@ def describe(sur: OutcomeSurrogate, domain: ApplicabilityDomain) -> dict:
 
 
 def _log_plots(outcome: str, pred: pd.DataFrame) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, (a, b) = plt.subplots(1, 2, figsize=(10, 4))
+    """Test-heat diagnostics as a PNG artifact. A bare ``Figure`` (no pyplot): nothing global changes in the
+    caller's process (backend, open figures), so training inside a notebook leaves its plots alone."""
+    fig = Figure(figsize=(10, 4))
+    a, b = fig.subplots(1, 2)
     a.scatter(pred["actual"], pred["predicted"], s=6)
     lo, hi = float(pred[["actual", "predicted"]].min().min()), float(pred[["actual", "predicted"]].max().max())
     a.plot([lo, hi], [lo, hi], "k--", lw=1)
@@ -192,7 +191,6 @@ def _log_plots(outcome: str, pred: pd.DataFrame) -> None:
         path = Path(d) / f"diagnostics_{outcome}.png"
         fig.savefig(path, dpi=80)
         mlflow.log_artifact(str(path))
-    plt.close(fig)
 
 
 def _champion_rule(cfg: PlantConfig, outcome: str, version: str, sur: OutcomeSurrogate,

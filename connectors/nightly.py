@@ -36,6 +36,8 @@ from optimizer.dosing import optimize_heats, to_recommendation
 from optimizer.dosing.pareto import pareto_front
 from optimizer.dosing.ranges import DRAWS_PER_HEAT, expected_day_use
 from optimizer.errors import ConfigError, DataFileError
+from optimizer.recommendation import Recommendation
+from optimizer.savings import Savings, day_line, day_savings, plan_cost, practice_from_frame
 from optimizer.schedule import Schedule, read_schedule
 from optimizer.schema import KEY
 from optimizer.simulator.policies import Level2Policy
@@ -67,6 +69,8 @@ class NightResult:
     report_file: Path | None = None
     published: bool = False
     schedule_problems: pd.DataFrame | None = None  # rejected schedule rows and warnings (report columns)
+    summary: str = ""  # one line for a cron mail: planned, without a plan, published where, savings (summary_line)
+    savings: Savings | None = None  # against today's practice (optimizer.savings, the report's figure)
 
 
 def night_id(history_digest: str, schedule: Path) -> str:
@@ -117,7 +121,7 @@ def _run(cfg, history, schedule, workdir, state_dir, tracking_uri, pareto, progr
         info = json.loads(done.read_text())
         progress(f"night {nid} already completed at {info['finished']}: nothing to do")
         return NightResult(nid, True, Path(info["recommendation"]), Path(info["report"]), info["published"],
-                           problems)
+                           problems, info.get("summary", f"night {nid}: already completed earlier"))
     night_dir.mkdir(parents=True, exist_ok=True)
     progress("2/6 train challengers, apply the champion rule")
     sset, report = _step("train", lambda: train_surrogates(cfg, loaded.heats))
@@ -147,20 +151,32 @@ def _run(cfg, history, schedule, workdir, state_dir, tracking_uri, pareto, progr
     report_file = night_dir / "report.html"
     report_file.write_text(page, encoding="utf-8")
     progress(f"    {report_file}")
-    progress("5/6 publish to the setpoint server")
-    published = False
-    if state_dir is not None:
+    saved = day_savings(cfg, rec, practice_from_frame(cfg, base))  # the report's figure
+    placed = None
+    if state_dir is None:
+        progress("5/6 publish to the setpoint server: skipped (no --state-dir given)")
+    else:
+        progress("5/6 publish to the setpoint server")
         try:
-            submit(rec_json, state_dir)
-            published = True
+            placed = submit(rec_json, state_dir)
         except OSError as exc:
             raise NightlyError("publish", f"{exc}; the recommendation is kept in {rec_json}, send it later with "
                                "`dosing publish --retry`", exit_code=4) from None
     progress("6/6 log the night to MLflow")
-    _log_night(cfg, rec, base, loaded, uri, nid)
+    _log_night(cfg, rec, saved, loaded, uri, nid)
+    line = summary_line(nid, rec, saved, cfg.plant.currency, placed, rec_json)
     done.write_text(json.dumps({"finished": pd.Timestamp.now(tz="UTC").isoformat(), "recommendation": str(rec_json),
-                                "report": str(report_file), "published": published}))
-    return NightResult(nid, False, rec_json, report_file, published, problems)
+                                "report": str(report_file), "published": placed is not None, "summary": line}))
+    return NightResult(nid, False, rec_json, report_file, placed is not None, problems, line, saved)
+
+
+def summary_line(nid: str, rec: Recommendation, saved: Savings, currency: str, placed: Path | None,
+                 rec_json: Path) -> str:
+    """The night in one line (cron mail): heats planned and without a plan, published or not and where, and the
+    saving against today's practice (money; CO2 separately)."""
+    where = (f"published: yes, in the setpoint server's inbox {placed}" if placed is not None else
+             f"published: no (no --state-dir; send {rec_json} with `dosing publish`)")
+    return f"night {nid}: {day_line(rec, saved, currency)}; {where}"
 
 
 def _workers(n_heats: int) -> int:
@@ -228,26 +244,21 @@ def _report_schedule(problems: pd.DataFrame, progress) -> None:  # noqa: ANN001
 
 
 def baseline_frame(cfg: PlantConfig, heats) -> pd.DataFrame:  # noqa: ANN001
-    """Today's practice (level-2 calculation) for the same heats, costed like the optimizer's plans."""
+    """Today's practice (level-2 calculation) for the same heats: its decisions, and its money and CO2 by
+    :func:`optimizer.savings.plan_cost` (the report reads the decisions back with ``practice_from_frame``)."""
     pol = Level2Policy(cfg)
     rows = []
-    w = cfg.objective
     for h in heats:
         p = pol.decide(h)
-        mat = sum(cfg.material(m).price_per_kg * kg for m, kg in p.additions_kg.items())
-        co2 = sum(cfg.material(m).co2_kg_per_kg * kg for m, kg in p.additions_kg.items()) \
-            + cfg.energy.co2_kg_per_kWh * p.arc_energy_kWh
-        cost = (w.weight_material * mat + w.weight_energy * cfg.energy.price_per_kWh * p.arc_energy_kWh
-                + w.weight_sampling * cfg.sampling.cost_per_sample * p.n_samples
-                + w.weight_co2 * w.co2_price_per_t / 1000 * co2)
-        rows.append({"heat_id": h.heat_id, "cost": cost, "co2_kg": co2, "energy_kWh": p.arc_energy_kWh,
+        c = plan_cost(cfg, p.additions_kg, p.arc_energy_kWh, p.n_samples)
+        rows.append({"heat_id": h.heat_id, "cost": c.money, "co2_kg": 1000 * c.co2_t, "energy_kWh": p.arc_energy_kWh,
                      "samples": p.n_samples, **{f"add_{m}_kg": kg for m, kg in p.additions_kg.items()}})
     return pd.DataFrame(rows)
 
 
-def _log_night(cfg: PlantConfig, rec, base: pd.DataFrame, loaded, uri: str, nid: str) -> None:  # noqa: ANN001
-    ok = [h for h in rec.heats if h.feasible]
-    base_ok = base[base["heat_id"].isin([h.heat_id for h in ok])]
+def _log_night(cfg: PlantConfig, rec: Recommendation, saved: Savings, loaded, uri: str,  # noqa: ANN001
+               nid: str) -> None:
+    """The night's run in MLflow: the savings as the report shows them (money, CO2 separate), heat counts."""
     exp = mlflow.get_experiment_by_name(cfg.mlflow.experiment)
     if exp is not None and not mlflow.search_runs([exp.experiment_id], f"tags.night_id = '{nid}'").empty:
         return  # an earlier attempt of this night logged it and was stopped before writing done.json
@@ -255,10 +266,11 @@ def _log_night(cfg: PlantConfig, rec, base: pd.DataFrame, loaded, uri: str, nid:
         mlflow.set_tags({"night_id": nid, "recommendation_id": rec.recommendation_id})
         mlflow.log_params({f"model_{k}": v for k, v in rec.model_versions.items()})
         mlflow.log_metrics({
-            "expected_cost": sum(h.expected_cost for h in ok), "expected_co2_kg": sum(h.expected_co2_kg for h in ok),
-            "baseline_cost": float(base_ok["cost"].sum()), "baseline_co2_kg": float(base_ok["co2_kg"].sum()),
-            "savings_vs_practice": float(base_ok["cost"].sum() - sum(h.expected_cost for h in ok)),
-            "heats": len(rec.heats), "infeasible_heats": len(rec.heats) - len(ok),
+            "expected_money": saved.ours.money, "expected_co2_kg": 1000 * saved.ours.co2_t,
+            "baseline_money": saved.today.money, "baseline_co2_kg": 1000 * saved.today.co2_t,
+            "savings_vs_practice": saved.saved("money"), "co2_saved_kg": 1000 * saved.saved("co2_t"),
+            "energy_saved_kWh": saved.saved("energy_kWh"), "samples_saved": saved.saved("samples"),
+            "heats": len(rec.heats), "infeasible_heats": len(rec.heats) - saved.heats,
             "good_history_rows": len(loaded.heats), "rejected_history_rows": len(loaded.report),
             **{f"shadow_price_{m}": p for m, p in rec.shadow_price_per_kg.items()},
             **({f"inventory_risk_{m}": u.p_over_stock for m, u in rec.day_use.materials_kg.items() if u.at_risk}

@@ -1,4 +1,5 @@
-"""One definition of each saving against today's practice, used by the report (and meant for the CLI and demo).
+"""One definition of each saving against today's practice, used by the report, the CLI (`dosing optimize`,
+`dosing nightly`) and the demo.
 
 A plan (one heat's additions, arc energy and samples) is costed by :func:`plan_cost` with the plant's prices:
 
@@ -12,6 +13,8 @@ A plan (one heat's additions, arc energy and samples) is costed by :func:`plan_c
 
 Today's practice is the level-2 calculation (:class:`~optimizer.simulator.policies.Level2Policy`) for the same
 heats, costed by the same function. A saving is today's figure minus ours, over the heats that got a plan.
+Arc energy (kWh) and samples are carried along, so "energy saved" and "samples saved" mean the same everywhere.
+:data:`TOTALS` lists the figures in the order every place shows them, :func:`day_line` is the one-line summary.
 """
 
 from __future__ import annotations
@@ -33,6 +36,8 @@ class PlanCost:
     sampling_money: float = 0.0
     co2_t: float = 0.0
     co2_charge: float = 0.0  # internal charge at the objective's CO2 price: not money paid
+    energy_kWh: float = 0.0
+    samples: float = 0.0
 
     @property
     def money(self) -> float:
@@ -42,7 +47,8 @@ class PlanCost:
     def __add__(self, other: PlanCost) -> PlanCost:
         return PlanCost(self.material_money + other.material_money, self.energy_money + other.energy_money,
                         self.sampling_money + other.sampling_money, self.co2_t + other.co2_t,
-                        self.co2_charge + other.co2_charge)
+                        self.co2_charge + other.co2_charge, self.energy_kWh + other.energy_kWh,
+                        self.samples + other.samples)
 
 
 def plan_cost(cfg: PlantConfig, additions_kg: Mapping[str, float], arc_energy_kWh: float, n_samples: float,
@@ -55,7 +61,8 @@ def plan_cost(cfg: PlantConfig, additions_kg: Mapping[str, float], arc_energy_kW
     return PlanCost(material_money=sum(cfg.material(m).price_per_kg * kg for m, kg in mats.items()),
                     energy_money=cfg.energy.price_per_kWh * arc_energy_kWh,
                     sampling_money=cfg.sampling.cost_per_sample * n_samples,
-                    co2_t=co2_kg / 1000, co2_charge=price * co2_kg / 1000)
+                    co2_t=co2_kg / 1000, co2_charge=price * co2_kg / 1000, energy_kWh=float(arc_energy_kWh),
+                    samples=float(n_samples))
 
 
 def total(costs: Iterable[PlanCost]) -> PlanCost:
@@ -64,6 +71,12 @@ def total(costs: Iterable[PlanCost]) -> PlanCost:
     for c in costs:
         out = out + c
     return out
+
+
+def executed_cost(cfg: PlantConfig, records: Iterable) -> PlanCost:  # noqa: ANN001
+    """Sum of heats as executed (anything with ``additions_kg``, ``arc_energy_kWh``, ``n_samples``, e.g. the
+    simulator's heat records), costed by :func:`plan_cost`."""
+    return total(plan_cost(cfg, r.additions_kg, r.arc_energy_kWh, r.n_samples) for r in records)
 
 
 def practice_costs(cfg: PlantConfig, heats: Sequence) -> dict[str, PlanCost]:  # noqa: ANN001
@@ -119,3 +132,49 @@ def practice_from_frame(cfg: PlantConfig, baseline) -> dict[str, PlanCost]:  # n
                 and v == v}
         out[str(row["heat_id"])] = plan_cost(cfg, adds, float(row["energy_kWh"]), float(row["samples"]))
     return out
+
+
+# (label, PlanCost field, number format); ``{cur}`` is the plant currency, ``{price}`` the CO2 price per t
+TOTALS: tuple[tuple[str, str, str], ...] = (
+    ("material, {cur}", "material_money", ",.0f"),
+    ("arc energy, {cur}", "energy_money", ",.0f"),
+    ("sampling, {cur}", "sampling_money", ",.0f"),
+    ("money, {cur}", "money", ",.0f"),
+    ("CO2 emitted, t", "co2_t", ",.2f"),
+    ("internal CO2 charge at {price:g} {cur}/t, {cur} (not paid)", "co2_charge", ",.0f"),
+    ("arc energy, kWh", "energy_kWh", ",.0f"),
+    ("samples", "samples", ",.0f"),
+)
+
+
+def totals_rows(s: Savings, currency: str) -> list[list[str]]:
+    """[label, today's practice, recommended, saved, saved %] for every figure of :data:`TOTALS`."""
+    return [[label.format(cur=currency, price=s.co2_price_per_t), f"{getattr(s.today, f):{fmt}}",
+             f"{getattr(s.ours, f):{fmt}}", f"{s.saved(f):{fmt}}", f"{s.pct(f):+.1f} %"]
+            for label, f, fmt in TOTALS]
+
+
+def savings_text(s: Savings, currency: str, over: str = "planned heat(s)") -> str:
+    """Money saved with CO2 on its own, e.g. ``saves 1,234 USD (2.1 % of today's 58,000) against today's practice
+    over 28 planned heat(s); CO2 (separate from money) 0.45 t less``."""
+    money, co2 = s.saved("money"), s.saved("co2_t")
+    word = "saves" if money >= 0 else "costs"
+    more = "" if money >= 0 else " more"
+    return (f"{word} {abs(money):,.0f} {currency}{more} ({abs(s.pct('money')):.1f} % of today's "
+            f"{s.today.money:,.0f}) against today's practice over {s.heats} {over}; CO2 (separate from "
+            f"money) {abs(co2):,.2f} t {'less' if co2 >= 0 else 'more'}")
+
+
+def unplanned_text(rec: Recommendation, shown: int = 5) -> str:
+    """``0 without a plan`` or ``2 without a plan (H7, H9)``; more than ``shown`` ids are counted."""
+    ids = [h.heat_id for h in rec.heats if not h.feasible]
+    if not ids:
+        return "0 without a plan"
+    listed = ", ".join(ids[:shown]) + (f", ... {len(ids) - shown} more" if len(ids) > shown else "")
+    return f"{len(ids)} without a plan ({listed})"
+
+
+def day_line(rec: Recommendation, s: Savings, currency: str) -> str:
+    """One line for a console or a cron mail: heats planned and without a plan, and what the day saves."""
+    planned = sum(h.feasible for h in rec.heats)
+    return f"planned {planned} of {len(rec.heats)} heats, {unplanned_text(rec)}; {savings_text(s, currency)}"

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
@@ -72,3 +74,28 @@ def print_data_problems(report, notes: list[str], hint: str = "see `dosing valid
     rows = rejected_rows(report[report["field"] != FILE_FIELD])
     if rows:
         console.print(f"[yellow]{rows} rejected rows are left out ({hint})[/]", highlight=False)
+
+
+@contextmanager
+def progress_bar(total: int, what: str = "heats") -> Iterator[Callable[[str, int, int], None]]:
+    """A progress bar on stderr, yielding ``tell(stage, done, total)``. Drawn only on a terminal and removed when
+    done (``transient``); piped or captured output (cron, CliRunner) gets nothing from it, not even rich's
+    closing newline."""
+    if not console.is_terminal:
+        yield _no_bar
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TextColumn(what), TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=True) as bar:
+        task = bar.add_task("starting", total=total)
+
+        def tell(stage: str, done: int, of: int) -> None:
+            bar.update(task, description=stage, completed=done, total=of)
+
+        yield tell
+
+
+def _no_bar(stage: str, done: int, total: int) -> None:
+    """``tell`` when stderr is not a terminal."""

@@ -12,10 +12,10 @@ from connectors.cli.app import (
     ConfigOption,
     app,
     config_or_exit,
-    console,
     fail,
     out,
     print_data_problems,
+    progress_bar,
 )
 from optimizer.errors import DataFileError
 
@@ -37,7 +37,6 @@ def train(
     """Learn final chemistry and temperature from historical heats, log the run to MLflow, register a new
     version of every outcome model and promote it to champion only if it beats the current one on the most
     recent heats."""
-    from rich.progress import Progress
     from rich.table import Table
 
     from connectors.files import load_heats
@@ -52,12 +51,11 @@ def train(
         fail(str(exc), EXIT_BAD_INPUT)
     print_data_problems(loaded.report, loaded.notes)
     outcomes = constrained_outcomes(cfg)
-    with Progress(console=console, transient=True) as bar:
-        task = bar.add_task("training", total=len(outcomes))
+    with progress_bar(len(outcomes), "outcomes") as tell:
+        done = iter(range(1, len(outcomes) + 1))
         try:
-            sset, report = train_surrogates(cfg, loaded.heats, progress=lambda o: bar.update(task, advance=1,
-                                                                                            description=o),
-                                             residual=residual)
+            sset, report = train_surrogates(cfg, loaded.heats, residual=residual,
+                                             progress=lambda o: tell(f"trained {o}", next(done), len(outcomes)))
         except ValueError as exc:
             unusable = loaded.report[loaded.report["field"] == FILE_FIELD]["source"].map(lambda s: Path(s).name)
             why = f" ({len(unusable)} file(s) could not be used: {', '.join(unusable)})" if len(unusable) else ""

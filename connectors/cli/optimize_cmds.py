@@ -17,10 +17,16 @@ from connectors.cli.app import (
     console,
     fail,
     out,
+    progress_bar,
 )
 from optimizer.errors import DataFileError
 
 if TYPE_CHECKING:
+
+    from optimizer.config import PlantConfig
+    from optimizer.dosing import DosingResult
+    from optimizer.recommendation import Recommendation
+    from optimizer.savings import Savings
     from optimizer.schedule import Schedule
 
 
@@ -37,12 +43,16 @@ def optimize(
     workers: int = typer.Option(None, help="Parallel processes for independent heats (default: CPU count)."),
     history: Path = typer.Option(None, "--history", help="Historical heats (file or directory): warn about "
                                  "schedule heats that are already in it."),
+    explain: bool = typer.Option(False, "--explain", help="Also show, per heat, the limits its plan sits on "
+                                 "(the optimizer's internal constraint names, e.g. final_Mn_wt_pct min 1.3)."),
 ) -> None:
     """Recommend, for every planned heat, the kg of each material, arc energy (kWh) and number of samples that
-    land it in spec with the grade's confidence at the lowest cost and CO2. Writes JSON and Parquet."""
+    land it in spec with the grade's confidence at the lowest cost and CO2. Writes JSON and Parquet, prints one
+    line per heat, then the totals against today's practice (money; CO2 separately) and a one-line summary."""
     from connectors.recommendations import load_surrogates, write_recommendation
     from optimizer.dosing import optimize_heats, to_recommendation
     from optimizer.dosing.pareto import pareto_front
+    from optimizer.savings import day_savings, practice_costs
     from optimizer.schedule import read_schedule
 
     cfg = config_or_exit(config)
@@ -61,16 +71,20 @@ def optimize(
         sur = load_surrogates(cfg, surrogates, tracking_uri)
     except (LookupError, ValueError) as exc:
         fail(str(exc), EXIT_FAILED)
-    result = optimize_heats(cfg, sched.heats, sur, workers=workers)
+    with progress_bar(len(sched.heats)) as tell:
+        result = optimize_heats(cfg, sched.heats, sur, workers=workers, progress=tell)
     rec = to_recommendation(cfg, sched.heats, result, getattr(sur, "versions", {}))
     try:
         paths = write_recommendation(rec, cfg, out_dir)
     except ValueError as exc:
         fail(str(exc), EXIT_FAILED)
-    _print_summary(rec, result)
+    _print_heats(cfg, rec, result, explain)
     out.print(f"recommendation {rec.recommendation_id} written to {paths[0]} and {paths[1]}")
     if pareto:
-        _print_pareto(pareto_front(cfg, sched.heats, sur, workers=workers), cfg.plant.currency)
+        with progress_bar(len(sched.heats)) as tell:
+            front = pareto_front(cfg, sched.heats, sur, workers=workers, progress=tell)
+        _print_pareto(front, cfg.plant.currency)
+    _print_totals(cfg, rec, day_savings(cfg, rec, practice_costs(cfg, sched.heats)))
     if any(not h.feasible for h in rec.heats):
         raise typer.Exit(EXIT_INFEASIBLE)
 
@@ -98,17 +112,40 @@ def _warn(sched: Schedule, schedule: Path, cfg, history: Path | None) -> None:  
             console.print(f"  ... and {len(warn) - 10} more", highlight=False)
 
 
-def _print_summary(rec, result) -> None:  # noqa: ANN001
+def _print_heats(cfg: PlantConfig, rec: Recommendation, result: DosingResult, explain: bool) -> None:
+    """One row per heat: setpoints, money (material + energy + sampling) and CO2, and whether it has a plan;
+    ``explain`` adds the limits each plan sits on, by their internal names."""
     from rich.table import Table
 
-    table = Table("heat", "grade", "additions kg", "arc kWh", "samples", "cost", "CO2 kg", "binding / diagnosis",
+    from optimizer.savings import plan_cost
+
+    cols = ["heat", "grade", "additions kg", "arc kWh", "samples", f"money {rec.currency}", "CO2 kg", "plan"]
+    table = Table(*cols, *(["binding limits (internal names)"] if explain else []),
                   title=f"Recommendation {rec.recommendation_id} ({result.status}, max gap {result.max_gap:.2%})")
     for h, r in zip(rec.heats, result.heats, strict=True):
         adds = ", ".join(f"{m} {kg:.0f}" for m, kg in h.additions_kg.items() if kg > 0)
-        why = "; ".join(r.binding) if h.feasible else f"INFEASIBLE: {h.diagnosis}"
-        table.add_row(h.heat_id, h.grade, adds, f"{h.arc_energy_kWh:.0f}", str(h.n_samples),
-                      f"{h.expected_cost:.0f}", f"{h.expected_co2_kg:.0f}", why)
+        c = plan_cost(cfg, h.additions_kg, h.arc_energy_kWh, h.n_samples)
+        plan = (h.diagnosis or "planned") if h.feasible else f"INFEASIBLE: {h.diagnosis}"
+        cells = [h.heat_id, h.grade, adds, f"{h.arc_energy_kWh:.0f}", str(h.n_samples),
+                 f"{c.money:,.0f}" if h.feasible else "", f"{1000 * c.co2_t:,.0f}" if h.feasible else "", plan]
+        table.add_row(*cells, *(["; ".join(r.binding)] if explain else []))
     out.print(table)
+
+
+def _print_totals(cfg: PlantConfig, rec: Recommendation, saved: Savings) -> None:
+    """The day against today's practice (optimizer.savings: the report's figures), then the one-line summary."""
+    from rich.table import Table
+
+    from optimizer.savings import day_line, totals_rows
+
+    table = Table("", "today's practice", "recommended", "saved", "saved %",
+                  title=f"Totals against today's practice over the {saved.heats} planned heats (heats without a plan "
+                        "run today's practice and save nothing); money is what the plant pays, CO2 is shown on its "
+                        "own, the internal CO2 charge is not money paid")
+    for row in totals_rows(saved, cfg.plant.currency):
+        table.add_row(*row)
+    out.print(table)
+    out.print(day_line(rec, saved, cfg.plant.currency), highlight=False, soft_wrap=True)
 
 
 def _print_pareto(front, currency: str) -> None:  # noqa: ANN001

@@ -115,12 +115,14 @@ def fleet_nightly(
         fail(str(exc), EXIT_BAD_INPUT)
     units = {f.name: night_unit(f) for f in furnaces}
     summary = run_units(run_furnace_night, units, dask_scheduler, workers, progress=lambda m: console.print(m))
-    table = Table("furnace", "night", "heats", "infeasible", "expected cost", "published", "report",
+    table = Table("furnace", "night", "heats", "infeasible", "money", "money saved", "CO2 saved t", "published",
+                  "report",
                   title=f"Fleet night on {summary.engine} ({summary.workers} workers, {summary.wall_s:.0f} s)")
     for o in summary.outcomes:
         v = o.value or {}
         table.add_row(o.key, v.get("night_id", "FAILED"), str(v.get("heats", "")), str(v.get("infeasible_heats", "")),
-                      f"{v.get('expected_cost', 0):,.0f}" if o.ok else "", str(v.get("published", "")),
+                      _fig(v, "money", ",.0f"), _fig(v, "money_saved", ",.0f"),
+                      _fig(v, "co2_saved_t", ",.2f"), str(v.get("published", "")),
                       v.get("report", o.error))
     out.print(table)
     _finish(summary)
@@ -135,6 +137,11 @@ def _print_sweep(frame: pd.DataFrame, currency: str) -> None:
         table.add_row(r.furnace, r.scenario, f"{r.money_cost:,.0f}", f"{r.co2_kg / 1000:,.2f}",
                       f"{r.arc_energy_kWh / 1000:,.1f}", str(r.samples), str(r.infeasible_heats))
     out.print(table)
+
+
+def _fig(v: dict, key: str, fmt: str) -> str:
+    """A figure of a furnace's row, or blank (failed furnace, or a night done earlier: no savings then)."""
+    return f"{v[key]:{fmt}}" if isinstance(v.get(key), float | int) else ""
 
 
 def _finish(summary: RunSummary) -> None:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
 
-from connectors.cli.app import EXIT_BAD_INPUT, ConfigOption, app, config_or_exit, fail, out
+from connectors.cli.app import EXIT_BAD_INPUT, ConfigOption, app, config_or_exit, fail, out, progress_bar
 from optimizer.errors import DataFileError, UnknownGradeError
 
 if TYPE_CHECKING:
@@ -119,11 +120,15 @@ def evaluate_cmd(
     if heats <= 0:
         fail(f"--heats must be a positive number of heats, got {heats}", EXIT_BAD_INPUT)
     try:
-        # a policy that learns from history (optimizer) learns from this plant's history
-        result = evaluate(cfg, make_policy(policy, cfg, fallback=fallback, physics=plant.name), heats, seed,
-                          grades=grade, physics=plant)
-        other = (evaluate(cfg, make_policy(compare_to, cfg, fallback=fallback, physics=plant.name), heats, seed,
-                          grades=grade, physics=plant) if compare_to else None)
+        with progress_bar(heats) as tell:
+            # a policy that learns from history (optimizer) learns from this plant's history
+            tell(f"{policy}: prepare (a learning policy simulates history and trains)", 0, heats)
+            result = evaluate(cfg, make_policy(policy, cfg, fallback=fallback, physics=plant.name), heats, seed,
+                              grades=grade, physics=plant, progress=_named(tell, policy))
+            if compare_to:
+                tell(f"{compare_to}: prepare", 0, heats)
+            other = (evaluate(cfg, make_policy(compare_to, cfg, fallback=fallback, physics=plant.name), heats, seed,
+                              grades=grade, physics=plant, progress=_named(tell, compare_to)) if compare_to else None)
     except UnknownGradeError as exc:
         fail(f"--grade: {exc}", EXIT_BAD_INPUT)
     except (ValueError, FileNotFoundError, LookupError, DataFileError) as exc:
@@ -137,6 +142,11 @@ def evaluate_cmd(
         print(json.dumps(_finite(payload), allow_nan=False))
         return
     _print_tables(result, other)
+
+
+def _named(tell: Callable[[str, int, int], None], policy: str) -> Callable[[str, int, int], None]:
+    """The progress of one policy's evaluation, its phases prefixed by the policy's name."""
+    return lambda phase, done, total: tell(f"{policy}: {phase}", done, total)
 
 
 def _finite(v: object) -> object:

@@ -37,6 +37,10 @@ WRITTEN, AWAITING, REFUSED, NO_ANSWER, PRACTICE, BAD_INPUT = (
     "written", "awaiting approval", "refused", "no answer", "today's practice", "bad input")
 CONNECTION_ERRORS = (TimeoutError, OSError, ConnectionError, ua.UaError)
 PUBLISH_INTERVAL_MS = 50.0
+# asked for explicitly (asyncua's default keep-alive count, 75 % of the session timeout, is more than servers
+# grant, which only logs a warning): a keep-alive every 10 s; asyncua's lifetime (10,000 intervals, 500 s)
+KEEPALIVE_COUNT = 200
+LIFETIME_COUNT = 10_000
 MAX_BACKOFF_S = 30.0
 IDLE_CHECK_S = 0.5
 KEEP_HEATS = 8
@@ -198,7 +202,10 @@ class AdvisorService:
         self.log.write({"event": "connected", "endpoint": self.endpoint, "session": self.sessions})
         queue: asyncio.Queue[tuple[str, object]] = asyncio.Queue()
         approve = self.nodes.advice.approve_decision_id
-        sub = await client.create_subscription(PUBLISH_INTERVAL_MS, _Notify(queue, approve))
+        params = ua.CreateSubscriptionParameters(RequestedPublishingInterval=PUBLISH_INTERVAL_MS,
+                                                 RequestedLifetimeCount=LIFETIME_COUNT,
+                                                 RequestedMaxKeepAliveCount=KEEPALIVE_COUNT, PublishingEnabled=True)
+        sub = await client.create_subscription(params, _Notify(queue, approve))
         await sub.create_monitored_items([_every_write(self.nodes.heat.sample_counter, 1)])
         if approve:
             await sub.create_monitored_items([_every_write(approve, 2)])

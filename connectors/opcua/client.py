@@ -11,6 +11,9 @@ from connectors.opcua.security import application_uri
 from optimizer.recommendation import Recommendation
 
 MAX_SNAPSHOT_TRIES = 10
+# asked of the server: asyncua servers grant at most 10 min (asking for its default 1 h only logs a warning);
+# the session is kept alive by our own reads and subscriptions well within that
+SESSION_TIMEOUT_MS = 600_000
 
 
 @dataclass(frozen=True)
@@ -30,6 +33,7 @@ class Credentials:
 async def connect(endpoint: str, creds: Credentials) -> Client:
     """An open, secured client session (close it with ``await client.disconnect()``)."""
     client = Client(endpoint, timeout=10)
+    client.session_timeout = SESSION_TIMEOUT_MS
     client.application_uri = application_uri(creds.name)
     if creds.certificate is not None:
         parts = [creds.policy, creds.mode, str(creds.certificate), str(creds.private_key)]

@@ -20,6 +20,7 @@ from pathlib import Path
 from asyncua import Server, ua
 
 from connectors.opcua.heat_nodes import HeatNodeMap
+from connectors.opcua.security import certificate_uri
 from optimizer.config import PlantConfig
 from optimizer.stages.state import HeatController, HeatState, StageDecision
 
@@ -54,6 +55,8 @@ class SimulatedDcs:
         if self.certificate is not None:
             srv.set_security_policy([ua.SecurityPolicyType.Basic256Sha256_SignAndEncrypt])
             await srv.load_certificate(str(self.certificate))
+            if (uri := certificate_uri(self.certificate)) is not None:
+                await srv.set_application_uri(uri)
             await srv.load_private_key(str(self.private_key))
         else:
             srv.set_security_policy([ua.SecurityPolicyType.NoSecurity])

@@ -48,14 +48,29 @@ async def create_certificate(out_dir: str | Path, name: str, hostname: str | Non
         write_secret(key_path, dump_private_key_as_pem(key))
     if cert_path.is_file() and certificate_problem(x509.load_der_x509_certificate(cert_path.read_bytes())) is None:
         return cert_path, key_path
-    host = hostname or socket.gethostname()
+    # the given host name and this machine's: asyncua checks the certificate against socket.gethostname()
+    hosts = dict.fromkeys(h for h in (hostname, socket.gethostname()) if h)
     use = [ExtendedKeyUsageOID.CLIENT_AUTH] if client else [ExtendedKeyUsageOID.SERVER_AUTH,
                                                             ExtendedKeyUsageOID.CLIENT_AUTH]
     cert = generate_self_signed_app_certificate(
         key, name, {"countryName": "KR", "organizationName": "steel-dosing"},
-        [x509.UniformResourceIdentifier(application_uri(name)), x509.DNSName(host)], extended=use, days=CERT_DAYS)
+        [x509.UniformResourceIdentifier(application_uri(name)), *(x509.DNSName(h) for h in hosts)], extended=use,
+        days=CERT_DAYS)
     cert_path.write_bytes(cert.public_bytes(Encoding.DER))
     return cert_path, key_path
+
+
+def certificate_uri(path: str | Path) -> str | None:
+    """The application URI a certificate (DER or PEM) names, or None: a server announces it so clients (and
+    asyncua's own check) find it in the certificate."""
+    data = Path(path).read_bytes()
+    cert = x509.load_pem_x509_certificate(data) if data.startswith(b"-----") else x509.load_der_x509_certificate(data)
+    try:
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        return None
+    uris = san.get_values_for_type(x509.UniformResourceIdentifier)
+    return uris[0] if uris else None
 
 
 def certificate_problem(cert: x509.Certificate, now: datetime | None = None) -> str | None:

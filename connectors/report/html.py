@@ -23,7 +23,7 @@ from connectors.report.health import assess, outcome_label
 from connectors.report.strips import landings, strip_svg
 from optimizer.config import PlantConfig
 from optimizer.recommendation import Recommendation
-from optimizer.savings import Savings, day_savings, practice_from_frame
+from optimizer.savings import Savings, day_savings, practice_from_frame, totals_rows
 
 CSS = """body{font-family:system-ui,sans-serif;margin:1em auto;padding:0 1em;max-width:1200px;color:#222}
 h1{font-size:1.5em}h2{font-size:1.2em;margin-top:1.6em;border-bottom:1px solid #ccc}h3{font-size:1em}
@@ -162,15 +162,8 @@ def _savings(r: NightReport) -> str:
         return (f"<div class=kpi>{label}<b>{s.saved(f):{fmt}} {unit}</b>{s.pct(f):+.1f} % of today's "
                 f"{getattr(s.today, f):{fmt}}</div>")
 
-    rows = [[label, f"{getattr(s.today, f):{fmt}}", f"{getattr(s.ours, f):{fmt}}", f"{s.saved(f):{fmt}}",
-             f"{s.pct(f):+.1f} %"]
-            for label, f, fmt in ((f"material, {cur}", "material_money", ",.0f"),
-                                  (f"arc energy, {cur}", "energy_money", ",.0f"),
-                                  (f"sampling, {cur}", "sampling_money", ",.0f"),
-                                  (f"<b>money, {cur}</b>", "money", ",.0f"),
-                                  ("CO2 emitted, t", "co2_t", ",.2f"),
-                                  (f"internal CO2 charge at {s.co2_price_per_t:g} {cur}/t, {cur} (not paid)",
-                                   "co2_charge", ",.0f"))]
+    rows = [[f"<b>{_e(row[0])}</b>" if row[0].startswith("money") else _e(row[0]), *row[1:]]
+            for row in totals_rows(s, cur)]
     return (head + f"<p>Over the {s.heats} heat(s) with a plan (heats without one run today's practice and save "
             "nothing). Money is what the plant pays: material, arc energy and sampling. CO2 is shown on its own; "
             "the internal CO2 charge is what the optimizer weighs CO2 at, not money paid, and is not in the "

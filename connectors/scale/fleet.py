@@ -135,7 +135,10 @@ def run_furnace_night(unit: NightUnit) -> dict[str, Any]:
                       progress=lambda m: log.info("%s: %s", unit.furnace, m))
     row: dict[str, Any] = {"furnace": unit.furnace, "night_id": res.night_id, "skipped": res.skipped,
                            "published": res.published, "recommendation": str(res.recommendation_file),
-                           "report": str(res.report_file)}
+                           "report": str(res.report_file), "summary": res.summary}
+    if res.savings is not None:  # the night's saving against today's practice (optimizer.savings, the report's)
+        row.update(money=res.savings.ours.money, money_saved=res.savings.saved("money"),
+                   co2_saved_t=res.savings.saved("co2_t"))
     if res.recommendation_file and res.recommendation_file.exists():
         rec = Recommendation.from_json(res.recommendation_file)
         ok = [h for h in rec.heats if h.feasible]

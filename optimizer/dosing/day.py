@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -12,6 +12,8 @@ from optimizer.dosing.model import DosingOptions
 from optimizer.dosing.pool import NO_ANSWER, HeatPool
 from optimizer.dosing.results import HeatPlanResult, Timings
 from optimizer.schedule import HeatContext
+
+StageProgress = Callable[[str, int, int], None]  # (stage, heats answered in this batch, heats in the batch)
 
 
 @dataclass
@@ -35,6 +37,20 @@ class DayPlan:
     coordination: dict = field(default_factory=dict)  # shadow prices and duality gap when price-coordinated
     timings: Timings = field(default_factory=Timings)
     started: float = field(default_factory=time.perf_counter)
+    progress: StageProgress | None = None  # told of every heat answered, per stage (run.py names the stage)
+    stage: str = ""
+
+    def on_answer(self, heats: int) -> Callable[[str], None] | None:
+        """The pool's per-heat callback for a batch of ``heats`` in the current stage (None: nobody watches)."""
+        if self.progress is None:
+            return None
+        report, stage, done = self.progress, self.stage, [0]
+
+        def answered(heat_id: str) -> None:
+            done[0] += 1
+            report(stage, done[0], heats)
+
+        return answered
 
     @property
     def alone(self) -> DosingOptions:
@@ -51,7 +67,7 @@ class DayPlan:
 
     def solve(self, heats: list[HeatContext], opts: DosingOptions, explain: bool) -> dict[str, HeatPlanResult]:
         """Solve ``heats`` in the heat pool, their time tallied."""
-        found = self.pool.solve(heats, opts, explain)
+        found = self.pool.solve(heats, opts, explain, on_answer=self.on_answer(len(heats)))
         self.timings.add(found.values())
         return found
 

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from optimizer.config import PlantConfig
+from optimizer.dosing.day import StageProgress
 from optimizer.dosing.model import DosingOptions
 from optimizer.dosing.run import optimize_heats
 from optimizer.schedule import HeatContext
@@ -29,12 +30,14 @@ class ParetoPoint:
 
 
 def pareto_front(cfg: PlantConfig, heats: Sequence[HeatContext], surrogates,
-                 co2_prices: Sequence[float] = DEFAULT_CO2_PRICES, workers: int | None = None) -> list[ParetoPoint]:
-    """Solve once per CO2 price; return points sorted by CO2 with dominated ones flagged."""
+                 co2_prices: Sequence[float] = DEFAULT_CO2_PRICES, workers: int | None = None,
+                 progress: StageProgress | None = None) -> list[ParetoPoint]:
+    """Solve once per CO2 price; return points sorted by CO2 with dominated ones flagged. ``progress`` is
+    :func:`optimize_heats`'s, its stage prefixed by the CO2 price."""
     points = []
     for price in co2_prices:
         res = optimize_heats(cfg, heats, surrogates, DosingOptions(co2_price_per_t=price), workers=workers,
-                             explain=False)
+                             explain=False, progress=_at_price(progress, price))
         ok = [h for h in res.heats if h.feasible]
         money = sum(h.material_cost + h.energy_cost + h.sampling_cost for h in ok)
         points.append(ParetoPoint(price, money, sum(h.co2_kg for h in ok), len(res.heats) - len(ok)))
@@ -44,3 +47,9 @@ def pareto_front(cfg: PlantConfig, heats: Sequence[HeatContext], surrogates,
                     dominated=any(q.cost < p.cost - 1e-6 and q.co2_kg <= p.co2_kg + 1e-6 for q in points))
         for p in points
     ]
+
+
+def _at_price(progress: StageProgress | None, price: float) -> StageProgress | None:
+    if progress is None:
+        return None
+    return lambda stage, done, heats: progress(f"CO2 price {price:g}: {stage}", done, heats)

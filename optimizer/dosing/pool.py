@@ -29,6 +29,7 @@ import threading
 import time
 import traceback
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from typing import Any
@@ -45,6 +46,11 @@ from optimizer.schedule import HeatContext
 
 JOIN_TIMEOUT_S = 10.0
 NO_ANSWER = "no answer from the solver"
+OnAnswer = Callable[[str], None]  # called with a heat id when its answer arrives
+
+
+def _ignore(heat_id: str) -> None:
+    """The default ``on_answer``: nobody is watching."""
 
 
 def default_deadline_s(cfg: PlantConfig) -> float:
@@ -188,18 +194,26 @@ class HeatPool:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def solve(self, heats: list[HeatContext], opts: DosingOptions, explain: bool = False) -> dict:
-        """Solve every heat of ``heats`` with ``opts``; returns {heat id: HeatPlanResult}."""
-        return self._dispatch([SolveJob(h, opts, explain) for h in heats], sticky=True)
+    def solve(self, heats: list[HeatContext], opts: DosingOptions, explain: bool = False,
+              on_answer: OnAnswer | None = None) -> dict:
+        """Solve every heat of ``heats`` with ``opts``; returns {heat id: HeatPlanResult}. ``on_answer`` is called
+        with each heat id as its answer arrives (progress display)."""
+        return self._dispatch([SolveJob(h, opts, explain) for h in heats], sticky=True, on_answer=on_answer)
 
-    def diagnose(self, heats: list[HeatContext], opts: DosingOptions) -> dict[str, str]:
+    def diagnose(self, heats: list[HeatContext], opts: DosingOptions,
+                 on_answer: OnAnswer | None = None) -> dict[str, str]:
         """Diagnose every heat of ``heats`` (no plan) on whichever worker is idle; returns {heat id: text}."""
-        return self._dispatch([DiagnoseJob(h, opts) for h in heats], sticky=False)
+        return self._dispatch([DiagnoseJob(h, opts) for h in heats], sticky=False, on_answer=on_answer)
 
-    def _dispatch(self, jobs: list[Job], sticky: bool) -> dict:
+    def _dispatch(self, jobs: list[Job], sticky: bool, on_answer: OnAnswer | None = None) -> dict:
         """Run the jobs, each heat's on the worker that owns its model (``sticky``) or else on any idle one."""
+        done = on_answer or _ignore
         if self.inline is not None:
-            return {job.heat.heat_id: self.inline.run(job) for job in jobs}
+            inline = {}
+            for job in jobs:
+                inline[job.heat.heat_id] = self.inline.run(job)
+                done(job.heat.heat_id)
+            return inline
         queues: list[deque[Job]] = [deque() for _ in self.conns]
         free: deque[Job] = deque()
         for job in jobs:
@@ -220,10 +234,12 @@ class HeatPool:
                 w = next(w for w in busy if self.conns[w] is conn)
                 job, _ = busy.pop(w)
                 out[job.heat.heat_id] = self._receive(w, job.heat)
+                done(job.heat.heat_id)
             now = time.monotonic()
             for w in [w for w, (_, sent) in busy.items() if now - sent > self.deadline_s]:
                 job, _ = busy.pop(w)
                 out[job.heat.heat_id] = self._no_answer(w, job)
+                done(job.heat.heat_id)
         return out
 
     def _no_answer(self, w: int, job: Job) -> HeatPlanResult | str:

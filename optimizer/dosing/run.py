@@ -17,7 +17,7 @@ from collections.abc import Sequence
 
 from optimizer.config import PlantConfig
 from optimizer.dosing.confidence import confidence_search
-from optimizer.dosing.day import DayPlan
+from optimizer.dosing.day import DayPlan, StageProgress
 from optimizer.dosing.first_pass import first_pass, outside_domain
 from optimizer.dosing.inventory import hard_joint, plan_inventory
 from optimizer.dosing.model import DosingOptions
@@ -28,12 +28,16 @@ from optimizer.dosing.unplanned import diagnose_unplanned
 from optimizer.schedule import HeatContext
 
 STAGES = (first_pass, confidence_search, diagnose_unplanned, plan_inventory)
+STAGE_NAMES = {first_pass: "solve each heat", confidence_search: "search a lower confidence",
+               diagnose_unplanned: "diagnose heats without a plan", plan_inventory: "plan against the inventory"}
 MIN_HEATS_FOR_WORKERS = 8  # fewer heats are solved inline (starting processes costs more than it saves)
 
 
 def optimize_heats(cfg: PlantConfig, heats: Sequence[HeatContext], surrogates, opts: DosingOptions | None = None,
-                   workers: int | None = None, explain: bool = True) -> DosingResult:  # noqa: ANN001
-    """Plan every heat of ``heats`` (see module doc)."""
+                   workers: int | None = None, explain: bool = True,  # noqa: ANN001
+                   progress: StageProgress | None = None) -> DosingResult:
+    """Plan every heat of ``heats`` (see module doc). ``progress(stage, answered, heats)`` is called as each
+    heat's answer arrives (a stage may solve several batches; each batch counts from 1)."""
     started = time.perf_counter()
     opts = opts or DosingOptions()
     workers = workers if workers is not None else min(os.cpu_count() or 1, 4)
@@ -44,7 +48,8 @@ def optimize_heats(cfg: PlantConfig, heats: Sequence[HeatContext], surrogates, o
     n_workers = workers if workers > 1 and n_inside >= MIN_HEATS_FOR_WORKERS else 0
     coordinate = opts.inventory and hard_joint(surrogates)  # coordination re-solves heats: keep their models
     with HeatPool(cfg, surrogates, n_workers, keep_models=coordinate) as pool:  # watchdog: pool.py
-        plan = DayPlan(cfg, heats, surrogates, opts, explain, pool, outside, started=started)
+        plan = DayPlan(cfg, heats, surrogates, opts, explain, pool, outside, started=started, progress=progress)
         for stage in STAGES:
+            plan.stage = STAGE_NAMES[stage]
             plan = stage(plan)
         return summarize(plan)

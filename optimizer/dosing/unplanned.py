@@ -15,7 +15,7 @@ def diagnose_unplanned(plan: DayPlan) -> DayPlan:
     ``min_confidence`` had no plan there either, and its diagnosis says so."""
     t0 = time.perf_counter()
     failed = plan.unplanned()
-    why = plan.pool.diagnose(failed, plan.alone)
+    why = plan.pool.diagnose(failed, plan.alone, on_answer=plan.on_answer(len(failed)))
     for h in failed:
         floor = plan.cfg.grade(h.grade).min_confidence
         plan.results[h.heat_id].diagnosis = why[h.heat_id] + (

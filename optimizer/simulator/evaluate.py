@@ -15,7 +15,7 @@ from scipy import stats
 
 from optimizer.config import PlantConfig
 from optimizer.simulator.heats import EVALUATION_STREAM, draw_heats
-from optimizer.simulator.history import run_heats
+from optimizer.simulator.history import HeatProgress, run_heats
 from optimizer.simulator.physics import Physics
 from optimizer.simulator.physics_registry import get_physics
 from optimizer.simulator.plant import HeatRecord
@@ -47,6 +47,7 @@ class EvaluationResult:
     off_spec_reasons: list[list[str]] = field(default_factory=list)
     fallbacks: list[str] = field(default_factory=list)  # heats the policy could not plan: ran today's practice
     physics: str = "standard"  # the plant the heats ran in
+    records: list[HeatRecord] = field(default_factory=list, repr=False)  # the heats as executed, in order
 
     def summary(self) -> dict[str, Estimate]:
         out = {k: _mean_ci(v) for k, v in self.per_heat.items()}
@@ -60,14 +61,15 @@ class EvaluationResult:
 
 
 def evaluate(cfg: PlantConfig, policy: Policy | ControllerPolicy, n_heats: int, seed: int,
-             grades: Sequence[str] | None = None, physics: str | Physics | None = None) -> EvaluationResult:
+             grades: Sequence[str] | None = None, physics: str | Physics | None = None,
+             progress: HeatProgress | None = None) -> EvaluationResult:
     """Apply ``policy`` to ``n_heats`` fresh heats: the evaluation stream of ``seed``, disjoint from the history
     stream, identical for every policy (same heats, same process noise), so differences are paired. ``physics``
-    names the plant (default ``standard``)."""
+    names the plant (default ``standard``); ``progress`` is told of planning and of every heat run."""
     plant = get_physics(physics)
     heats = draw_heats(cfg, n_heats, seed, EVALUATION_STREAM, grades=grades, physics=plant)
     already = len(getattr(policy, "fallbacks", []))
-    records = run_heats(cfg, heats, policy, seed, EVALUATION_STREAM)
+    records = run_heats(cfg, heats, policy, seed, EVALUATION_STREAM, progress=progress)
     fallbacks = list(getattr(policy, "fallbacks", []))[already:]
     weights = np.array([h.context.steel_weight_t for h in heats])
     per = {k: np.array([_figure(cfg, r, k) for r in records]) for k in METRICS}
@@ -75,7 +77,7 @@ def evaluate(cfg: PlantConfig, policy: Policy | ControllerPolicy, n_heats: int, 
         per[k] = per[k] / weights
     off = np.array([bool(r.off_spec) for r in records])
     return EvaluationResult(getattr(policy, "name", "policy"), n_heats, seed, per, off, [r.off_spec for r in records],
-                            fallbacks, plant.name)
+                            fallbacks, plant.name, records)
 
 
 def _figure(cfg: PlantConfig, r: HeatRecord, key: str) -> float:

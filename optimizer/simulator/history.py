@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -14,14 +14,23 @@ from optimizer.simulator.physics import Physics
 from optimizer.simulator.plant import HeatRecord, run_controlled_heat, run_heat
 from optimizer.simulator.policies import ControllerPolicy, Level2Policy, Policy
 
+HeatProgress = Callable[[str, int, int], None]  # (phase, heats done, heats)
+
 
 def run_heats(cfg: PlantConfig, heats: list[SimHeat], policy: Policy | ControllerPolicy, seed: int, stream: int,
-              vary_samples: bool = False) -> list[HeatRecord]:
+              vary_samples: bool = False, progress: HeatProgress | None = None) -> list[HeatRecord]:
     """Apply ``policy`` to ``heats``; each heat's process noise comes from its own stream. A
-    :class:`ControllerPolicy` decides each heat stage by stage (on arrival and after every sample)."""
+    :class:`ControllerPolicy` decides each heat stage by stage (on arrival and after every sample).
+    ``progress(phase, done, heats)`` is told when planning starts and after every heat run."""
+    tell = progress or _quiet
     if isinstance(policy, ControllerPolicy):
-        return [run_controlled_heat(cfg, heat, policy.controller(heat.context), heat_rng(seed, stream + 100, k))
-                for k, heat in enumerate(heats)]
+        controlled = []
+        for k, heat in enumerate(heats):
+            controlled.append(run_controlled_heat(cfg, heat, policy.controller(heat.context),
+                                                  heat_rng(seed, stream + 100, k)))
+            tell("run heats", k + 1, len(heats))
+        return controlled
+    tell("plan heats", 0, len(heats))
     plans = policy.decide_many([h.context for h in heats])
     records = []
     for k, (heat, plan) in enumerate(zip(heats, plans, strict=True)):
@@ -34,7 +43,12 @@ def run_heats(cfg: PlantConfig, heats: list[SimHeat], policy: Policy | Controlle
             plan = type(plan)(plan.additions_kg, plan.arc_energy_kWh, n, plan.aim_wt_pct, plan.aim_temperature_degC,
                               plan.source)
         records.append(run_heat(cfg, heat, plan, rng))
+        tell("run heats", k + 1, len(heats))
     return records
+
+
+def _quiet(phase: str, done: int, total: int) -> None:
+    """The default progress: nobody is watching."""
 
 
 def simulate_history(cfg: PlantConfig, n_heats: int, seed: int, policy: Policy | None = None,

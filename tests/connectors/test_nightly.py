@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 
 import pytest
 from filelock import FileLock
+from typer.testing import CliRunner
 
-from connectors.nightly import NightlyError, run_nightly
+from connectors.cli import app
+from connectors.nightly import NightlyError, baseline_frame, run_nightly
+from connectors.report.html import NightReport, savings_of
 from optimizer.recommendation import Recommendation
+from optimizer.savings import day_savings, practice_costs
+from optimizer.schedule import read_schedule
 from optimizer.simulator import draw_heats, schedule_frame, simulate_history
 from optimizer.simulator.heats import EVALUATION_STREAM
 
@@ -42,7 +48,15 @@ def test_night_runs_once_and_repeats_nothing(cfg, inputs, monkeypatch):
     again = run_nightly(cfg, inputs / "history", inputs / "schedule.csv", work, state, day_draws=0,
                         progress=lambda m: None)
     assert again.skipped and again.recommendation_file == first.recommendation_file
+    assert again.summary == first.summary and "published: yes, in the setpoint server's inbox" in first.summary
     assert len(list((work / "recommendations").glob("*.parquet"))) == 1  # nothing duplicated
+    # one saving for the day: the nightly line, the report and `dosing optimize`'s definition agree
+    heats = read_schedule(inputs / "schedule.csv", cfg, arrival_optional=True).heats
+    optimize_fig = day_savings(cfg, rec, practice_costs(cfg, heats)).saved("money")
+    report_fig = savings_of(NightReport("t", rec, baseline_frame(cfg, heats), [], cfg=cfg)).saved("money")
+    night_fig = float(re.search(r"(saves|costs) ([\d,]+) USD", first.summary).group(2).replace(",", ""))
+    assert optimize_fig == pytest.approx(report_fig) and round(abs(report_fig)) == night_fig
+    assert f"{report_fig:,.0f} USD" in page
 
 
 def test_ingest_reads_only_new_files(cfg, inputs, tmp_path):
@@ -95,14 +109,23 @@ def test_a_schedule_of_grade_time_and_weight_is_enough_for_the_night(cfg, inputs
     monkeypatch.chdir(tmp_path)
     full = schedule_frame(cfg, draw_heats(cfg, 6, 4, EVALUATION_STREAM))
     full[["heat_id", "planned_time", "grade", "steel_weight_t"]].to_csv(tmp_path / "schedule.csv", index=False)
-    lines: list[str] = []
-    night = run_nightly(cfg, inputs / "history", tmp_path / "schedule.csv", tmp_path / "work", None, pareto=False,
-                        progress=lines.append, day_draws=3)
-    rec = Recommendation.from_json(night.recommendation_file)
+    res = CliRunner().invoke(app, ["nightly", "--history", str(inputs / "history"), "--schedule",
+                                   str(tmp_path / "schedule.csv"), "--workdir", str(tmp_path / "work"), "--no-pareto",
+                                   "--day-draws", "3"])
+    assert res.exit_code == 0, res.output
+    rec = Recommendation.from_json(tmp_path / "work" / "recommendations" / "latest.json")
     assert len(rec.heats) == 6 and any(h.feasible for h in rec.heats)
-    assert any("6 of 6 heats planned from the grade's expected arrival state" in x for x in lines), lines
+    assert "6 of 6 heats planned from the grade's expected arrival state" in res.output
     day = rec.day_use  # the day's ranges from 3 drawn arrivals per heat, in the recommendation and the report
     assert day is not None and day.draws_per_heat == 3 and day.energy_kWh is not None
     assert day.energy_kWh.low <= day.energy_kWh.expected <= day.energy_kWh.high
-    assert "Expected use for the day" in night.report_file.read_text()
-    assert any("shadow prices of scarce materials" in x for x in lines), lines
+    assert any("Expected use for the day" in p.read_text() for p in (tmp_path / "work").rglob("*.html"))
+    assert "shadow prices of scarce materials" in res.output
+    # without --state-dir: the publish step says it is skipped, and the night ends with one summary line
+    assert "5/6 publish to the setpoint server: skipped (no --state-dir given)" in res.output
+    last = res.output.rstrip("\n").splitlines()[-1]
+    n_ok = sum(h.feasible for h in rec.heats)
+    assert last.startswith("night ") and f"planned {n_ok} of 6 heats, {6 - n_ok} without a plan" in last, last
+    assert "against today's practice" in last and "CO2 (separate from money)" in last
+    assert "published: no (no --state-dir" in last
+    assert "\x1b[" not in res.output and "\r" not in res.output  # no progress bar drawn into captured output

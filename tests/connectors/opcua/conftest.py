@@ -19,6 +19,15 @@ from connectors.opcua import Credentials, SetpointServer, add_user, create_certi
 from connectors.opcua.security import application_uri
 from optimizer.recommendation import HeatRecommendation, Interval, Recommendation
 
+# asyncua warnings a correctly set up session never logs (issue 21: the demo printed them)
+SETUP_NOISE = ("DNSNames", "does not contain the application uri", "Requested session timeout",
+               "Revised values returned differ")
+
+
+def setup_noise(caplog) -> list[str]:  # noqa: ANN001
+    """asyncua's set-up warnings captured in ``caplog`` (empty when certificates and session match)."""
+    return [r.getMessage() for r in caplog.records if any(n in r.getMessage() for n in SETUP_NOISE)]
+
 
 def free_port() -> int:
     with socket.socket() as s:

@@ -29,6 +29,7 @@ from optimizer.simulator.history import simulate_history
 from optimizer.simulator.plant import PlanFollower, run_controlled_heat
 from optimizer.simulator.policies import Level2Policy
 from optimizer.stages.state import HeatController, HeatState, StageDecision
+from tests.connectors.opcua.conftest import setup_noise
 
 ANSWER_S = 120.0  # generous: a DCS waits this long for an answer in the tests
 
@@ -124,10 +125,11 @@ def log_lines(path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines()]
 
 
-def test_heat_round_trip_through_the_simulated_plant(cfg, advisor, pki, tmp_path):
+def test_heat_round_trip_through_the_simulated_plant(cfg, advisor, pki, tmp_path, caplog):
     """A heat runs in the plant simulator; the DCS posts its arrival and every sample over a secured channel and
     the heat follows the setpoints it reads back (else its own level 2). Written setpoints equal the logged
     decision."""
+    caplog.set_level("WARNING")
     cfg_auto = with_auto_approve(cfg)
     log_file = tmp_path / "decisions.jsonl"
 
@@ -146,6 +148,7 @@ def test_heat_round_trip_through_the_simulated_plant(cfg, advisor, pki, tmp_path
             return heat, ctl.answers, record
 
     heat, answers, record = asyncio.run(scenario())
+    assert setup_noise(caplog) == []  # the DCS announces its certificate's URI; keep-alive asked within limits
     hid = heat.context.heat_id
     ids = [a["decision_id"] for a in answers]
     assert ids[:3] == [f"{hid}/0", f"{hid}/1", f"{hid}/2"]  # the arrival and two samples, answered in turn

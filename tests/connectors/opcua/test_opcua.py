@@ -18,7 +18,7 @@ from connectors.opcua import (
 from connectors.opcua.approvals import read_audit
 from connectors.opcua.inbox import read_verdict, submit
 from optimizer.recommendation import Recommendation
-from tests.connectors.opcua.conftest import dcs, rec, secure_server
+from tests.connectors.opcua.conftest import dcs, rec, secure_server, setup_noise
 
 
 async def call(client, ns: int, method: str, *args: str):  # noqa: ANN001, ANN201
@@ -26,7 +26,9 @@ async def call(client, ns: int, method: str, *args: str):  # noqa: ANN001, ANN20
     return await client.get_node(ua.NodeId("Dosing", ns)).call_method(ua.NodeId(f"Dosing.{method}", ns), *args)
 
 
-def test_publish_read_subscribe_and_refusals(cfg, pki, tmp_path):
+def test_publish_read_subscribe_and_refusals(cfg, pki, tmp_path, caplog):
+    caplog.set_level("WARNING")
+
     async def scenario():
         srv, ep = secure_server(cfg, pki, tmp_path / "state")
         async with srv:
@@ -71,6 +73,7 @@ def test_publish_read_subscribe_and_refusals(cfg, pki, tmp_path):
                 await connect(ep, Credentials())
 
     asyncio.run(scenario())
+    assert setup_noise(caplog) == []  # certificates name this host, the session timeout is what servers grant
 
 
 def test_unsafe_recommendation_publishes_nothing(cfg, pki, tmp_path):

@@ -111,6 +111,20 @@ def test_infeasible_heat_diagnosed_and_gets_no_setpoints():
     assert rec.heats[1].feasible and rec.heats[1].additions_kg
 
 
+def test_progress_is_told_of_every_heat_answered_per_stage():
+    cfg = tiny_config(**{"materials.0.max_kg_per_heat": 500.0, "materials.1.max_kg_per_heat": 500.0})
+    sur = with_widths(cfg, {n: 0.05 for n in range(1, 5)})
+    calls: list[tuple[str, int, int]] = []
+    heats = [heat("H1"), heat("H2", mn=1.1), heat("H3", mn=0.3)]
+    res = optimize_heats(cfg, heats, sur, workers=1, progress=lambda *c: calls.append(c))
+    first = [c for c in calls if c[0] == "solve each heat"]
+    assert first == [("solve each heat", k, 3) for k in (1, 2, 3)]  # one call per heat as its answer arrives
+    bad = sum(not h.feasible for h in res.heats)
+    assert bad and ("diagnose heats without a plan", bad, bad) in calls  # the heats without a plan (H1 here)
+    assert calls[:3] == first  # the first pass comes first; the later stages follow it
+    assert optimize_heats(cfg, heats, sur, workers=1).heats[0].additions_kg == res.heats[0].additions_kg
+
+
 def test_impossible_spec_names_the_limit():
     cfg = tiny_config()
     sur = with_widths(cfg, {n: 0.05 for n in range(1, 5)})

@@ -80,7 +80,9 @@ def test_pool_workers_give_the_inline_plans_and_keep_ownership(cfg, setup):
     inline = HeatServer(cfg, sset)
     want = {h.heat_id: inline.solve(h, ALONE, False) for h in day}
     with HeatPool(cfg, sset, workers=2) as pool:
-        got = pool.solve(day, ALONE)
+        answered: list[str] = []
+        got = pool.solve(day, ALONE, on_answer=answered.append)
+        assert sorted(answered) == sorted(h.heat_id for h in day)  # each heat told once, as its answer came
         owners = dict(pool.owner)
         prices = {"SiMn": 3.0}
         pool.solve(day, DosingOptions(inventory=False, shadow_price_per_kg=prices))

@@ -70,3 +70,12 @@ def test_fewer_samples_wider_final_spread(cfg):
                for h, r in zip(heats, recs, strict=True)]
         spread[n] = float(np.std(dev))
     assert spread[4] < 0.8 * spread[1]
+
+
+def test_evaluate_tells_progress_of_planning_and_every_heat(cfg):
+    calls: list[tuple[str, int, int]] = []
+    quiet = evaluate(cfg, make_policy("baseline", cfg), 4, 3)
+    told = evaluate(cfg, make_policy("baseline", cfg), 4, 3, progress=lambda *c: calls.append(c))
+    assert calls == [("plan heats", 0, 4)] + [("run heats", k, 4) for k in (1, 2, 3, 4)]
+    assert np.array_equal(told.per_heat["material_cost_per_t"], quiet.per_heat["material_cost_per_t"])
+    assert len(told.records) == 4 and told.records[0].additions_kg
