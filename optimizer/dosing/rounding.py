@@ -116,7 +116,8 @@ def round_plan(m: pyo.ConcreteModel, cfg: PlantConfig, h: str, surrogates: Any) 
     options.append(energy_candidates(float(pyo.value(m.energy[h]) or 0.0)))
     first = [o[0] for o in options]
     points = np.array([first], dtype=float)
-    hard, window, text = _checks(m, cfg, h, mats, points, _predict(m, h, mats, points, n, surrogates), n)
+    preds = _predict(m, h, mats, points, n, surrogates)
+    hard, window, text = _checks(m, cfg, h, mats, points, preds, n)
     repaired = ""
     if hard[0] or window[0]:
         two = [j for j, o in enumerate(options) if len(o) > 1][:MAX_CHOICES]
@@ -132,12 +133,13 @@ def round_plan(m: pyo.ConcreteModel, cfg: PlantConfig, h: str, surrogates: Any) 
         cost = points @ _cost_coefficients(m, h, mats)
         best = min(range(len(points)), key=lambda i: (hard[i], window[i], cost[i]))
         points, hard, window, text = points[best:best + 1], hard[best:best + 1], window[best:best + 1], [text[best]]
+        preds = {o: p[best:best + 1] for o, p in preds.items()}
         moved = [(k, a, b) for k, a, b in zip([*mats, "arc energy"], first, points[0], strict=True) if a != b]
         if not (hard[0] or window[0]):
             repaired = ", ".join(f"{k} {a:g} -> {b:g} {'kWh' if k == 'arc energy' else 'kg'}" for k, a, b in moved)
     adds = {k: float(points[0][j]) for j, k in enumerate(mats)}
     energy = float(points[0][-1])
-    predicted = _intervals(m, h, _predict(m, h, mats, points, n, surrogates), n)
+    predicted = _intervals(m, h, preds, n)
     check = RoundingCheck(repaired, "; ".join(text[0]), bool(hard[0]))
     if check.violation:
         log.warning("heat %s: %s", h, check.note)
