@@ -12,7 +12,8 @@ inventory, the arc energy's bounds).
 
 If the nearest grid points break a check, the other grid points around the solution are tried (each addition
 the feeder step below or above it, the energy 0.1 kWh below or above) and the cheapest that passes is sent:
-the plan is repaired and the heat's recommendation says what moved. If none passes, the candidate with the
+the plan is repaired (``RoundingCheck.repaired`` says what moved, logged at INFO; the recommendation
+has no diagnosis for it: the setpoints sent pass every check). If none passes, the candidate with the
 fewest broken hard limits, then window limits, is kept and what it breaks is reported on the heat's result
 (``RoundingCheck.violation``), in its recommendation's diagnosis, and logged; a plan that still breaks a hard
 limit gets no setpoints (``extract.py``). Never silent. A daily inventory is shared by the heats solved
@@ -120,6 +121,7 @@ def round_plan(m: pyo.ConcreteModel, cfg: PlantConfig, h: str, surrogates: Any) 
     hard, window, text = _checks(m, cfg, h, mats, points, preds, n)
     repaired = ""
     if hard[0] or window[0]:
+        broken = "; ".join(text[0])
         two = [j for j, o in enumerate(options) if len(o) > 1][:MAX_CHOICES]
         grid = []
         for pick in itertools.product(*[range(len(options[j])) for j in two]):
@@ -136,7 +138,8 @@ def round_plan(m: pyo.ConcreteModel, cfg: PlantConfig, h: str, surrogates: Any) 
         preds = {o: p[best:best + 1] for o, p in preds.items()}
         moved = [(k, a, b) for k, a, b in zip([*mats, "arc energy"], first, points[0], strict=True) if a != b]
         if not (hard[0] or window[0]):
-            repaired = ", ".join(f"{k} {a:g} -> {b:g} {'kWh' if k == 'arc energy' else 'kg'}" for k, a, b in moved)
+            repaired = (", ".join(f"{k} {a:g} -> {b:g} {'kWh' if k == 'arc energy' else 'kg'}" for k, a, b in moved)
+                        + f" (the nearest grid point broke {broken})")
     adds = {k: float(points[0][j]) for j, k in enumerate(mats)}
     energy = float(points[0][-1])
     predicted = _intervals(m, h, preds, n)
