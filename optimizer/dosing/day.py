@@ -10,7 +10,7 @@ from typing import Any
 from optimizer.config import PlantConfig
 from optimizer.dosing.model import DosingOptions
 from optimizer.dosing.pool import NO_ANSWER, HeatPool
-from optimizer.dosing.results import HeatPlanResult, Timings
+from optimizer.dosing.results import ROUNDING_FAILED, HeatPlanResult, Timings
 from optimizer.schedule import HeatContext
 
 StageProgress = Callable[[str, int, int], None]  # (stage, heats answered in this batch, heats in the batch)
@@ -74,5 +74,6 @@ class DayPlan:
 
 def unplanned(r: HeatPlanResult) -> bool:
     """No plan, and worth searching or diagnosing: a heat the watchdog gave up on (NO_ANSWER) would only stall
-    again; its result already says why."""
-    return not r.feasible and r.status != NO_ANSWER
+    again; its result already says why. Nor one whose solution had no feeder setpoints inside the hard limits
+    (rounding.py): its diagnosis says which."""
+    return not r.feasible and r.status not in (NO_ANSWER, ROUNDING_FAILED)

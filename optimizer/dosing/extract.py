@@ -1,5 +1,7 @@
 """A solved model's plan per heat: setpoints, predicted intervals, costs, binding limits, marginal costs and the
-time of each phase."""
+time of each phase. The embedded models are checked at the solution first (exactness.py); the setpoints are
+the feeder amounts, re-predicted and re-checked against every limit (rounding.py), and the predicted intervals
+and costs are those of the setpoints sent."""
 
 from __future__ import annotations
 
@@ -10,8 +12,9 @@ import pyomo.environ as pyo
 
 from optimizer.config import PlantConfig
 from optimizer.dosing.exactness import check_heat
-from optimizer.dosing.model import DosingOptions, build_model, halfwidth
-from optimizer.dosing.results import HeatPlanResult, Timings
+from optimizer.dosing.model import DosingOptions, build_model
+from optimizer.dosing.results import ROUNDING_FAILED, HeatPlanResult, Timings
+from optimizer.dosing.rounding import costs_at, round_plan
 from optimizer.dosing.solve import SolveOutcome, marginal_costs, solve
 from optimizer.schedule import HeatContext
 
@@ -46,30 +49,21 @@ def plan_results(m: pyo.ConcreteModel, cfg: PlantConfig, heat_ids: list[str], su
 
 def _extract(m: pyo.ConcreteModel, cfg: PlantConfig, h: str, surrogates, out: SolveOutcome,
              duals: dict) -> HeatPlanResult:
-    n = int(round(pyo.value(m.n_samples[h])))
-    adds = {mat: _clean(pyo.value(m.add[h, mat])) for mat in m.M}
-    predicted = {}
-    conf = m.confidence[h]
-    for hh, o in m.HO:
-        if hh == h:
-            p = float(pyo.value(m.pred[h, o]))
-            hw = halfwidth(surrogates.outcomes[o], n, conf, m.heat[h].grade)
-            predicted[o] = (p, p - hw, p + hw)
+    plan = round_plan(m, cfg, h, surrogates)
+    if plan.check.hard:  # nothing outside a hard limit goes to the plant
+        return HeatPlanResult(h, False, status=ROUNDING_FAILED, diagnosis=plan.check.note, rounding=plan.check)
+    adds = plan.additions_kg
+    cost = costs_at(m, h, plan)
     binding = _binding(m, cfg, h, adds)
     marginal = {f"{k[2]} {k[3]}" if k[0] == "spec" else f"{k[0]} {k[1:]}": v
                 for k, v in duals.items() if (k[0] == "spec" and k[1] == h) or k[0] == "inventory"}
     return HeatPlanResult(
-        heat_id=h, feasible=True, additions_kg=adds, arc_energy_kWh=_clean(pyo.value(m.energy[h])), n_samples=n,
-        predicted=predicted, cost=float(pyo.value(m.heat_cost[h])), material_cost=float(pyo.value(m.material_cost[h])),
-        energy_cost=float(pyo.value(m.energy_cost[h])), sampling_cost=float(pyo.value(m.sampling_cost[h])),
-        co2_kg=float(pyo.value(m.co2_kg[h])), gap=out.gap, status=out.status, binding=binding, marginal=marginal,
-        inventory_price_per_kg={k[1]: v for k, v in duals.items() if k[0] == "inventory"}, confidence=conf,
+        heat_id=h, feasible=True, additions_kg=adds, arc_energy_kWh=plan.arc_energy_kWh, n_samples=plan.n_samples,
+        predicted=plan.predicted, cost=cost["heat_cost"], material_cost=cost["material_cost"],
+        energy_cost=cost["energy_cost"], sampling_cost=cost["sampling_cost"], co2_kg=cost["co2_kg"], gap=out.gap,
+        status=out.status, binding=binding, marginal=marginal, confidence=m.confidence[h], rounding=plan.check,
+        inventory_price_per_kg={k[1]: v for k, v in duals.items() if k[0] == "inventory"},
     )
-
-
-def _clean(v: float | None) -> float:
-    """Round solver noise (1e-9 kg) away; setpoints to 0.1 kg / 0.1 kWh."""
-    return 0.0 if v is None or abs(v) < 1e-6 else round(float(v), 1)
 
 
 def _binding(m: pyo.ConcreteModel, cfg: PlantConfig, h: str, adds: dict[str, float]) -> list[str]:

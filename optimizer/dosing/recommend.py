@@ -39,7 +39,8 @@ def to_recommendation(cfg: PlantConfig, heats: Sequence[HeatContext], result: Do
             predicted_temperature_degC=Interval(predicted=temp[0], low=temp[1], high=temp[2]) if temp else None,
             expected_cost=r.cost, expected_co2_kg=r.co2_kg,
             confidence=r.confidence if math.isfinite(r.confidence) else None,
-            diagnosis="; ".join(x for x in (note, r.model_check and r.model_check.mismatch) if x),
+            diagnosis="; ".join(x for x in (note, r.model_check and r.model_check.mismatch,
+                                            r.rounding and r.rounding.violation and r.rounding.note) if x),
         ))
     return Recommendation.new(cfg.plant.name, recs, cfg.safety.recommendation_valid_h, model_versions=versions,
                               solver_status=result.status, mip_gap=None if math.isnan(result.max_gap)

@@ -7,6 +7,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, fields
 
 from optimizer.dosing.exactness import ModelCheck
+from optimizer.dosing.rounding import RoundingCheck
+
+ROUNDING_FAILED = "no feeder setpoints inside the hard limits"
+"""Status of a heat whose solution has no feeder setpoints near it inside every hard limit (rounding.py)."""
 
 
 @dataclass
@@ -54,6 +58,7 @@ class HeatPlanResult:
     timings: Timings = field(default_factory=Timings)
     confidence: float = math.nan  # each limit is held with this probability (the grade's, or lower: confidence.py)
     model_check: ModelCheck | None = None  # the embedded models re-predicted at the plan (exactness.py)
+    rounding: RoundingCheck | None = None  # the feeder setpoints re-predicted and re-checked (rounding.py)
 
 
 @dataclass

@@ -5,8 +5,9 @@ from optimizer.embedding.api import PredictorHandle, add_predictor_constr, add_p
 from optimizer.embedding.errors import UnsupportedEstimatorError
 from optimizer.embedding.registry import SUPPORTED_ESTIMATORS, Embedded, register_predictor
 from optimizer.embedding.splits import SOLVER_OPTIONS
-from optimizer.embedding.verify import Mismatch, repair, verify
+from optimizer.embedding.verify import Mismatch, ModelCheck, check_solution, repair, verify
 
-__all__ = ["SOLVER_OPTIONS", "SUPPORTED_ESTIMATORS", "Embedded", "Mismatch", "PredictorHandle",
-           "UnsupportedEstimatorError", "add_predictor_constr", "add_predictors_constr", "register_predictor",
+__all__ = ["SOLVER_OPTIONS", "SUPPORTED_ESTIMATORS", "Embedded", "Mismatch", "ModelCheck", "PredictorHandle",
+           "UnsupportedEstimatorError", "add_predictor_constr", "add_predictors_constr", "check_solution",
+           "register_predictor",
            "repair", "verify"]

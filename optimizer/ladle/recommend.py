@@ -4,7 +4,10 @@ For each heat, with everything else as the plant did it: choose arc energy E (ar
 heat's own average power) and the number of measurements n (each costs a probe and minutes) so that the
 predicted final temperature minus/plus the calibrated half-width at n measurements lies in the target window,
 at minimum energy + sampling cost. The surrogate (gradient boosting or ridge) is embedded with
-``optimizer.embedding.add_predictor_constr``; the heat's other features are fixed at build time.
+``optimizer.embedding.add_predictor_constr``; the heat's other features are fixed at build time. HiGHS gets the
+tolerances the embedding's exactness needs, and after the solve the model is re-predicted with its own
+``predict`` at the recommended energy and measurement count (``check_solution``: repaired if it slipped,
+otherwise reported in ``model_mismatch`` and logged); ``predicted_degC`` is that ``predict``.
 
 Caveat, always printed with the figures: this is a model-based counterfactual. The surrogate extrapolates
 where the plant never went, and heats that were measured often may have needed it for reasons not in the data.
@@ -20,7 +23,7 @@ import pyomo.environ as pyo
 from pyomo.contrib.solver.common.factory import SolverFactory
 
 from optimizer.config import PlantConfig
-from optimizer.embedding import add_predictor_constr
+from optimizer.embedding import add_predictor_constr, check_solution
 from optimizer.ladle.model import LadleModel
 
 CAVEAT = ("model-based counterfactual: the surrogate extrapolates where the plant never went, and heats that "
@@ -44,7 +47,9 @@ def default_window(heats: pd.DataFrame) -> Window:
 
 def recommend_heat(model: LadleModel, heat: pd.Series, cfg: PlantConfig, window: Window,
                    n_options: range = range(2, 9)) -> dict:
-    """Energy (kWh) and measurements for one heat; ``feasible=False`` if no option reaches the window."""
+    """Energy (kWh) and measurements for one heat; ``feasible=False`` if no option reaches the window. The plan
+    carries its exactness check: ``model_checked`` (models re-predicted), ``model_repaired`` and
+    ``model_mismatch`` (empty when the embedded model equals ``predict`` at the plan)."""
     m = pyo.ConcreteModel()
     e_max = float(max(heat["arc_energy_kWh"] * 2.0, 100.0))
     m.E = pyo.Var(bounds=(0.0, e_max))
@@ -63,22 +68,24 @@ def recommend_heat(model: LadleModel, heat: pd.Series, cfg: PlantConfig, window:
         else:
             inputs[f] = float(heat[f])
     m.T = pyo.Var()
-    add_predictor_constr(m, model.model, inputs, m.T)
+    handle = add_predictor_constr(m, model.model, inputs, m.T)
     hw = {k: model.widths.halfwidth(k, window.confidence) for k in n_options}
     m.lo = pyo.Constraint(expr=m.T - sum(hw[k] * m.z[k] for k in n_options) >= window.low)
     m.hi = pyo.Constraint(expr=m.T + sum(hw[k] * m.z[k] for k in n_options) <= window.high)
     per_sample = cfg.sampling.temperature_probe_cost + cfg.sampling.minutes_per_temperature_sample \
         * cfg.sampling.cost_per_treatment_minute
     m.obj = pyo.Objective(expr=cfg.energy.price_per_kWh * m.E + per_sample * n_expr)
-    res = SolverFactory("highs").solve(m, time_limit=30, load_solutions=False,
+    res = SolverFactory("highs").solve(m, time_limit=30, load_solutions=False, solver_options=handle.solver_options,
                                        raise_exception_on_nonoptimal_result=False)
     if res.solution_status.name not in ("optimal", "feasible"):
-        return {"heat_id": heat["heat_id"], "feasible": False}
+        return {"heat_id": heat["heat_id"], "feasible": False, "model_checked": 0}
     res.solution_loader.load_vars()
+    check = check_solution([handle], f"ladle heat {heat['heat_id']}")  # may move E into its chosen piece
     n = int(round(pyo.value(n_expr)))
     return {"heat_id": heat["heat_id"], "feasible": True, "arc_energy_kWh": float(pyo.value(m.E)),
-            "n_samples": n, "predicted_degC": float(pyo.value(m.T)), "halfwidth_degC": hw[n],
-            "actual_arc_energy_kWh": float(heat["arc_energy_kWh"]), "actual_n_samples": int(heat["n_samples"])}
+            "n_samples": n, "predicted_degC": handle.predicted(), "halfwidth_degC": hw[n],
+            "actual_arc_energy_kWh": float(heat["arc_energy_kWh"]), "actual_n_samples": int(heat["n_samples"]),
+            "model_checked": check.checked, "model_repaired": check.repaired, "model_mismatch": check.mismatch}
 
 
 def savings(recs: pd.DataFrame, n_boot: int = 2000, seed: int = 0) -> dict[str, tuple[float, float, float]]:

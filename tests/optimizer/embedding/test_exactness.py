@@ -10,7 +10,7 @@ from pyomo.contrib.solver.common.factory import SolverFactory
 from sklearn.ensemble import GradientBoostingRegressor, HistGradientBoostingRegressor
 from sklearn.tree import DecisionTreeRegressor
 
-from optimizer.embedding import SOLVER_OPTIONS, add_predictor_constr, repair, verify
+from optimizer.embedding import SOLVER_OPTIONS, ModelCheck, add_predictor_constr, check_solution, repair, verify
 from optimizer.embedding.splits import FEASIBILITY_TOL, left_max, margin
 
 
@@ -145,6 +145,25 @@ def test_verify_reports_and_repair_snaps_into_the_chosen_piece():
     assert "DecisionTreeRegressor" in str(found[0])
     assert repair(h) == 1
     assert verify(h) == [] and pyo.value(m.x) >= start
+
+
+def test_check_solution_repairs_counts_and_reports(caplog):
+    """What every product solve calls: a slipped input is repaired (counted); a solution the repair cannot make
+    exact (a fractional binary) is described and logged as a warning."""
+    X = np.arange(200.0)[:, None]
+    est = DecisionTreeRegressor(max_depth=1).fit(X, (X[:, 0] > 100).astype(float))
+    m, h = _one_input(est, 0.0, 199.0)
+    _solve(m)
+    assert check_solution([h], "heat A") == ModelCheck(1, 0, "")
+    start = h.pieces[0].piece(h.pieces[0].selected())[0]
+    m.x.set_value(start - 0.5 * margin(0.0, 199.0) - 1e-3)
+    assert check_solution([h], "heat A") == ModelCheck(1, 1, "")
+    w = next(v for v in m.component_data_objects(pyo.Var) if v.is_binary() and v.value > 0.5)
+    w.set_value(0.5, skip_validation=True)
+    with caplog.at_level("WARNING", logger="optimizer.embedding.verify"):
+        check = check_solution([h], "heat A")
+    assert check.checked == 1 and check.repaired == 0 and "differs from its predict" in check.mismatch
+    assert "heat A: 1 of 1 embedded models differ" in caplog.text
 
 
 def test_handle_carries_the_solver_options():
