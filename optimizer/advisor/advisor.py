@@ -211,12 +211,23 @@ class Advisor:
             self.cfg.energy.co2_kg_per_kWh
 
     def _support_flags(self, state: HeatState, adds: Mapping[str, float], kwh: float, trim: bool) -> list[str]:
+        """Flags of a stage outside the history. A trim of a material is inside it when the amount is within
+        the largest stage of that material the history has (main or trim: its recovery is the material's,
+        learned from every stage, with the trim effect learned from all trims of its elements) and the heat's
+        total stays within the most one heat of the grade had."""
         out = []
+        sup, gs, so_far = self.support, self.support.grade(state.grade), state.added_kg()
         for m, kg in adds.items():
-            top = self.support.max_stage_kg[trim].get(m, 0.0)
+            top = sup.max_stage_kg[trim].get(m, 0.0)
+            if trim:
+                top = max(top, sup.max_stage_kg[False].get(m, 0.0))
             if kg > top * 1.05 + 1e-6:
                 out.append(f"{m} {kg:.0f} kg in one {'trim' if trim else 'main'} stage, above the most the history "
                            f"has ({top:.0f} kg): extrapolated")
+            elif trim and gs is not None and so_far.get(m, 0.0) + kg > gs.max_total_kg.get(m, 0.0) * 1.05 + 1e-6:
+                out.append(f"{m}: {so_far.get(m, 0.0) + kg:.0f} kg in the heat after this trim, above the most one "
+                           f"{state.grade} heat of the history had ({gs.max_total_kg.get(m, 0.0):.0f} kg): "
+                           "extrapolated")
         if kwh > self.support.max_stage_kWh[trim] * 1.05 + 1e-6:
             out.append(f"arc energy {kwh:.0f} kWh in one stage, above the most the history has "
                        f"({self.support.max_stage_kWh[trim]:.0f} kWh): extrapolated")
@@ -290,8 +301,8 @@ class _StageLP:
 
     def _material_bounds(self) -> dict[str, tuple[float, float]]:
         """Main stage: up to the most this grade's heats used in all. Trims: up to the most one stage of the history
-        used of that material (a trim beyond what the history's trims used is flagged as extrapolated; a heat
-        outside its window is worse than a flagged trim), within the plant limits."""
+        used of that material (main or trim) and the heat's total within the most one heat of the grade had, within
+        the plant limits: a trim never leaves the data (see :meth:`Advisor._support_flags`)."""
         cfg, sup = self.adv.cfg, self.adv.support
         gs = sup.grade(self.state.grade)
         added = self.state.added_kg()
@@ -299,9 +310,11 @@ class _StageLP:
         for mat in cfg.materials:
             done = added.get(mat.name, 0.0)
             room = max(mat.max_kg_per_heat - done, 0.0)
-            if self.trim:
+            if self.trim:  # inside the data: a stage as large as the history has, the heat within the grade's
                 largest = max(sup.max_stage_kg[True].get(mat.name, 0.0), sup.max_stage_kg[False].get(mat.name, 0.0))
                 hi = min(room, largest)
+                if gs is not None:
+                    hi = min(hi, max(gs.max_total_kg.get(mat.name, 0.0) - done, 0.0))
                 out[mat.name] = (0.0, hi)
                 continue
             top = room if gs is None else min(room, max(gs.max_total_kg[mat.name] - done, 0.0))

@@ -141,3 +141,24 @@ def test_a_dip_adds_nothing():
         StageDecision(False, {"SiMn": 100.0}, 500.0, closing="dip")
     with pytest.raises(ValueError, match="closing must be one of"):
         StageDecision(False, closing="lab")  # type: ignore[arg-type]
+
+
+def test_a_trim_of_a_main_stage_material_is_inside_the_data_unless_the_heat_total_is_not(advisor: Advisor):
+    """History without trims of any material: a small Mn trim is still inside the data (within the main stages'
+    amounts and the grade's totals). A trim that would take the heat's total beyond the most any heat of the
+    grade had is not made: the decision says the window is out of reach inside the data (an engineer decides)."""
+    import dataclasses
+
+    main = advisor.support.max_stage_kg[False]
+    no_trims = dataclasses.replace(advisor.support, max_stage_kg={False: main, True: dict.fromkeys(main, 0.0)})
+    adv = dataclasses.replace(advisor, support=no_trims)
+    low_mn = _state([(1592.0, {**S355, "Mn": 1.22})])
+    d = adv.on_sample(low_mn)
+    assert d.additions_kg and not any("extrapolated" in f for f in d.flags), d.flags
+    gs = no_trims.grade("S355J2")
+    tight = dataclasses.replace(gs, max_total_kg={m: low_mn.added_kg().get(m, 0.0) for m in gs.max_total_kg})
+    capped = dataclasses.replace(adv, support=dataclasses.replace(no_trims, grades={**no_trims.grades,
+                                                                                   "S355J2": tight}))
+    d2 = capped.on_sample(low_mn)  # nothing inside the data brings Mn up: no trim, said so
+    assert not d2.finish and not d2.additions_kg, d2.additions_kg
+    assert any(f.startswith("Mn_wt_pct: predicted") and "even at the limits" in f for f in d2.flags), d2.flags
