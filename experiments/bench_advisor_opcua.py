@@ -7,7 +7,10 @@ id every 5 ms). Prints p50/p95/p99 of that round trip, and beside it, from the d
 from reading the post to the written read-back and the advisor's own decision time for the same posts: the
 differences are what the subscription, the checks and the OPC UA writes add.
 
-    .venv/bin/python experiments/bench_advisor_opcua.py [--history 300] [--samples 50] [--seed 11]
+    .venv/bin/python experiments/bench_advisor_opcua.py [--history 300] [--samples 50] [--seed 11] [--residual]
+
+``--residual``: the stage models with their learned 200-tree residuals (docs/advisor.md; off in the product by
+default), the issue's latency case.
 """
 
 from __future__ import annotations
@@ -81,11 +84,14 @@ def main() -> None:
     ap.add_argument("--history", type=int, default=300)
     ap.add_argument("--samples", type=int, default=50)
     ap.add_argument("--seed", type=int, default=11)
+    ap.add_argument("--residual", action="store_true", help="stage models with the 200-tree learned residuals")
     args = ap.parse_args()
     cfg = auto_approved(load_config())
     t0 = time.perf_counter()
-    advisor = advisor_from_history(cfg, *simulate_history(cfg, args.history, 0))
-    print(f"advisor learned from {args.history} history heats in {time.perf_counter() - t0:.1f} s")
+    advisor = advisor_from_history(cfg, *simulate_history(cfg, args.history, 0), residual=args.residual)
+    kept = [o for o, m in advisor.models.outcomes.items() if m.residual is not None]
+    print(f"advisor learned from {args.history} history heats in {time.perf_counter() - t0:.1f} s"
+          + (f"; residual trees kept for {kept or 'no outcome'}" if args.residual else ""))
     with tempfile.TemporaryDirectory() as d:
         times, log_file = asyncio.run(run(cfg, advisor, args.samples, args.seed, Path(d)))
         records = [json.loads(line) for line in log_file.read_text().splitlines()]
