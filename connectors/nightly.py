@@ -19,7 +19,6 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-import mlflow
 import pandas as pd
 from filelock import FileLock, Timeout
 
@@ -29,7 +28,7 @@ from connectors.opcua.inbox import submit
 from connectors.recommendations import write_recommendation
 from connectors.report.flags import binding_limits, extrapolation
 from connectors.report.html import NightReport, render
-from connectors.tracking import configure_mlflow
+from connectors.tracking import TrackingStore, open_store
 from optimizer.config import PlantConfig
 from optimizer.dosing import optimize_heats, to_recommendation
 from optimizer.dosing.pareto import pareto_front
@@ -75,7 +74,7 @@ def night_id(history_digest: str, schedule: Path) -> str:
 
 
 def run_nightly(cfg: PlantConfig, history: Path, schedule: Path, workdir: Path, state_dir: Path | None = None,
-                tracking_uri: str | None = None, pareto: bool = True, progress=print,  # noqa: ANN001
+                tracking_uri: TrackingStore | str | None = None, pareto: bool = True, progress=print,  # noqa: ANN001
                 now: pd.Timestamp | None = None) -> NightResult:
     """One night (see module doc); ``now`` (default: the clock, UTC) is what 'planned in the past' means."""
     workdir.mkdir(parents=True, exist_ok=True)
@@ -117,11 +116,11 @@ def _run(cfg, history, schedule, workdir, state_dir, tracking_uri, pareto, progr
     night_dir.mkdir(parents=True, exist_ok=True)
     progress("2/6 train challengers, apply the champion rule")
     sset, report = _step("train", lambda: train_surrogates(cfg, loaded.heats))
-    uri = configure_mlflow(cfg, tracking_uri)
-    promotions = _step("register", lambda: log_and_register(cfg, sset, report, loaded.heats, tracking_uri, nid))
+    store = open_store(cfg, tracking_uri)  # one explicit client for the whole night
+    promotions = _step("register", lambda: log_and_register(cfg, sset, report, loaded.heats, store, nid))
     progress(f"    promoted: {[p.outcome for p in promotions if p.promoted] or 'none'}")
     progress("3/6 load champions and optimize the schedule")
-    champions = _step("load champions", lambda: load_champions(cfg, tracking_uri))
+    champions = _step("load champions", lambda: load_champions(cfg, store))
     result = _step("optimize", lambda: optimize_heats(cfg, sched.heats, champions))
     rec = to_recommendation(cfg, sched.heats, result, champions.versions)
     rec_json, _ = _step("write", lambda: write_recommendation(rec, cfg, workdir / "recommendations"))
@@ -146,7 +145,7 @@ def _run(cfg, history, schedule, workdir, state_dir, tracking_uri, pareto, progr
             raise NightlyError("publish", f"{exc}; the recommendation is kept in {rec_json}, send it later with "
                                "`dosing publish --retry`", exit_code=4) from None
     progress("6/6 log the night to MLflow")
-    _log_night(cfg, rec, base, loaded, uri, nid)
+    _log_night(cfg, rec, base, loaded, store, nid)
     done.write_text(json.dumps({"finished": pd.Timestamp.now(tz="UTC").isoformat(), "recommendation": str(rec_json),
                                 "report": str(report_file), "published": published}))
     return NightResult(nid, False, rec_json, report_file, published, problems)
@@ -212,16 +211,16 @@ def baseline_frame(cfg: PlantConfig, heats) -> pd.DataFrame:  # noqa: ANN001
     return pd.DataFrame(rows)
 
 
-def _log_night(cfg: PlantConfig, rec, base: pd.DataFrame, loaded, uri: str, nid: str) -> None:  # noqa: ANN001
+def _log_night(cfg: PlantConfig, rec, base: pd.DataFrame, loaded, store: TrackingStore,  # noqa: ANN001
+               nid: str) -> None:
     ok = [h for h in rec.heats if h.feasible]
     base_ok = base[base["heat_id"].isin([h.heat_id for h in ok])]
-    exp = mlflow.get_experiment_by_name(cfg.mlflow.experiment)
-    if exp is not None and not mlflow.search_runs([exp.experiment_id], f"tags.night_id = '{nid}'").empty:
+    if store.client.search_runs([store.experiment_id], f"tags.night_id = '{nid}'", max_results=1):
         return  # an earlier attempt of this night logged it and was stopped before writing done.json
-    with mlflow.start_run(run_name=f"nightly-{nid}"):
-        mlflow.set_tags({"night_id": nid, "recommendation_id": rec.recommendation_id})
-        mlflow.log_params({f"model_{k}": v for k, v in rec.model_versions.items()})
-        mlflow.log_metrics({
+    with store.run(f"nightly-{nid}") as run:
+        run.set_tags({"night_id": nid, "recommendation_id": rec.recommendation_id})
+        run.log_params({f"model_{k}": v for k, v in rec.model_versions.items()})
+        run.log_metrics({
             "expected_cost": sum(h.expected_cost for h in ok), "expected_co2_kg": sum(h.expected_co2_kg for h in ok),
             "baseline_cost": float(base_ok["cost"].sum()), "baseline_co2_kg": float(base_ok["co2_kg"].sum()),
             "savings_vs_practice": float(base_ok["cost"].sum() - sum(h.expected_cost for h in ok)),
