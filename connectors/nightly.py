@@ -34,7 +34,7 @@ from optimizer.dosing import optimize_heats, to_recommendation
 from optimizer.dosing.pareto import pareto_front
 from optimizer.errors import ConfigError, DataFileError
 from optimizer.schedule import Schedule, read_schedule
-from optimizer.schema import KEY
+from optimizer.schema import KEY, material_col
 from optimizer.simulator.policies import Level2Policy
 from optimizer.stages.arrival import learn_expected_arrival
 from optimizer.surrogates import train_surrogates
@@ -207,7 +207,7 @@ def baseline_frame(cfg: PlantConfig, heats) -> pd.DataFrame:  # noqa: ANN001
                 + w.weight_sampling * cfg.sampling.cost_per_sample * p.n_samples
                 + w.weight_co2 * w.co2_price_per_t / 1000 * co2)
         rows.append({"heat_id": h.heat_id, "cost": cost, "co2_kg": co2, "energy_kWh": p.arc_energy_kWh,
-                     "samples": p.n_samples, **{f"add_{m}_kg": kg for m, kg in p.additions_kg.items()}})
+                     "samples": p.n_samples, **{material_col(m): kg for m, kg in p.additions_kg.items()}})
     return pd.DataFrame(rows)
 
 

@@ -25,7 +25,7 @@ import pandas as pd
 
 from optimizer.config import PlantConfig
 from optimizer.errors import DataFileError
-from optimizer.schema import KEY, Column, heat_columns
+from optimizer.schema import KEY, Column, heat_columns, material_of
 
 REPORT_COLUMNS = ["source", "row", "heat_id", "field", "reason"]
 FILE_FIELD = "<file>"  # the report's field for a problem with a whole file (row 0)
@@ -149,11 +149,11 @@ def _check_grade(df: pd.DataFrame, rep: _Reporter, cfg: PlantConfig) -> None:
 
 
 def _check_unknown_materials(df: pd.DataFrame, rep: _Reporter, cfg: PlantConfig) -> None:
-    known = {f"add_{m}_kg" for m in cfg.material_names}
+    known = set(cfg.material_names)
     for col in df.columns:
-        if col.startswith("add_") and col.endswith("_kg") and col not in known:
+        name = material_of(str(col))
+        if name is not None and name not in known:
             vals = pd.to_numeric(df[col], errors="coerce").fillna(0.0)
-            name = col[4:-3]
             rep.add((vals != 0).to_numpy(), col,
                     f"unknown material {name!r} (not in the plant config's materials {cfg.material_names})")
 

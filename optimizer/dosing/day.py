@@ -5,13 +5,13 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from optimizer.config import PlantConfig
 from optimizer.dosing.model import DosingOptions
 from optimizer.dosing.pool import NO_ANSWER, HeatPool
 from optimizer.dosing.results import HeatPlanResult, Timings
 from optimizer.schedule import HeatContext
+from optimizer.surrogates.surrogate import Surrogates
 
 
 @dataclass
@@ -24,7 +24,7 @@ class DayPlan:
 
     cfg: PlantConfig
     heats: Sequence[HeatContext]
-    surrogates: Any
+    surrogates: Surrogates
     opts: DosingOptions
     explain: bool
     pool: HeatPool

@@ -10,13 +10,14 @@ import pyomo.environ as pyo
 
 from optimizer.config import PlantConfig
 from optimizer.dosing.exactness import check_heat
-from optimizer.dosing.model import DosingOptions, build_model, halfwidth
+from optimizer.dosing.model import DosingOptions, build_model
 from optimizer.dosing.results import HeatPlanResult, Timings
 from optimizer.dosing.solve import SolveOutcome, marginal_costs, solve
 from optimizer.schedule import HeatContext
+from optimizer.surrogates.surrogate import Surrogates
 
 
-def solve_group(cfg: PlantConfig, heats: list[HeatContext], surrogates, opts: DosingOptions,  # noqa: ANN001
+def solve_group(cfg: PlantConfig, heats: list[HeatContext], surrogates: Surrogates, opts: DosingOptions,
                 explain: bool) -> list[HeatPlanResult]:
     """Build, solve and extract ``heats`` together (one program: they share inventory)."""
     t0 = time.perf_counter()
@@ -25,8 +26,8 @@ def solve_group(cfg: PlantConfig, heats: list[HeatContext], surrogates, opts: Do
     return plan_results(m, cfg, [h.heat_id for h in heats], surrogates, solve(m, cfg), explain, t1 - t0, t1)
 
 
-def plan_results(m: pyo.ConcreteModel, cfg: PlantConfig, heat_ids: list[str], surrogates, out: SolveOutcome,
-                 explain: bool, build_s: float, solve_start: float) -> list[HeatPlanResult]:
+def plan_results(m: pyo.ConcreteModel, cfg: PlantConfig, heat_ids: list[str], surrogates: Surrogates,
+                 out: SolveOutcome, explain: bool, build_s: float, solve_start: float) -> list[HeatPlanResult]:
     """The solved model's plan per heat (or no plan), with duals when ``explain``, and the time of each phase
     (s; a joint solve's time is split evenly over its heats)."""
     share = 1.0 / len(heat_ids)
@@ -44,7 +45,7 @@ def plan_results(m: pyo.ConcreteModel, cfg: PlantConfig, heat_ids: list[str], su
     return results
 
 
-def _extract(m: pyo.ConcreteModel, cfg: PlantConfig, h: str, surrogates, out: SolveOutcome,
+def _extract(m: pyo.ConcreteModel, cfg: PlantConfig, h: str, surrogates: Surrogates, out: SolveOutcome,
              duals: dict) -> HeatPlanResult:
     n = int(round(pyo.value(m.n_samples[h])))
     adds = {mat: _clean(pyo.value(m.add[h, mat])) for mat in m.M}
@@ -53,7 +54,7 @@ def _extract(m: pyo.ConcreteModel, cfg: PlantConfig, h: str, surrogates, out: So
     for hh, o in m.HO:
         if hh == h:
             p = float(pyo.value(m.pred[h, o]))
-            hw = halfwidth(surrogates.outcomes[o], n, conf, m.heat[h].grade)
+            hw = surrogates.outcomes[o].halfwidth(n, conf, m.heat[h].grade)
             predicted[o] = (p, p - hw, p + hw)
     binding = _binding(m, cfg, h, adds)
     marginal = {f"{k[2]} {k[3]}" if k[0] == "spec" else f"{k[0]} {k[1:]}": v

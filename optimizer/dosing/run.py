@@ -26,13 +26,15 @@ from optimizer.dosing.results import DosingResult
 from optimizer.dosing.summary import summarize
 from optimizer.dosing.unplanned import diagnose_unplanned
 from optimizer.schedule import HeatContext
+from optimizer.surrogates.surrogate import Surrogates
 
 STAGES = (first_pass, confidence_search, diagnose_unplanned, plan_inventory)
 MIN_HEATS_FOR_WORKERS = 8  # fewer heats are solved inline (starting processes costs more than it saves)
 
 
-def optimize_heats(cfg: PlantConfig, heats: Sequence[HeatContext], surrogates, opts: DosingOptions | None = None,
-                   workers: int | None = None, explain: bool = True) -> DosingResult:  # noqa: ANN001
+def optimize_heats(cfg: PlantConfig, heats: Sequence[HeatContext], surrogates: Surrogates,
+                   opts: DosingOptions | None = None, workers: int | None = None,
+                   explain: bool = True) -> DosingResult:
     """Plan every heat of ``heats`` (see module doc)."""
     started = time.perf_counter()
     opts = opts or DosingOptions()
