@@ -7,9 +7,9 @@ the kinds that need only stages (all decision-time kinds and ``stage_composed``)
 
 from __future__ import annotations
 
-import mlflow
 import numpy as np
 import pandas as pd
+from mlflow.pyfunc import PythonModel
 
 from connectors.model_registry import PIP_REQUIREMENTS, data_fingerprint
 from connectors.tracking import TrackingStore, load_pyfunc_at, log_pyfunc, open_store
@@ -17,7 +17,7 @@ from optimizer.config import PlantConfig
 from optimizer.ladle.final import FinalModel
 
 
-class LadlePyfunc(mlflow.pyfunc.PythonModel):
+class LadlePyfunc(PythonModel):
     """pyfunc wrapper carrying the fitted FinalModel (cloudpickle, deliberately: our own code)."""
 
     def __init__(self, model: FinalModel) -> None:

@@ -26,12 +26,12 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-import mlflow
 import numpy as np
 import pandas as pd
 from mlflow import MlflowClient
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
+from mlflow.pyfunc import PythonModel
 
 from connectors.tracking import RunLog, TrackingStore, load_pyfunc, log_pyfunc, open_store
 from optimizer.config import PlantConfig
@@ -47,7 +47,7 @@ NIGHT_TAG = "night_id"
 PIP_REQUIREMENTS = ["steel-dosing", "scikit-learn", "pandas", "numpy"]
 
 
-class SurrogateModel(mlflow.pyfunc.PythonModel):
+class SurrogateModel(PythonModel):
     """pyfunc wrapper: ``predict`` gives the outcome; the surrogate object itself travels with it."""
 
     def __init__(self, surrogate: OutcomeSurrogate, domain: ApplicabilityDomain) -> None:
@@ -208,7 +208,8 @@ def _champion_rule(cfg: PlantConfig, store: TrackingStore, run: RunLog, outcome:
                 raise TypeError(f"structure changed from {old.surrogate.structure_name} to {sur.structure_name}")
             mae_old = float(np.mean(np.abs(y - old.surrogate.predict(recent))))
             old.surrogate.halfwidth(int(recent["n_samples"].iloc[0]), 0.9)  # still usable by the optimizer?
-            old.surrogate.linear_terms(recent[old.surrogate.context_features].iloc[0].to_dict())
+            first = recent[old.surrogate.context_features].iloc[0]
+            old.surrogate.linear_terms({str(k): v for k, v in first.items()})
         except Exception as exc:  # a champion saved by older code that no longer loads or predicts
             log.warning("champion %s v%s cannot be evaluated (%s): the challenger replaces it", name,
                         champ.version, exc)
@@ -216,7 +217,8 @@ def _champion_rule(cfg: PlantConfig, store: TrackingStore, run: RunLog, outcome:
     promoted = mae_old is None or mae_new < mae_old
     run.log_metrics({"recent_mae_challenger": mae_new, "promoted": float(promoted)})
     run.set_tags({"champion_rule": f"challenger v{version} MAE {mae_new:.6g} vs champion "
-                     + (f"v{champ.version} MAE {mae_old:.6g}" if mae_old is not None else "none")
+                     + (f"v{champ.version} MAE {mae_old:.6g}" if champ is not None and mae_old is not None
+                        else "none")
                      + f" on {len(recent)} recent heats: " + ("promoted" if promoted else "kept champion")})
     if mae_old is not None:
         run.log_metrics({"recent_mae_champion": mae_old})
@@ -268,6 +270,8 @@ def load_by_uris(cfg: PlantConfig, uris: dict[str, str], store: TrackingStore | 
         outcomes[outcome] = wrapped.surrogate
         versions[outcome] = f"{name}/{version}"
         domain = domain or wrapped.domain
+    if domain is None:
+        raise ValueError("no model URIs to load: every constrained outcome needs one (see champion_uris)")
     return SurrogateSet(outcomes, domain, versions)
 
 
@@ -326,10 +330,11 @@ def list_models(cfg: PlantConfig, store: TrackingStore | str | None = None) -> p
         name = registered_name(cfg, outcome)
         for found in client.search_model_versions(f"name='{name}'"):
             v = client.get_model_version(name, found.version)  # search results omit aliases on some stores
-            run = client.get_run(v.run_id)
-            m = run.data.metrics
+            run = client.get_run(v.run_id) if v.run_id else None  # a version registered from outside a run
+            m = run.data.metrics if run else {}
+            structure = run.data.params.get("structure", "") if run else ""
             rows.append({"model": name, "version": int(v.version), "aliases": ",".join(v.aliases),
-                         "structure": run.data.params.get("structure", ""), "test_mae": m.get("test_mae"),
+                         "structure": structure, "test_mae": m.get("test_mae"),
                          "coverage_90": m.get("test_coverage_90"), "fixed_yield_mae": m.get("fixed_yield_test_mae"),
                          "recent_mae": m.get("recent_mae_challenger")})
     return pd.DataFrame(rows).sort_values(["model", "version"]) if rows else pd.DataFrame(rows)

@@ -223,8 +223,10 @@ def _check_fraction_vs_wt_pct(df: pd.DataFrame, rep: _Reporter, cfg: PlantConfig
 class PlannedHeat(Protocol):
     """What ``schedule_warnings`` needs of a planned heat (a schedule's ``HeatContext``)."""
 
-    heat_id: str
-    planned_time: pd.Timestamp | None
+    @property
+    def heat_id(self) -> str: ...
+    @property
+    def planned_time(self) -> pd.Timestamp | None: ...
 
 
 def schedule_warnings(heats: Sequence[PlannedHeat], now: pd.Timestamp, history_ids: Collection[str] = (),
