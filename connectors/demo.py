@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-import socket
 import sys
 import time
 from collections.abc import Sequence
@@ -23,6 +22,7 @@ from pathlib import Path
 import pandas as pd
 
 from connectors.files import load_heats
+from connectors.net import free_port
 from connectors.nightly import run_nightly
 from connectors.opcua import Credentials, SetpointServer, add_user, connect, create_certificate, read_setpoints
 from connectors.opcua.advisor_service import AdvisorService
@@ -66,12 +66,6 @@ class DcsPolicy:
 
 def step(msg: str) -> None:
     print(f"\n== {msg}", flush=True)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def main() -> int:
@@ -132,8 +126,7 @@ def main() -> int:
 
 async def advise_live(cfg: PlantConfig, heats: pd.DataFrame, samples: pd.DataFrame) -> list[str]:
     """The advisor decides LIVE_HEATS fresh heats stage by stage through a simulated DCS (see step 5)."""
-    bounds = AutoApprove(max_kg={m.name: m.max_kg_per_heat for m in cfg.materials},  # set by the engineers
-                         max_arc_energy_kWh_per_stage=cfg.safety.max_arc_energy_kWh, max_hold_min=30.0)
+    bounds = AutoApprove.within_plant_limits(cfg, max_hold_min=30.0, allow_flags=False)  # set by the engineers
     cfg = cfg.model_copy(update={"advisor": cfg.advisor.model_copy(update={"auto_approve": bounds})})
     advisor = advisor_from_history(cfg, heats, samples)
     pki = DEMO / "pki-live"

@@ -7,22 +7,17 @@ the kinds that need only stages (all decision-time kinds and ``stage_composed``)
 
 from __future__ import annotations
 
-import contextlib
-import io
-import warnings
-
-import mlflow
 import numpy as np
 import pandas as pd
-from mlflow.tracking import MlflowClient
+from mlflow.pyfunc import PythonModel
 
 from connectors.model_registry import PIP_REQUIREMENTS, data_fingerprint
-from connectors.tracking import configure_mlflow
+from connectors.tracking import TrackingStore, load_pyfunc_at, log_pyfunc, open_store
 from optimizer.config import PlantConfig
 from optimizer.ladle.final import FinalModel
 
 
-class LadlePyfunc(mlflow.pyfunc.PythonModel):
+class LadlePyfunc(PythonModel):
     """pyfunc wrapper carrying the fitted FinalModel (cloudpickle, deliberately: our own code)."""
 
     def __init__(self, model: FinalModel) -> None:
@@ -40,31 +35,30 @@ def model_name(cfg: PlantConfig) -> str:
 
 
 def log_ladle_model(cfg: PlantConfig, model: FinalModel, evaluated: FinalModel, heats: pd.DataFrame,
-                    stages: pd.DataFrame, tracking_uri: str | None = None) -> str:
+                    stages: pd.DataFrame, store: TrackingStore | str | None = None) -> str:
     """Log params, rolling-origin and time-ordered test metrics and the model; register a new version."""
-    configure_mlflow(cfg, tracking_uri)
+    st = open_store(cfg, store)
     example = stages[stages["key"] == stages["key"].iloc[0]]
-    with mlflow.start_run(run_name="ladle-final-temperature"):
-        mlflow.log_params({"kind": model.kind, "decided_at": model.predictor.decided_at, "n_heats": len(heats),
+    with st.run("ladle-final-temperature") as run:
+        run.log_params({"kind": model.kind, "decided_at": model.predictor.decided_at, "n_heats": len(heats),
                            "n_stages": len(stages), "data_fingerprint": data_fingerprint(stages)})
-        mlflow.log_metrics({**{f"test_{k}": v for k, v in evaluated.metrics.items()},
+        run.log_metrics({**{f"test_{k}": v for k, v in evaluated.metrics.items()},
                             **{f"train_{k}": v for k, v in evaluated.selection.items()},
                             "halfwidth_90_degC": model.halfwidth(0.9)})
-        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()), \
-                contextlib.redirect_stderr(io.StringIO()):
-            warnings.simplefilter("ignore")
-            info = mlflow.pyfunc.log_model(name="model", python_model=LadlePyfunc(model),
-                                           input_example=example,
-                                           pip_requirements=PIP_REQUIREMENTS, registered_model_name=model_name(cfg))
-    return str(info.registered_model_version)
+        return log_pyfunc(st, run, LadlePyfunc(model), example, PIP_REQUIREMENTS, model_name(cfg))
 
 
-def load_latest(cfg: PlantConfig, tracking_uri: str | None = None, model_uri: str | None = None) -> FinalModel:
-    """The given model URI, or the latest registered version of the ladle model."""
-    configure_mlflow(cfg, tracking_uri)
+def load_latest(cfg: PlantConfig, store: TrackingStore | str | None = None, model_uri: str | None = None) -> FinalModel:
+    """The model at ``model_uri`` (``models:/<name>/<version>``), or the latest registered version of the ladle
+    model, from ``store``."""
+    st = open_store(cfg, store)
     if model_uri is None:
-        versions = MlflowClient().search_model_versions(f"name='{model_name(cfg)}'")
+        name = model_name(cfg)
+        versions = st.client.search_model_versions(f"name='{name}'")
         if not versions:
-            raise LookupError(f"no model {model_name(cfg)!r} yet: run `dosing lf train --data DIR` first")
-        model_uri = f"models:/{model_name(cfg)}/{max(int(v.version) for v in versions)}"
-    return mlflow.pyfunc.load_model(model_uri).unwrap_python_model().ladle
+            raise LookupError(f"no model {name!r} yet: run `dosing lf train --data DIR` first")
+        model_uri = f"models:/{name}/{max(int(v.version) for v in versions)}"
+    model = load_pyfunc_at(st, model_uri)
+    if not isinstance(model, LadlePyfunc):
+        raise TypeError(f"model {model_uri} is a {type(model).__name__}, not the ladle model")
+    return model.ladle

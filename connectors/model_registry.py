@@ -10,30 +10,31 @@
   registering them again.
 * ``load_champions`` rebuilds the exact ``OutcomeSurrogate`` objects and refuses models whose features do not
   match the current plant config.
+
+Every function takes ``store``: a :class:`~connectors.tracking.TrackingStore` (its explicit client), a tracking
+URI or None (the config's, else the local store). MLflow's process-wide state is never set.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import io
 import json
 import logging
 import os
 import re
 import tempfile
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-import mlflow
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from mlflow import MlflowClient
+from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
-from mlflow.tracking import MlflowClient
+from mlflow.pyfunc import PythonModel
 
-from connectors.tracking import configure_mlflow
+from connectors.tracking import RunLog, TrackingStore, load_pyfunc, log_pyfunc, open_store
 from optimizer.config import PlantConfig
 from optimizer.surrogates import OutcomeSurrogate, SurrogateSet, TrainingReport, constrained_outcomes
 from optimizer.surrogates.domain import ApplicabilityDomain
@@ -47,7 +48,7 @@ NIGHT_TAG = "night_id"
 PIP_REQUIREMENTS = ["steel-dosing", "scikit-learn", "pandas", "numpy"]
 
 
-class SurrogateModel(mlflow.pyfunc.PythonModel):
+class SurrogateModel(PythonModel):
     """pyfunc wrapper: ``predict`` gives the outcome; the surrogate object itself travels with it."""
 
     def __init__(self, surrogate: OutcomeSurrogate, domain: ApplicabilityDomain) -> None:
@@ -87,10 +88,9 @@ def recent_window(heats: pd.DataFrame) -> pd.DataFrame:
     return time_order(heats).iloc[holdout_split(len(heats))[2]]
 
 
-def night_versions(cfg: PlantConfig, night_id: str, tracking_uri: str | None = None) -> dict[str, str]:
+def night_versions(cfg: PlantConfig, night_id: str, store: TrackingStore | str | None = None) -> dict[str, str]:
     """Outcome -> model version already registered by the night ``night_id`` (tag ``night_id``)."""
-    configure_mlflow(cfg, tracking_uri)
-    client = MlflowClient()
+    client = open_store(cfg, store).client
     found = {}
     for outcome in constrained_outcomes(cfg):
         name = registered_name(cfg, outcome)
@@ -101,54 +101,48 @@ def night_versions(cfg: PlantConfig, night_id: str, tracking_uri: str | None = N
 
 
 def log_and_register(cfg: PlantConfig, sset: SurrogateSet, report: TrainingReport, heats: pd.DataFrame,
-                     tracking_uri: str | None = None, night_id: str | None = None) -> list[Promotion]:
+                     store: TrackingStore | str | None = None, night_id: str | None = None) -> list[Promotion]:
     """Log a training run, register one version per outcome and apply the champion rule. With ``night_id``,
     each new version is tagged with it, and an outcome that night already registered reuses that version."""
-    configure_mlflow(cfg, tracking_uri)
+    st = open_store(cfg, store)
     recent = recent_window(heats)
-    reuse = night_versions(cfg, night_id, tracking_uri) if night_id else {}
+    reuse = night_versions(cfg, night_id, st) if night_id else {}
     promotions = []
-    with mlflow.start_run(run_name="train-surrogates") as parent:
-        mlflow.log_params({"n_heats": len(heats), "n_train": report.n_train, "n_calibration": report.n_calibration,
+    with st.run("train-surrogates") as parent:
+        parent.log_params({"n_heats": len(heats), "n_train": report.n_train, "n_calibration": report.n_calibration,
                            "n_test": report.n_test, "data_fingerprint": data_fingerprint(heats),
                            "recent_window_first_heat": str(recent["heat_id"].iloc[0]),
                            "recent_window_heats": len(recent)})
         for outcome, sur in sset.outcomes.items():
-            with mlflow.start_run(run_name=outcome, nested=True):
+            with st.run(outcome, parent=parent) as run:
                 if outcome in reuse:
                     version = reuse[outcome]
-                    mlflow.set_tag("reused_version", f"v{version}, registered by an earlier attempt of night "
-                                   f"{night_id}")
+                    run.set_tags({"reused_version": f"v{version}, registered by an earlier attempt of night "
+                                  f"{night_id}"})
                 else:
-                    version = _log_outcome(cfg, sur, sset.domain, report, recent, night_id)
-                promotions.append(_champion_rule(cfg, outcome, version, sur, recent))
-        mlflow.set_tag("parent_run", parent.info.run_id)
+                    version = _log_outcome(cfg, st, run, sur, sset.domain, report, recent, night_id)
+                promotions.append(_champion_rule(cfg, st, run, outcome, version, sur, recent))
+        parent.set_tags({"parent_run": parent.run_id})
     return promotions
 
 
-def _log_outcome(cfg: PlantConfig, sur: OutcomeSurrogate, domain: ApplicabilityDomain, report: TrainingReport,
-                 recent: pd.DataFrame, night_id: str | None = None) -> str:
+def _log_outcome(cfg: PlantConfig, store: TrackingStore, run: RunLog, sur: OutcomeSurrogate,
+                 domain: ApplicabilityDomain, report: TrainingReport, recent: pd.DataFrame,
+                 night_id: str | None = None) -> str:
     outcome = sur.outcome
-    mlflow.log_params({"outcome": outcome, "structure": sur.structure_name})
-    mlflow.log_metrics({f"test_{k}": v for k, v in sur.metrics.items() if np.isfinite(v)})
-    mlflow.log_metrics({f"cv_mae_{_metric_key(k)}": v for k, v in report.cv_mae[outcome].items()})
-    mlflow.log_metric("fixed_yield_test_mae", report.baseline_test_mae[outcome])
+    run.log_params({"outcome": outcome, "structure": sur.structure_name})
+    run.log_metrics({f"test_{k}": v for k, v in sur.metrics.items() if np.isfinite(v)})
+    run.log_metrics({f"cv_mae_{_metric_key(k)}": v for k, v in report.cv_mae[outcome].items()})
+    run.log_metrics({"fixed_yield_test_mae": report.baseline_test_mae[outcome]})
     for name, scores in report.candidate_test.get(outcome, {}).items():
         key = _metric_key(name)
-        mlflow.log_metrics({f"candidate_test_mae_{key}": scores["mae"], f"candidate_test_rmse_{key}": scores["rmse"]})
-    mlflow.log_dict(describe(sur, domain), "surrogate.json")
-    mlflow.log_metrics({f"test_mae_grade_{g}": v for g, v in report.test_by_grade[outcome].items()})
-    _log_plots(outcome, report.test_predictions[outcome])
+        run.log_metrics({f"candidate_test_mae_{key}": scores["mae"], f"candidate_test_rmse_{key}": scores["rmse"]})
+    run.log_dict(describe(sur, domain), "surrogate.json")
+    run.log_metrics({f"test_mae_grade_{g}": v for g, v in report.test_by_grade[outcome].items()})
+    _log_plots(run, outcome, report.test_predictions[outcome])
     example = recent[sur.context_features + sur.decision_features].head(3).astype({"n_samples": float})
-    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()), \
-            contextlib.redirect_stderr(io.StringIO()):  # cloudpickle is deliberate (our own code); quiet registry
-        warnings.simplefilter("ignore")
-        info = mlflow.pyfunc.log_model(name="model", python_model=SurrogateModel(sur, domain), input_example=example,
-                                       pip_requirements=PIP_REQUIREMENTS)
-        # registered with its tags in one call: a kill cannot leave an untagged version of this night behind
-        version = mlflow.register_model(info.model_uri, registered_name(cfg, outcome),
-                                        tags={NIGHT_TAG: night_id} if night_id else None)
-    return str(version.version)
+    return log_pyfunc(store, run, SurrogateModel(sur, domain), example, PIP_REQUIREMENTS,
+                      registered_name(cfg, outcome), {NIGHT_TAG: night_id} if night_id else None)
 
 
 def _metric_key(name: str) -> str:
@@ -174,7 +168,7 @@ def describe(sur: OutcomeSurrogate, domain: ApplicabilityDomain) -> dict:
     }, default=float))
 
 
-def _log_plots(outcome: str, pred: pd.DataFrame) -> None:
+def _log_plots(run: RunLog, outcome: str, pred: pd.DataFrame) -> None:
     """Test-heat diagnostics as a PNG artifact. A bare ``Figure`` (no pyplot): nothing global changes in the
     caller's process (backend, open figures), so training inside a notebook leaves its plots alone."""
     fig = Figure(figsize=(10, 4))
@@ -190,40 +184,42 @@ def _log_plots(outcome: str, pred: pd.DataFrame) -> None:
     with tempfile.TemporaryDirectory() as d:
         path = Path(d) / f"diagnostics_{outcome}.png"
         fig.savefig(path, dpi=80)
-        mlflow.log_artifact(str(path))
+        run.log_artifact(path)
 
 
-def _champion_rule(cfg: PlantConfig, outcome: str, version: str, sur: OutcomeSurrogate,
-                   recent: pd.DataFrame) -> Promotion:
-    client = MlflowClient()
+def _champion_rule(cfg: PlantConfig, store: TrackingStore, run: RunLog, outcome: str, version: str,
+                   sur: OutcomeSurrogate, recent: pd.DataFrame) -> Promotion:
+    client = store.client
     name = registered_name(cfg, outcome)
     y = recent[outcome].to_numpy(float)
     mae_new = float(np.mean(np.abs(y - sur.predict(recent))))
     client.set_registered_model_alias(name, CHALLENGER, version)
     champ = _alias_version(client, name, CHAMPION)
     if champ is not None and str(champ.version) == str(version):  # a reused version promoted by its first attempt
-        mlflow.set_tags({"champion_rule": f"v{version} is already champion (promoted by an earlier attempt)"})
+        run.set_tags({"champion_rule": f"v{version} is already champion (promoted by an earlier attempt)"})
         return Promotion(outcome, version, True, mae_new, None)
     mae_old = None
     if champ is not None:
         try:
-            old = _load_surrogate(name, champ.version)
+            old = _load_surrogate(store, name, champ.version)
             if old.surrogate.structure_name != sur.structure_name:
                 raise TypeError(f"structure changed from {old.surrogate.structure_name} to {sur.structure_name}")
             mae_old = float(np.mean(np.abs(y - old.surrogate.predict(recent))))
             old.surrogate.halfwidth(int(recent["n_samples"].iloc[0]), 0.9)  # still usable by the optimizer?
-            old.surrogate.linear_terms(recent[old.surrogate.context_features].iloc[0].to_dict())
+            first = recent[old.surrogate.context_features].iloc[0]
+            old.surrogate.linear_terms({str(k): v for k, v in first.items()})
         except Exception as exc:  # a champion saved by older code that no longer loads or predicts
             log.warning("champion %s v%s cannot be evaluated (%s): the challenger replaces it", name,
                         champ.version, exc)
-            mlflow.set_tag("champion_incompatible", f"v{champ.version}: {type(exc).__name__}")
+            run.set_tags({"champion_incompatible": f"v{champ.version}: {type(exc).__name__}"})
     promoted = mae_old is None or mae_new < mae_old
-    mlflow.log_metrics({"recent_mae_challenger": mae_new, "promoted": float(promoted)})
-    mlflow.set_tags({"champion_rule": f"challenger v{version} MAE {mae_new:.6g} vs champion "
-                     + (f"v{champ.version} MAE {mae_old:.6g}" if mae_old is not None else "none")
+    run.log_metrics({"recent_mae_challenger": mae_new, "promoted": float(promoted)})
+    run.set_tags({"champion_rule": f"challenger v{version} MAE {mae_new:.6g} vs champion "
+                     + (f"v{champ.version} MAE {mae_old:.6g}" if champ is not None and mae_old is not None
+                        else "none")
                      + f" on {len(recent)} recent heats: " + ("promoted" if promoted else "kept champion")})
     if mae_old is not None:
-        mlflow.log_metric("recent_mae_champion", mae_old)
+        run.log_metrics({"recent_mae_champion": mae_old})
     if promoted:
         if champ is not None:
             client.set_registered_model_alias(name, PREVIOUS, champ.version)
@@ -231,51 +227,56 @@ def _champion_rule(cfg: PlantConfig, outcome: str, version: str, sur: OutcomeSur
     return Promotion(outcome, version, promoted, mae_new, mae_old)
 
 
-def _alias_version(client: MlflowClient, name: str, alias: str):  # noqa: ANN202
+def _alias_version(client: MlflowClient, name: str, alias: str) -> ModelVersion | None:
     try:
         return client.get_model_version_by_alias(name, alias)
     except MlflowException:
         return None
 
 
-def _load_surrogate(name: str, version_or_alias: str) -> SurrogateModel:
-    ref = f"@{version_or_alias}" if not str(version_or_alias).isdigit() else f"/{version_or_alias}"
-    return mlflow.pyfunc.load_model(f"models:/{name}{ref}").unwrap_python_model()
+def _load_surrogate(store: TrackingStore, name: str, version: str) -> SurrogateModel:
+    model = load_pyfunc(store, name, str(version))
+    if not isinstance(model, SurrogateModel):
+        raise TypeError(f"model {name} version {version} is a {type(model).__name__}, not a surrogate")
+    return model
 
 
-def champion_uris(cfg: PlantConfig, tracking_uri: str | None = None) -> dict[str, str]:
+def champion_uris(cfg: PlantConfig, store: TrackingStore | str | None = None) -> dict[str, str]:
     """``models:/<name>/<version>`` of every constrained outcome's champion: what travels to remote workers."""
-    configure_mlflow(cfg, tracking_uri)
-    client = MlflowClient()
+    st = open_store(cfg, store)
     uris = {}
     for outcome in constrained_outcomes(cfg):
         name = registered_name(cfg, outcome)
-        champ = _alias_version(client, name, CHAMPION)
+        champ = _alias_version(st.client, name, CHAMPION)
         if champ is None:
-            raise LookupError(f"no champion model {name!r} in {mlflow.get_tracking_uri()}; run `dosing train` first")
+            raise LookupError(f"no champion model {name!r} in {st.uri}; run `dosing train` first")
         uris[outcome] = f"models:/{name}/{champ.version}"
     return uris
 
 
-def load_by_uris(cfg: PlantConfig, uris: dict[str, str], tracking_uri: str | None = None) -> SurrogateSet:
-    """Rebuild the surrogates from pinned ``models:/<name>/<version>`` URIs (signature-checked)."""
-    configure_mlflow(cfg, tracking_uri)
+def load_by_uris(cfg: PlantConfig, uris: dict[str, str], store: TrackingStore | str | None = None) -> SurrogateSet:
+    """Rebuild the surrogates from pinned ``models:/<name>/<version>`` URIs (signature-checked), read from
+    ``store``'s registry."""
+    st = open_store(cfg, store)
     outcomes, versions, domain = {}, {}, None
     for outcome, uri in uris.items():
         name, _, version = uri.removeprefix("models:/").rpartition("/")
         if not name or not version.isdigit():
             raise ValueError(f"model URI {uri!r} for {outcome} is not models:/<name>/<version>")
-        wrapped = _load_surrogate(name, version)
+        wrapped = _load_surrogate(st, name, version)
         _check_signature(cfg, name, version, wrapped.surrogate)
         outcomes[outcome] = wrapped.surrogate
         versions[outcome] = f"{name}/{version}"
         domain = domain or wrapped.domain
+    if domain is None:
+        raise ValueError("no model URIs to load: every constrained outcome needs one (see champion_uris)")
     return SurrogateSet(outcomes, domain, versions)
 
 
-def load_champions(cfg: PlantConfig, tracking_uri: str | None = None) -> SurrogateSet:
+def load_champions(cfg: PlantConfig, store: TrackingStore | str | None = None) -> SurrogateSet:
     """The champion surrogates of every outcome the config's grades limit (see module doc)."""
-    return load_by_uris(cfg, champion_uris(cfg, tracking_uri), tracking_uri)
+    st = open_store(cfg, store)
+    return load_by_uris(cfg, champion_uris(cfg, st), st)
 
 
 def _check_signature(cfg: PlantConfig, name: str, version: str, sur: OutcomeSurrogate) -> None:
@@ -294,10 +295,9 @@ def _check_signature(cfg: PlantConfig, name: str, version: str, sur: OutcomeSurr
                          + "; ".join(problems) + "); retrain with `dosing train`")
 
 
-def promote(cfg: PlantConfig, outcome: str, version: str, tracking_uri: str | None = None) -> None:
+def promote(cfg: PlantConfig, outcome: str, version: str, store: TrackingStore | str | None = None) -> None:
     """Manually make ``version`` the champion (the old champion becomes ``previous_champion``)."""
-    configure_mlflow(cfg, tracking_uri)
-    client = MlflowClient()
+    client = open_store(cfg, store).client
     name = registered_name(cfg, outcome)
     client.get_model_version(name, version)  # raises if it does not exist
     champ = _alias_version(client, name, CHAMPION)
@@ -306,10 +306,9 @@ def promote(cfg: PlantConfig, outcome: str, version: str, tracking_uri: str | No
     client.set_registered_model_alias(name, CHAMPION, version)
 
 
-def rollback(cfg: PlantConfig, outcome: str, tracking_uri: str | None = None) -> str:
+def rollback(cfg: PlantConfig, outcome: str, store: TrackingStore | str | None = None) -> str:
     """Give the champion alias back to the previous champion; returns that version."""
-    configure_mlflow(cfg, tracking_uri)
-    client = MlflowClient()
+    client = open_store(cfg, store).client
     name = registered_name(cfg, outcome)
     prev = _alias_version(client, name, PREVIOUS)
     if prev is None:
@@ -321,19 +320,19 @@ def rollback(cfg: PlantConfig, outcome: str, tracking_uri: str | None = None) ->
     return str(prev.version)
 
 
-def list_models(cfg: PlantConfig, tracking_uri: str | None = None) -> pd.DataFrame:
+def list_models(cfg: PlantConfig, store: TrackingStore | str | None = None) -> pd.DataFrame:
     """Every version of every outcome model with its aliases and key test metrics."""
-    configure_mlflow(cfg, tracking_uri)
-    client = MlflowClient()
+    client = open_store(cfg, store).client
     rows = []
     for outcome in constrained_outcomes(cfg):
         name = registered_name(cfg, outcome)
         for found in client.search_model_versions(f"name='{name}'"):
             v = client.get_model_version(name, found.version)  # search results omit aliases on some stores
-            run = client.get_run(v.run_id)
-            m = run.data.metrics
+            run = client.get_run(v.run_id) if v.run_id else None  # a version registered from outside a run
+            m = run.data.metrics if run else {}
+            structure = run.data.params.get("structure", "") if run else ""
             rows.append({"model": name, "version": int(v.version), "aliases": ",".join(v.aliases),
-                         "structure": run.data.params.get("structure", ""), "test_mae": m.get("test_mae"),
+                         "structure": structure, "test_mae": m.get("test_mae"),
                          "coverage_90": m.get("test_coverage_90"), "fixed_yield_mae": m.get("fixed_yield_test_mae"),
                          "recent_mae": m.get("recent_mae_challenger")})
     return pd.DataFrame(rows).sort_values(["model", "version"]) if rows else pd.DataFrame(rows)

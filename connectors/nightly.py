@@ -20,7 +20,6 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-import mlflow
 import pandas as pd
 from filelock import FileLock, Timeout
 
@@ -30,7 +29,7 @@ from connectors.opcua.inbox import submit
 from connectors.recommendations import write_recommendation
 from connectors.report.flags import binding_limits, extrapolation
 from connectors.report.html import NightReport, render
-from connectors.tracking import configure_mlflow
+from connectors.tracking import TrackingStore, open_store
 from optimizer.config import PlantConfig
 from optimizer.dosing import optimize_heats, to_recommendation
 from optimizer.dosing.pareto import pareto_front
@@ -39,7 +38,7 @@ from optimizer.errors import ConfigError, DataFileError
 from optimizer.recommendation import Recommendation
 from optimizer.savings import Savings, day_line, day_savings, plan_cost, practice_from_frame
 from optimizer.schedule import Schedule, read_schedule
-from optimizer.schema import KEY
+from optimizer.schema import KEY, material_col
 from optimizer.simulator.policies import Level2Policy
 from optimizer.stages.arrival import HistoryArrivals, learn_expected_arrival
 from optimizer.surrogates import train_surrogates
@@ -81,7 +80,7 @@ def night_id(history_digest: str, schedule: Path) -> str:
 
 
 def run_nightly(cfg: PlantConfig, history: Path, schedule: Path, workdir: Path, state_dir: Path | None = None,
-                tracking_uri: str | None = None, pareto: bool = True, progress=print,  # noqa: ANN001
+                tracking_uri: TrackingStore | str | None = None, pareto: bool = True, progress=print,  # noqa: ANN001
                 now: pd.Timestamp | None = None, day_draws: int = DRAWS_PER_HEAT) -> NightResult:
     """One night (see module doc); ``now`` (default: the clock, UTC) is what 'planned in the past' means;
     ``day_draws`` arrival states per heat for the day's ranges (0: no ranges, the point plan only)."""
@@ -125,11 +124,11 @@ def _run(cfg, history, schedule, workdir, state_dir, tracking_uri, pareto, progr
     night_dir.mkdir(parents=True, exist_ok=True)
     progress("2/6 train challengers, apply the champion rule")
     sset, report = _step("train", lambda: train_surrogates(cfg, loaded.heats))
-    uri = configure_mlflow(cfg, tracking_uri)
-    promotions = _step("register", lambda: log_and_register(cfg, sset, report, loaded.heats, tracking_uri, nid))
+    store = open_store(cfg, tracking_uri)  # one explicit client for the whole night
+    promotions = _step("register", lambda: log_and_register(cfg, sset, report, loaded.heats, store, nid))
     progress(f"    promoted: {[p.outcome for p in promotions if p.promoted] or 'none'}")
     progress("3/6 load champions and optimize the schedule")
-    champions = _step("load champions", lambda: load_champions(cfg, tracking_uri))
+    champions = _step("load champions", lambda: load_champions(cfg, store))
     result = _step("optimize", lambda: optimize_heats(cfg, sched.heats, champions))
     day = None
     if day_draws > 0:
@@ -163,7 +162,7 @@ def _run(cfg, history, schedule, workdir, state_dir, tracking_uri, pareto, progr
             raise NightlyError("publish", f"{exc}; the recommendation is kept in {rec_json}, send it later with "
                                "`dosing publish --retry`", exit_code=4) from None
     progress("6/6 log the night to MLflow")
-    _log_night(cfg, rec, saved, loaded, uri, nid)
+    _log_night(cfg, rec, saved, loaded, store, nid)
     line = summary_line(nid, rec, saved, cfg.plant.currency, placed, rec_json)
     done.write_text(json.dumps({"finished": pd.Timestamp.now(tz="UTC").isoformat(), "recommendation": str(rec_json),
                                 "report": str(report_file), "published": placed is not None, "summary": line}))
@@ -252,20 +251,19 @@ def baseline_frame(cfg: PlantConfig, heats) -> pd.DataFrame:  # noqa: ANN001
         p = pol.decide(h)
         c = plan_cost(cfg, p.additions_kg, p.arc_energy_kWh, p.n_samples)
         rows.append({"heat_id": h.heat_id, "cost": c.money, "co2_kg": 1000 * c.co2_t, "energy_kWh": p.arc_energy_kWh,
-                     "samples": p.n_samples, **{f"add_{m}_kg": kg for m, kg in p.additions_kg.items()}})
+                     "samples": p.n_samples, **{material_col(m): kg for m, kg in p.additions_kg.items()}})
     return pd.DataFrame(rows)
 
 
-def _log_night(cfg: PlantConfig, rec: Recommendation, saved: Savings, loaded, uri: str,  # noqa: ANN001
+def _log_night(cfg: PlantConfig, rec: Recommendation, saved: Savings, loaded, store: TrackingStore,  # noqa: ANN001
                nid: str) -> None:
     """The night's run in MLflow: the savings as the report shows them (money, CO2 separate), heat counts."""
-    exp = mlflow.get_experiment_by_name(cfg.mlflow.experiment)
-    if exp is not None and not mlflow.search_runs([exp.experiment_id], f"tags.night_id = '{nid}'").empty:
+    if store.client.search_runs([store.experiment_id], f"tags.night_id = '{nid}'", max_results=1):
         return  # an earlier attempt of this night logged it and was stopped before writing done.json
-    with mlflow.start_run(run_name=f"nightly-{nid}"):
-        mlflow.set_tags({"night_id": nid, "recommendation_id": rec.recommendation_id})
-        mlflow.log_params({f"model_{k}": v for k, v in rec.model_versions.items()})
-        mlflow.log_metrics({
+    with store.run(f"nightly-{nid}") as run:
+        run.set_tags({"night_id": nid, "recommendation_id": rec.recommendation_id})
+        run.log_params({f"model_{k}": v for k, v in rec.model_versions.items()})
+        run.log_metrics({
             "expected_money": saved.ours.money, "expected_co2_kg": 1000 * saved.ours.co2_t,
             "baseline_money": saved.today.money, "baseline_co2_kg": 1000 * saved.today.co2_t,
             "savings_vs_practice": saved.saved("money"), "co2_saved_kg": 1000 * saved.saved("co2_t"),

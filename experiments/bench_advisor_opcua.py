@@ -18,13 +18,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import socket
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
+from connectors.net import free_port
 from connectors.opcua import Credentials, create_certificate
 from connectors.opcua.advisor_service import AdvisorService
 from connectors.opcua.dcs_sim import DcsController, SimulatedDcs
@@ -36,16 +36,8 @@ from optimizer.simulator.plant import PlanFollower, run_controlled_heat
 from optimizer.simulator.policies import Level2Policy
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def auto_approved(cfg: PlantConfig) -> PlantConfig:
-    bounds = AutoApprove(max_kg={m.name: m.max_kg_per_heat for m in cfg.materials},
-                         max_arc_energy_kWh_per_stage=cfg.safety.max_arc_energy_kWh, max_hold_min=60.0,
-                         allow_flags=True)
+    bounds = AutoApprove.within_plant_limits(cfg)
     return cfg.model_copy(update={"advisor": cfg.advisor.model_copy(update={"auto_approve": bounds})})
 
 

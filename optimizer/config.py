@@ -20,6 +20,7 @@ from optimizer.errors import ConfigError, UnknownGradeError
 NonNeg = Annotated[float, Field(ge=0.0)]
 Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
 DEFAULT_CONFIG_NAME = "plant.toml"
+MAX_HOLD_MIN = 60.0  # a hold longer than an hour is not a ladle-furnace instruction
 
 
 class _Section(BaseModel):
@@ -255,6 +256,16 @@ class AutoApprove(_Section):
     max_arc_energy_kWh_per_stage: NonNeg = 0.0
     max_hold_min: NonNeg = 0.0
     allow_flags: bool = False
+
+    @classmethod
+    def within_plant_limits(cls, cfg: PlantConfig, *, max_hold_min: float = MAX_HOLD_MIN,
+                            allow_flags: bool = True) -> AutoApprove:
+        """Bounds at the plant's hard limits: every material up to its ``max_kg_per_heat``, arc energy up to
+        ``safety.max_arc_energy_kWh``, holds up to ``max_hold_min`` (at most the hard limit, 60 min). Every
+        decision that passes the safety checks is then written without an engineer (demos, benchmarks, tests)."""
+        return cls(max_kg={m.name: m.max_kg_per_heat for m in cfg.materials},
+                   max_arc_energy_kWh_per_stage=cfg.safety.max_arc_energy_kWh,
+                   max_hold_min=min(max_hold_min, MAX_HOLD_MIN), allow_flags=allow_flags)
 
 
 class AdvisorSettings(_Section):

@@ -17,6 +17,8 @@ from typing import Any, Literal
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
+from optimizer.schema import material_col
+
 Status = Literal["proposed", "approved", "rejected", "expired"]
 
 
@@ -146,7 +148,7 @@ class Recommendation(BaseModel):
                 "confidence": h.confidence,
                 "diagnosis": h.diagnosis,
             }
-            row.update({f"add_{m}_kg": kg for m, kg in h.additions_kg.items()})
+            row.update({material_col(m): kg for m, kg in h.additions_kg.items()})
             for el, iv in h.predicted_wt_pct.items():
                 row.update({f"pred_{el}_wt_pct": iv.predicted, f"pred_{el}_low": iv.low, f"pred_{el}_high": iv.high})
             if h.predicted_temperature_degC is not None:

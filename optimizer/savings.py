@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 from optimizer.config import PlantConfig
 from optimizer.recommendation import Recommendation
+from optimizer.schema import material_of
 from optimizer.simulator.policies import Level2Policy
 
 
@@ -128,8 +129,7 @@ def practice_from_frame(cfg: PlantConfig, baseline) -> dict[str, PlanCost]:  # n
     written by the nightly run."""
     out = {}
     for row in baseline.to_dict("records"):
-        adds = {c[4:-3]: float(v) for c, v in row.items() if c.startswith("add_") and c.endswith("_kg")
-                and v == v}
+        adds = {mat: float(v) for c, v in row.items() if (mat := material_of(c)) is not None and v == v}
         out[str(row["heat_id"])] = plan_cost(cfg, adds, float(row["energy_kWh"]), float(row["samples"]))
     return out
 

@@ -35,11 +35,13 @@ from; a sample table without them still loads, and the stage models say which co
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from optimizer.config import PlantConfig
 
 KEY = "heat_id"
+TEMPERATURE = "final_temperature_degC"  # the final-temperature outcome (the other outcomes: element_col("final", El))
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,23 @@ def element_col(prefix: str, element: str) -> str:
 def material_col(material: str) -> str:
     """Addition column of a material, e.g. ``add_SiMn_kg``."""
     return f"add_{material}_kg"
+
+
+_ELEMENT_COL = re.compile(r"^(initial|final)_([A-Za-z]+)_wt_pct$")
+_MATERIAL_COL = re.compile(r"^add_(.+)_kg$")
+
+
+def element_of(column: str) -> str | None:
+    """The element of an ``initial``/``final`` chemistry column (``final_Mn_wt_pct`` -> ``Mn``), else None."""
+    found = _ELEMENT_COL.match(column)
+    return found.group(2) if found else None
+
+
+def material_of(column: str) -> str | None:
+    """The material of an addition column (``add_SiMn_kg`` -> ``SiMn``), else None: the inverse of
+    :func:`material_col`."""
+    found = _MATERIAL_COL.match(column)
+    return found.group(1) if found else None
 
 
 def heat_columns(cfg: PlantConfig) -> list[Column]:
@@ -102,7 +121,7 @@ def heat_columns(cfg: PlantConfig) -> list[Column]:
         Column(element_col("final", el), "wt%", "float", low=0.0, high=30.0, description=f"final {el}")
         for el in cfg.elements
     ]
-    cols.append(Column("final_temperature_degC", "degC", "float", low=1450.0, high=1750.0,
+    cols.append(Column(TEMPERATURE, "degC", "float", low=1450.0, high=1750.0,
                        description="final temperature (last dip)"))
     return cols
 

@@ -25,7 +25,7 @@ import pandas as pd
 
 from optimizer.config import PlantConfig
 from optimizer.errors import DataFileError
-from optimizer.schema import KEY, Column, heat_columns
+from optimizer.schema import KEY, Column, heat_columns, material_of
 
 REPORT_COLUMNS = ["source", "row", "heat_id", "field", "reason"]
 FILE_FIELD = "<file>"  # the report's field for a problem with a whole file (row 0)
@@ -149,11 +149,11 @@ def _check_grade(df: pd.DataFrame, rep: _Reporter, cfg: PlantConfig) -> None:
 
 
 def _check_unknown_materials(df: pd.DataFrame, rep: _Reporter, cfg: PlantConfig) -> None:
-    known = {f"add_{m}_kg" for m in cfg.material_names}
+    known = set(cfg.material_names)
     for col in df.columns:
-        if col.startswith("add_") and col.endswith("_kg") and col not in known:
+        name = material_of(str(col))
+        if name is not None and name not in known:
             vals = pd.to_numeric(df[col], errors="coerce").fillna(0.0)
-            name = col[4:-3]
             rep.add((vals != 0).to_numpy(), col,
                     f"unknown material {name!r} (not in the plant config's materials {cfg.material_names})")
 
@@ -223,8 +223,10 @@ def _check_fraction_vs_wt_pct(df: pd.DataFrame, rep: _Reporter, cfg: PlantConfig
 class PlannedHeat(Protocol):
     """What ``schedule_warnings`` needs of a planned heat (a schedule's ``HeatContext``)."""
 
-    heat_id: str
-    planned_time: pd.Timestamp | None
+    @property
+    def heat_id(self) -> str: ...
+    @property
+    def planned_time(self) -> pd.Timestamp | None: ...
 
 
 def schedule_warnings(heats: Sequence[PlannedHeat], now: pd.Timestamp, history_ids: Collection[str] = (),

@@ -25,6 +25,7 @@ LAYERS: list[list[str]] = [
     ["optimizer.simulator"],
     ["optimizer.savings"],
     ["optimizer"],
+    ["connectors.net"],
     ["connectors.tracking", "connectors.files", "connectors.ladle_files", "connectors.opcua", "connectors.report"],
     ["connectors.model_registry", "connectors.ingest"],
     ["connectors.ladle_registry", "connectors.recommendations"],

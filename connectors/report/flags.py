@@ -10,6 +10,8 @@ from collections.abc import Sequence
 
 from optimizer.dosing import DosingResult
 from optimizer.schedule import HeatContext
+from optimizer.schema import material_col
+from optimizer.surrogates.surrogate import Surrogates
 
 
 def binding_limits(result: DosingResult) -> dict[str, list[str]]:
@@ -17,10 +19,11 @@ def binding_limits(result: DosingResult) -> dict[str, list[str]]:
     return {h.heat_id: list(h.binding) for h in result.heats if h.feasible}
 
 
-def extrapolation(heats: Sequence[HeatContext], result: DosingResult, surrogates) -> dict[str, list[str]]:  # noqa: ANN001
+def extrapolation(heats: Sequence[HeatContext], result: DosingResult,
+                  surrogates: Surrogates) -> dict[str, list[str]]:
     """Heat id -> where the heat's context or plan lies outside the surrogates' training data (empty: inside).
-    Without an applicability domain on ``surrogates`` nothing is flagged."""
-    dom = getattr(surrogates, "domain", None)
+    Without an applicability domain on ``surrogates`` (config priors) nothing is flagged."""
+    dom = surrogates.domain
     if dom is None:
         return {}
     ctx = {h.heat_id: h for h in heats}
@@ -28,7 +31,7 @@ def extrapolation(heats: Sequence[HeatContext], result: DosingResult, surrogates
     for r in result.heats:
         if not r.feasible or r.heat_id not in ctx:
             continue
-        decisions = {f"add_{m}_kg": kg for m, kg in r.additions_kg.items()} | {"arc_energy_kWh": r.arc_energy_kWh}
+        decisions = {material_col(m): kg for m, kg in r.additions_kg.items()} | {"arc_energy_kWh": r.arc_energy_kWh}
         found = dom.check(ctx[r.heat_id].features(), decisions)
         if found:
             out[r.heat_id] = found

@@ -24,6 +24,7 @@ from connectors.report.strips import landings, strip_svg
 from optimizer.config import PlantConfig
 from optimizer.recommendation import Recommendation
 from optimizer.savings import Savings, day_savings, practice_from_frame, totals_rows
+from optimizer.schema import material_col, material_of
 
 CSS = """body{font-family:system-ui,sans-serif;margin:1em auto;padding:0 1em;max-width:1200px;color:#222}
 h1{font-size:1.5em}h2{font-size:1.2em;margin-top:1.6em;border-bottom:1px solid #ccc}h3{font-size:1em}
@@ -215,7 +216,7 @@ def _stock(r: NightReport) -> str:
     base = r.baseline.set_index("heat_id") if not r.baseline.empty else pd.DataFrame()
     rows, need = [], {}
     for m in r.cfg.materials:
-        col = f"add_{m.name}_kg"
+        col = material_col(m.name)
         ours = sum(h.additions_kg.get(m.name, 0.0) for h in rec.heats if h.feasible)
         rest = sum(float(base.at[h.heat_id, col]) for h in rec.heats if not h.feasible and h.heat_id in base.index
                    and col in base.columns and base.at[h.heat_id, col] == base.at[h.heat_id, col])
@@ -295,12 +296,12 @@ def _stock_plot(need: dict[str, tuple[float, float, float]]) -> str:
 def _heat_table(r: NightReport) -> str:
     rows_df = r.recommendation.to_frame()
     ok = rows_df[rows_df["feasible"]]
-    ok = ok.fillna({c: 0.0 for c in ok.columns if c.startswith("add_")})
+    ok = ok.fillna({c: 0.0 for c in ok.columns if material_of(c) is not None})
     if ok.empty:
         return ""
     base = r.baseline.set_index("heat_id").reindex(ok["heat_id"])
-    mats = [c for c in ok.columns if c.startswith("add_") and ok[c].fillna(0).sum() > 0]
-    head = ["heat", "grade"] + [f"{_e(c[4:-3])}, kg" for c in mats] + ["arc energy, kWh", "samples"]
+    mats = [c for c in ok.columns if material_of(c) is not None and ok[c].fillna(0).sum() > 0]
+    head = ["heat", "grade"] + [f"{_e(str(material_of(c)))}, kg" for c in mats] + ["arc energy, kWh", "samples"]
     rows = []
     for _, h in ok.iterrows():
         b = base.loc[h["heat_id"]]

@@ -122,15 +122,15 @@ def night_unit(f: Furnace) -> NightUnit:
 def run_furnace_night(unit: NightUnit) -> dict[str, Any]:
     """The nightly run of one furnace (connectors.nightly), on whichever worker gets it."""
     from connectors.nightly import run_nightly
-    from connectors.tracking import configure_mlflow
+    from connectors.tracking import open_store
     from optimizer.recommendation import Recommendation
 
     cfg = load_config(unit.config_path)
     workdir = Path(unit.workdir)
     workdir.mkdir(parents=True, exist_ok=True)
-    configure_mlflow(cfg, unit.tracking_uri, workdir=workdir)  # a local store keeps its artifacts in workdir
+    store = open_store(cfg, unit.tracking_uri, workdir=workdir)  # a local store keeps its artifacts in workdir
     res = run_nightly(cfg, Path(unit.history), Path(unit.schedule), workdir,
-                      Path(unit.state_dir) if unit.state_dir else None, unit.tracking_uri, pareto=False,
+                      Path(unit.state_dir) if unit.state_dir else None, store, pareto=False,
                       day_draws=0,  # a fleet night measures training and planning; no day ranges
                       progress=lambda m: log.info("%s: %s", unit.furnace, m))
     row: dict[str, Any] = {"furnace": unit.furnace, "night_id": res.night_id, "skipped": res.skipped,

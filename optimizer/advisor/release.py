@@ -12,12 +12,11 @@ import math
 from dataclasses import dataclass
 from typing import Literal
 
-from optimizer.config import AutoApprove, PlantConfig
+from optimizer.config import MAX_HOLD_MIN, AutoApprove, PlantConfig
 from optimizer.safety import SafetyViolation
 from optimizer.stages.state import HeatState, StageDecision
 
 Verdict = Literal["write", "refused", "awaiting approval"]
-MAX_HOLD_MIN = 60.0  # a hold longer than an hour is not a ladle-furnace instruction
 
 
 @dataclass(frozen=True)

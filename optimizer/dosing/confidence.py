@@ -7,10 +7,11 @@ from dataclasses import replace
 
 from optimizer.config import PlantConfig
 from optimizer.dosing.day import DayPlan
-from optimizer.dosing.model import constrained_outcomes, halfwidth, sample_options
+from optimizer.dosing.model import constrained_outcomes, sample_options
 from optimizer.dosing.pool import NO_ANSWER
 from optimizer.dosing.results import HeatPlanResult
 from optimizer.schedule import HeatContext
+from optimizer.surrogates.surrogate import Surrogates
 
 CONFIDENCE_STEPS = 6  # bisection steps on the confidence: within 1/64 of [min_confidence, band ceiling]
 
@@ -74,7 +75,7 @@ def at_lower_confidence(plan: DayPlan, failed: list[HeatContext]) -> dict[str, H
     return plans
 
 
-def band_ceiling(cfg: PlantConfig, heat: HeatContext, surrogates) -> float:  # noqa: ANN001
+def band_ceiling(cfg: PlantConfig, heat: HeatContext, surrogates: Surrogates) -> float:
     """Highest confidence, between the grade's floor and its confidence, at which every two-sided window is at
     least as wide as the narrowest band (most samples) of its outcome: above it no plan can exist. Bisection on
     the calibrated widths (monotone in the confidence), no solves."""
@@ -84,7 +85,7 @@ def band_ceiling(cfg: PlantConfig, heat: HeatContext, surrogates) -> float:  # n
                if lo is not None and hi is not None]
 
     def fits(conf: float) -> bool:
-        return all(2 * min(halfwidth(sur, s, conf, g.name) for s in counts) <= width for sur, width in windows)
+        return all(2 * min(sur.halfwidth(s, conf, g.name) for s in counts) <= width for sur, width in windows)
 
     lo = g.confidence if g.min_confidence is None else g.min_confidence  # no floor: only the grade's own
     hi = g.confidence

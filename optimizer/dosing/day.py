@@ -5,13 +5,13 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from optimizer.config import PlantConfig
 from optimizer.dosing.model import DosingOptions
 from optimizer.dosing.pool import NO_ANSWER, HeatPool
 from optimizer.dosing.results import ROUNDING_FAILED, HeatPlanResult, Timings
 from optimizer.schedule import HeatContext
+from optimizer.surrogates.surrogate import Surrogates
 
 StageProgress = Callable[[str, int, int], None]  # (stage, heats answered in this batch, heats in the batch)
 
@@ -26,7 +26,7 @@ class DayPlan:
 
     cfg: PlantConfig
     heats: Sequence[HeatContext]
-    surrogates: Any
+    surrogates: Surrogates
     opts: DosingOptions
     explain: bool
     pool: HeatPool

@@ -8,13 +8,14 @@ from optimizer.config import PlantConfig
 from optimizer.dosing.model import DosingOptions, build_model
 from optimizer.dosing.solve import solve
 from optimizer.schedule import HeatContext
-from optimizer.surrogates.prior import TEMPERATURE
+from optimizer.schema import TEMPERATURE, element_of
+from optimizer.surrogates.surrogate import Surrogates
 
 DIAGNOSIS_GAP = 1e-4  # the relaxation is small and easy to prove; a loose gap let spurious slacks appear
 EVERY_LIMIT = ("spec", "material", "inventory")  # the kinds of elastic term (model.py elastic_terms)
 
 
-def diagnose(cfg: PlantConfig, heats: list[HeatContext], surrogates, opts: DosingOptions,
+def diagnose(cfg: PlantConfig, heats: list[HeatContext], surrogates: Surrogates, opts: DosingOptions,
              relax: tuple[str, ...] = EVERY_LIMIT) -> dict[str, str]:
     """Per heat id, a sentence listing the limits that cannot be met together and by how much to relax them.
 
@@ -64,7 +65,7 @@ def diagnose(cfg: PlantConfig, heats: list[HeatContext], surrogates, opts: Dosin
 
 def _spec_note(m: pyo.ConcreteModel, h: str, o: str, side: str, amount: float) -> str:
     limit = m.limit_value[h, o, side]
-    label = "temperature" if o == TEMPERATURE else o.split("_")[1]
+    label = "temperature" if o == TEMPERATURE else (element_of(o) or o)
     unit = "degC" if o == TEMPERATURE else "wt%"
     new = limit - amount if side == "min" else limit + amount
     return (f"{label} {side} {limit:g} {unit} cannot be met with the required confidence; it would work with "

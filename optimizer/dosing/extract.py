@@ -17,9 +17,10 @@ from optimizer.dosing.results import ROUNDING_FAILED, HeatPlanResult, Timings
 from optimizer.dosing.rounding import costs_at, round_plan
 from optimizer.dosing.solve import SolveOutcome, marginal_costs, solve
 from optimizer.schedule import HeatContext
+from optimizer.surrogates.surrogate import Surrogates
 
 
-def solve_group(cfg: PlantConfig, heats: list[HeatContext], surrogates, opts: DosingOptions,  # noqa: ANN001
+def solve_group(cfg: PlantConfig, heats: list[HeatContext], surrogates: Surrogates, opts: DosingOptions,
                 explain: bool) -> list[HeatPlanResult]:
     """Build, solve and extract ``heats`` together (one program: they share inventory)."""
     t0 = time.perf_counter()
@@ -28,8 +29,8 @@ def solve_group(cfg: PlantConfig, heats: list[HeatContext], surrogates, opts: Do
     return plan_results(m, cfg, [h.heat_id for h in heats], surrogates, solve(m, cfg), explain, t1 - t0, t1)
 
 
-def plan_results(m: pyo.ConcreteModel, cfg: PlantConfig, heat_ids: list[str], surrogates, out: SolveOutcome,
-                 explain: bool, build_s: float, solve_start: float) -> list[HeatPlanResult]:
+def plan_results(m: pyo.ConcreteModel, cfg: PlantConfig, heat_ids: list[str], surrogates: Surrogates,
+                 out: SolveOutcome, explain: bool, build_s: float, solve_start: float) -> list[HeatPlanResult]:
     """The solved model's plan per heat (or no plan), with duals when ``explain``, and the time of each phase
     (s; a joint solve's time is split evenly over its heats)."""
     share = 1.0 / len(heat_ids)
@@ -47,7 +48,7 @@ def plan_results(m: pyo.ConcreteModel, cfg: PlantConfig, heat_ids: list[str], su
     return results
 
 
-def _extract(m: pyo.ConcreteModel, cfg: PlantConfig, h: str, surrogates, out: SolveOutcome,
+def _extract(m: pyo.ConcreteModel, cfg: PlantConfig, h: str, surrogates: Surrogates, out: SolveOutcome,
              duals: dict) -> HeatPlanResult:
     plan = round_plan(m, cfg, h, surrogates)
     if plan.check.hard:  # nothing outside a hard limit goes to the plant

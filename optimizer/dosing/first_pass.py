@@ -8,6 +8,7 @@ import time
 from optimizer.dosing.day import DayPlan
 from optimizer.dosing.results import HeatPlanResult
 from optimizer.schedule import HeatContext
+from optimizer.surrogates.surrogate import Surrogates
 
 log = logging.getLogger(__name__)
 # context the surrogates use beyond the mass balance (recovery, heat loss); initial contents only add up
@@ -28,9 +29,9 @@ def first_pass(plan: DayPlan) -> DayPlan:
     return plan
 
 
-def outside_domain(h: HeatContext, surrogates) -> list[str]:  # noqa: ANN001
+def outside_domain(h: HeatContext, surrogates: Surrogates) -> list[str]:
     """Context values the surrogates never saw for this grade (empty when no domain is known)."""
-    dom = getattr(surrogates, "domain", None)
-    if dom is None or not hasattr(dom, "check_context"):
+    dom = surrogates.domain
+    if dom is None:
         return []
     return dom.check_context(h.features(), NONLINEAR_CONTEXT)

@@ -16,6 +16,7 @@ from optimizer.dosing.extract import solve_group
 from optimizer.dosing.model import DosingOptions
 from optimizer.dosing.results import HeatPlanResult, Timings
 from optimizer.schedule import HeatContext
+from optimizer.surrogates.surrogate import Surrogates
 
 
 def plan_inventory(plan: DayPlan) -> DayPlan:
@@ -38,9 +39,9 @@ def plan_inventory(plan: DayPlan) -> DayPlan:
     return plan
 
 
-def hard_joint(surrogates) -> bool:  # noqa: ANN001
+def hard_joint(surrogates: Surrogates) -> bool:
     """Heats carry binaries from embedded residual models: one joint MILP over the day would be hard."""
-    return any(getattr(s, "residual_model", None) is not None for s in surrogates.outcomes.values())
+    return any(s.residual_model is not None for s in surrogates.outcomes.values())
 
 
 def over_inventory(cfg: PlantConfig, plans: list[HeatPlanResult], opts: DosingOptions) -> bool:
@@ -71,7 +72,7 @@ def by_prices(plan: DayPlan, heats: list[HeatContext], opts: DosingOptions) -> C
                       {h.heat_id: plan.results[h.heat_id] for h in heats}, solve_heats)
 
 
-def solve_jointly(cfg: PlantConfig, heats: list[HeatContext], surrogates, opts: DosingOptions,  # noqa: ANN001
+def solve_jointly(cfg: PlantConfig, heats: list[HeatContext], surrogates: Surrogates, opts: DosingOptions,
                   explain: bool, timings: Timings) -> dict[str, HeatPlanResult]:
     """Solve heats that share inventory together. If the stock cannot serve them all, serve the earliest
     heats (planned-time order) that it can (binary search on the prefix); the rest get no setpoints and a

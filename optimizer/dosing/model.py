@@ -26,8 +26,8 @@ import pyomo.environ as pyo
 from optimizer.config import Grade, PlantConfig
 from optimizer.embedding import add_predictors_constr
 from optimizer.schedule import HeatContext
-from optimizer.schema import material_col
-from optimizer.surrogates.prior import TEMPERATURE
+from optimizer.schema import TEMPERATURE, element_col, material_col, material_of
+from optimizer.surrogates.surrogate import Surrogates
 
 ELASTIC_PENALTY = 1e6
 # additions may go down to this fraction of the smallest the data shows for the grade: the surrogates are
@@ -49,9 +49,9 @@ class DosingOptions:
     confidence_by_heat: dict[str, float] = field(default_factory=dict)
 
 
-def constrained_outcomes(grade: Grade, surrogates: Any) -> list[tuple[str, float | None, float | None]]:
+def constrained_outcomes(grade: Grade, surrogates: Surrogates) -> list[tuple[str, float | None, float | None]]:
     """(outcome, min, max) for every limit of a grade that the surrogates can predict."""
-    rows = [(f"final_{el}_wt_pct", w.min, w.max) for el, w in grade.chemistry_wt_pct.items()]
+    rows = [(element_col("final", el), w.min, w.max) for el, w in grade.chemistry_wt_pct.items()]
     rows.append((TEMPERATURE, grade.temperature_degC.min, grade.temperature_degC.max))
     missing = [o for o, _, _ in rows if o not in surrogates.outcomes]
     if missing:
@@ -67,21 +67,14 @@ def per_limit_confidence(confidence: float, limits: list[tuple[str, float | None
     return confidence
 
 
-def halfwidth(surrogate: Any, n_samples: int, confidence: float, grade: str) -> float:
-    """The surrogate's interval half-width, per grade when the surrogate knows grades."""
-    try:
-        return surrogate.halfwidth(n_samples, confidence, grade)
-    except TypeError:  # surrogates without per-grade widths
-        return surrogate.halfwidth(n_samples, confidence)
-
-
 def sample_options(cfg: PlantConfig) -> list[int]:
     """Allowed numbers of samples per heat (config range, capped by the safety limit)."""
     hi = min(cfg.sampling.samples_per_heat_max, cfg.safety.max_samples_per_heat)
     return list(range(cfg.sampling.samples_per_heat_min, hi + 1))
 
 
-def build_model(cfg: PlantConfig, heats: list[HeatContext], surrogates: Any, opts: DosingOptions) -> pyo.ConcreteModel:
+def build_model(cfg: PlantConfig, heats: list[HeatContext], surrogates: Surrogates,
+                opts: DosingOptions) -> pyo.ConcreteModel:
     """The whole program for ``heats`` (solved jointly: they share inventory)."""
     m = pyo.ConcreteModel(name="dosing")
     m.H = pyo.Set(initialize=[h.heat_id for h in heats], ordered=True)
@@ -115,16 +108,16 @@ def embedded_solver_options(handles: list) -> dict[str, float]:
     return out
 
 
-def _domain_bounds(surrogates: Any, grade: str, feature: str) -> tuple[float, float]:
+def _domain_bounds(surrogates: Surrogates, grade: str, feature: str) -> tuple[float, float]:
     """Training-data support of a decision feature for a grade (applicability domain), or (-inf, inf)."""
-    dom = getattr(surrogates, "domain", None)
+    dom = surrogates.domain
     if dom is None:
         return -math.inf, math.inf
     lo, hi = dom.bounds(grade, feature)
     return (-math.inf if lo is None else lo), (math.inf if hi is None else hi)
 
 
-def add_decisions(m: pyo.ConcreteModel, cfg: PlantConfig, surrogates: Any) -> None:
+def add_decisions(m: pyo.ConcreteModel, cfg: PlantConfig, surrogates: Surrogates) -> None:
     """add[h,m] in [0, max_kg_per_heat] kg (in feeder steps: add = step * k, k integer) and energy[h] in
     [0, max_arc_energy_kWh], both narrowed to the data's support for the heat's grade."""
 
@@ -163,12 +156,13 @@ def _decision_expr(m: pyo.ConcreteModel, h: str, feature: str):
         return m.energy[h]
     if feature == "n_samples":
         return m.n_samples[h]
-    if feature.startswith("add_") and feature.endswith("_kg"):
-        return m.add[h, feature[4:-3]]
+    material = material_of(feature)
+    if material is not None:
+        return m.add[h, material]
     raise KeyError(f"surrogate decision feature {feature!r} is not a dosing decision of this plant")
 
 
-def add_predictions(m: pyo.ConcreteModel, cfg: PlantConfig, surrogates: Any) -> None:
+def add_predictions(m: pyo.ConcreteModel, cfg: PlantConfig, surrogates: Surrogates) -> None:
     """pred[h,o] = c0 + sum_d coef_d x_d (+ embedded residual r[h,o]) for every outcome the grade limits."""
     pairs = [(h, o) for h in m.H for o, _, _ in constrained_outcomes(cfg.grade(m.heat[h].grade), surrogates)]
     m.HO = pyo.Set(initialize=pairs, dimen=2, ordered=True)
@@ -187,11 +181,11 @@ def add_predictions(m: pyo.ConcreteModel, cfg: PlantConfig, surrogates: Any) -> 
     m.prediction = pyo.Constraint(m.HO, rule=link)
 
 
-def _embed_residuals(m: pyo.ConcreteModel, h: str, outcomes: list[str], surrogates: Any,
+def _embed_residuals(m: pyo.ConcreteModel, h: str, outcomes: list[str], surrogates: Surrogates,
                      context: dict) -> dict[tuple[str, str], Any]:
     """Embed a heat's residual models with its context fixed, all together (tree models share one step
     function per decision: ``add_predictors_constr``); returns each outcome's residual variable."""
-    with_model = [o for o in outcomes if getattr(surrogates.outcomes[o], "residual_model", None) is not None]
+    with_model = [o for o in outcomes if surrogates.outcomes[o].residual_model is not None]
     if not with_model:
         return {}
     blk = m.residual[h]
@@ -204,7 +198,7 @@ def _embed_residuals(m: pyo.ConcreteModel, h: str, outcomes: list[str], surrogat
     return {(h, o): blk.out[o] for o in with_model}
 
 
-def add_spec_windows(m: pyo.ConcreteModel, cfg: PlantConfig, surrogates: Any, elastic: bool) -> None:
+def add_spec_windows(m: pyo.ConcreteModel, cfg: PlantConfig, surrogates: Surrogates, elastic: bool) -> None:
     """Chance constraints: pred -/+ hw(n_samples) inside [min, max] at the grade's confidence."""
     rows = []
     for h in m.H:
@@ -212,7 +206,7 @@ def add_spec_windows(m: pyo.ConcreteModel, cfg: PlantConfig, surrogates: Any, el
         limits = constrained_outcomes(g, surrogates)
         conf = per_limit_confidence(m.confidence[h], limits)
         for o, lo, hi in limits:
-            hw = {s: halfwidth(surrogates.outcomes[o], s, conf, g.name) for s in m.S}
+            hw = {s: surrogates.outcomes[o].halfwidth(s, conf, g.name) for s in m.S}
             if lo is not None:
                 rows.append((h, o, "min", lo, hw))
             if hi is not None:

@@ -14,6 +14,7 @@ from optimizer.dosing.day import StageProgress
 from optimizer.dosing.model import DosingOptions
 from optimizer.dosing.run import optimize_heats
 from optimizer.schedule import HeatContext
+from optimizer.surrogates.surrogate import Surrogates
 
 DEFAULT_CO2_PRICES = (0.0, 50.0, 100.0, 200.0, 400.0, 800.0)
 
@@ -29,7 +30,7 @@ class ParetoPoint:
     dominated: bool = False
 
 
-def pareto_front(cfg: PlantConfig, heats: Sequence[HeatContext], surrogates,
+def pareto_front(cfg: PlantConfig, heats: Sequence[HeatContext], surrogates: Surrogates,
                  co2_prices: Sequence[float] = DEFAULT_CO2_PRICES, workers: int | None = None,
                  progress: StageProgress | None = None) -> list[ParetoPoint]:
     """Solve once per CO2 price; return points sorted by CO2 with dominated ones flagged. ``progress`` is

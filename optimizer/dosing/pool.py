@@ -32,7 +32,6 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
-from typing import Any
 
 from pyomo.common import dependencies
 
@@ -43,6 +42,7 @@ from optimizer.dosing.model import DosingOptions, build_model
 from optimizer.dosing.results import HeatPlanResult
 from optimizer.dosing.solve import KeptSolve
 from optimizer.schedule import HeatContext
+from optimizer.surrogates.surrogate import Surrogates
 
 JOIN_TIMEOUT_S = 10.0
 NO_ANSWER = "no answer from the solver"
@@ -103,7 +103,7 @@ class HeatServer:
     """Solves single heats and keeps their models (runs inside a worker process, or inline); with
     ``keep_models=False`` a model lives for one solve (days without re-solves: bounded memory)."""
 
-    def __init__(self, cfg: PlantConfig, surrogates: Any, keep_models: bool = True) -> None:
+    def __init__(self, cfg: PlantConfig, surrogates: Surrogates, keep_models: bool = True) -> None:
         self.cfg, self.surrogates, self.keep_models = cfg, surrogates, keep_models
         self.kept: dict[str, _Kept] = {}
 
@@ -133,7 +133,7 @@ class HeatServer:
         return self.diagnose(job.heat, job.opts)
 
 
-def _serve(conn: Connection, cfg: PlantConfig, surrogates: Any, keep_models: bool) -> None:
+def _serve(conn: Connection, cfg: PlantConfig, surrogates: Surrogates, keep_models: bool) -> None:
     """Worker loop: a :class:`SolveJob` or :class:`DiagnoseJob` in, the HeatPlanResult, the diagnosis or a
     :class:`JobFailed` out; None stops."""
     _own_capture_lock()
@@ -161,7 +161,7 @@ def _own_capture_lock() -> None:
 class HeatPool:
     """``workers`` processes, each keeping the models of the heats it solved (see module doc)."""
 
-    def __init__(self, cfg: PlantConfig, surrogates: Any, workers: int, deadline_s: float | None = None,
+    def __init__(self, cfg: PlantConfig, surrogates: Surrogates, workers: int, deadline_s: float | None = None,
                  keep_models: bool = True) -> None:
         self.cfg, self.surrogates, self.keep_models = cfg, surrogates, keep_models
         self.deadline_s = default_deadline_s(cfg) if deadline_s is None else deadline_s

@@ -10,6 +10,7 @@ from optimizer.config import PlantConfig
 from optimizer.dosing.results import DosingResult
 from optimizer.recommendation import DayUse, HeatRecommendation, Interval, Recommendation
 from optimizer.schedule import HeatContext
+from optimizer.schema import element_of
 
 
 def to_recommendation(cfg: PlantConfig, heats: Sequence[HeatContext], result: DosingResult,
@@ -34,8 +35,8 @@ def to_recommendation(cfg: PlantConfig, heats: Sequence[HeatContext], result: Do
         recs.append(HeatRecommendation(
             heat_id=r.heat_id, grade=h.grade, steel_weight_t=h.steel_weight_t, additions_kg=r.additions_kg,
             arc_energy_kWh=r.arc_energy_kWh, n_samples=r.n_samples,
-            predicted_wt_pct={o.split("_")[1]: Interval(predicted=p, low=lo, high=hi)
-                              for o, (p, lo, hi) in r.predicted.items() if o.endswith("_wt_pct")},
+            predicted_wt_pct={el: Interval(predicted=p, low=lo, high=hi)
+                              for o, (p, lo, hi) in r.predicted.items() if (el := element_of(o)) is not None},
             predicted_temperature_degC=Interval(predicted=temp[0], low=temp[1], high=temp[2]) if temp else None,
             expected_cost=r.cost, expected_co2_kg=r.co2_kg,
             confidence=r.confidence if math.isfinite(r.confidence) else None,

@@ -26,6 +26,7 @@ from optimizer.dosing.results import DosingResult
 from optimizer.dosing.summary import summarize
 from optimizer.dosing.unplanned import diagnose_unplanned
 from optimizer.schedule import HeatContext
+from optimizer.surrogates.surrogate import Surrogates
 
 STAGES = (first_pass, confidence_search, diagnose_unplanned, plan_inventory)
 STAGE_NAMES = {first_pass: "solve each heat", confidence_search: "search a lower confidence",
@@ -33,8 +34,8 @@ STAGE_NAMES = {first_pass: "solve each heat", confidence_search: "search a lower
 MIN_HEATS_FOR_WORKERS = 8  # fewer heats are solved inline (starting processes costs more than it saves)
 
 
-def optimize_heats(cfg: PlantConfig, heats: Sequence[HeatContext], surrogates, opts: DosingOptions | None = None,
-                   workers: int | None = None, explain: bool = True,  # noqa: ANN001
+def optimize_heats(cfg: PlantConfig, heats: Sequence[HeatContext], surrogates: Surrogates,
+                   opts: DosingOptions | None = None, workers: int | None = None, explain: bool = True,
                    progress: StageProgress | None = None) -> DosingResult:
     """Plan every heat of ``heats`` (see module doc). ``progress(stage, answered, heats)`` is called as each
     heat's answer arrives (a stage may solve several batches; each batch counts from 1)."""

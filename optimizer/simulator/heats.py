@@ -17,6 +17,7 @@ import pandas as pd
 
 from optimizer.config import PlantConfig
 from optimizer.schedule import HeatContext
+from optimizer.schema import element_col
 from optimizer.simulator._physics import StandardPhysics
 from optimizer.simulator.physics import HiddenState, Physics
 from optimizer.simulator.physics_registry import get_physics
@@ -104,7 +105,7 @@ def schedule_frame(cfg: PlantConfig, heats: list[SimHeat]) -> pd.DataFrame:
         c = h.context
         row = {"heat_id": c.heat_id, "planned_time": c.planned_time, "grade": c.grade,
                "steel_weight_t": c.steel_weight_t}
-        row.update({f"initial_{el}_wt_pct": c.initial_wt_pct[el] for el in cfg.elements})
+        row.update({element_col("initial", el): c.initial_wt_pct[el] for el in cfg.elements})
         row.update({"initial_temperature_degC": c.initial_temperature_degC, "initial_oxygen_ppm": c.initial_oxygen_ppm})
         rows.append(row)
     return pd.DataFrame(rows)

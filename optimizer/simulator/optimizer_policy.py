@@ -14,9 +14,11 @@ from optimizer.config import PlantConfig
 from optimizer.dosing.model import DosingOptions
 from optimizer.dosing.run import optimize_heats
 from optimizer.schedule import HeatContext
+from optimizer.schema import TEMPERATURE, element_of
 from optimizer.simulator.history import simulate_history
 from optimizer.simulator.policies import HeatPlan, Level2Policy
 from optimizer.surrogates import train_surrogates
+from optimizer.surrogates.surrogate import Surrogates
 
 
 @dataclass
@@ -24,7 +26,7 @@ class OptimizerPolicy:
     """Plans heats with the dosing program over the given surrogates."""
 
     cfg: PlantConfig
-    surrogates: object
+    surrogates: Surrogates
     workers: int | None = None
     name: str = "optimizer"
     fallbacks: list[str] = field(default_factory=list)
@@ -53,8 +55,8 @@ class OptimizerPolicy:
                 self.fallbacks.append(ctx.heat_id)
                 plans.append(baseline.decide(ctx))
                 continue
-            aims = {o.split("_")[1]: p for o, (p, _, _) in r.predicted.items() if o.endswith("_wt_pct")}
-            t = r.predicted.get("final_temperature_degC")
+            aims = {el: p for o, (p, _, _) in r.predicted.items() if (el := element_of(o)) is not None}
+            t = r.predicted.get(TEMPERATURE)
             plans.append(HeatPlan(r.additions_kg, r.arc_energy_kWh, r.n_samples, aims, t[0] if t else None,
                                   source=self.name))
         return plans

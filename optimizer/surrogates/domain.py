@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from optimizer.schema import material_of
+
 CONTEXT_MARGIN = 0.10  # fraction of the training range tolerated beyond it for the heat's context
 DOWNWARD_FRACTION = 0.5  # decisions may go down to this fraction of the smallest seen (mass balances shrink to 0)
 
@@ -36,7 +38,7 @@ class ApplicabilityDomain:
     def fit(cls, df: pd.DataFrame, features: list[str]) -> ApplicabilityDomain:
         """Ranges of ``features`` per grade in ``df`` (training heats); totals over its ``add_*_kg`` columns."""
         ranges: dict[str, dict[str, tuple[float, float]]] = {}
-        adds = [f for f in features if f.startswith("add_") and f.endswith("_kg")]
+        adds = [f for f in features if material_of(f) is not None]
         totals: dict[str, tuple[float, float]] = {}
         for grade, g in df.groupby("grade"):
             ranges[str(grade)] = {}
@@ -89,11 +91,12 @@ class ApplicabilityDomain:
         for f, v in decisions.items():
             lo, hi = self.bounds(grade, f)
             if lo is None or hi is None:  # never seen (bounds gives both or neither)
-                if abs(float(v)) > tol and f.startswith("add_"):
+                if abs(float(v)) > tol and material_of(f) is not None:
                     out.append(f"{f} = {float(v):g} was never used for grade {grade} in the training heats")
                 continue
             low = DOWNWARD_FRACTION * lo if lo > 0 else lo
-            if float(v) > hi + tol or (float(v) < low - tol and not (f.startswith("add_") and abs(float(v)) <= tol)):
+            unused_addition = material_of(f) is not None and abs(float(v)) <= tol
+            if float(v) > hi + tol or (float(v) < low - tol and not unused_addition):
                 out.append(f"{f} = {float(v):g} outside the training range {low:g}..{hi:g} for grade {grade}")
         limit = self.total_addition_bounds(grade, steel_weight_t) if steel_weight_t else None
         if limit is not None:

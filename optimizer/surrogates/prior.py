@@ -18,9 +18,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from optimizer.config import PlantConfig
-from optimizer.schema import element_col, material_col
+from optimizer.schema import TEMPERATURE, element_col, element_of, material_col
 
-TEMPERATURE = "final_temperature_degC"
 BASE_TREATMENT_MIN = 20.0
 
 
@@ -39,21 +38,26 @@ class PriorOutcome:
     residual_model: None = None
     context_features: list[str] = field(default_factory=list)
     decision_features: list[str] = field(default_factory=list)
+    residual_features: list[str] = field(default_factory=list)
 
     def linear_terms(self, context: Mapping[str, float | str]) -> tuple[float, dict[str, float]]:
         """Constant and coefficient per decision feature for this heat's context."""
         w = float(context["steel_weight_t"])
         if self.outcome == TEMPERATURE:
             return _temperature_terms(self.cfg, context, w)
-        el = self.outcome.split("_")[1]
+        el = element_of(self.outcome)
+        if el is None:
+            raise ValueError(f"prior outcome {self.outcome!r} is neither {TEMPERATURE} nor final_<El>_wt_pct")
         coefs = {
             material_col(m.name): m.composition_wt_pct.get(el, 0.0) * m.prior_recovery.get(el, 0.0) / (1000.0 * w)
             for m in self.cfg.materials
         }
         return float(context[element_col("initial", el)]), coefs
 
-    def halfwidth(self, n_samples: int, confidence: float) -> float:
-        """Assumed interval half-width; more samples allow more trims, so it shrinks as 1/sqrt(n)."""
+    def halfwidth(self, n_samples: int, confidence: float, grade: str | None = None) -> float:
+        """Assumed interval half-width (the same for every ``grade``); more samples allow more trims, so it
+        shrinks as 1/sqrt(n)."""
+        del grade
         from scipy.stats import norm
 
         z = float(norm.ppf(0.5 + confidence / 2))

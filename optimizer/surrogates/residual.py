@@ -57,6 +57,16 @@ def residual_pipeline(kind: str, numeric: list[str], seed: int = 0) -> Pipeline:
     return Pipeline([("pre", pre), ("model", est)])
 
 
+def residual_name(base: str, kind: str) -> str:
+    """Name of a structure with a residual model: ``context_recovery`` + ``gbm`` -> ``context_recovery+gbm``."""
+    return f"{base}+{kind}"
+
+
+def is_residual_name(name: str) -> bool:
+    """Whether a structure name (:func:`residual_name`) carries a residual model."""
+    return "+" in name
+
+
 @dataclass
 class ResidualStructure:
     """A decision-linear ``base`` plus a residual Pipeline ``model`` over ``features`` (see module doc)."""
@@ -70,7 +80,7 @@ class ResidualStructure:
 
     @property
     def name(self) -> str:
-        return f"{self.base.name}+{self.kind}"
+        return residual_name(self.base.name, self.kind)
 
     def fit(self, df: pd.DataFrame, y: np.ndarray) -> ResidualStructure:
         self.base.fit(df, y)

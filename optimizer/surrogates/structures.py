@@ -23,6 +23,7 @@ import pandas as pd
 from sklearn.linear_model import Ridge
 
 from optimizer.config import PlantConfig
+from optimizer.schema import element_col
 from optimizer.surrogates.features import prior_gain
 
 MIN_WEIGHT_T = 1.0
@@ -106,10 +107,10 @@ class FixedYield:
 
     def linear_terms(self, context: Mapping[str, float | str]) -> tuple[float, dict[str, float]]:
         w = max(float(context["steel_weight_t"]), MIN_WEIGHT_T)
-        return float(context[f"initial_{self.element}_wt_pct"]), {d: g / w for d, g in self.gain.items() if g}
+        return float(context[element_col("initial", self.element)]), {d: g / w for d, g in self.gain.items() if g}
 
     def predict(self, df: pd.DataFrame) -> np.ndarray:
-        return df[f"initial_{self.element}_wt_pct"].to_numpy(float) + _mass_balance(df, self.gain)
+        return df[element_col("initial", self.element)].to_numpy(float) + _mass_balance(df, self.gain)
 
 
 def _fitted(ridge: Ridge | None, name: str) -> Ridge:
@@ -151,7 +152,7 @@ class ContextRecovery:
         self.encoder.fit(df)
         p = _mass_balance(df, self.gain)
         self.p_scale_ = float(np.sqrt(np.mean(p ** 2))) or 1.0
-        target = (y - df[f"initial_{self.element}_wt_pct"].to_numpy(float)) / self.p_scale_
+        target = (y - df[element_col("initial", self.element)].to_numpy(float)) / self.p_scale_
         self.ridge_ = Ridge(alpha=self.alpha, fit_intercept=False).fit(self._design(df), target)
         return self
 
@@ -167,12 +168,12 @@ class ContextRecovery:
         coef = _fitted(self.ridge_, self.name).coef_
         mult = float(coef[0] + self.encoder.transform_one(context) @ coef[1:])  # as _parts, for one heat
         w = _weight_t(context)
-        const = float(context[f"initial_{self.element}_wt_pct"])
+        const = float(context[element_col("initial", self.element)])
         return const, {d: mult * g / w for d, g in self.gain.items() if g}
 
     def predict(self, df: pd.DataFrame) -> np.ndarray:
         offset, mult = self._parts(df)
-        return df[f"initial_{self.element}_wt_pct"].to_numpy(float) + offset + mult * _mass_balance(df, self.gain)
+        return df[element_col("initial", self.element)].to_numpy(float) + offset + mult * _mass_balance(df, self.gain)
 
     def recovery_multiplier(self, df: pd.DataFrame) -> np.ndarray:
         """Learned recovery relative to the config's yields (1.0 = the config is right)."""

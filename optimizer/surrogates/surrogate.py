@@ -9,13 +9,49 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
 
 from optimizer.surrogates.conformal import SampleWidths
 from optimizer.surrogates.domain import ApplicabilityDomain
+from optimizer.surrogates.residual import residual_name
+
+
+class Surrogate(Protocol):
+    """One outcome's surrogate as the dosing program uses it: a learned :class:`OutcomeSurrogate` or a
+    :class:`~optimizer.surrogates.prior.PriorOutcome` from the config's priors."""
+
+    @property
+    def outcome(self) -> str: ...
+    @property
+    def context_features(self) -> list[str]: ...
+    @property
+    def decision_features(self) -> list[str]: ...
+    @property
+    def residual_model(self) -> Any:
+        """A fitted scikit-learn Pipeline over ``residual_features`` to embed, or None (decision-linear)."""
+    @property
+    def residual_features(self) -> list[str]: ...
+
+    def linear_terms(self, context: Mapping[str, float | str]) -> tuple[float, dict[str, float]]:
+        """Constant and coefficient per decision feature for a heat's known context."""
+
+    def halfwidth(self, n_samples: int, confidence: float, grade: str | None = None) -> float:
+        """Interval half-width at ``confidence`` with ``n_samples`` samples (for ``grade`` where widths differ)."""
+
+
+class Surrogates(Protocol):
+    """Every constrained outcome's surrogate, where the data supports them (None: no data, priors) and the model
+    versions used: a learned :class:`SurrogateSet` or :class:`~optimizer.surrogates.prior.PriorSurrogates`."""
+
+    @property
+    def outcomes(self) -> Mapping[str, Surrogate]: ...
+    @property
+    def domain(self) -> ApplicabilityDomain | None: ...
+    @property
+    def versions(self) -> dict[str, str]: ...
 
 
 @dataclass
@@ -36,7 +72,8 @@ class OutcomeSurrogate:
     def structure_name(self) -> str:
         """The structure's name, e.g. ``context_recovery`` or ``context_recovery+gbm`` with a residual."""
         kind = getattr(self, "residual_kind", "")
-        return f"{self.structure.name}+{kind}" if self.residual_model is not None and kind else self.structure.name
+        return residual_name(self.structure.name, kind) if self.residual_model is not None and kind \
+            else self.structure.name
 
     @property
     def decision_linear(self) -> bool:
@@ -71,12 +108,6 @@ class SurrogateSet:
     outcomes: dict[str, OutcomeSurrogate]
     domain: ApplicabilityDomain
     versions: dict[str, str] = field(default_factory=dict)
-
-    def halfwidth(self, outcome: str, n_samples: int, confidence: float, grade: str | None = None) -> float:
-        """Calibrated interval half-width of ``outcome`` (its units) with ``n_samples`` samples."""
-        if outcome not in self.outcomes:
-            raise KeyError(f"no surrogate for outcome {outcome!r}; known: {sorted(self.outcomes)}")
-        return self.outcomes[outcome].halfwidth(n_samples, confidence, grade)
 
     def check(self, context: Mapping[str, float | str], decisions: Mapping[str, float]) -> list[str]:
         """Applicability-domain violations of a heat's context and a proposed decision (empty: inside)."""

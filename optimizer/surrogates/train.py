@@ -21,12 +21,12 @@ import pandas as pd
 from sklearn.metrics import mean_absolute_error, mean_squared_error, r2_score
 
 from optimizer.config import PlantConfig
-from optimizer.schema import element_col
+from optimizer.schema import element_col, element_of
 from optimizer.surrogates.conformal import SampleWidths
 from optimizer.surrogates.domain import ApplicabilityDomain
 from optimizer.surrogates.features import context_features, decision_features, holdout_split, time_order, time_splits
 from optimizer.surrogates.prior import TEMPERATURE, prior_surrogates
-from optimizer.surrogates.residual import RESIDUAL_KINDS, ResidualStructure
+from optimizer.surrogates.residual import RESIDUAL_KINDS, ResidualStructure, is_residual_name, residual_name
 from optimizer.surrogates.structures import ContextHeatBalance, ContextRecovery, EnergyBalance, FixedYield, Structure
 from optimizer.surrogates.surrogate import OutcomeSurrogate, SurrogateSet
 
@@ -90,7 +90,9 @@ def candidates(cfg: PlantConfig, outcome: str, residual: bool = False) -> dict[s
             "energy_balance": lambda: EnergyBalance.build(dec, alpha=1.0)}
         base: Callable[[], Structure] = out["heat_balance"]
     else:
-        el = outcome.split("_")[1]
+        el = element_of(outcome)
+        if el is None:
+            raise ValueError(f"outcome {outcome!r} is neither {TEMPERATURE} nor final_<El>_wt_pct")
         out = {"fixed_yield": lambda: FixedYield.build(cfg, el),
                "context_recovery": lambda: ContextRecovery.build(cfg, el, alpha=1.0),
                "context_recovery_loose": lambda: ContextRecovery.build(cfg, el, alpha=0.05)}
@@ -98,7 +100,8 @@ def candidates(cfg: PlantConfig, outcome: str, residual: bool = False) -> dict[s
     if residual:
         feats = context_features(cfg) + dec
         for kind in RESIDUAL_KINDS:
-            out[f"{base().name}+{kind}"] = partial(lambda k: ResidualStructure(base(), k, feats, decisions=dec), kind)
+            out[residual_name(base().name, kind)] = partial(
+                lambda k: ResidualStructure(base(), k, feats, decisions=dec), kind)
     return out
 
 
@@ -107,9 +110,9 @@ def choose(scores: dict[str, float], outcome: str) -> str:
     ``RESIDUAL_MARGIN``."""
     if outcome in CAUSAL_CHOICE:
         return CAUSAL_CHOICE[outcome]
-    linear = {k: v for k, v in scores.items() if "+" not in k}
+    linear = {k: v for k, v in scores.items() if not is_residual_name(k)}
     best = min(linear, key=linear.__getitem__)
-    nonlinear = {k: v for k, v in scores.items() if "+" in k}
+    nonlinear = {k: v for k, v in scores.items() if is_residual_name(k)}
     if nonlinear:
         alt = min(nonlinear, key=nonlinear.__getitem__)
         if nonlinear[alt] < (1 - RESIDUAL_MARGIN) * linear[best]:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from distributed import Client
 
-from tests.connectors.conftest import free_port
+from connectors.net import free_port
 
 DASK = str(Path(sys.executable).parent / "dask")
 

@@ -11,13 +11,13 @@ import sys
 from pathlib import Path
 
 import matplotlib
-import mlflow
 import numpy as np
 import pandas as pd
 from rich.console import Console
 
 from connectors.cli.app import progress_bar
 from connectors.model_registry import _log_plots
+from connectors.tracking import open_store
 
 ROOT = Path(__file__).resolve().parents[2]
 CLI_APP = importlib.import_module("connectors.cli.app")  # the module (``connectors.cli.app`` is the Typer app)
@@ -47,21 +47,18 @@ def test_registry_plots_keep_the_callers_backend_and_figures(tmp_path, monkeypat
     """Logging a model's diagnostics must not switch a notebook's backend or leave pyplot figures open."""
     import matplotlib.pyplot as plt
 
-    before, previous_uri = matplotlib.get_backend(), mlflow.get_tracking_uri()
+    before = matplotlib.get_backend()
     matplotlib.use("svg")  # a backend the caller chose (a notebook's would be inline)
     try:
         monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")  # a file store: no database to create (SQLite
-        mlflow.set_tracking_uri((tmp_path / "mlruns").as_uri())  # migrations take ~20 s on a loaded machine)
+        store = open_store(None, (tmp_path / "mlruns").as_uri())  # migrations take ~20 s on a loaded machine)
         pred = pd.DataFrame({"actual": np.arange(6.0), "predicted": np.arange(6.0) + 0.1,
                              "start_time": pd.date_range("2026-01-05", periods=6, freq="h")})
         opened = plt.get_fignums()
-        # an experiment of this store: an earlier in-process night leaves its own experiment active (fluent state)
-        exp_id = mlflow.MlflowClient().create_experiment("registry-plots")
-        with mlflow.start_run(experiment_id=exp_id) as run:
-            _log_plots("final_C_wt_pct", pred)
+        with store.run("registry-plots") as run:
+            _log_plots(run, "final_C_wt_pct", pred)
         assert matplotlib.get_backend() == "svg" and plt.get_fignums() == opened
-        files = [a.path for a in mlflow.MlflowClient().list_artifacts(run.info.run_id)]
+        files = [a.path for a in store.client.list_artifacts(run.run_id)]
         assert files == ["diagnostics_final_C_wt_pct.png"]
     finally:
-        mlflow.set_tracking_uri(previous_uri)
         matplotlib.use(before)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import tomllib
 import urllib.request
+from pathlib import Path
 
-import mlflow
 import numpy as np
 import pytest
 from mlflow.tracking import MlflowClient
@@ -111,7 +111,7 @@ def _prefixed(prefix: str):
     return parse_config(raw)
 
 
-def test_residual_surrogate_round_trip(mlflow_server):
+def test_residual_surrogate_round_trip(mlflow_server, tmp_path):
     """A non-linear residual structure comes back from the server exactly, with its description artifact."""
     cfg = _prefixed("resid")
     heats = synthetic_heats(cfg, 700, seed=5, nonlinear=0.6)
@@ -127,7 +127,8 @@ def test_residual_surrogate_round_trip(mlflow_server):
                                mn.residual_model.predict(rows[mn.residual_features]))
     grade = str(rows["grade"].iloc[0])
     assert loaded.halfwidth(2, 0.9, grade) == mn.halfwidth(2, 0.9, grade)
-    run_id = MlflowClient(mlflow_server).get_model_version("resid_final_Mn_wt_pct", "1").run_id
-    desc = mlflow.artifacts.load_dict(f"runs:/{run_id}/surrogate.json")
+    client = MlflowClient(tracking_uri=mlflow_server, registry_uri=mlflow_server)  # the product sets no globals
+    run_id = client.get_model_version("resid_final_Mn_wt_pct", "1").run_id
+    desc = json.loads(Path(client.download_artifacts(run_id, "surrogate.json", str(tmp_path))).read_text())
     assert desc["structure"] == mn.structure_name and desc["decision_linear"] is False
     assert set(desc["halfwidth_by_n_samples"]) == {str(n) for n in mn.widths.by_n}

@@ -5,11 +5,14 @@ from __future__ import annotations
 import re
 import shutil
 
+import mlflow
 import pytest
 from filelock import FileLock
+from mlflow import MlflowClient
 from typer.testing import CliRunner
 
 from connectors.cli import app
+from connectors.model_registry import NIGHT_TAG, night_versions, registered_name
 from connectors.nightly import NightlyError, baseline_frame, run_nightly
 from connectors.report.html import NightReport, savings_of
 from optimizer.recommendation import Recommendation
@@ -17,6 +20,7 @@ from optimizer.savings import day_savings, practice_costs
 from optimizer.schedule import read_schedule
 from optimizer.simulator import draw_heats, schedule_frame, simulate_history
 from optimizer.simulator.heats import EVALUATION_STREAM
+from optimizer.surrogates import constrained_outcomes
 
 pytestmark = pytest.mark.slow  # whole nights: training, MLflow, planning
 
@@ -129,3 +133,40 @@ def test_a_schedule_of_grade_time_and_weight_is_enough_for_the_night(cfg, inputs
     assert "against today's practice" in last and "CO2 (separate from money)" in last
     assert "published: no (no --state-dir" in last
     assert "\x1b[" not in res.output and "\r" not in res.output  # no progress bar drawn into captured output
+
+
+def test_two_nights_on_two_stores_in_one_process_never_mix(cfg, inputs, tmp_path, monkeypatch):
+    """Each night registers in and reads from its own store only, and MLflow's process-wide URIs stay as they
+    were (a night that set them once made a later one in the same process read another store's versions)."""
+    (tmp_path / "cwd").mkdir()
+    monkeypatch.chdir(tmp_path / "cwd")
+    heats, _ = simulate_history(cfg, 150, seed=8)  # small: training is most of a night
+    (tmp_path / "history").mkdir()
+    heats.to_csv(tmp_path / "history" / "heats.csv", index=False)
+    schedule_frame(cfg, draw_heats(cfg, 3, 5, EVALUATION_STREAM)).to_csv(tmp_path / "schedule.csv", index=False)
+    uris = {k: f"sqlite:///{tmp_path / k / 'mlflow.db'}" for k in ("a", "b")}
+    for k in uris:
+        (tmp_path / k).mkdir()
+    nights = {k: run_nightly(cfg, tmp_path / "history", tmp_path / "schedule.csv", tmp_path / f"work_{k}", None, uri,
+                             pareto=False, progress=lambda m: None, day_draws=0) for k, uri in uris.items()}
+    assert list((tmp_path / "cwd").iterdir()) == []  # no default store, no shared artifact folder
+    assert not {mlflow.get_tracking_uri(), mlflow.get_registry_uri()} & set(uris.values())  # globals never set
+    outcomes = constrained_outcomes(cfg)
+    for k, uri in uris.items():
+        client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+        found = {o: client.search_model_versions(f"name='{registered_name(cfg, o)}'") for o in outcomes}
+        # the same night (same history and schedule) on two stores: one version each, tagged, in its own store
+        assert {o: [(str(v.version), v.tags.get(NIGHT_TAG)) for v in vs] for o, vs in found.items()} == \
+            {o: [("1", nights[k].night_id)] for o in outcomes}
+        exp = client.get_experiment_by_name(cfg.mlflow.experiment).experiment_id
+        runs = {r.info.run_id for r in client.search_runs([exp])}
+        assert {vs[0].run_id for vs in found.values()} <= runs  # logged by this store's own runs
+        assert len(client.search_runs([exp], f"tags.night_id = '{nights[k].night_id}'")) == 1  # night logged once
+        assert night_versions(cfg, nights[k].night_id, uri) == dict.fromkeys(outcomes, "1")
+        rec = Recommendation.from_json(nights[k].recommendation_file)
+        assert set(rec.model_versions.values()) == {f"{registered_name(cfg, o)}/1" for o in outcomes}
+    runs_a = {r.info.run_id for r in MlflowClient(uris["a"]).search_runs(
+        [MlflowClient(uris["a"]).get_experiment_by_name(cfg.mlflow.experiment).experiment_id])}
+    runs_b = {r.info.run_id for r in MlflowClient(uris["b"]).search_runs(
+        [MlflowClient(uris["b"]).get_experiment_by_name(cfg.mlflow.experiment).experiment_id])}
+    assert runs_a and runs_b and not runs_a & runs_b

@@ -9,7 +9,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import mlflow
 import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
@@ -68,8 +67,7 @@ def _all_bad(cfg, heats: pd.DataFrame, path: Path) -> None:
 
 
 def _versions(cfg, uri: str) -> dict[str, list]:
-    mlflow.set_tracking_uri(uri)
-    client = MlflowClient(tracking_uri=uri, registry_uri=uri)  # an earlier night may have set the global registry
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
     return {o: client.search_model_versions(f"name='{registered_name(cfg, o)}'") for o in constrained_outcomes(cfg)}
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
-import socket
 from datetime import datetime
 from pathlib import Path
 
@@ -15,6 +14,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from connectors.net import free_port
 from connectors.opcua import Credentials, SetpointServer, add_user, create_certificate
 from connectors.opcua.security import application_uri
 from optimizer.recommendation import HeatRecommendation, Interval, Recommendation
@@ -27,12 +27,6 @@ SETUP_NOISE = ("DNSNames", "does not contain the application uri", "Requested se
 def setup_noise(caplog) -> list[str]:  # noqa: ANN001
     """asyncua's set-up warnings captured in ``caplog`` (empty when certificates and session match)."""
     return [r.getMessage() for r in caplog.records if any(n in r.getMessage() for n in SETUP_NOISE)]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def rec(n_heats: int = 3, simn: float = 1500.0, **kw: object) -> Recommendation:

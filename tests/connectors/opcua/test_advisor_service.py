@@ -11,13 +11,13 @@ import asyncio
 import dataclasses
 import json
 import signal
-import socket
 import subprocess
 import sys
 import threading
 
 import pytest
 
+from connectors.net import free_port
 from connectors.opcua import Credentials, create_certificate
 from connectors.opcua.advisor_service import AdvisorService
 from connectors.opcua.dcs_sim import DcsController, SimulatedDcs
@@ -34,17 +34,9 @@ from tests.connectors.opcua.conftest import setup_noise
 ANSWER_S = 120.0  # generous: a DCS waits this long for an answer in the tests
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def with_auto_approve(cfg: PlantConfig) -> PlantConfig:
     """Bounds at the hard limits: every safe, unextrapolated decision is written automatically."""
-    bounds = AutoApprove(max_kg={m.name: m.max_kg_per_heat for m in cfg.materials},
-                         max_arc_energy_kWh_per_stage=cfg.safety.max_arc_energy_kWh, max_hold_min=60.0,
-                         allow_flags=True)
+    bounds = AutoApprove.within_plant_limits(cfg)
     return cfg.model_copy(update={"advisor": cfg.advisor.model_copy(update={"auto_approve": bounds})})
 
 

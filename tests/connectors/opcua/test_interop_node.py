@@ -16,9 +16,10 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
+from connectors.net import free_port
 from connectors.opcua import SetpointServer, create_certificate
 from connectors.opcua.security import application_uri
-from tests.connectors.opcua.conftest import free_port, rec
+from tests.connectors.opcua.conftest import rec
 
 pytestmark = pytest.mark.slow  # a node-opcua client in Node.js
 

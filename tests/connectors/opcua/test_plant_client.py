@@ -4,20 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 
 import pytest
 from asyncua import Server, ua
 
+from connectors.net import free_port
 from connectors.opcua import Credentials, create_certificate
 from connectors.opcua.plant_client import PlantWriter, RefusedWrite
 from optimizer.recommendation import HeatRecommendation, Recommendation
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 async def dcs_server(cfg, endpoint: str, pki) -> Server:

@@ -14,8 +14,9 @@ from asyncua import Client, ua
 from typer.testing import CliRunner
 
 from connectors.cli import app
+from connectors.net import free_port
 from connectors.opcua import Credentials, SetpointServer, add_user, connect, create_certificate
-from tests.connectors.opcua.conftest import dated_certificate, dcs, free_port, rec, secure_server
+from tests.connectors.opcua.conftest import dated_certificate, dcs, rec, secure_server
 
 
 def test_secure_mode_needs_a_trust_list(cfg, pki, tmp_path):

@@ -60,6 +60,17 @@ def test_approval_bounds():
     assert approval_problems(flagged, b) and approval_problems(flagged, bounds(allow_flags=True)) == []
 
 
+def test_bounds_within_plant_limits_pass_whatever_the_hard_limits_pass(cfg):
+    b = AutoApprove.within_plant_limits(cfg)
+    top = {m.name: m.max_kg_per_heat for m in cfg.materials}
+    at_limits = StageDecision(False, top, cfg.safety.max_arc_energy_kWh, hold_min=60.0, flags=("a flag",))
+    assert stage_violations(at_limits, HeatState("H1", "S355J2", 100.0, state().samples[:1], ()), cfg) == []
+    assert approval_problems(at_limits, b) == []
+    assert AutoApprove.within_plant_limits(cfg, max_hold_min=90.0).max_hold_min == 60.0  # never above the hard limit
+    strict = AutoApprove.within_plant_limits(cfg, max_hold_min=30.0, allow_flags=False)
+    assert len(approval_problems(at_limits, strict)) == 2
+
+
 def test_node_map_and_advisor_config_are_validated():
     raw = read_toml(default_config_path())
     assert parse_config(raw).opcua.node_map.heat is not None

@@ -29,7 +29,7 @@ class FixedWidth:
     def linear_terms(self, ctx):
         return self.base.linear_terms(ctx)
 
-    def halfwidth(self, n, confidence):
+    def halfwidth(self, n, confidence, grade=None):
         return self.widths[n]
 
 
@@ -212,7 +212,7 @@ class NormalWidth(FixedWidth):
 
     sd: float = 0.0
 
-    def halfwidth(self, n, confidence):
+    def halfwidth(self, n, confidence, grade=None):
         from scipy.stats import norm
 
         return float(norm.ppf(0.5 + confidence / 2)) * self.sd

@@ -61,11 +61,9 @@ def test_intervals_cover_nominal_and_shrink_with_samples(cfg):
     for el in ("Mn", "Si", "Al", "C"):
         o = f"final_{el}_wt_pct"
         assert 0.85 <= report.test[o]["coverage_90"] <= 0.95, (o, report.test[o])
-        hw = [sset.halfwidth(o, n, 0.9) for n in (1, 2, 3, 4)]
+        hw = [sset.outcomes[o].halfwidth(n, 0.9) for n in (1, 2, 3, 4)]
         assert all(a >= b for a, b in zip(hw, hw[1:], strict=False)), hw
         assert hw[0] > 1.3 * hw[-1]  # truth: sd ~ 1/sqrt(n), so 1 sample is ~2x 4 samples
-    with pytest.raises(KeyError, match="no surrogate for outcome 'final_Xx_wt_pct'"):
-        sset.halfwidth("final_Xx_wt_pct", 2, 0.9)
 
 
 @pytest.mark.parametrize("seed", range(5))
