@@ -18,7 +18,9 @@ from connectors.cli.app import EXIT_BAD_INPUT, ConfigOption, app, config_or_exit
 from optimizer.errors import DataFileError, UnknownGradeError
 
 if TYPE_CHECKING:
+    from connectors.files import LoadedHeats
     from optimizer.advisor import Advisor
+    from optimizer.config import PlantConfig
 
 
 ShadowPricesOption = typer.Option(
@@ -38,6 +40,19 @@ def night_prices(path: Path | None) -> tuple[dict[str, float], str]:
     return prices, f"shadow prices {listed} from {source}"
 
 
+def learned_advisor(cfg: PlantConfig, data: Path, shadow_prices: Path | None) -> tuple[Advisor, LoadedHeats, str]:
+    """The advisor learned from the history at ``data`` (its sample table is required) with the night's shadow
+    prices; also the loaded history and where the prices came from. DataFileError/ValueError: bad input."""
+    from connectors.files import load_heats
+    from optimizer.advisor import advisor_from_history
+
+    prices, source = night_prices(shadow_prices)
+    loaded = load_heats(data, cfg)
+    if loaded.samples.empty:
+        fail(f"{data}: no sample table (samples*.csv); the advisor learns every stage from it", EXIT_BAD_INPUT)
+    return advisor_from_history(cfg, loaded.heats, loaded.samples, shadow_price_per_kg=prices), loaded, source
+
+
 @app.command("advise")
 def advise(
     data: Path = typer.Option(..., "--data", help="History (file or directory) with the sample table and its "
@@ -47,16 +62,9 @@ def advise(
 ) -> None:
     """Decide heats stage by stage: reads one JSON heat state per line on stdin, writes one JSON decision per
     line on stdout (docs/advisor.md lists the fields)."""
-    from connectors.files import load_heats
-    from optimizer.advisor import advisor_from_history
-
     cfg = config_or_exit(config)
     try:
-        prices, source = night_prices(shadow_prices)
-        loaded = load_heats(data, cfg)
-        if loaded.samples.empty:
-            fail(f"{data}: no sample table (samples*.csv); the advisor learns every stage from it", EXIT_BAD_INPUT)
-        advisor = advisor_from_history(cfg, loaded.heats, loaded.samples, shadow_price_per_kg=prices)
+        advisor, _, source = learned_advisor(cfg, data, shadow_prices)
     except (DataFileError, ValueError) as exc:
         fail(str(exc), EXIT_BAD_INPUT)
     console.print(f"advisor ready: {advisor.models.n_stages} stages of {advisor.models.n_heats} heats learned; "

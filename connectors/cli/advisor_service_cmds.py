@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from connectors.cli.advise_cmds import ShadowPricesOption, night_prices
+from connectors.cli.advise_cmds import ShadowPricesOption, learned_advisor
 from connectors.cli.app import EXIT_BAD_INPUT, EXIT_PUBLISH, ConfigOption, app, config_or_exit, console, fail
 from optimizer.errors import DataFileError
 
@@ -73,10 +73,8 @@ def advise_serve(
 ) -> None:
     """Advise heats where they are: answer every arrival and sample the DCS posts (setpoints only for safe,
     approved decisions; status and reason always), within the [advisor] deadline, and log each decision."""
-    from connectors.files import load_heats
     from connectors.opcua.advisor_service import AdvisorService, DcsUnreachable
     from connectors.opcua.heat_nodes import NodeMapError
-    from optimizer.advisor import advisor_from_history
 
     cfg = config_or_exit(config)
     creds = _credentials(certificate, private_key, server_certificate, insecure_demo, user)
@@ -84,11 +82,7 @@ def advise_serve(
     if not endpoint.startswith("opc.tcp://"):
         fail(f"--endpoint must start with opc.tcp://, got {endpoint!r}", EXIT_BAD_INPUT)
     try:
-        prices, source = night_prices(shadow_prices)
-        loaded = load_heats(data, cfg)
-        if loaded.samples.empty:
-            fail(f"{data}: no sample table (samples*.csv); the advisor learns every stage from it", EXIT_BAD_INPUT)
-        advisor = advisor_from_history(cfg, loaded.heats, loaded.samples, shadow_price_per_kg=prices)
+        advisor, loaded, source = learned_advisor(cfg, data, shadow_prices)
         versions = {"stage_models": f"history {history_version(loaded.heats, loaded.samples)} "
                                     f"({advisor.models.n_heats} heats, {advisor.models.n_stages} stages)",
                     "history": str(data), "shadow_prices": source}
