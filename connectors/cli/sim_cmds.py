@@ -165,9 +165,9 @@ def _print_tables(result: EvaluationResult, other: EvaluationResult | None) -> N
 
     from optimizer.simulator import compare
 
-    table = Table("figure", result.policy, *([other.policy, "paired difference"] if other else []),
-                  title=f"Closed-loop evaluation on {result.n_heats} fresh heats (seed {result.seed}, "
-                        f"{result.physics} physics), 95 % CI")
+    out.print(f"Closed-loop evaluation on {result.n_heats} fresh heats (seed {result.seed}, {result.physics} "
+              "physics), 95 % CI", highlight=False, soft_wrap=True)  # one line: not wrapped to the table's width
+    table = Table("figure", result.policy, *([other.policy, "paired difference"] if other else []))
     sa, sb = result.summary(), other.summary() if other else None
     diffs = compare(result, other) if other else {}
     for key, label in LABELS.items():
