@@ -132,7 +132,8 @@ def _run(cfg, history, schedule, workdir, state_dir, tracking_uri, pareto, progr
     result = _step("optimize", lambda: optimize_heats(cfg, sched.heats, champions))
     day = None
     if day_draws > 0:
-        progress(f"    the day's ranges: {day_draws} arrival states per heat from the history, each planned")
+        progress(f"    the day's ranges: {day_draws} arrival states per heat, each planned (from the grade's history "
+                 "where the schedule has no arrival; a given arrival with its sd columns, or once without them)")
         day = _step("day plan", lambda: expected_day_use(cfg, sched.heats, champions, result,
                                                          HistoryArrivals.learn(cfg, loaded.heats), forecast,
                                                          draws=day_draws, workers=_workers(len(sched.heats))))
