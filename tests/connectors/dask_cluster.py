@@ -38,11 +38,12 @@ def dask_cluster(n_workers: int, logdir: Path) -> Iterator[Cluster]:
             name = f"w{i}"
             workers[name] = subprocess.Popen(
                 [DASK, "worker", address, "--name", name, "--nthreads", "1", "--no-nanny", "--host", "127.0.0.1",
-                 "--no-dashboard", "--memory-limit", "4GiB", "--death-timeout", "60"],
+                 "--no-dashboard", "--memory-limit", "4GiB", "--death-timeout", "300"],
                 stdout=log, stderr=subprocess.STDOUT, cwd=logdir)
             procs.append(workers[name])
-        with Client(address, timeout="60s") as client:
-            client.wait_for_workers(n_workers, timeout=90)
+        # Hang guards, not speed expectations: worker start-up is import-bound and slow under load.
+        with Client(address, timeout="300s") as client:
+            client.wait_for_workers(n_workers, timeout=300)
         yield Cluster(address, workers)
     finally:
         for p in reversed(procs):
