@@ -51,6 +51,9 @@ class DcsPolicy:
     setpoints: dict[str, dict[str, float]]
     name: str = "optimizer via OPC UA"
 
+    def decide(self, context: HeatContext) -> HeatPlan:
+        return self.decide_many([context])[0]
+
     def decide_many(self, contexts: Sequence[HeatContext]) -> list[HeatPlan]:
         base = Level2Policy(self.cfg)
         plans = []

@@ -7,7 +7,6 @@ the kinds that need only stages (all decision-time kinds and ``stage_composed``)
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 from mlflow.pyfunc import PythonModel
 
@@ -24,8 +23,8 @@ class LadlePyfunc(PythonModel):
         self.ladle = model
 
     def predict(self, context: object, model_input: pd.DataFrame,  # noqa: ARG002
-                params: dict[str, object] | None = None) -> np.ndarray:
-        """The final temperature (degC) for every heat row of ``model_input``."""
+                params: dict[str, object] | None = None) -> pd.Series:
+        """The final temperature (degC) for every heat of ``model_input``, indexed by heat key."""
         heats = pd.DataFrame({"heat_id": pd.unique(model_input["key"]).astype(str)})
         return self.ladle.predict(heats, model_input)
 

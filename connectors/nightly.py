@@ -64,8 +64,8 @@ class NightlyError(RuntimeError):
 class NightResult:
     night_id: str
     skipped: bool
-    recommendation_file: Path | None = None
-    report_file: Path | None = None
+    recommendation_file: Path
+    report_file: Path
     published: bool = False
     schedule_problems: pd.DataFrame | None = None  # rejected schedule rows and warnings (report columns)
     summary: str = ""  # one line for a cron mail: planned, without a plan, published where, savings (summary_line)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -12,8 +12,6 @@ from connectors.cli.app import EXIT_BAD_INPUT, EXIT_FAILED, ConfigOption, app, c
 from optimizer.errors import ConfigError, DataFileError
 
 if TYPE_CHECKING:  # the command functions import the heavy modules (dask, MLflow, pandas) when they run
-    import pandas as pd
-
     from connectors.scale import RunSummary, SweepFurnace
 
 SchedulerOption = typer.Option(
@@ -78,7 +76,7 @@ def sweep(
     if rows:
         frame = pd.DataFrame(rows)
         frame.to_csv(out_file, index=False)
-        _print_sweep(frame, cfg0.plant.currency)
+        _print_sweep(rows, cfg0.plant.currency)
         out.print(f"{len(rows)} scenario results written to {out_file}")
     _finish(summary)
 
@@ -128,14 +126,15 @@ def fleet_nightly(
     _finish(summary)
 
 
-def _print_sweep(frame: pd.DataFrame, currency: str) -> None:
+def _print_sweep(rows: list[dict[str, Any]], currency: str) -> None:
+    """The scenario rows of ``run_scenario`` as a table."""
     from rich.table import Table
 
     table = Table("furnace", "scenario", f"cost {currency}", "CO2 t", "arc MWh", "samples", "infeasible",
                   title="Scenario sweep (money cost without the CO2 charge)")
-    for r in frame.itertuples(index=False):
-        table.add_row(r.furnace, r.scenario, f"{r.money_cost:,.0f}", f"{r.co2_kg / 1000:,.2f}",
-                      f"{r.arc_energy_kWh / 1000:,.1f}", str(r.samples), str(r.infeasible_heats))
+    for r in rows:
+        table.add_row(r["furnace"], r["scenario"], f"{r['money_cost']:,.0f}", f"{r['co2_kg'] / 1000:,.2f}",
+                      f"{r['arc_energy_kWh'] / 1000:,.1f}", str(r["samples"]), str(r["infeasible_heats"]))
     out.print(table)
 
 

@@ -217,10 +217,11 @@ def _stock(r: NightReport) -> str:
     rows, need = [], {}
     for m in r.cfg.materials:
         col = material_col(m.name)
+        practice = base[col].astype(float) if col in base.columns else pd.Series(dtype=float)  # kg per heat
         ours = sum(h.additions_kg.get(m.name, 0.0) for h in rec.heats if h.feasible)
-        rest = sum(float(base.at[h.heat_id, col]) for h in rec.heats if not h.feasible and h.heat_id in base.index
-                   and col in base.columns and base.at[h.heat_id, col] == base.at[h.heat_id, col])
-        today = float(base[col].fillna(0.0).sum()) if col in base.columns else 0.0
+        rest = sum(float(practice[h.heat_id]) for h in rec.heats if not h.feasible and h.heat_id in practice.index
+                   and pd.notna(practice[h.heat_id]))
+        today = float(practice.fillna(0.0).sum())
         if ours + rest + today == 0:
             continue
         inv = m.daily_inventory_kg
@@ -396,8 +397,8 @@ def _accuracy(r: NightReport) -> str:
 def _quality(q: pd.DataFrame) -> str:
     if q.empty:
         return "<section id=quality><h2>Data quality</h2><p>No rejected rows.</p></section>"
-    by = q.groupby(["field", "reason"]).size().sort_values(ascending=False).head(20)
-    rows = [[_e(f), _e(reason), str(n)] for (f, reason), n in by.items()]
+    by = q.groupby(["field", "reason"]).size().sort_values(ascending=False).head(20).reset_index(name="rows")
+    rows = [[_e(f), _e(reason), str(n)] for f, reason, n in zip(by["field"], by["reason"], by["rows"], strict=True)]
     return (f"<section id=quality><h2>Data quality</h2><p>{len(q)} rejected rows (kept out of training).</p>"
             + _table(["field", "reason", "rows"], rows, left=2) + "</section>")
 
