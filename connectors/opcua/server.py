@@ -88,7 +88,8 @@ class SetpointServer:
         srv.set_endpoint(self.endpoint)
         srv.set_server_name("steel-dosing setpoint server")
         await srv.set_application_uri(application_uri("dosing-server"))
-        srv.set_security_policy(self.policies, permission_ruleset=DosingRules())
+        # asyncua annotates SimpleRoleRuleset but takes any PermissionRuleset (it calls only check_validity)
+        srv.set_security_policy(self.policies, permission_ruleset=DosingRules())  # type: ignore[arg-type]
         srv.set_identity_tokens([ua.AnonymousIdentityToken, ua.UserNameIdentityToken])
         if self.certificate is not None:
             await srv.load_certificate(str(self.certificate))
@@ -255,13 +256,14 @@ class SetpointServer:
         user = CALLER.get()
         if not is_engineer(user):  # the rules already refuse Call to non-engineers; checked again here
             log.warning("refused %s by %r: not an engineer", decision, user)
-            return ua.StatusCode(ua.StatusCodes.BadUserAccessDenied)
+            return _status(ua.StatusCodes.BadUserAccessDenied)
         try:
-            await self.decide(str(rec_id.Value or ""), decision, user.name, str(comment.Value or ""), via="opcua")
+            await self.decide(str(rec_id.Value or ""), decision, str(user.name), str(comment.Value or ""),
+                              via="opcua")
         except approvals.ApprovalRefused as exc:
             log.warning("refused %s by %s: %s", decision, user.name, exc)
             wrong_id = self.current is not None and str(rec_id.Value) != self.current.recommendation_id
-            return ua.StatusCode(ua.StatusCodes.BadInvalidArgument if wrong_id else ua.StatusCodes.BadInvalidState)
+            return _status(ua.StatusCodes.BadInvalidArgument if wrong_id else ua.StatusCodes.BadInvalidState)
         return [ua.Variant(decision, ua.VariantType.String)]
 
     async def _refresh_status(self, force: bool = False) -> None:
@@ -276,6 +278,11 @@ class SetpointServer:
             await self._write_header(self.current)
         elif self.current.is_expired():
             await self._set(space.STATUS, "expired")
+
+
+def _status(code: int) -> ua.StatusCode:
+    """A Method's refusal (``ua.StatusCodes.*``)."""
+    return ua.StatusCode(ua.UInt32(code))
 
 
 @contextlib.asynccontextmanager
