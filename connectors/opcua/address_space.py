@@ -9,9 +9,10 @@ node ids and browse names; the server, its subtree builder, the reading client, 
 all take them from here, and :func:`doc_table` renders the table of docs/opcua.md section 3 (a test checks the
 page holds it). A renamed node is changed here and in that table only.
 
-**Plant-side node ids** (``dosing write-plant``): the config's ``setpoint_prefix`` followed by
-``<heat_id>.<material>``, ``<heat_id>.ArcEnergy`` and ``<heat_id>.Samples`` (:func:`plant_setpoint_id`); the
-in-heat exchange of the advisor: ``prefix + element`` / ``prefix + material`` (:func:`prefixed`).
+**Plant-side node ids** (the plant's own server, ids from the config's ``[opcua.node_map]``): for ``dosing
+write-plant`` the ``setpoint_prefix`` followed by ``<heat_id>.<material>``, ``<heat_id>.ArcEnergy`` and
+``<heat_id>.Samples`` (:func:`plant_setpoint_id`); for the advisor's in-heat exchange the value names and OPC UA
+types of every node (:class:`DcsValue`; ``prefix + element`` / ``prefix + material`` for the prefixed ones).
 """
 
 from __future__ import annotations
@@ -231,6 +232,54 @@ def plant_setpoint_id(prefix: str, heat_id: str, leaf: str) -> str:
     """``setpoint_prefix + "<heat_id>.<leaf>"``; ``leaf`` is a material, ``PLANT_ARC_ENERGY`` or
     ``PLANT_SAMPLES``."""
     return f"{prefix}{heat_id}{SEP}{leaf}"
+
+
+# The in-heat exchange of the advisor service (``[opcua.node_map.heat]`` / ``[opcua.node_map.advice]``): every
+# value has a name (the node-map field, or ``wt_pct.<element>`` / ``add_kg.<material>`` for the prefixed ones),
+# the node id from the config, and its OPC UA type on the DCS server.
+DCS_TYPES: dict[str, ua.VariantType] = {
+    "heat_id": ua.VariantType.String, "sample_counter": ua.VariantType.Int32, "state_json": ua.VariantType.String,
+    "grade": ua.VariantType.String, "finish": ua.VariantType.Boolean, "closing": ua.VariantType.String,
+    "status": ua.VariantType.String, "reason": ua.VariantType.String, "flags": ua.VariantType.String,
+    "decision_id": ua.VariantType.String, "approve": ua.VariantType.String}
+"""Types of the in-heat exchange's values that are not numbers; the numbers (kg, kWh, min, degC, wt%, t, ppm)
+are Double."""
+
+
+@dataclass(frozen=True)
+class DcsValue:
+    """One value of the in-heat exchange on the DCS server (``material``/``element``: of a prefixed value)."""
+
+    name: str
+    node_id: str
+    vtype: ua.VariantType
+    material: str | None = None
+    element: str | None = None
+
+
+def dcs_value(name: str, node_id: str) -> DcsValue:
+    """The node-map field ``name`` (``heat_id``, ``status``, ...) at ``node_id``."""
+    return DcsValue(name, node_id, DCS_TYPES.get(name, ua.VariantType.Double))
+
+
+def element_value(prefix: str, element: str) -> DcsValue:
+    """``wt_pct.<element>`` at ``prefix + element`` (Double, wt%)."""
+    return DcsValue(element_key(element), prefixed(prefix, element), ua.VariantType.Double, element=element)
+
+
+def material_value(prefix: str, material: str) -> DcsValue:
+    """``add_kg.<material>`` at ``prefix + material`` (Double, kg)."""
+    return DcsValue(material_key(material), prefixed(prefix, material), ua.VariantType.Double, material=material)
+
+
+def element_key(element: str) -> str:
+    """The value name of an element's wt% in the latest sample: ``wt_pct.<element>``."""
+    return f"wt_pct{SEP}{element}"
+
+
+def material_key(material: str) -> str:
+    """The value name of a material's kg (added in the stage, or to add now): ``add_kg.<material>``."""
+    return f"add_kg{SEP}{material}"
 
 
 # ---- documentation ------------------------------------------------------------------------------------------
