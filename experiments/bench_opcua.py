@@ -110,7 +110,7 @@ async def main_async(args) -> None:  # noqa: ANN001
         visible = time.perf_counter() - t
         gaps = [await read_gap(srv, client, ns, recommendation(args.heats, 1610.0 + k)) for k in range(args.gaps)]
         chunked = srv.subtree
-        srv.subtree = BlockingBuilder(chunked.server, chunked.root, chunked.nid, chunked.ns, chunked.cfg)
+        srv.subtree = BlockingBuilder(chunked.server, chunked.root, chunked.ns, chunked.cfg)
         blocking = await read_gap(srv, client, ns, recommendation(args.heats, 1650.0))
         srv.subtree = chunked
         await client.disconnect()
