@@ -20,9 +20,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from asyncua import ua
-
 from connectors.opcua import Credentials, SetpointServer, connect, create_certificate, read_setpoints, read_snapshot
+from connectors.opcua import address_space as space
 from connectors.opcua.subtree import SubtreeBuilder
 from optimizer.config import load_config
 from optimizer.recommendation import HeatRecommendation, Recommendation
@@ -39,14 +38,14 @@ class BlockingBuilder(SubtreeBuilder):
     """The peer: the whole subtree built without yielding to the event loop."""
 
     async def build(self, gen: int, rec: Recommendation) -> None:
-        folder = await self.root.add_folder(self.nid(f"G{gen}"), ua.QualifiedName(f"G{gen}", self.ns))
+        folder = await self.add_generation(gen)
         for h in rec.heats:
-            await self.add_heat(folder, f"G{gen}.{h.heat_id}", h)
+            await self.add_heat(folder, gen, h)
 
 
 async def read_gap(srv: SetpointServer, client, ns: int, rec: Recommendation) -> tuple[float, int, float]:  # noqa: ANN001
     """(longest gap between answered reads of Dosing.Generation in s, reads answered, publish s) during a publish."""
-    node = client.get_node(ua.NodeId("Dosing.Generation", ns))
+    node = client.get_node(space.header(space.GENERATION).node_id(ns))
     done, answered = asyncio.Event(), []
 
     async def reader() -> None:
@@ -103,7 +102,7 @@ async def main_async(args) -> None:  # noqa: ANN001
                     seen.set()
 
         sub = await client.create_subscription(50, Handler())
-        await sub.subscribe_data_change(client.get_node(ua.NodeId("Dosing.Generation", ns)))
+        await sub.subscribe_data_change(client.get_node(space.header(space.GENERATION).node_id(ns)))
         await asyncio.sleep(0.3)
         t = time.perf_counter()
         await srv.publish(recommendation(args.heats, 1600.0))
@@ -111,7 +110,7 @@ async def main_async(args) -> None:  # noqa: ANN001
         visible = time.perf_counter() - t
         gaps = [await read_gap(srv, client, ns, recommendation(args.heats, 1610.0 + k)) for k in range(args.gaps)]
         chunked = srv.subtree
-        srv.subtree = BlockingBuilder(chunked.server, chunked.root, chunked.nid, chunked.ns, chunked.cfg)
+        srv.subtree = BlockingBuilder(chunked.server, chunked.root, chunked.ns, chunked.cfg)
         blocking = await read_gap(srv, client, ns, recommendation(args.heats, 1650.0))
         srv.subtree = chunked
         await client.disconnect()

@@ -29,8 +29,8 @@ def history_version(heats: pd.DataFrame, samples: pd.DataFrame) -> str:
     """A short content digest of the history the stage models were learned from (logged with every decision)."""
     import pandas as pd
 
-    digest = hashlib.sha256(pd.util.hash_pandas_object(heats, index=False).values.tobytes())
-    digest.update(pd.util.hash_pandas_object(samples, index=False).values.tobytes())
+    digest = hashlib.sha256(pd.util.hash_pandas_object(heats, index=False).to_numpy().tobytes())
+    digest.update(pd.util.hash_pandas_object(samples, index=False).to_numpy().tobytes())
     return digest.hexdigest()[:12]
 
 

@@ -17,23 +17,26 @@ from __future__ import annotations
 
 import logging
 from contextvars import ContextVar
+from typing import TypeGuard
 
 from asyncua import ua
 from asyncua.crypto.permission_rules import USER_TYPES, PermissionRuleset, User, UserRole
+from asyncua.server.user_managers import UserManager
 
+from connectors.opcua.address_space import standard_node_id
 from connectors.opcua.security import PeerCertificateCheck
 from connectors.opcua.users import check_password
 
 log = logging.getLogger(__name__)
 CALLER: ContextVar[User | None] = ContextVar("dosing_opcua_caller", default=None)
 ENGINEER = UserRole.User
-CALL = ua.NodeId(ua.ObjectIds.CallRequest_Encoding_DefaultBinary)
-WRITE = ua.NodeId(ua.ObjectIds.WriteRequest_Encoding_DefaultBinary)
-READ_TYPES = frozenset(ua.NodeId(t) for t in USER_TYPES) - {CALL, WRITE}
+CALL = standard_node_id(ua.ObjectIds.CallRequest_Encoding_DefaultBinary)
+WRITE = standard_node_id(ua.ObjectIds.WriteRequest_Encoding_DefaultBinary)
+READ_TYPES = frozenset(standard_node_id(t) for t in USER_TYPES) - {CALL, WRITE}
 ENGINEER_TYPES = READ_TYPES | {CALL}
 
 
-class DosingUserManager:
+class DosingUserManager(UserManager):
     """Maps an activating session to a user, or refuses it (None -> BadUserAccessDenied); see module doc."""
 
     def __init__(self, users: dict, peer_check: PeerCertificateCheck | None, allow_no_certificate: bool) -> None:
@@ -77,6 +80,6 @@ class RefuseAll(PermissionRuleset):
         return False
 
 
-def is_engineer(user: User | None) -> bool:
+def is_engineer(user: User | None) -> TypeGuard[User]:
     """True for a session activated with an engineer's user name and password."""
     return user is not None and user.role == ENGINEER and bool(user.name)

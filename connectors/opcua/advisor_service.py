@@ -112,6 +112,8 @@ class _Heats:
         if p.state is not None:
             return p.state
         if p.sample_no == 0:
+            if p.sample is None:  # the parsed arrival always has its sample; said so for the type checker
+                return f"the arrival post of heat {p.heat_id} has no sample"
             return HeatState(p.heat_id, p.grade, p.steel_weight_t, (p.sample,), (), p.oxygen_ppm, p.slag_feo_wt_pct)
         prev = self.states.get(p.heat_id)
         if prev is None or prev.n_stages != p.sample_no - 1 or p.stage is None or p.sample is None:
@@ -228,7 +230,7 @@ class AdvisorService:
         nodes = [client.get_node(ua.NodeId.from_string(n)) for n in ids.values()]
         results = await client.read_attributes(nodes)
         bad = [f"{n} ({r.StatusCode.name})" for n, r in zip(ids.values(), results, strict=True)
-               if not r.StatusCode.is_good()]
+               if r.StatusCode is not None and not r.StatusCode.is_good()]  # no status code: Good
         if bad:
             raise ValueError(f"DCS {self.endpoint}: node map nodes not readable: {bad[:10]}")
 

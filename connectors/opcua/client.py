@@ -7,6 +7,7 @@ from pathlib import Path
 
 from asyncua import Client, ua
 
+from connectors.opcua import address_space as space
 from connectors.opcua.security import application_uri
 from optimizer.recommendation import Recommendation
 
@@ -14,6 +15,8 @@ MAX_SNAPSHOT_TRIES = 10
 # asked of the server: asyncua servers grant at most 10 min (asking for its default 1 h only logs a warning);
 # the session is kept alive by our own reads and subscriptions well within that
 SESSION_TIMEOUT_MS = 600_000
+SUMMARY = (space.ARC_ENERGY, space.SAMPLES, space.FEASIBLE)
+"""The per-heat values ``read_setpoints`` returns beside the setpoints."""
 
 
 @dataclass(frozen=True)
@@ -50,8 +53,8 @@ async def connect(endpoint: str, creds: Credentials) -> Client:
 async def read_snapshot(client: Client, namespace_uri: str) -> tuple[int, Recommendation | None]:
     """(generation, recommendation) read consistently: Generation before and after must agree."""
     ns = await client.get_namespace_index(namespace_uri)
-    gen_node = client.get_node(ua.NodeId("Dosing.Generation", ns))
-    json_node = client.get_node(ua.NodeId("Dosing.RecommendationJson", ns))
+    gen_node = client.get_node(space.header(space.GENERATION).node_id(ns))
+    json_node = client.get_node(space.header(space.RECOMMENDATION_JSON).node_id(ns))
     for _ in range(MAX_SNAPSHOT_TRIES):
         before = await gen_node.read_value()
         text = await json_node.read_value()
@@ -63,9 +66,10 @@ async def read_snapshot(client: Client, namespace_uri: str) -> tuple[int, Recomm
 
 async def read_setpoints(client: Client, namespace_uri: str, materials: list[str]) -> dict[str, dict[str, float]]:
     """Per heat id, the setpoints read node by node from the current generation's subtree (a DCS's view):
-    ``{heat: {material: kg, "ArcEnergy": kWh, "Samples": n}}``; retried if a publish happens meanwhile."""
+    ``{heat: {material: kg, "ArcEnergy": kWh, "Samples": n, "Feasible": 0/1}}`` (the browse names of
+    ``SUMMARY``); retried if a publish happens meanwhile."""
     ns = await client.get_namespace_index(namespace_uri)
-    gen_node = client.get_node(ua.NodeId("Dosing.Generation", ns))
+    gen_node = client.get_node(space.header(space.GENERATION).node_id(ns))
     for _ in range(MAX_SNAPSHOT_TRIES):
         gen = await gen_node.read_value()
         try:
@@ -80,16 +84,16 @@ async def read_setpoints(client: Client, namespace_uri: str, materials: list[str
 
 
 async def _read_generation(client: Client, ns: int, gen: int, materials: list[str]) -> dict[str, dict[str, float]]:
-    folder = client.get_node(ua.NodeId(f"Dosing.G{gen}", ns))
+    folder = client.get_node(space.generation(gen).node_id(ns))
     heats = [(await c.read_browse_name()).Name for c in await folder.get_children()] if gen else []
     nodes, keys = [], []
     for h in heats:
         for m in materials:
-            nodes.append(client.get_node(ua.NodeId(f"Dosing.G{gen}.{h}.Setpoints.{m}", ns)))
+            nodes.append(client.get_node(space.setpoint(gen, h, m).node_id(ns)))
             keys.append((h, m))
-        for leaf in ("ArcEnergy", "Samples", "Feasible"):
-            nodes.append(client.get_node(ua.NodeId(f"Dosing.G{gen}.{h}.{leaf}", ns)))
-            keys.append((h, leaf))
+        for leaf in SUMMARY:
+            nodes.append(client.get_node(space.heat_value(gen, h, leaf).node_id(ns)))
+            keys.append((h, leaf.name))
     values = await client.read_values(nodes) if nodes else []
     out: dict[str, dict[str, float]] = {h: {} for h in heats}
     for (h, k), v in zip(keys, values, strict=True):

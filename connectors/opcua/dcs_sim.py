@@ -19,23 +19,17 @@ from pathlib import Path
 
 from asyncua import Server, ua
 
+from connectors.opcua import address_space as space
+from connectors.opcua.address_space import DcsValue, element_key, material_key
 from connectors.opcua.heat_nodes import HeatNodeMap
 from connectors.opcua.security import certificate_uri
 from optimizer.config import PlantConfig
-from optimizer.stages.state import HeatController, HeatState, StageDecision
+from optimizer.stages.state import Closing, HeatController, HeatState, StageDecision
 
 POLL_S = 0.005
-STRING_KEYS = {"approve", "heat_id", "grade", "state_json", "status", "reason", "flags", "decision_id", "closing"}
-
-
-def _initial(key: str) -> ua.Variant:
-    if key in STRING_KEYS:
-        return ua.Variant("", ua.VariantType.String)
-    if key == "sample_counter":
-        return ua.Variant(0, ua.VariantType.Int32)
-    if key == "finish":
-        return ua.Variant(False, ua.VariantType.Boolean)
-    return ua.Variant(0.0, ua.VariantType.Double)
+FOLDER = "DCS"  # the simulated DCS's folder below Objects (its variables: in.<value name>, out.<value name>)
+INITIAL: dict[ua.VariantType, object] = {ua.VariantType.String: "", ua.VariantType.Int32: 0,
+                                         ua.VariantType.Boolean: False, ua.VariantType.Double: 0.0}
 
 
 class SimulatedDcs:
@@ -60,14 +54,15 @@ class SimulatedDcs:
             await srv.load_private_key(str(self.private_key))
         else:
             srv.set_security_policy([ua.SecurityPolicyType.NoSecurity])
-        ns = {ua.NodeId.from_string(n).NamespaceIndex for n in self._all_ids().values()}
-        while max(ns) >= len(await srv.get_namespace_array()):
+        nodes = self._all_nodes()
+        ns = max(ua.NodeId.from_string(v.node_id).NamespaceIndex for _, v, _ in nodes)
+        while ns >= len(await srv.get_namespace_array()):
             await srv.register_namespace(f"urn:plant:dcs:{len(await srv.get_namespace_array())}")
-        folder = await srv.nodes.objects.add_folder(ua.NodeId("DCS", max(ns)), "DCS")
-        writable = set(self.nodes.output_ids().values()) | {self.nodes.advice.approve_decision_id}
-        for key, nid in self._all_ids().items():
-            var = await folder.add_variable(ua.NodeId.from_string(nid), key, _initial(key.split(".")[1]))
-            if nid in writable:
+        folder = await srv.nodes.objects.add_folder(space.string_node_id(FOLDER, ns), FOLDER)
+        for browse_name, v, writable in nodes:
+            var = await folder.add_variable(ua.NodeId.from_string(v.node_id), browse_name,
+                                            ua.Variant(INITIAL[v.vtype], v.vtype))
+            if writable:
                 await var.set_writable(True)
         await srv.start()
         self.server = srv
@@ -84,11 +79,12 @@ class SimulatedDcs:
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
 
-    def _all_ids(self) -> dict[str, str]:
-        out = {f"in.{k}": v for k, v in self.nodes.input_ids().items()}
-        out.update({f"out.{k}": v for k, v in self.nodes.output_ids().items()})
-        if self.nodes.advice.approve_decision_id:
-            out["out.approve"] = self.nodes.advice.approve_decision_id
+    def _all_nodes(self) -> list[tuple[str, DcsValue, bool]]:
+        """(browse name, value, writable by the advisor) of every node the simulated DCS has."""
+        out = [(f"in.{v.name}", v, False) for v in self.nodes.inputs()]
+        out += [(f"out.{v.name}", v, True) for v in self.nodes.outputs()]
+        if (approve := self.nodes.approve()) is not None:
+            out.append((f"out.{approve.name}", approve, True))
         return out
 
     async def _write(self, node_id: str, value: ua.Variant) -> None:
@@ -114,13 +110,13 @@ class SimulatedDcs:
                        (ids["sample_minutes_from_start"], ua.Variant(s.minutes_from_start, dbl)),
                        (ids["sample_temperature_degC"], ua.Variant(s.temperature_degC, dbl)),
                        (ids["stage_arc_energy_kWh"], ua.Variant(st.arc_energy_kWh if st else 0.0, dbl))]
-            for key, v in (("oxygen_ppm", state.oxygen_ppm), ("slag_feo_wt_pct", state.slag_feo_wt_pct),
+            for key, x in (("oxygen_ppm", state.oxygen_ppm), ("slag_feo_wt_pct", state.slag_feo_wt_pct),
                            ("stage_arc_time_min", st.arc_time_min if st else 0.0)):
                 if key in ids:
-                    values.append((ids[key], ua.Variant(float(v), dbl)))
-            values += [(ids[f"wt_pct.{el}"], ua.Variant(float(s.wt_pct.get(el, math.nan)), dbl))
+                    values.append((ids[key], ua.Variant(float(x), dbl)))
+            values += [(ids[element_key(el)], ua.Variant(float(s.wt_pct.get(el, math.nan)), dbl))
                        for el in self.cfg.elements]  # all NaN: a temperature dip alone
-            values += [(ids[f"add_kg.{m}"], ua.Variant(float(st.additions_kg.get(m, 0.0)) if st else 0.0, dbl))
+            values += [(ids[material_key(m)], ua.Variant(float(st.additions_kg.get(m, 0.0)) if st else 0.0, dbl))
                        for m in self.cfg.material_names]
         values.append((ids["heat_id"], ua.Variant(state.heat_id, ua.VariantType.String)))
         values.append((ids["sample_counter"], ua.Variant(state.n_stages, ua.VariantType.Int32)))
@@ -130,9 +126,9 @@ class SimulatedDcs:
 
     async def advice(self) -> dict[str, object]:
         """The advice nodes as the DCS reads them: decision id, status, reason, flags, setpoints."""
-        ids = self.nodes.output_ids()
-        out: dict[str, object] = {k: await self._read(v) for k, v in ids.items() if not k.startswith("add_kg.")}
-        out["additions_kg"] = {m: await self._read(ids[f"add_kg.{m}"]) for m in self.cfg.material_names}
+        values = self.nodes.outputs()
+        out: dict[str, object] = {v.name: await self._read(v.node_id) for v in values if v.material is None}
+        out["additions_kg"] = {v.material: await self._read(v.node_id) for v in values if v.material is not None}
         return out
 
     async def wait_answer(self, decision_id: str, timeout_s: float = 120.0) -> dict[str, object]:
@@ -149,10 +145,10 @@ class SimulatedDcs:
 
     async def approve(self, decision_id: str) -> None:
         """An engineer releases a decision that awaits approval."""
-        nid = self.nodes.advice.approve_decision_id
-        if not nid:
+        approve = self.nodes.approve()
+        if approve is None:
             raise ValueError("the node map has no advice.approve_decision_id node")
-        await self._write(nid, ua.Variant(decision_id, ua.VariantType.String))
+        await self._write(approve.node_id, ua.Variant(decision_id, approve.vtype))
 
 
 def decision_from_advice(answer: dict[str, object]) -> StageDecision | None:
@@ -161,10 +157,20 @@ def decision_from_advice(answer: dict[str, object]) -> StageDecision | None:
         return None
     if answer["finish"]:
         return StageDecision(True, source="advisor over OPC UA")
-    adds = {m: float(kg) for m, kg in dict(answer["additions_kg"]).items() if float(kg) > 0}
-    closing = "dip" if answer.get("closing") == "dip" and not adds else "sample"
-    return StageDecision(False, adds, float(answer["arc_energy_kWh"]), hold_min=float(answer["hold_min"]),
-                         stir_min=float(answer.get("stir_min", 0.0)), source="advisor over OPC UA", closing=closing)
+    additions = answer["additions_kg"]
+    assert isinstance(additions, dict), "advice() reads additions_kg as {material: kg}"
+    adds = {m: kg for m, kg in ((m, _number(v)) for m, v in additions.items()) if kg > 0}
+    closing: Closing = "dip" if answer.get("closing") == "dip" and not adds else "sample"
+    return StageDecision(False, adds, _number(answer["arc_energy_kWh"]), hold_min=_number(answer["hold_min"]),
+                         stir_min=_number(answer.get("stir_min", 0.0)), source="advisor over OPC UA",
+                         closing=closing)
+
+
+def _number(value: object) -> float:
+    """A Double read from the DCS as a float (TypeError for anything else)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(f"expected a number from the DCS, got {value!r}")
+    return float(value)
 
 
 @dataclass

@@ -3,8 +3,9 @@
 Node ids come from the plant config (``[opcua.node_map.heat]``, ``[opcua.node_map.advice]``); ``HeatNodeMap``
 expands the prefixes over the config's elements and materials, checks that no node id is used twice, and turns
 node values into a :class:`Posted` heat (what the DCS posted with its latest sample counter) and a decision
-into the values to write. Types on the DCS server: Double for numbers (kg, kWh, min, degC, wt%, t, ppm),
-Int32/UInt16 for the counter, Boolean for ``finish``, String for ids, status, reason, flags and the JSON state.
+into the values to write. Value names and types on the DCS server: ``address_space.DcsValue`` (Double for
+numbers: kg, kWh, min, degC, wt%, t, ppm; Int32 for the counter, Boolean for ``finish``, String for ids,
+status, reason, flags and the JSON state).
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from dataclasses import dataclass
 
 from asyncua import Client, ua
 
+from connectors.opcua import address_space as space
+from connectors.opcua.address_space import DcsValue, dcs_value, element_key, material_key
 from optimizer.config import AdviceNodes, HeatNodes, PlantConfig
 from optimizer.stages.state import HeatState, Sample, StageDecision, StageRecord
 
@@ -57,59 +60,67 @@ class HeatNodeMap:
     def from_config(cls, cfg: PlantConfig) -> HeatNodeMap:
         """The node map of ``cfg``; NodeMapError says what is missing or used twice."""
         nm = cfg.opcua.node_map
-        missing = [k for k in ("heat", "advice") if getattr(nm, k) is None]
-        if missing:
+        if nm.heat is None or nm.advice is None:
+            missing = [k for k, table in (("heat", nm.heat), ("advice", nm.advice)) if table is None]
             raise NodeMapError(f"[opcua.node_map] has no {' / '.join(f'[opcua.node_map.{k}]' for k in missing)} "
                                "table: the advisor service needs both (see the shipped plant.toml)")
         out = cls(nm.heat, nm.advice, tuple(cfg.elements), tuple(cfg.material_names))
-        ids = [*out.input_ids().values(), *out.output_ids().values()]
-        if nm.advice.approve_decision_id:
-            ids.append(nm.advice.approve_decision_id)
+        approve = out.approve()
+        ids = [v.node_id for v in (*out.inputs(), *out.outputs(), *([approve] if approve else []))]
         dup = sorted({i for i in ids if ids.count(i) > 1})
         if dup:
             raise NodeMapError(f"[opcua.node_map]: node ids used for more than one value: {dup}")
         return out
 
-    def input_ids(self) -> dict[str, str]:
-        """Value name -> node id of everything read on a post."""
+    def inputs(self) -> list[DcsValue]:
+        """Everything read on a post."""
         h = self.heat
-        out = {"heat_id": h.heat_id, "sample_counter": h.sample_counter}
+        out = [dcs_value("heat_id", h.heat_id), dcs_value("sample_counter", h.sample_counter)]
         if h.state_json is not None:
-            out["state_json"] = h.state_json
-            return out
+            return [*out, dcs_value("state_json", h.state_json)]
         for key in ("grade", "steel_weight_t", "oxygen_ppm", "slag_feo_wt_pct", "sample_minutes_from_start",
                     "sample_temperature_degC", "stage_arc_energy_kWh", "stage_arc_time_min"):
-            if getattr(h, key) is not None:
-                out[key] = getattr(h, key)
-        out.update({f"wt_pct.{el}": f"{h.sample_wt_pct_prefix}{el}" for el in self.elements})
-        out.update({f"add_kg.{m}": f"{h.stage_additions_kg_prefix}{m}" for m in self.materials})
+            if (node_id := getattr(h, key)) is not None:
+                out.append(dcs_value(key, node_id))
+        wt_prefix, add_prefix = h.sample_wt_pct_prefix or "", h.stage_additions_kg_prefix or ""  # set: validated
+        out += [space.element_value(wt_prefix, el) for el in self.elements]
+        out += [space.material_value(add_prefix, m) for m in self.materials]
         return out
+
+    def input_ids(self) -> dict[str, str]:
+        """Value name -> node id of everything read on a post."""
+        return {v.name: v.node_id for v in self.inputs()}
 
     def _chemistry(self, values: dict[str, object]) -> dict[str, object]:
         """The posted chemistry; every element NaN = a temperature dip alone (no chemistry sample)."""
-        wt = {el: values[f"wt_pct.{el}"] for el in self.elements}
+        wt = {el: values[element_key(el)] for el in self.elements}
         missing = [el for el, v in wt.items() if isinstance(v, float) and math.isnan(v)]
         if len(missing) == len(wt):
             return {}
         if missing:
-            raise ValueError(f"chemistry nodes {', '.join(self.heat.sample_wt_pct_prefix + el for el in missing)} "
+            ids = self.input_ids()
+            raise ValueError(f"chemistry nodes {', '.join(ids[element_key(el)] for el in missing)} "
                              "are NaN while others hold values: post all elements, or all NaN for a dip alone")
         return wt
 
-    def output_ids(self) -> dict[str, str]:
-        """Value name -> node id of everything the service writes."""
+    def outputs(self) -> list[DcsValue]:
+        """Everything the service writes, the decision id last (a DCS that sees it sees the rest)."""
         a = self.advice
-        out = {f"add_kg.{m}": f"{a.additions_kg_prefix}{m}" for m in self.materials}
-        out.update({"arc_energy_kWh": a.arc_energy_kWh, "hold_min": a.hold_min, "finish": a.finish})
-        if a.stir_min is not None:
-            out["stir_min"] = a.stir_min
-        if a.closing is not None:
-            out["closing"] = a.closing
-        out.update({"status": a.status, "reason": a.reason})
-        if a.flags is not None:
-            out["flags"] = a.flags
-        out["decision_id"] = a.decision_id  # last: a DCS that sees it sees the rest
+        out = [space.material_value(a.additions_kg_prefix, m) for m in self.materials]
+        for key in ("arc_energy_kWh", "hold_min", "finish", "stir_min", "closing", "status", "reason", "flags",
+                    "decision_id"):
+            if (node_id := getattr(a, key)) is not None:
+                out.append(dcs_value(key, node_id))
         return out
+
+    def output_ids(self) -> dict[str, str]:
+        """Value name -> node id of everything the service writes (decision id last)."""
+        return {v.name: v.node_id for v in self.outputs()}
+
+    def approve(self) -> DcsValue | None:
+        """The node an engineer writes a decision id to (None: the node map has none)."""
+        nid = self.advice.approve_decision_id
+        return dcs_value("approve", nid) if nid else None
 
     def parse(self, values: dict[str, object]) -> Posted:
         """A post from node values (keys of :meth:`input_ids`); ValueError names the node and why."""
@@ -129,7 +140,7 @@ class HeatNodeMap:
         raw_sample = {"sample_no": k, "minutes_from_start": values["sample_minutes_from_start"],
                       "temperature_degC": values["sample_temperature_degC"],
                       "wt_pct": self._chemistry(values)}
-        raw_stage = {"additions_kg": {m: v for m in self.materials if (v := values[f"add_kg.{m}"])},
+        raw_stage = {"additions_kg": {m: v for m in self.materials if (v := values[material_key(m)])},
                      "arc_energy_kWh": values["stage_arc_energy_kWh"]}
         if "stage_arc_time_min" in values:
             raw_stage["arc_time_min"] = values["stage_arc_time_min"]
@@ -155,7 +166,7 @@ class HeatNodeMap:
             d = decision
             for m in self.materials:
                 kg = 0.0 if d.finish else float(d.additions_kg.get(m, 0.0))
-                out.append((ids[f"add_kg.{m}"], ua.Variant(kg, ua.VariantType.Double)))
+                out.append((ids[material_key(m)], ua.Variant(kg, ua.VariantType.Double)))
             out.append((ids["arc_energy_kWh"], ua.Variant(0.0 if d.finish else float(d.arc_energy_kWh),
                                                           ua.VariantType.Double)))
             out.append((ids["hold_min"], ua.Variant(0.0 if d.finish else float(d.hold_min), ua.VariantType.Double)))

@@ -1,10 +1,10 @@
 """Client connector for plants whose DCS hosts the OPC UA server: write setpoints, read plant values.
 
 Node ids come from the config's versioned node map: ``setpoint_prefix + "<heat_id>.<material>"`` (kg),
-``"<heat_id>.ArcEnergy"`` (kWh) and ``"<heat_id>.Samples"``; ``current_heat_id`` and
-``measured_temperature_degC`` are read. Every write is preceded by the hard-limit check (nothing is written if
-any setpoint fails it, or if the recommendation is expired or not approved) and followed by a read-back; lost
-connections are retried with bounded exponential backoff and a fresh session.
+``"<heat_id>.ArcEnergy"`` (kWh) and ``"<heat_id>.Samples"`` (``address_space.plant_setpoint_id``);
+``current_heat_id`` and ``measured_temperature_degC`` are read. Every write is preceded by the hard-limit check
+(nothing is written if any setpoint fails it, or if the recommendation is expired or not approved) and followed
+by a read-back; lost connections are retried with bounded exponential backoff and a fresh session.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from asyncua import Client, ua
 
+from connectors.opcua import address_space as space
 from connectors.opcua.client import Credentials, connect
 from optimizer.config import PlantConfig
 from optimizer.recommendation import Recommendation
@@ -72,26 +73,28 @@ class PlantWriter:
                 delay *= 2
         raise AssertionError("unreachable")
 
-    def _targets(self, rec: Recommendation) -> list[tuple[str, object, ua.VariantType]]:
+    def _targets(self, rec: Recommendation) -> list[tuple[str, float | int, ua.VariantType]]:
         p = self.cfg.opcua.node_map.setpoint_prefix
-        out = []
+        out: list[tuple[str, float | int, ua.VariantType]] = []
         for h in rec.heats:
             if not h.feasible:
                 continue
             for m in self.cfg.material_names:
-                out.append((f"{p}{h.heat_id}.{m}", float(h.additions_kg.get(m, 0.0)), ua.VariantType.Double))
-            out.append((f"{p}{h.heat_id}.ArcEnergy", float(h.arc_energy_kWh), ua.VariantType.Double))
-            out.append((f"{p}{h.heat_id}.Samples", int(h.n_samples), ua.VariantType.UInt16))
+                out.append((space.plant_setpoint_id(p, h.heat_id, m), float(h.additions_kg.get(m, 0.0)),
+                            ua.VariantType.Double))
+            out.append((space.plant_setpoint_id(p, h.heat_id, space.PLANT_ARC_ENERGY), float(h.arc_energy_kWh),
+                        ua.VariantType.Double))
+            out.append((space.plant_setpoint_id(p, h.heat_id, space.PLANT_SAMPLES), int(h.n_samples),
+                        ua.VariantType.UInt16))
         return out
 
     async def write_recommendation(self, rec: Recommendation, previous: Recommendation | None = None) -> int:
         """Check, write, read back; returns the number of values written."""
-        problems = check_recommendation(rec, self.cfg, previous)
+        problems = [p.reason for p in check_recommendation(rec, self.cfg, previous)]
         if self.require_approved and rec.status != "approved":
-            problems = [*problems, f"status is {rec.status!r}: an engineer must approve it first"]
+            problems.append(f"status is {rec.status!r}: an engineer must approve it first")
         if problems:
-            raise RefusedWrite(f"recommendation {rec.recommendation_id} not written: "
-                               + "; ".join(str(getattr(p, "reason", p)) for p in problems[:10]))
+            raise RefusedWrite(f"recommendation {rec.recommendation_id} not written: " + "; ".join(problems[:10]))
         targets = self._targets(rec)
 
         async def write(client: Client) -> int:

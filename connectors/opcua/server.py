@@ -1,22 +1,9 @@
 """The setpoint server the plant's DCS reads: one immutable subtree per published recommendation.
 
-Address space (namespace ``cfg.opcua.namespace_uri``, string node ids):
-
-    Dosing                                   object
-      Generation            UInt32           bumped last on every publish: the switch clients watch; persisted,
-                                             never goes back (also not across restarts)
-      RecommendationId, CreatedAt, ValidUntil, Status, StatusBy, ModelVersions (JSON), HeatCount
-      RecommendationJson    String           the whole recommendation (status as decided), one value
-      Heartbeat             UInt32           +1 per second (watchdog)
-      PublisherOk           Boolean          False while the last submitted file could not be published
-      PublisherError        String           why (file, reason); "" when ok
-      Approve(RecommendationId, Comment) -> Status     Method, engineers only, current id only
-      Reject(RecommendationId, Comment) -> Status      Method, engineers only, current id only
-      G<gen>                folder           immutable once Generation points at it
-        <heat_id>           object
-          HeatId, Grade, Feasible, Samples (UInt16), ArcEnergy (AnalogItem, kWh)
-          Setpoints/<material>   AnalogItem Double, kg, EURange = material min..max
-          Predicted/<element>    Double wt%;   Predicted/Temperature  Double degC
+Address space: ``address_space`` (the ``Dosing`` object with its header variables and the Approve/Reject
+Methods; one folder ``G<gen>`` per generation, one object per heat with its setpoints and predictions;
+docs/opcua.md section 3). ``Generation`` is bumped last on every publish: the switch clients watch; it is
+persisted and never goes back (also not across restarts).
 
 Atomicity: a new generation's subtree is complete before ``Generation`` and the header change, so a client
 reading Generation, then the subtree, then Generation again never mixes two recommendations. The previous
@@ -35,10 +22,11 @@ import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-from asyncua import Server, ua
+from asyncua import Node, Server, ua
 from asyncua.crypto.security_policies import SecurityPolicyFactory, SecurityPolicyNone
 from asyncua.crypto.validator import CertificateValidator, CertificateValidatorOptions
 
+from connectors.opcua import address_space as space
 from connectors.opcua import approvals, inbox
 from connectors.opcua.access import CALLER, DosingRules, DosingUserManager, RefuseAll, is_engineer
 from connectors.opcua.checks import publish_problems, read_recommendation, summary
@@ -48,17 +36,10 @@ from optimizer.config import PlantConfig
 from optimizer.recommendation import Recommendation
 
 log = logging.getLogger(__name__)
-HEADER = [("Generation", 0, ua.VariantType.UInt32), ("RecommendationId", "", ua.VariantType.String),
-          ("CreatedAt", "", ua.VariantType.String), ("ValidUntil", "", ua.VariantType.String),
-          ("Status", "none", ua.VariantType.String), ("StatusBy", "", ua.VariantType.String),
-          ("ModelVersions", "{}", ua.VariantType.String), ("HeatCount", 0, ua.VariantType.UInt32),
-          ("RecommendationJson", "", ua.VariantType.String), ("Heartbeat", 0, ua.VariantType.UInt32),
-          ("PublisherOk", True, ua.VariantType.Boolean), ("PublisherError", "", ua.VariantType.String)]
-METHOD_ARGS = [ua.Argument(Name="RecommendationId", DataType=ua.NodeId(ua.ObjectIds.String), ValueRank=-1,
-                           Description=ua.LocalizedText("id of the current recommendation (Dosing.RecommendationId)")),
-               ua.Argument(Name="Comment", DataType=ua.NodeId(ua.ObjectIds.String), ValueRank=-1,
-                           Description=ua.LocalizedText("why (kept in the audit log)"))]
-METHOD_OUT = [ua.Argument(Name="Status", DataType=ua.NodeId(ua.ObjectIds.String), ValueRank=-1)]
+STRING_TYPE = space.standard_node_id(ua.ObjectIds.String)
+METHOD_ARGS = [ua.Argument(Name=name, DataType=STRING_TYPE, ValueRank=-1, Description=ua.LocalizedText(text))
+               for name, text in space.METHOD_INPUTS]
+METHOD_OUT = [ua.Argument(Name=space.METHOD_OUTPUT, DataType=STRING_TYPE, ValueRank=-1)]
 
 
 class UnsafeRecommendationError(ValueError):
@@ -107,7 +88,8 @@ class SetpointServer:
         srv.set_endpoint(self.endpoint)
         srv.set_server_name("steel-dosing setpoint server")
         await srv.set_application_uri(application_uri("dosing-server"))
-        srv.set_security_policy(self.policies, permission_ruleset=DosingRules())
+        # asyncua annotates SimpleRoleRuleset but takes any PermissionRuleset (it calls only check_validity)
+        srv.set_security_policy(self.policies, permission_ruleset=DosingRules())  # type: ignore[arg-type]
         srv.set_identity_tokens([ua.AnonymousIdentityToken, ua.UserNameIdentityToken])
         if self.certificate is not None:
             await srv.load_certificate(str(self.certificate))
@@ -122,7 +104,7 @@ class SetpointServer:
         await srv.start()
         gc.freeze()  # see _long_lived
         self.server = srv
-        self.subtree = SubtreeBuilder(srv, self.root, self.nid, self.ns, self.cfg)
+        self.subtree = SubtreeBuilder(srv, self.root, self.ns, self.cfg)
         await self._reload()
         self._tasks.append(asyncio.create_task(self._heartbeat()))
         task = asyncio.create_task(self._watch_inbox())
@@ -137,20 +119,23 @@ class SetpointServer:
             await self.server.stop()
             self.server = None
 
-    def nid(self, path: str) -> ua.NodeId:
-        return ua.NodeId(f"Dosing.{path}" if path else "Dosing", self.ns)
-
     async def _build_header(self, srv: Server) -> None:
-        self.root = await srv.nodes.objects.add_object(self.nid(""), ua.QualifiedName("Dosing", self.ns))
-        self.vars = {}
-        for name, value, vtype in HEADER:
-            self.vars[name] = await self.root.add_variable(self.nid(name), ua.QualifiedName(name, self.ns),
-                                                           ua.Variant(value, vtype))
-        for name, decision in (("Approve", "approved"), ("Reject", "rejected")):
-            async def handler(parent, rec_id, comment, decision=decision):  # noqa: ANN001, ANN202, ARG001
+        root = space.ROOT
+        self.root = await srv.nodes.objects.add_object(root.node_id(self.ns), root.browse_name(self.ns))
+        self.vars: dict[space.HeaderVariable, Node] = {}
+        for var in space.HEADER:
+            path = space.header(var)
+            self.vars[var] = await self.root.add_variable(path.node_id(self.ns), path.browse_name(self.ns),
+                                                          ua.Variant(var.initial, var.vtype))
+        for m in space.METHODS:
+            async def handler(parent, rec_id, comment, decision=m.decision):  # noqa: ANN001, ANN202, ARG001
                 return await self._decision_method(decision, rec_id, comment)
-            await self.root.add_method(self.nid(name), ua.QualifiedName(name, self.ns), handler, METHOD_ARGS,
+            path = space.method(m)
+            await self.root.add_method(path.node_id(self.ns), path.browse_name(self.ns), handler, METHOD_ARGS,
                                        METHOD_OUT)
+
+    async def _set(self, var: space.HeaderVariable, value: object) -> None:
+        await self.vars[var].write_value(ua.Variant(value, var.vtype))
 
     # ---- publishing ---------------------------------------------------------------------------------------------
 
@@ -183,7 +168,7 @@ class SetpointServer:
                 raise
             self.current = approvals.with_decided_status(rec, self.state_dir)
             await self._write_header(self.current)
-            await self.vars["Generation"].write_value(ua.Variant(gen, ua.VariantType.UInt32))  # the switch
+            await self._set(space.GENERATION, gen)  # the switch
             old, self.generation = self.generation, gen
             if old >= 2:
                 await self.subtree.drop(old - 1)
@@ -191,12 +176,13 @@ class SetpointServer:
 
     async def _write_header(self, rec: Recommendation) -> None:
         status = "expired" if rec.is_expired() else rec.status
-        header = {"RecommendationId": rec.recommendation_id, "CreatedAt": rec.created_at.isoformat(),
-                  "ValidUntil": rec.valid_until.isoformat(), "Status": status, "StatusBy": rec.status_by,
-                  "ModelVersions": json.dumps(rec.model_versions), "RecommendationJson": rec.model_dump_json()}
-        for name, value in header.items():
-            await self.vars[name].write_value(ua.Variant(value, ua.VariantType.String))
-        await self.vars["HeatCount"].write_value(ua.Variant(len(rec.heats), ua.VariantType.UInt32))
+        header: dict[space.HeaderVariable, object] = {
+            space.RECOMMENDATION_ID: rec.recommendation_id, space.CREATED_AT: rec.created_at.isoformat(),
+            space.VALID_UNTIL: rec.valid_until.isoformat(), space.STATUS: status, space.STATUS_BY: rec.status_by,
+            space.MODEL_VERSIONS: json.dumps(rec.model_versions), space.RECOMMENDATION_JSON: rec.model_dump_json(),
+            space.HEAT_COUNT: len(rec.heats)}
+        for var, value in header.items():
+            await self._set(var, value)
 
     async def _reload(self) -> None:
         saved = self.state_dir / "current.json"
@@ -246,15 +232,15 @@ class SetpointServer:
             self._set_health(False, f"publisher stopped: {task.exception()!r}")))
 
     async def _set_health(self, ok: bool, error: str) -> None:
-        await self.vars["PublisherOk"].write_value(ua.Variant(ok, ua.VariantType.Boolean))
-        await self.vars["PublisherError"].write_value(ua.Variant(error, ua.VariantType.String))
+        await self._set(space.PUBLISHER_OK, ok)
+        await self._set(space.PUBLISHER_ERROR, error)
 
     async def _heartbeat(self) -> None:
         beat = 0
         while True:
             await asyncio.sleep(1.0)
             beat += 1
-            await self.vars["Heartbeat"].write_value(ua.Variant(beat, ua.VariantType.UInt32))
+            await self._set(space.HEARTBEAT, beat)
             await self._refresh_status()
 
     # ---- approval -----------------------------------------------------------------------------------------------
@@ -270,13 +256,14 @@ class SetpointServer:
         user = CALLER.get()
         if not is_engineer(user):  # the rules already refuse Call to non-engineers; checked again here
             log.warning("refused %s by %r: not an engineer", decision, user)
-            return ua.StatusCode(ua.StatusCodes.BadUserAccessDenied)
+            return _status(ua.StatusCodes.BadUserAccessDenied)
         try:
-            await self.decide(str(rec_id.Value or ""), decision, user.name, str(comment.Value or ""), via="opcua")
+            await self.decide(str(rec_id.Value or ""), decision, str(user.name), str(comment.Value or ""),
+                              via="opcua")
         except approvals.ApprovalRefused as exc:
             log.warning("refused %s by %s: %s", decision, user.name, exc)
             wrong_id = self.current is not None and str(rec_id.Value) != self.current.recommendation_id
-            return ua.StatusCode(ua.StatusCodes.BadInvalidArgument if wrong_id else ua.StatusCodes.BadInvalidState)
+            return _status(ua.StatusCodes.BadInvalidArgument if wrong_id else ua.StatusCodes.BadInvalidState)
         return [ua.Variant(decision, ua.VariantType.String)]
 
     async def _refresh_status(self, force: bool = False) -> None:
@@ -290,7 +277,12 @@ class SetpointServer:
             self.current = approvals.with_decided_status(self.current, self.state_dir)
             await self._write_header(self.current)
         elif self.current.is_expired():
-            await self.vars["Status"].write_value(ua.Variant("expired", ua.VariantType.String))
+            await self._set(space.STATUS, "expired")
+
+
+def _status(code: int) -> ua.StatusCode:
+    """A Method's refusal (``ua.StatusCodes.*``)."""
+    return ua.StatusCode(ua.UInt32(code))
 
 
 @contextlib.asynccontextmanager

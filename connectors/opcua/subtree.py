@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
 
 from asyncua import Node, Server, ua
 
+from connectors.opcua import address_space as space
+from connectors.opcua.address_space import NodePath
 from optimizer.config import PlantConfig
 from optimizer.recommendation import HeatRecommendation, Recommendation
 
@@ -21,60 +22,70 @@ KG = ua.EUInformation(NamespaceUri="http://www.opcfoundation.org/UA/units/un/cef
                       DisplayName=ua.LocalizedText("kg"), Description=ua.LocalizedText("kilogram"))
 KWH = ua.EUInformation(NamespaceUri="http://www.opcfoundation.org/UA/units/un/cefact", UnitId=4937544,
                        DisplayName=ua.LocalizedText("kWh"), Description=ua.LocalizedText("kilowatt hour"))
-NodeIds = Callable[[str], ua.NodeId]
+DOUBLE = space.standard_node_id(ua.ObjectIds.Double)
 
 
 class SubtreeBuilder:
-    """Adds and removes ``Dosing.G<gen>`` below ``root`` (node ids from ``nid``, namespace ``ns``)."""
+    """Adds and removes ``Dosing.G<gen>`` below ``root`` (namespace ``ns``; names from ``address_space``)."""
 
-    def __init__(self, server: Server, root: Node, nid: NodeIds, ns: int, cfg: PlantConfig) -> None:
-        self.server, self.root, self.nid, self.ns, self.cfg = server, root, nid, ns, cfg
+    def __init__(self, server: Server, root: Node, ns: int, cfg: PlantConfig) -> None:
+        self.server, self.root, self.ns, self.cfg = server, root, ns, cfg
 
     async def build(self, gen: int, rec: Recommendation) -> None:
         """Add the complete subtree of ``rec`` as generation ``gen``; on any failure remove what was added."""
         try:
-            folder = await self.root.add_folder(self.nid(f"G{gen}"), ua.QualifiedName(f"G{gen}", self.ns))
+            folder = await self.add_generation(gen)
             for h in rec.heats:
-                await self.add_heat(folder, f"G{gen}.{h.heat_id}", h)
+                await self.add_heat(folder, gen, h)
                 await asyncio.sleep(0)  # let the server answer reads between heats
         except Exception:
             await self.drop(gen)
             raise
 
-    async def add_heat(self, folder: Node, base: str, h: HeatRecommendation) -> None:
-        """One heat's object with its setpoints and predictions."""
-        obj = await folder.add_object(self.nid(base), ua.QualifiedName(h.heat_id, self.ns))
-        for name, val, vt in [("HeatId", h.heat_id, ua.VariantType.String), ("Grade", h.grade, ua.VariantType.String),
-                              ("Feasible", h.feasible, ua.VariantType.Boolean),
-                              ("Samples", h.n_samples, ua.VariantType.UInt16),
-                              ("Diagnosis", h.diagnosis, ua.VariantType.String)]:
-            await obj.add_variable(self.nid(f"{base}.{name}"), ua.QualifiedName(name, self.ns), ua.Variant(val, vt))
-        await self._analog(obj, f"{base}.ArcEnergy", "ArcEnergy", h.arc_energy_kWh, KWH,
-                           (0.0, self.cfg.safety.max_arc_energy_kWh))
-        sp = await obj.add_folder(self.nid(f"{base}.Setpoints"), ua.QualifiedName("Setpoints", self.ns))
-        for m in self.cfg.materials:
-            await self._analog(sp, f"{base}.Setpoints.{m.name}", m.name, h.additions_kg.get(m.name, 0.0), KG,
-                               (m.min_kg_per_heat, m.max_kg_per_heat))
-        pr = await obj.add_folder(self.nid(f"{base}.Predicted"), ua.QualifiedName("Predicted", self.ns))
-        for el, iv in h.predicted_wt_pct.items():
-            await pr.add_variable(self.nid(f"{base}.Predicted.{el}"), ua.QualifiedName(el, self.ns), iv.predicted)
-        if h.predicted_temperature_degC is not None:
-            await pr.add_variable(self.nid(f"{base}.Predicted.Temperature"),
-                                  ua.QualifiedName("Temperature", self.ns), h.predicted_temperature_degC.predicted)
+    async def add_generation(self, gen: int) -> Node:
+        """The (empty) folder of generation ``gen``."""
+        path = space.generation(gen)
+        return await self.root.add_folder(path.node_id(self.ns), path.browse_name(self.ns))
 
-    async def _analog(self, parent: Node, path: str, name: str, value: float, unit: ua.EUInformation,
+    async def add_heat(self, folder: Node, gen: int, h: HeatRecommendation) -> None:
+        """One heat's object with its setpoints and predictions."""
+        ns, path = self.ns, space.heat(gen, h.heat_id)
+        obj = await folder.add_object(path.node_id(ns), path.browse_name(ns))
+        values = {space.HEAT_ID: h.heat_id, space.GRADE: h.grade, space.FEASIBLE: h.feasible,
+                  space.SAMPLES: h.n_samples, space.DIAGNOSIS: h.diagnosis}
+        for var in space.HEAT_VALUES:
+            leaf = path / var.name
+            await obj.add_variable(leaf.node_id(ns), leaf.browse_name(ns), ua.Variant(values[var], var.vtype))
+        await self._analog(obj, path / space.ARC_ENERGY.name, h.arc_energy_kWh, KWH,
+                           (0.0, self.cfg.safety.max_arc_energy_kWh))
+        sp_path = space.setpoints(gen, h.heat_id)
+        sp = await obj.add_folder(sp_path.node_id(ns), sp_path.browse_name(ns))
+        for m in self.cfg.materials:
+            await self._analog(sp, sp_path / m.name, h.additions_kg.get(m.name, 0.0), KG,
+                               (m.min_kg_per_heat, m.max_kg_per_heat))
+        pr_path = space.predictions(gen, h.heat_id)
+        pr = await obj.add_folder(pr_path.node_id(ns), pr_path.browse_name(ns))
+        for el, iv in h.predicted_wt_pct.items():
+            leaf = pr_path / el
+            await pr.add_variable(leaf.node_id(ns), leaf.browse_name(ns), iv.predicted)
+        if h.predicted_temperature_degC is not None:
+            leaf = space.predicted_temperature(gen, h.heat_id)
+            await pr.add_variable(leaf.node_id(ns), leaf.browse_name(ns), h.predicted_temperature_degC.predicted)
+
+    async def _analog(self, parent: Node, path: NodePath, value: float, unit: ua.EUInformation,
                       eu_range: tuple[float, float]) -> None:
-        node = await parent.add_variable(self.nid(path), ua.QualifiedName(name, self.ns),
-                                         ua.Variant(float(value), ua.VariantType.Double),
-                                         varianttype=ua.NodeId(ua.ObjectIds.AnalogItemType),
-                                         datatype=ua.NodeId(ua.ObjectIds.Double))
-        await node.add_property(self.nid(f"{path}.EngineeringUnits"), "EngineeringUnits", unit)
-        await node.add_property(self.nid(f"{path}.EURange"), "EURange",
+        # type definition BaseDataVariableType with the AnalogItem properties (asyncua's add_variable sets no
+        # other type definition; the AnalogItemType once passed as its variant type was ignored)
+        node = await parent.add_variable(path.node_id(self.ns), path.browse_name(self.ns),
+                                         ua.Variant(float(value), ua.VariantType.Double), datatype=DOUBLE)
+        await node.add_property((path / space.ENGINEERING_UNITS).node_id(self.ns),
+                                space.standard_browse_name(space.ENGINEERING_UNITS), unit)
+        await node.add_property((path / space.EU_RANGE).node_id(self.ns), space.standard_browse_name(space.EU_RANGE),
                                 ua.Range(Low=float(eu_range[0]), High=float(eu_range[1])))
 
     async def drop(self, gen: int) -> None:
         """Remove generation ``gen`` with everything below it (missing or partial subtrees included)."""
-        node = self.server.get_node(self.nid(f"G{gen}"))
+        node = self.server.get_node(space.generation(gen).node_id(self.ns))
         try:
             children = await node.get_children()
         except ua.UaStatusCodeError:  # BadNodeIdUnknown: nothing was added

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -54,6 +56,36 @@ def pki(tmp_path_factory):
     add_user(d / "users.json", "olga", "op", "operator")
     return {"dir": d, "server": server, "dcs": dcs, "intruder": intruder, "users_file": d / "users.json",
             "users": json.loads((d / "users.json").read_text())}
+
+
+@dataclass(frozen=True)
+class PlantPki:
+    """A plant DCS server's certificate and key, and ours for connecting to it as ``client_name``."""
+
+    server: tuple[Path, Path]
+    client: tuple[Path, Path]
+    client_name: str
+
+    def credentials(self, **kw: object) -> Credentials:
+        """A secured channel to the plant's server with our client certificate."""
+        return Credentials(self.client[0], self.client[1], self.server[0], name=self.client_name, **kw)
+
+
+@pytest.fixture(scope="session")
+def plant_pki(tmp_path_factory) -> Callable[[str], PlantPki]:
+    """``plant_pki(client_name)``: the plant DCS server's certificate (made once) and a client certificate named
+    as the command that connects names itself (``dosing-advisor``, ``dosing-client``; made once per name)."""
+    d = tmp_path_factory.mktemp("plant-pki")
+    server = asyncio.run(create_certificate(d / "dcs", "plant-dcs", "localhost"))
+    clients: dict[str, tuple[Path, Path]] = {}
+
+    def make(client_name: str) -> PlantPki:
+        if client_name not in clients:
+            clients[client_name] = asyncio.run(create_certificate(d / client_name, client_name, "localhost",
+                                                                  client=True))
+        return PlantPki(server, clients[client_name], client_name)
+
+    return make
 
 
 def secure_server(cfg, pki, state: Path, **kw) -> tuple[SetpointServer, str]:

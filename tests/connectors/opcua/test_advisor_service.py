@@ -18,7 +18,7 @@ import threading
 import pytest
 
 from connectors.net import free_port
-from connectors.opcua import Credentials, create_certificate
+from connectors.opcua import Credentials
 from connectors.opcua.advisor_service import AdvisorService
 from connectors.opcua.dcs_sim import DcsController, SimulatedDcs
 from connectors.report.advice import read_decision_log
@@ -87,22 +87,6 @@ def heat_states(cfg, advisor) -> list[list[HeatState]]:
     return out
 
 
-@pytest.fixture(scope="module")
-def pki(tmp_path_factory):
-    d = tmp_path_factory.mktemp("advisor-pki")
-
-    async def make():
-        return (await create_certificate(d / "dcs", "plant-dcs", "localhost"),
-                await create_certificate(d / "us", "dosing-advisor", "localhost", client=True))
-
-    server, client = asyncio.run(make())
-    return {"server": server, "client": client}
-
-
-def creds(pki) -> Credentials:
-    return Credentials(pki["client"][0], pki["client"][1], pki["server"][0], name="dosing-advisor")
-
-
 async def start(service: AdvisorService) -> tuple[asyncio.Event, asyncio.Task]:
     stop = asyncio.Event()
     return stop, asyncio.create_task(service.run(stop))
@@ -117,18 +101,19 @@ def log_lines(path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines()]
 
 
-def test_heat_round_trip_through_the_simulated_plant(cfg, advisor, pki, tmp_path, caplog):
+def test_heat_round_trip_through_the_simulated_plant(cfg, advisor, plant_pki, tmp_path, caplog):
     """A heat runs in the plant simulator; the DCS posts its arrival and every sample over a secured channel and
     the heat follows the setpoints it reads back (else its own level 2). Written setpoints equal the logged
     decision."""
     caplog.set_level("WARNING")
     cfg_auto = with_auto_approve(cfg)
     log_file = tmp_path / "decisions.jsonl"
+    pki = plant_pki("dosing-advisor")  # the name `dosing advise-serve` connects with
 
     async def scenario():
         ep = f"opc.tcp://127.0.0.1:{free_port()}/plant/"
-        async with SimulatedDcs(cfg_auto, ep, *pki["server"]) as dcs:
-            service = AdvisorService(cfg_auto, advisor, ep, creds(pki), log_file,
+        async with SimulatedDcs(cfg_auto, ep, *pki.server) as dcs:
+            service = AdvisorService(cfg_auto, advisor, ep, pki.credentials(), log_file,
                                      model_versions={"stage_models": "test"}, deadline_s=ANSWER_S)
             stop, task = await start(service)
             heat = draw_heats(cfg, 1, 33, EVALUATION_STREAM)[0]

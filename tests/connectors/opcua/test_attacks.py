@@ -17,6 +17,7 @@ from asyncua import Client, ua
 from asyncua.common.utils import create_nonce
 from asyncua.crypto import security_policies
 
+from connectors.opcua import address_space as space
 from connectors.opcua import connect
 from connectors.opcua.approvals import read_audit
 from connectors.opcua.security import application_uri
@@ -70,12 +71,13 @@ async def attempt(ep: str, ns: int, rec_id: str, **kw) -> list[str]:
     got.append("session")
     try:
         try:
-            await c.get_node(ua.NodeId("Dosing.G1.H0.Setpoints.SiMn", ns)).read_value()
+            await c.get_node(space.setpoint(1, "H0", "SiMn").node_id(ns)).read_value()
             got.append("read")
         except REFUSED:
             pass
         try:
-            await c.get_node(ua.NodeId("Dosing", ns)).call_method(ua.NodeId("Dosing.Approve", ns), rec_id, "pwned")
+            approve = space.method(space.APPROVE).node_id(ns)
+            await c.get_node(space.ROOT.node_id(ns)).call_method(approve, rec_id, "pwned")
             got.append("approve")
         except REFUSED:
             pass
@@ -97,8 +99,8 @@ def test_none_channel_attacker(cfg, pki, tmp_path):
             not_activated = await attempt(ep, ns, r.recommendation_id, activate=False)
             # a trusted DCS, through the front door, still works after all that
             c = await connect(ep, dcs(pki))
-            status = await c.get_node(ua.NodeId("Dosing.Status", ns)).read_value()
-            simn = await c.get_node(ua.NodeId("Dosing.G1.H0.Setpoints.SiMn", ns)).read_value()
+            status = await c.get_node(space.header(space.STATUS).node_id(ns)).read_value()
+            simn = await c.get_node(space.setpoint(1, "H0", "SiMn").node_id(ns)).read_value()
             await c.disconnect()
         return anon, with_pw, not_activated, status, simn
 
@@ -141,7 +143,7 @@ def test_insecure_demo_offers_none_and_only_then(cfg, pki, tmp_path):
             await srv.publish(rec())
             c = Client(ep, timeout=5)
             await c.connect()
-            value = await c.get_node(ua.NodeId("Dosing.G1.H0.Setpoints.SiMn", srv.ns)).read_value()
+            value = await c.get_node(space.setpoint(1, "H0", "SiMn").node_id(srv.ns)).read_value()
             await c.disconnect()
         return value
 
@@ -158,11 +160,11 @@ def test_only_engineers_may_call_approve(cfg, pki, tmp_path, who):
             creds = dcs(pki) if who == "anonymous" else dcs(pki, user="olga", password="op")
             c = await connect(ep, creds)
             with pytest.raises(ua.UaStatusCodeError, match="BadUserAccessDenied"):
-                await c.get_node(ua.NodeId("Dosing", srv.ns)).call_method(ua.NodeId("Dosing.Approve", srv.ns),
+                await c.get_node(space.ROOT.node_id(srv.ns)).call_method(space.method(space.APPROVE).node_id(srv.ns),
                                                                           r.recommendation_id, "x")
             with pytest.raises(ua.UaStatusCodeError, match="BadUserAccessDenied"):  # nothing is writable
-                await c.get_node(ua.NodeId("Dosing.Status", srv.ns)).write_value("approved")
-            status = await c.get_node(ua.NodeId("Dosing.Status", srv.ns)).read_value()
+                await c.get_node(space.header(space.STATUS).node_id(srv.ns)).write_value("approved")
+            status = await c.get_node(space.header(space.STATUS).node_id(srv.ns)).read_value()
             await c.disconnect()
         return status
 

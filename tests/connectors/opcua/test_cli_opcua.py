@@ -7,10 +7,10 @@ import asyncio
 import os
 import stat
 
-from asyncua import ua
 from typer.testing import CliRunner
 
 from connectors.cli import app
+from connectors.opcua import address_space as space
 from connectors.opcua import connect
 from connectors.opcua.approvals import read_audit
 from connectors.opcua.inbox import read_verdict
@@ -27,8 +27,8 @@ def invoke(*args: str, password: str | None = None):  # noqa: ANN201
 async def status(ep: str, pki, ns: int) -> tuple[str, str]:  # noqa: ANN001
     c = await connect(ep, dcs(pki))
     try:
-        return (await c.get_node(ua.NodeId("Dosing.Status", ns)).read_value(),
-                await c.get_node(ua.NodeId("Dosing.StatusBy", ns)).read_value())
+        return (await c.get_node(space.header(space.STATUS).node_id(ns)).read_value(),
+                await c.get_node(space.header(space.STATUS_BY).node_id(ns)).read_value())
     finally:
         await c.disconnect()
 

@@ -8,6 +8,7 @@ import math
 import pytest
 from asyncua import ua
 
+from connectors.opcua.address_space import element_key, material_key
 from connectors.opcua.heat_nodes import HeatNodeMap, NodeMapError
 from optimizer.config import default_config_path, parse_config, read_toml
 from optimizer.stages.state import HeatState, Sample, StageDecision, StageRecord
@@ -24,8 +25,8 @@ def values_for(nm: HeatNodeMap, state: HeatState) -> dict[str, object]:
                               "sample_minutes_from_start": s.minutes_from_start,
                               "sample_temperature_degC": s.temperature_degC, "stage_arc_energy_kWh": st.arc_energy_kWh,
                               "stage_arc_time_min": st.arc_time_min}
-    out.update({f"wt_pct.{el}": s.wt_pct.get(el, 0.0) for el in nm.elements})
-    out.update({f"add_kg.{m}": st.additions_kg.get(m, 0.0) for m in nm.materials})
+    out.update({element_key(el): s.wt_pct.get(el, 0.0) for el in nm.elements})
+    out.update({material_key(m): st.additions_kg.get(m, 0.0) for m in nm.materials})
     return out
 
 
@@ -35,7 +36,7 @@ STATE = HeatState("H7", "S355J2", 101.0, (Sample(0, 0.0, 1565.0, {"Mn": 0.9}), S
 
 def test_discrete_nodes_give_the_posted_sample_and_stage(cfg):
     nm = HeatNodeMap.from_config(cfg)
-    assert nm.input_ids()["wt_pct.Mn"] == "ns=2;s=LF1.Heat.Sample.Mn"
+    assert nm.input_ids()[element_key("Mn")] == "ns=2;s=LF1.Heat.Sample.Mn"
     assert list(nm.output_ids())[-1] == "decision_id"  # written last
     p = nm.parse(values_for(nm, STATE))
     assert p.key == "H7/1" and p.grade == "S355J2" and math.isnan(p.oxygen_ppm)
@@ -85,10 +86,10 @@ def test_answer_writes_setpoints_only_when_released(cfg):
 
 def test_a_dip_alone_is_posted_as_all_chemistry_nan_and_answered_with_its_closing(cfg):
     nm = HeatNodeMap.from_config(cfg)
-    dip = {**values_for(nm, STATE), **{f"wt_pct.{el}": math.nan for el in nm.elements}}
+    dip = {**values_for(nm, STATE), **{element_key(el): math.nan for el in nm.elements}}
     p = nm.parse(dip)
     assert p.sample.is_dip and p.sample.temperature_degC == 1588.0
-    partly = {**values_for(nm, STATE), "wt_pct.Mn": math.nan}
+    partly = {**values_for(nm, STATE), element_key("Mn"): math.nan}
     with pytest.raises(ValueError, match=r"LF1\.Heat\.Sample\.Mn are NaN while others hold values"):
         nm.parse(partly)
     values = {n: v.Value for n, v in nm.answer("H7/1", "written", "ok", StageDecision(False, {}, 600.0,

@@ -15,15 +15,17 @@ from connectors.opcua import (
     read_setpoints,
     read_snapshot,
 )
+from connectors.opcua import address_space as space
 from connectors.opcua.approvals import read_audit
 from connectors.opcua.inbox import read_verdict, submit
 from optimizer.recommendation import Recommendation
 from tests.connectors.opcua.conftest import dcs, rec, secure_server, setup_noise
+from tests.connectors.opcua.test_address_space import undocumented_names, walk
 
 
-async def call(client, ns: int, method: str, *args: str):  # noqa: ANN001, ANN201
+async def call(client, ns: int, method: space.Method, *args: str):  # noqa: ANN001, ANN201
     """Call ``Dosing.<method>`` as a DCS or engineer station does."""
-    return await client.get_node(ua.NodeId("Dosing", ns)).call_method(ua.NodeId(f"Dosing.{method}", ns), *args)
+    return await client.get_node(space.ROOT.node_id(ns)).call_method(space.method(method).node_id(ns), *args)
 
 
 def test_publish_read_subscribe_and_refusals(cfg, pki, tmp_path, caplog):
@@ -42,10 +44,10 @@ def test_publish_read_subscribe_and_refusals(cfg, pki, tmp_path, caplog):
                 await c.disconnect()
             c = await connect(ep, dcs(pki))
             ns = await c.get_namespace_index(cfg.opcua.namespace_uri)
-            node = c.get_node(ua.NodeId("Dosing.G1.H0.Setpoints.SiMn", ns))
+            node = c.get_node(space.setpoint(1, "H0", "SiMn").node_id(ns))
             assert (await node.read_data_type()) == ua.NodeId(ua.ObjectIds.Double)
-            eu = await c.get_node(ua.NodeId("Dosing.G1.H0.Setpoints.SiMn.EngineeringUnits", ns)).read_value()
-            rng = await c.get_node(ua.NodeId("Dosing.G1.H0.Setpoints.SiMn.EURange", ns)).read_value()
+            eu = await c.get_node((space.setpoint(1, "H0", "SiMn") / space.ENGINEERING_UNITS).node_id(ns)).read_value()
+            rng = await c.get_node((space.setpoint(1, "H0", "SiMn") / space.EU_RANGE).node_id(ns)).read_value()
             assert eu.DisplayName.Text == "kg" and rng.High == cfg.material("SiMn").max_kg_per_heat
             seen = []
 
@@ -54,7 +56,7 @@ def test_publish_read_subscribe_and_refusals(cfg, pki, tmp_path, caplog):
                     seen.append(val)
 
             sub = await c.create_subscription(100, Handler())
-            await sub.subscribe_data_change(c.get_node(ua.NodeId("Dosing.Generation", ns)))
+            await sub.subscribe_data_change(c.get_node(space.header(space.GENERATION).node_id(ns)))
             await srv.publish(rec(simn=1200.0))
             for _ in range(50):
                 if 2 in seen:
@@ -62,7 +64,7 @@ def test_publish_read_subscribe_and_refusals(cfg, pki, tmp_path, caplog):
                 await asyncio.sleep(0.1)
             assert 2 in seen
             with pytest.raises(ua.UaStatusCodeError, match="BadUserAccessDenied"):  # anonymous may only read
-                await call(c, ns, "Approve", srv.current.recommendation_id, "x")
+                await call(c, ns, space.APPROVE, srv.current.recommendation_id, "x")
             await c.disconnect()
             with pytest.raises(ua.UaStatusCodeError, match="BadUserAccessDenied"):
                 await connect(ep, dcs(pki, user="alice", password="wrong"))
@@ -132,17 +134,17 @@ def test_approval_method_recorded_and_restart_reloads(cfg, pki, tmp_path):
             c = await connect(ep, dcs(pki, user="olga", password="op"))  # operator: read only
             ns = await c.get_namespace_index(cfg.opcua.namespace_uri)
             with pytest.raises(ua.UaStatusCodeError, match="BadUserAccessDenied"):
-                await call(c, ns, "Approve", r.recommendation_id, "x")
+                await call(c, ns, space.APPROVE, r.recommendation_id, "x")
             await c.disconnect()
             c = await connect(ep, dcs(pki, user="alice", password="s3cret"))
             with pytest.raises(ua.UaStatusCodeError, match="BadInvalidArgument"):  # not the current one
-                await call(c, ns, "Approve", "an-older-id", "checked")
-            assert await c.get_node(ua.NodeId("Dosing.Status", ns)).read_value() == "proposed"
-            assert await call(c, ns, "Approve", r.recommendation_id, "checked Mn aims") == "approved"
-            assert await c.get_node(ua.NodeId("Dosing.Status", ns)).read_value() == "approved"
-            assert await c.get_node(ua.NodeId("Dosing.StatusBy", ns)).read_value() == "alice"
+                await call(c, ns, space.APPROVE, "an-older-id", "checked")
+            assert await c.get_node(space.header(space.STATUS).node_id(ns)).read_value() == "proposed"
+            assert await call(c, ns, space.APPROVE, r.recommendation_id, "checked Mn aims") == "approved"
+            assert await c.get_node(space.header(space.STATUS).node_id(ns)).read_value() == "approved"
+            assert await c.get_node(space.header(space.STATUS_BY).node_id(ns)).read_value() == "alice"
             shown = Recommendation.model_validate_json(
-                await c.get_node(ua.NodeId("Dosing.RecommendationJson", ns)).read_value())
+                await c.get_node(space.header(space.RECOMMENDATION_JSON).node_id(ns)).read_value())
             assert shown.status == "approved" and shown.status_by == "alice"
             await c.disconnect()
         decided = [e for e in read_audit(state) if e["event"] in ("approved", "rejected")]
@@ -153,8 +155,8 @@ def test_approval_method_recorded_and_restart_reloads(cfg, pki, tmp_path):
             c = await connect(ep2, dcs(pki, user="alice", password="s3cret"))
             gen, got = await read_snapshot(c, cfg.opcua.namespace_uri)
             assert got is not None and got.status == "approved" and len(got.heats) == 3
-            assert await call(c, ns, "Reject", r.recommendation_id, "Lime too high") == "rejected"
-            assert await c.get_node(ua.NodeId("Dosing.Status", ns)).read_value() == "rejected"
+            assert await call(c, ns, space.REJECT, r.recommendation_id, "Lime too high") == "rejected"
+            assert await c.get_node(space.header(space.STATUS).node_id(ns)).read_value() == "rejected"
             await c.disconnect()
 
     asyncio.run(scenario())
@@ -176,8 +178,8 @@ def test_status_in_a_published_file_is_ignored(cfg, pki, tmp_path):
                 await asyncio.sleep(0.05)
             assert read_verdict(state, forged.recommendation_id)["verdict"] == "published"
             c = await connect(ep, dcs(pki))
-            status = await c.get_node(ua.NodeId("Dosing.Status", srv.ns)).read_value()
-            by = await c.get_node(ua.NodeId("Dosing.StatusBy", srv.ns)).read_value()
+            status = await c.get_node(space.header(space.STATUS).node_id(srv.ns)).read_value()
+            by = await c.get_node(space.header(space.STATUS_BY).node_id(srv.ns)).read_value()
             _, shown = await read_snapshot(c, cfg.opcua.namespace_uri)
             await c.disconnect()
             return status, by, shown
@@ -194,7 +196,8 @@ def test_secure_mode_needs_certificates(cfg, tmp_path):
 
 
 def test_old_generations_are_dropped_completely(cfg, pki, tmp_path):
-    """Generation n-2 disappears with every node below it and the folder's reference; n-1 and n stay."""
+    """Generation n-2 disappears with every node below it and the folder's reference; n-1 and n stay, and the
+    served tree has exactly the node ids and browse names docs/opcua.md lists."""
     async def scenario():
         srv, ep = secure_server(cfg, pki, tmp_path / "state")
         async with srv:
@@ -202,15 +205,22 @@ def test_old_generations_are_dropped_completely(cfg, pki, tmp_path):
                 await srv.publish(rec(simn=1400.0 + k))
             c = await connect(ep, dcs(pki))
             ns = await c.get_namespace_index(cfg.opcua.namespace_uri)
-            for gone in ("Dosing.G1", "Dosing.G1.H0", "Dosing.G1.H0.Setpoints.SiMn",
-                         "Dosing.G1.H0.Setpoints.SiMn.EURange", "Dosing.G1.H2.Predicted.Temperature"):
+            for gone in (space.generation(1), space.heat(1, "H0"), space.setpoint(1, "H0", "SiMn"),
+                         space.setpoint(1, "H0", "SiMn") / space.EU_RANGE, space.predicted_temperature(1, "H2")):
                 with pytest.raises(ua.UaStatusCodeError, match="BadNodeIdUnknown"):
-                    await c.get_node(ua.NodeId(gone, ns)).read_browse_name()
-            assert await c.get_node(ua.NodeId("Dosing.G2.H0.Setpoints.SiMn", ns)).read_value() == 1401.0
-            assert await c.get_node(ua.NodeId("Dosing.G3.H0.Setpoints.SiMn", ns)).read_value() == 1402.0
+                    await c.get_node(gone.node_id(ns)).read_browse_name()
+            assert await c.get_node(space.setpoint(2, "H0", "SiMn").node_id(ns)).read_value() == 1401.0
+            assert await c.get_node(space.setpoint(3, "H0", "SiMn").node_id(ns)).read_value() == 1402.0
             root_children = [(await n.read_browse_name()).Name for n in await c.get_node(
-                ua.NodeId("Dosing", ns)).get_children()]
+                space.ROOT.node_id(ns)).get_children()]
             assert "G2" in root_children and "G3" in root_children and "G1" not in root_children
             await c.disconnect()
+            assert srv.server is not None
+            served: dict[str, tuple[int, str]] = {}
+            await walk(srv.server.get_node(space.ROOT.node_id(ns)), served)
+        return ns, served
 
-    asyncio.run(scenario())
+    ns, served = asyncio.run(scenario())
+    assert undocumented_names(served, ns) == []
+    assert {f"Dosing.G3.H0.Setpoints.{m}" for m in cfg.material_names} <= set(served)
+    assert "Dosing.G3.H2.Predicted.Temperature" in served and "Dosing.G3.H1.ArcEnergy.EURange" in served

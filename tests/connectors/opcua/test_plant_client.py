@@ -9,19 +9,27 @@ import pytest
 from asyncua import Server, ua
 
 from connectors.net import free_port
-from connectors.opcua import Credentials, create_certificate
+from connectors.opcua import address_space as space
 from connectors.opcua.plant_client import PlantWriter, RefusedWrite
 from optimizer.recommendation import HeatRecommendation, Recommendation
+from tests.connectors.opcua.conftest import PlantPki
+
+CLIENT = "dosing-client"  # the name `dosing write-plant` connects with
 
 
-async def dcs_server(cfg, endpoint: str, pki) -> Server:
+def setpoint_node(cfg, heat_id: str, leaf: str) -> ua.NodeId:  # noqa: ANN001
+    """The plant's setpoint node of ``heat_id`` (a material, ArcEnergy or Samples)."""
+    return ua.NodeId.from_string(space.plant_setpoint_id(cfg.opcua.node_map.setpoint_prefix, heat_id, leaf))
+
+
+async def dcs_server(cfg, endpoint: str, pki: PlantPki) -> Server:
     """A plant DCS stand-in exposing the node map's nodes (ns=2 string ids), secured like ours."""
     srv = Server()
     await srv.init()
     srv.set_endpoint(endpoint)
     srv.set_security_policy([ua.SecurityPolicyType.Basic256Sha256_SignAndEncrypt])
-    await srv.load_certificate(str(pki["server"][0]))
-    await srv.load_private_key(str(pki["server"][1]))
+    await srv.load_certificate(str(pki.server[0]))
+    await srv.load_private_key(str(pki.server[1]))
     idx = await srv.register_namespace("urn:plant:dcs")
     assert idx == 2
     obj = await srv.nodes.objects.add_object(idx, "LF1")
@@ -29,26 +37,14 @@ async def dcs_server(cfg, endpoint: str, pki) -> Server:
     await obj.add_variable(ua.NodeId.from_string(nm.current_heat_id), "CurrentHeat", "H1")
     await obj.add_variable(ua.NodeId.from_string(nm.measured_temperature_degC), "Temperature", 1587.5)
     for h in ("H1", "H2"):
-        for m in [*cfg.material_names, "ArcEnergy"]:
-            v = await obj.add_variable(ua.NodeId.from_string(f"{nm.setpoint_prefix}{h}.{m}"), f"{h}.{m}", 0.0)
+        for m in [*cfg.material_names, space.PLANT_ARC_ENERGY]:
+            v = await obj.add_variable(setpoint_node(cfg, h, m), f"{h}.{m}", 0.0)
             await v.set_writable(True)
-        v = await obj.add_variable(ua.NodeId.from_string(f"{nm.setpoint_prefix}{h}.Samples"), f"{h}.Samples",
+        v = await obj.add_variable(setpoint_node(cfg, h, space.PLANT_SAMPLES), f"{h}.{space.PLANT_SAMPLES}",
                                    ua.Variant(0, ua.VariantType.UInt16))
         await v.set_writable(True)
     await srv.start()
     return srv
-
-
-@pytest.fixture(scope="module")
-def pki(tmp_path_factory):
-    d = tmp_path_factory.mktemp("plant-pki")
-
-    async def make():
-        return (await create_certificate(d / "dcs", "plant-dcs", "localhost"),
-                await create_certificate(d / "us", "dosing-client", "localhost", client=True))
-
-    server, client = asyncio.run(make())
-    return {"server": server, "client": client}
 
 
 def rec(status: str = "approved", simn: float = 1500.0) -> Recommendation:
@@ -58,17 +54,19 @@ def rec(status: str = "approved", simn: float = 1500.0) -> Recommendation:
     return Recommendation.new("LF-1", heats, 12.0).model_copy(update={"status": status})
 
 
-def test_write_read_back_refusals_and_reconnect(cfg, pki):
+def test_write_read_back_refusals_and_reconnect(cfg, plant_pki):
+    pki = plant_pki(CLIENT)
+
     async def scenario():
         ep = f"opc.tcp://127.0.0.1:{free_port()}/plant/"
         srv = await dcs_server(cfg, ep, pki)
-        creds = Credentials(pki["client"][0], pki["client"][1], pki["server"][0], name="dosing-client")
+        creds = pki.credentials()
         # 10 attempts = up to ~150 s of backoff: the stand-in restart took longer than 6 attempts (9 s) under load
         writer = PlantWriter(cfg, ep, creds, attempts=10, backoff_s=0.3)
         assert (await writer.read_plant_values()) == {"current_heat_id": "H1", "measured_temperature_degC": 1587.5}
         n = await writer.write_recommendation(rec())
         assert n == 2 * (len(cfg.material_names) + 2)
-        node = srv.get_node(ua.NodeId.from_string(f"{cfg.opcua.node_map.setpoint_prefix}H2.SiMn"))
+        node = srv.get_node(setpoint_node(cfg, "H2", "SiMn"))
         assert await node.read_value() == 1500.0
         with pytest.raises(RefusedWrite, match="must approve"):
             await writer.write_recommendation(rec(status="proposed", simn=1600.0))
@@ -85,7 +83,7 @@ def test_write_read_back_refusals_and_reconnect(cfg, pki):
         n = await writer.write_recommendation(rec(simn=1700.0))  # ... the writer retries and reconnects
         srv2 = await restarting
         assert n > 0
-        node2 = srv2.get_node(ua.NodeId.from_string(f"{cfg.opcua.node_map.setpoint_prefix}H1.SiMn"))
+        node2 = srv2.get_node(setpoint_node(cfg, "H1", "SiMn"))
         assert await node2.read_value() == 1700.0
         await writer.close()
         await srv2.stop()
@@ -93,7 +91,8 @@ def test_write_read_back_refusals_and_reconnect(cfg, pki):
     asyncio.run(scenario())
 
 
-def test_write_plant_command(cfg, pki, tmp_path):
+def test_write_plant_command(cfg, plant_pki, tmp_path):
+    pki = plant_pki(CLIENT)
     """`dosing write-plant` against the stand-in DCS: a file that says "approved" by itself is refused (a forged
     status); after `dosing approve ID --recommendation FILE` (users file, audit log) the same file lands; a
     proposed one is refused."""
@@ -112,9 +111,9 @@ def test_write_plant_command(cfg, pki, tmp_path):
     async def scenario():
         ep = f"opc.tcp://127.0.0.1:{free_port()}/plant/"
         srv = await dcs_server(cfg, ep, pki)
-        args = ["--endpoint", ep, "--certificate", str(pki["client"][0]), "--private-key", str(pki["client"][1]),
-                "--server-certificate", str(pki["server"][0]), "--state-dir", str(state)]
-        node = srv.get_node(ua.NodeId.from_string(f"{cfg.opcua.node_map.setpoint_prefix}H1.SiMn"))
+        args = ["--endpoint", ep, "--certificate", str(pki.client[0]), "--private-key", str(pki.client[1]),
+                "--server-certificate", str(pki.server[0]), "--state-dir", str(state)]
+        node = srv.get_node(setpoint_node(cfg, "H1", "SiMn"))
         results = []
         forged = rec(status="approved", simn=1400.0)
         f = forged.to_json(tmp_path / "forged.json")

@@ -9,6 +9,7 @@ import time
 import pytest
 from asyncua import ua
 
+from connectors.opcua import address_space as space
 from connectors.opcua import connect
 from connectors.opcua.approvals import read_audit
 from connectors.opcua.inbox import read_verdict, submit
@@ -29,17 +30,17 @@ async def verdict(state, rec_id: str) -> dict:
 
 
 async def health(c, ns: int) -> tuple[bool, str]:  # noqa: ANN001
-    return (await c.get_node(ua.NodeId("Dosing.PublisherOk", ns)).read_value(),
-            await c.get_node(ua.NodeId("Dosing.PublisherError", ns)).read_value())
+    return (await c.get_node(space.header(space.PUBLISHER_OK).node_id(ns)).read_value(),
+            await c.get_node(space.header(space.PUBLISHER_ERROR).node_id(ns)).read_value())
 
 
 class FailsAtThirdHeat(SubtreeBuilder):
     """A real fault in the middle of a build (as BadNodeIdExists was): the third heat raises."""
 
-    async def add_heat(self, folder, base, h):  # noqa: ANN001, ANN201
+    async def add_heat(self, folder, gen, h):  # noqa: ANN001, ANN201
         if h.heat_id == "H2":
             raise RuntimeError("disk full while building H2")
-        await super().add_heat(folder, base, h)
+        await super().add_heat(folder, gen, h)
 
 
 def test_bad_files_are_refused_and_publishing_goes_on(cfg, pki, tmp_path):
@@ -57,22 +58,22 @@ def test_bad_files_are_refused_and_publishing_goes_on(cfg, pki, tmp_path):
             submit(tmp_path / "dup.json", state)  # straight into the inbox: `dosing publish` would refuse it
             v_dup = await verdict(state, dup.recommendation_id)
             ok_after_dup = await health(c, ns)
-            srv.subtree = FailsAtThirdHeat(srv.server, srv.root, srv.nid, srv.ns, cfg)
+            srv.subtree = FailsAtThirdHeat(srv.server, srv.root, srv.ns, cfg)
             broken = rec(5, simn=1510.0)
             broken.to_json(tmp_path / "broken.json")
             submit(tmp_path / "broken.json", state)
             v_broken = await verdict(state, broken.recommendation_id)
             ok_after_broken = await health(c, ns)
-            gen_after_faults = await c.get_node(ua.NodeId("Dosing.Generation", ns)).read_value()
+            gen_after_faults = await c.get_node(space.header(space.GENERATION).node_id(ns)).read_value()
             with pytest.raises(ua.UaStatusCodeError, match="BadNodeIdUnknown"):  # the partial subtree is gone
-                await c.get_node(ua.NodeId(f"Dosing.G{gen_after_faults + 1}", ns)).read_browse_name()
-            srv.subtree = SubtreeBuilder(srv.server, srv.root, srv.nid, srv.ns, cfg)
+                await c.get_node(space.generation(gen_after_faults + 1).node_id(ns)).read_browse_name()
+            srv.subtree = SubtreeBuilder(srv.server, srv.root, srv.ns, cfg)
             good = rec(simn=1520.0)
             good.to_json(tmp_path / "good.json")
             submit(tmp_path / "good.json", state)
             v_good = await verdict(state, good.recommendation_id)
             ok_after_good = await health(c, ns)
-            simn = await c.get_node(ua.NodeId(f"Dosing.G{v_good['generation']}.H0.Setpoints.SiMn", ns)).read_value()
+            simn = await c.get_node(space.setpoint(v_good["generation"], "H0", "SiMn").node_id(ns)).read_value()
             await c.disconnect()
         return v_dup, ok_after_dup, v_broken, ok_after_broken, gen_after_faults, v_good, ok_after_good, simn
 
@@ -93,7 +94,7 @@ def test_bad_files_are_refused_and_publishing_goes_on(cfg, pki, tmp_path):
         async with srv:
             await asyncio.sleep(0.3)
             c = await connect(ep, dcs(pki))
-            gen = await c.get_node(ua.NodeId("Dosing.Generation", srv.ns)).read_value()
+            gen = await c.get_node(space.header(space.GENERATION).node_id(srv.ns)).read_value()
             ok = await health(c, srv.ns)
             await c.disconnect()
         return gen, ok
@@ -112,7 +113,7 @@ def test_generation_never_goes_back_across_restarts(cfg, pki, tmp_path):
             for k in range(n_publishes):
                 await srv.publish(rec(simn=1500.0 + k))
             c = await connect(ep, dcs(pki))
-            gen = await c.get_node(ua.NodeId("Dosing.Generation", srv.ns)).read_value()
+            gen = await c.get_node(space.header(space.GENERATION).node_id(srv.ns)).read_value()
             await c.disconnect()
         return gen
 
@@ -137,7 +138,7 @@ def test_dcs_reads_are_answered_during_a_200_heat_publish(cfg, pki, tmp_path):
         async with srv:
             await srv.publish(big(200, 1500.0))
             c = await connect(ep, dcs(pki))
-            node = c.get_node(ua.NodeId("Dosing.Generation", srv.ns))
+            node = c.get_node(space.header(space.GENERATION).node_id(srv.ns))
             done = asyncio.Event()
             answered: list[tuple[float, int]] = []
 

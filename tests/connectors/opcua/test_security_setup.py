@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 from connectors.cli import app
 from connectors.net import free_port
 from connectors.opcua import Credentials, SetpointServer, add_user, connect, create_certificate
+from connectors.opcua import address_space as space
 from tests.connectors.opcua.conftest import dated_certificate, dcs, rec, secure_server
 
 
@@ -86,7 +87,7 @@ def test_client_certificates_outside_their_dates_are_refused(cfg, pki, tmp_path)
                 except ua.UaStatusCodeError as exc:
                     out[label] = type(exc).__name__
                     continue
-                out[label] = await c.get_node(ua.NodeId("Dosing.G1.H0.Setpoints.SiMn", srv.ns)).read_value()
+                out[label] = await c.get_node(space.setpoint(1, "H0", "SiMn").node_id(srv.ns)).read_value()
                 await c.disconnect()
         return out
 
