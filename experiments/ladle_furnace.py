@@ -34,7 +34,16 @@ from optimizer.ladle.final import (
 from optimizer.ladle.model import fit
 from optimizer.ladle.predictors import FIRST, heat_keys
 from optimizer.ladle.recommend import CAVEAT, default_window, recommend_heat, savings
-from optimizer.ladle.savings import energy_cuts, mean_ci, measurement_skips, remaining_calibration, static_widths
+from optimizer.ladle.savings import (
+    MAX_REMAINING,
+    composed_from_each,
+    energy_cuts,
+    mean_ci,
+    measurement_skips,
+    remaining_calibration,
+    remaining_halfwidths,
+    static_widths,
+)
 from optimizer.ladle.stage_model import StageModel
 from optimizer.ladle.stages import build_stages
 
@@ -138,6 +147,13 @@ def stage_savings(train: pd.DataFrame, test: pd.DataFrame, stages: pd.DataFrame,
     some = m[m["skipped"] > 0]
     print("  composed half-widths by remaining stages before any test heat ended (then rolling): "
           + ", ".join(f"{k}: {v:.1f}" for k, v in widths.items()))
+    c = composed_from_each(model, stages[stages["key"].isin(heat_keys(test))])
+    hw = remaining_halfwidths(c, errors, 0.9)
+    r = np.minimum(c["remaining"].to_numpy(), MAX_REMAINING)
+    cover = (c["actual_final_degC"] - c["composed_final_degC"]).abs().to_numpy() <= hw
+    print("  rolling, on the test heats (remaining: mean half-width, range, coverage): " + "; ".join(
+        f"{k}: {hw[r == k].mean():.1f}, {hw[r == k].min():.1f}..{hw[r == k].max():.1f}, {cover[r == k].mean():.3f}"
+        for k in widths))
     print(f"  measurements {m['measurements'].mean():.2f} per heat as done; skipped with the rule {sk[0]:.2f} "
           f"[{sk[1]:.2f}, {sk[2]:.2f}] per heat ({100 * len(some) / len(m):.0f} % of heats skip any); of those, "
           f"{100 * some['outside_window'].mean():.1f} % ended outside the window (all heats: "

@@ -100,22 +100,29 @@ def static_widths(errors: dict[int, np.ndarray], confidence: float, online: Onli
             for k, e in errors.items()}
 
 
+def remaining_halfwidths(composed: pd.DataFrame, errors: dict[int, np.ndarray], confidence: float,
+                         online: OnlineWindow = OnlineWindow()) -> np.ndarray:
+    """Rolling half-width (degC) of each row of ``composed_from_each``, by its remaining stages: the latest
+    ``online.window`` errors of that count known at its measurement (``errors`` first, from
+    ``remaining_calibration``, then the rows' own errors once their heat has ended)."""
+    r = np.minimum(composed["remaining"].to_numpy(), MAX_REMAINING)
+    new_err = (composed["actual_final_degC"] - composed["composed_final_degC"]).abs().to_numpy()
+    hw = np.full(len(composed), np.nan)
+    for k, cal in errors.items():
+        at = r == k
+        if at.any():
+            hw[at] = online.halfwidths(cal, new_err[at], composed["known_at"].to_numpy()[at],
+                                       composed["decide_at"].to_numpy()[at], confidence)
+    return hw
+
+
 def measurement_skips(model: StageModel, errors: dict[int, np.ndarray], heats: pd.DataFrame, stages: pd.DataFrame,
                       window: Window, online: OnlineWindow = OnlineWindow()) -> pd.DataFrame:
     """Per heat: measurements taken, measurements with the rule (earliest confident j, then the final one).
     ``errors``: calibration errors by remaining stages (``remaining_calibration``)."""
     st = stages[stages["key"].isin(heat_keys(heats))]
     c = composed_from_each(model, st)
-    c["remaining_capped"] = np.minimum(c["remaining"].to_numpy(), MAX_REMAINING)
-    c["halfwidth_degC"] = np.nan
-    new_err = (c["actual_final_degC"] - c["composed_final_degC"]).abs()
-    for k, cal in errors.items():
-        at = c["remaining_capped"] == k
-        if at.any():
-            c.loc[at, "halfwidth_degC"] = online.halfwidths(cal, new_err[at].to_numpy(), c.loc[at, "known_at"]
-                                                            .to_numpy(), c.loc[at, "decide_at"].to_numpy(),
-                                                            window.confidence)
-    hw = c["halfwidth_degC"]
+    hw = remaining_halfwidths(c, errors, window.confidence, online)
     c["confident"] = (c["composed_final_degC"] - hw >= window.low) & (c["composed_final_degC"] + hw <= window.high)
     n_meas = st.groupby("key")["n_stages"].first() + 1
     first_ok = c[c["confident"]].groupby("key")["from_measurement"].min()
