@@ -198,9 +198,12 @@ def main() -> None:
           f"(test MAE {rows[best]['mae']:.2f}), at the first measurement {plan} (test MAE {rows[plan]['mae']:.2f})")
     latest = test.tail(round(0.2 * len(heats)))
     for k in (best, plan):
-        p = rows[k]["model"].predict(latest, stages)
-        y = latest.set_index(heat_keys(latest))["final_temperature_degC"].loc[p.index]
-        print(f"  {k}: MAE {np.mean(np.abs(y - p)):.2f} degC on the latest {len(latest)} heats (the 20 % split)")
+        for part, name in ((test, "test"), (latest, "20 % split")):
+            p = rows[k]["model"].predict(part, stages)
+            y = part.set_index(heat_keys(part))["final_temperature_degC"].loc[p.index]
+            mae = mean_ci(np.abs(y - p).to_numpy())
+            print(f"  {k}: MAE {mae[0]:.2f} degC [{mae[1]:.2f}, {mae[2]:.2f}] (95 % bootstrap over heats) on the "
+                  f"latest {len(part)} heats ({name})")
     stage_savings(train, test, stages, rows[best]["model"])
     if args.heats:
         plan_recommendations(train, test, args.heats)
