@@ -1,10 +1,11 @@
 """Real ladle-furnace data: final-temperature models at two decision times, stage model, intervals, savings.
 
     OMP_NUM_THREADS=1 .venv/bin/python experiments/ladle_furnace.py [--data ../shared/data/ladle_furnace]
-        [--n-test 488] [--heats 0]
+        [--n-test 488] [--heats 0] [--calibration-study]
 
 Every model is chosen/calibrated on the earlier heats only (rolling origin inside them) and scored once on the
-latest ``--n-test`` heats (time order). ``--heats N`` also runs the plan-view energy/measurement recommendations
+latest ``--n-test`` heats (time order). ``--calibration-study`` reprints how the rolling intervals were chosen
+(training heats only; slow). ``--heats N`` also runs the plan-view energy/measurement recommendations
 (``optimizer.ladle.recommend``) on the latest N test heats.
 """
 
@@ -33,17 +34,29 @@ from optimizer.ladle.final import (
 from optimizer.ladle.model import fit
 from optimizer.ladle.predictors import FIRST, heat_keys
 from optimizer.ladle.recommend import CAVEAT, default_window, recommend_heat, savings
-from optimizer.ladle.savings import energy_cuts, mean_ci, measurement_skips, remaining_widths
+from optimizer.ladle.savings import (
+    MAX_REMAINING,
+    composed_from_each,
+    energy_cuts,
+    mean_ci,
+    measurement_skips,
+    remaining_calibration,
+    remaining_halfwidths,
+    static_widths,
+)
 from optimizer.ladle.stage_model import StageModel
 from optimizer.ladle.stages import build_stages
 
 DEFAULT_DATA = os.environ.get("DOSING_LF_DATA", str(Path(__file__).resolve().parents[1].parent / "shared" / "data"
                                                     / "ladle_furnace"))
-TABLE_KINDS = ("mean", "heat_balance", "gbm", "stage_composed", "plan_hybrid", "last_ridge", "last_gbm",
-               "stage_physics", "stage")
+TABLE_KINDS = ("mean", "heat_balance", "gbm", "stage_composed", "plan_hybrid", "route_hybrid", "route_gbm",
+               "plan_ensemble", "last_ridge", "last_gbm", "stage_physics", "stage")
 LABELS = {"mean": "train mean", "heat_balance": "ridge heat balance (plan)", "gbm": "GBM (plan)",
           "stage_composed": "stage model, composed from the first measurement",
           "plan_hybrid": "ridge heat balance after the first measurement + boosted residual",
+          "route_hybrid": "the same with the route's heat-balance terms",
+          "route_gbm": "GBM (squared loss) of the change, plan + route features",
+          "plan_ensemble": "mean of route_hybrid, route_gbm and GBM (plan)",
           "last_ridge": "ridge heat balance of the final stage", "last_gbm": "GBM on the final stage",
           "stage_physics": "stage model, physics only, one step", "stage": "stage model + boosted residual, one step"}
 
@@ -117,19 +130,30 @@ def stage_savings(train: pd.DataFrame, test: pd.DataFrame, stages: pd.DataFrame,
     e = energy_cuts(decision, eta, test, stages, window)
     kwh = mean_ci(e["cut_kWh"])
     pct = tuple(100 * x * len(e) / e["heat_arc_kWh"].sum() for x in kwh)
+    hw = e["halfwidth_degC"]
     print(f"\nsavings on the latest {len(test)} heats, window {window.low:.0f}..{window.high:.0f} degC (training "
-          f"heats' 10th..90th percentile), 90 %, {decision.kind} half-width {decision.halfwidth(0.9):.1f} degC, "
-          f"heating {eta:.4f} degC/kWh:")
+          f"heats' 10th..90th percentile), 90 %, {decision.kind} rolling half-width (latest {ONLINE_WINDOW} known "
+          f"errors) mean {hw.mean():.1f} degC, {hw.min():.1f}..{hw.max():.1f} (static was "
+          f"{decision.halfwidth(0.9):.1f}), heating {eta:.4f} degC/kWh:")
     print(f"  final-stage energy cut {kwh[0]:.1f} kWh per heat [{kwh[1]:.1f}, {kwh[2]:.1f}] = {pct[0]:.1f} % "
           f"[{pct[1]:.1f}, {pct[2]:.1f}] of the heats' arc energy; {100 * np.mean(e['cut_kWh'] > 0):.0f} % of heats "
           f"cut; counterfactual final below {window.low:.0f}: "
           f"{100 * np.mean(e['counterfactual_final_degC'] < window.low):.1f} % of heats (actual "
           f"{100 * np.mean(e['actual_final_degC'] < window.low):.1f} %)")
-    model, widths = remaining_widths(train, stages, 0.9)
-    m = measurement_skips(model, widths, test, stages, window)
+    model, errors = remaining_calibration(train, stages)
+    widths = static_widths(errors, 0.9)
+    m = measurement_skips(model, errors, test, stages, window)
     sk = mean_ci(m["skipped"])
     some = m[m["skipped"] > 0]
-    print("  composed half-widths by remaining stages: " + ", ".join(f"{k}: {v:.1f}" for k, v in widths.items()))
+    print("  composed half-widths by remaining stages before any test heat ended (then rolling): "
+          + ", ".join(f"{k}: {v:.1f}" for k, v in widths.items()))
+    c = composed_from_each(model, stages[stages["key"].isin(heat_keys(test))])
+    hw = remaining_halfwidths(c, errors, 0.9)
+    r = np.minimum(c["remaining"].to_numpy(), MAX_REMAINING)
+    cover = (c["actual_final_degC"] - c["composed_final_degC"]).abs().to_numpy() <= hw
+    print("  rolling, on the test heats (remaining: mean half-width, range, coverage): " + "; ".join(
+        f"{k}: {hw[r == k].mean():.1f}, {hw[r == k].min():.1f}..{hw[r == k].max():.1f}, {cover[r == k].mean():.3f}"
+        for k in widths))
     print(f"  measurements {m['measurements'].mean():.2f} per heat as done; skipped with the rule {sk[0]:.2f} "
           f"[{sk[1]:.2f}, {sk[2]:.2f}] per heat ({100 * len(some) / len(m):.0f} % of heats skip any); of those, "
           f"{100 * some['outside_window'].mean():.1f} % ended outside the window (all heats: "
@@ -153,6 +177,7 @@ def main() -> None:
     ap.add_argument("--data", default=DEFAULT_DATA)
     ap.add_argument("--n-test", type=int, default=N_TEST_PUBLIC, help="latest heats held out (public: 488)")
     ap.add_argument("--heats", type=int, default=0, help="plan-view recommendations on the latest N test heats")
+    ap.add_argument("--calibration-study", action="store_true", help="reprint the interval scheme choice (slow)")
     args = ap.parse_args()
     tables = read_ladle_dir(args.data)
     heats, samples, quality = build_heats(tables)
@@ -161,7 +186,8 @@ def main() -> None:
     print(f"{len(heats)} usable heats, {len(stages)} stages; data-quality report: {len(quality)} rows; test heats "
           f"start {test['start_time'].min():%Y-%m-%d %H:%M} .. {test['start_time'].max():%Y-%m-%d}")
     stage_figures(train, test, stages)
-    calibration_study(train, stages, ("last_gbm", "plan_hybrid"))
+    if args.calibration_study:
+        calibration_study(train, stages, ("last_gbm", "plan_hybrid"))
     rows = model_table(train, test, stages)
     print_table(rows, len(train), len(test))
     decision = [k for k in rows if rows[k]["model"].predictor.decided_at != FIRST]
@@ -172,9 +198,12 @@ def main() -> None:
           f"(test MAE {rows[best]['mae']:.2f}), at the first measurement {plan} (test MAE {rows[plan]['mae']:.2f})")
     latest = test.tail(round(0.2 * len(heats)))
     for k in (best, plan):
-        p = rows[k]["model"].predict(latest, stages)
-        y = latest.set_index(heat_keys(latest))["final_temperature_degC"].loc[p.index]
-        print(f"  {k}: MAE {np.mean(np.abs(y - p)):.2f} degC on the latest {len(latest)} heats (the 20 % split)")
+        for part, name in ((test, "test"), (latest, "20 % split")):
+            p = rows[k]["model"].predict(part, stages)
+            y = part.set_index(heat_keys(part))["final_temperature_degC"].loc[p.index]
+            mae = mean_ci(np.abs(y - p).to_numpy())
+            print(f"  {k}: MAE {mae[0]:.2f} degC [{mae[1]:.2f}, {mae[2]:.2f}] (95 % bootstrap over heats) on the "
+                  f"latest {len(part)} heats ({name})")
     stage_savings(train, test, stages, rows[best]["model"])
     if args.heats:
         plan_recommendations(train, test, args.heats)

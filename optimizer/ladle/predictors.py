@@ -8,7 +8,12 @@ measured), its arc energy, additions and gas are taken as planned.
 * ``stage_composed``: the stage model run from the first measurement through the heat's stages;
 * ``plan_hybrid``: a ridge heat balance of the change from the first temperature on the energy, additions, gas
   and minutes *after* the first measurement, plus boosting (absolute loss) on its residual with the history
-  known then (previous heat, energy and additions before the first measurement): ``plan_features``.
+  known then (previous heat, energy and additions before the first measurement): ``plan_features``;
+* ``route_hybrid``: the same with the route's heat-balance terms (``route_features``: energy and additions x
+  the minutes left after them, minutes after the last arc, the final stage's inputs, the arc's power factor);
+* ``route_gbm``: boosting (squared loss) of the change from the first temperature on every plan and route
+  feature, without a ridge part;
+* ``plan_ensemble``: the mean of ``route_hybrid``, ``route_gbm`` and ``gbm`` (equal weights, not fitted).
 
 Decided at the **penultimate** measurement (the last one before the final): that temperature is measured, and
 the final stage's energy, additions, gas and minutes are planned (the earlier stages are known history).
@@ -35,6 +40,7 @@ from sklearn.preprocessing import StandardScaler
 
 from optimizer.ladle.model import TARGET, features, make_model
 from optimizer.ladle.plan_features import PHYSICS, after_name, plan_features
+from optimizer.ladle.route_features import ROUTE_PHYSICS, route_features
 from optimizer.ladle.stage_model import CONTEXT_COLUMNS, LOSS_COLUMNS, StageModel, addition_columns, stage_inputs
 
 FIRST, PENULTIMATE = "first", "penultimate"
@@ -85,30 +91,81 @@ class PlanPredictor:
         return pd.Series(self.model_.predict(heats[self.features_]), index=heat_keys(heats).to_numpy())
 
 
+def _booster(loss: str = "absolute_error") -> HistGradientBoostingRegressor:
+    return HistGradientBoostingRegressor(loss=loss, max_iter=300, learning_rate=0.05, max_leaf_nodes=15,
+                                         min_samples_leaf=20, l2_regularization=1.0, random_state=0)
+
+
+def first_features(heats: pd.DataFrame, stages: pd.DataFrame, route: bool) -> pd.DataFrame:
+    """``plan_features``, joined with ``route_features`` when ``route``."""
+    x = plan_features(heats, stages)
+    return x.join(route_features(heats, stages)) if route else x
+
+
 @dataclass
 class PlanHybridPredictor:
-    """``plan_hybrid``: ridge heat balance after the first measurement + boosted residual (module doc)."""
+    """``plan_hybrid`` / ``route_hybrid``: ridge heat balance after the first measurement + boosted residual."""
 
     kind: str = "plan_hybrid"
     decided_at: str = FIRST
+    route: bool = False
 
     def fit(self, heats: pd.DataFrame, stages: pd.DataFrame) -> PlanHybridPredictor:
-        x = plan_features(heats, stages)
+        x = first_features(heats, stages, self.route)
         self.physics_ = [*PHYSICS, *(after_name(c) for c in addition_columns(stages))]
+        if self.route:
+            self.physics_ += [*ROUTE_PHYSICS, "idle_after_min"]
         self.columns_ = list(x.columns)
         delta = heats[TARGET].to_numpy(float) - x["initial_temperature_degC"].to_numpy(float)
         self.ridge_ = make_pipeline(StandardScaler(), RidgeCV(alphas=np.logspace(-2, 3, 12))).fit(
             x[self.physics_], delta)
-        self.booster_ = HistGradientBoostingRegressor(
-            loss="absolute_error", max_iter=300, learning_rate=0.05, max_leaf_nodes=15, min_samples_leaf=20,
-            l2_regularization=1.0, random_state=0).fit(x[self.columns_], delta - self.ridge_.predict(x[self.physics_]))
+        self.booster_ = _booster().fit(x[self.columns_], delta - self.ridge_.predict(x[self.physics_]))
         return self
 
     def predict(self, heats: pd.DataFrame, stages: pd.DataFrame) -> pd.Series:
-        x = plan_features(heats, stages)
+        x = first_features(heats, stages, self.route)
         p = x["initial_temperature_degC"] + self.ridge_.predict(x[self.physics_]) + self.booster_.predict(
             x[self.columns_])
         return pd.Series(p.to_numpy(float), index=x.index)
+
+
+@dataclass
+class RouteGbmPredictor:
+    """``route_gbm``: boosting (squared loss) of the change from the first temperature, plan + route features."""
+
+    kind: str = "route_gbm"
+    decided_at: str = FIRST
+
+    def fit(self, heats: pd.DataFrame, stages: pd.DataFrame) -> RouteGbmPredictor:
+        x = first_features(heats, stages, route=True)
+        self.columns_ = list(x.columns)
+        delta = heats[TARGET].to_numpy(float) - x["initial_temperature_degC"].to_numpy(float)
+        self.model_ = _booster("squared_error").fit(x[self.columns_], delta)
+        return self
+
+    def predict(self, heats: pd.DataFrame, stages: pd.DataFrame) -> pd.Series:
+        x = first_features(heats, stages, route=True)
+        p = x["initial_temperature_degC"] + self.model_.predict(x[self.columns_])
+        return pd.Series(p.to_numpy(float), index=x.index)
+
+
+@dataclass
+class EnsemblePredictor:
+    """``plan_ensemble``: the mean prediction of its members (equal weights)."""
+
+    kind: str = "plan_ensemble"
+    decided_at: str = FIRST
+    members: tuple[str, ...] = ("route_hybrid", "route_gbm", "gbm")
+
+    def fit(self, heats: pd.DataFrame, stages: pd.DataFrame) -> EnsemblePredictor:
+        self.fitted_ = [make_predictor(k).fit(heats, stages) for k in self.members]
+        if any(m.decided_at != self.decided_at for m in self.fitted_):
+            raise ValueError(f"the members of {self.kind} must all be decided at the {self.decided_at} measurement")
+        return self
+
+    def predict(self, heats: pd.DataFrame, stages: pd.DataFrame) -> pd.Series:
+        preds = [m.predict(heats, stages) for m in self.fitted_]
+        return pd.concat(preds, axis=1).loc[preds[0].index].mean(axis=1)
 
 
 @dataclass
@@ -148,9 +205,7 @@ class LastStagePredictor:
         else:
             self.columns_ = [c for c in (*LOSS_COLUMNS, *addition_columns(stages), *CONTEXT_COLUMNS)
                              if c != "last_stage"]
-            self.model_ = HistGradientBoostingRegressor(
-                loss="absolute_error", max_iter=300, learning_rate=0.05, max_leaf_nodes=15, min_samples_leaf=20,
-                l2_regularization=1.0, random_state=0).fit(x[self.columns_], delta)
+            self.model_ = _booster().fit(x[self.columns_], delta)
         return self
 
     def predict(self, heats: pd.DataFrame, stages: pd.DataFrame) -> pd.Series:
@@ -167,6 +222,8 @@ def make_predictor(kind: str) -> FinalPredictor:
         "mean": lambda: MeanPredictor(), "heat_balance": lambda: PlanPredictor("heat_balance"),
         "gbm": lambda: PlanPredictor("gbm"), "stage_composed": lambda: StagePredictor("stage_composed", FIRST),
         "plan_hybrid": lambda: PlanHybridPredictor(),
+        "route_hybrid": lambda: PlanHybridPredictor("route_hybrid", route=True),
+        "route_gbm": lambda: RouteGbmPredictor(), "plan_ensemble": lambda: EnsemblePredictor(),
         "last_mean": lambda: MeanPredictor("last_mean", PENULTIMATE),
         "last_ridge": lambda: LastStagePredictor("last_ridge"), "last_gbm": lambda: LastStagePredictor(),
         "stage_physics": lambda: StagePredictor("stage_physics", PENULTIMATE, residual=False),
@@ -176,6 +233,7 @@ def make_predictor(kind: str) -> FinalPredictor:
     return makers[kind]()
 
 
-KINDS = ("mean", "heat_balance", "gbm", "stage_composed", "plan_hybrid", "last_mean", "last_ridge", "last_gbm",
+KINDS = ("mean", "heat_balance", "gbm", "stage_composed", "plan_hybrid", "route_hybrid", "route_gbm",
+         "plan_ensemble", "last_mean", "last_ridge", "last_gbm",
          "stage_physics", "stage")
 DECISION_CANDIDATES = ("last_ridge", "last_gbm", "stage_physics", "stage")

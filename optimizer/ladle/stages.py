@@ -5,6 +5,8 @@ measurement ``i`` (``temp_next_degC`` at ``time_next``). What happened in betwee
 
 * ``arc_kWh``, ``arc_min``: arc intervals overlapping the stage, each contributing energy (active MW x s / 3.6)
   and minutes in proportion to its overlap (11 of 9,865 measurements of the shared data fall inside an arc);
+  ``arc_kVAh`` the same for the apparent power (negative reactive power taken as 0); ``arc_end_min``: minutes
+  from the stage's start to the end of its last arc (NaN without arc);
 * ``add_bulk_<n>_kg`` / ``add_wire_<n>_kg``: additions whose recorded time lies in ``(time_prev, time_next]``;
 * ``gas_m3``: the export has one gas volume per heat, so each stage gets the heat's gas per minute of treatment
   (first to last measurement) times its minutes; the heat's total is taken as planned;
@@ -56,7 +58,10 @@ def _arc_times(arc: pd.DataFrame) -> pd.DataFrame:
     a["start"] = pd.to_datetime(arc["arc_start"], errors="coerce")
     a["end"] = pd.to_datetime(arc["arc_end"], errors="coerce")
     dur_s = (a["end"] - a["start"]).dt.total_seconds()
-    a["kWh"] = pd.to_numeric(arc["active_MW"], errors="coerce") * dur_s / 3.6
+    p_MW = pd.to_numeric(arc["active_MW"], errors="coerce")
+    q_MVAr = pd.to_numeric(arc["reactive_MVAr"], errors="coerce").clip(lower=0.0).fillna(0.0)
+    a["kWh"] = p_MW * dur_s / 3.6
+    a["kVAh"] = np.sqrt(p_MW ** 2 + q_MVAr ** 2) * dur_s / 3.6
     return a[(dur_s > 0) & a["kWh"].notna()]
 
 
@@ -68,9 +73,13 @@ def _add_arc(st: pd.DataFrame, arc: pd.DataFrame) -> pd.DataFrame:
     overlap_s = np.clip((hi - lo) / np.timedelta64(1, "s"), 0.0, None)
     dur_s = (m["end"] - m["start"]).dt.total_seconds().to_numpy()
     m["arc_kWh"] = m["kWh"].to_numpy() * overlap_s / dur_s
+    m["arc_kVAh"] = m["kVAh"].to_numpy() * overlap_s / dur_s
     m["arc_min"] = overlap_s / 60
-    agg = m.groupby("index")[["arc_kWh", "arc_min"]].sum()
-    return st.join(agg).fillna({"arc_kWh": 0.0, "arc_min": 0.0})
+    end_min = (hi - m["time_prev"].to_numpy("datetime64[ns]")) / np.timedelta64(1, "m")
+    m["arc_end_min"] = np.where(overlap_s > 0, end_min, np.nan)
+    g = m.groupby("index")
+    agg = g[["arc_kWh", "arc_kVAh", "arc_min"]].sum().join(g["arc_end_min"].max())
+    return st.join(agg).fillna({"arc_kWh": 0.0, "arc_kVAh": 0.0, "arc_min": 0.0})
 
 
 def _add_timed(st: pd.DataFrame, masses: pd.DataFrame, times: pd.DataFrame, kind: str) -> pd.DataFrame:

@@ -11,6 +11,7 @@ import pytest
 from connectors.ladle_files import read_ladle_dir
 from optimizer.ladle.adapter import build_heats
 from optimizer.ladle.final import fit_final, holdout_figures, rolling_origin, split_later
+from optimizer.ladle.predictors import EnsemblePredictor, make_predictor
 from optimizer.ladle.stages import build_stages
 
 DATA = Path(os.environ.get("DOSING_LF_DATA", Path(__file__).resolve().parents[3].parent / "shared" / "data"
@@ -36,6 +37,10 @@ def test_stage_table_closes_the_heats(real):
     assert np.mean(np.isclose(energy, total)) > 0.9
     last = stages[stages["is_last"]].set_index("key")["temp_next_degC"]
     assert (last == h["final_temperature_degC"].loc[last.index]).all()
+    assert (stages["arc_kVAh"] >= stages["arc_kWh"] - 1e-9).all()  # apparent >= active energy
+    arc = stages[stages["arc_min"] > 0]
+    assert stages.loc[stages["arc_min"] == 0, "arc_end_min"].isna().all()
+    assert ((arc["arc_end_min"] >= arc["arc_min"] - 1e-6) & (arc["arc_end_min"] <= arc["minutes"] + 1e-6)).all()
 
 
 def test_rolling_origin_stays_before_the_test_part(real):
@@ -55,3 +60,14 @@ def test_decision_model_on_later_heats(real):
     assert m.predictor.decided_at == "penultimate" and x["n"] == 488
     assert x["mae"] < 5.0 and x["share_above_10"] < 0.10
     assert 0.85 <= x["coverage_90"] <= 0.95
+
+
+def test_ensemble_is_the_mean_of_its_members(real):
+    heats, stages = real
+    train, test = split_later(heats, 488)
+    members = ("mean", "heat_balance")  # fast members; the script's plan_ensemble uses boosted ones
+    e = EnsemblePredictor(members=members).fit(train, stages).predict(test, stages)
+    parts = [make_predictor(k).fit(train, stages).predict(test, stages) for k in members]
+    np.testing.assert_allclose(e.to_numpy(), ((parts[0] + parts[1]) / 2).loc[e.index].to_numpy())
+    with pytest.raises(ValueError, match="decided at the first measurement"):
+        EnsemblePredictor(members=("mean", "last_ridge")).fit(train, stages)
