@@ -28,9 +28,9 @@ test-fast: $(STAMP)  # everything but the tests marked slow (servers, clusters, 
 notebooks: $(STAMP)
 	$(BIN)/jupyter lab notebooks/
 
-lint: $(STAMP)  # ruff on everything, mypy on the domain package (settings in pyproject.toml [tool.mypy])
+lint: $(STAMP)  # ruff on everything, mypy on optimizer and connectors (settings in pyproject.toml [tool.mypy])
 	$(BIN)/ruff check optimizer connectors tests experiments
-	$(BIN)/python -m mypy optimizer
+	$(BIN)/python -m mypy optimizer connectors
 
 clean:
 	rm -rf $(VENV) .dosing build *.egg-info .pytest_cache .mypy_cache

@@ -1,4 +1,4 @@
-"""mypy is clean on the domain package (``optimizer/``), so CI (``make test``) checks types as ``make lint`` does.
+"""mypy is clean on ``optimizer/`` and ``connectors/``, so CI (``make test``) checks types as ``make lint`` does.
 
 Settings live in pyproject.toml ``[tool.mypy]``: untyped third-party libraries are ignored module by module."""
 
@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.mark.slow
-def test_mypy_is_clean_on_optimizer() -> None:
-    run = subprocess.run([sys.executable, "-m", "mypy", "optimizer"], cwd=ROOT, capture_output=True, text=True,
+def test_mypy_is_clean_on_optimizer_and_connectors() -> None:
+    run = subprocess.run([sys.executable, "-m", "mypy", "optimizer", "connectors"], cwd=ROOT, capture_output=True, text=True,
                          timeout=540, check=False)
-    assert run.returncode == 0, f"mypy optimizer failed (exit {run.returncode}):\n{run.stdout}{run.stderr}"
+    assert run.returncode == 0, f"mypy optimizer connectors failed (exit {run.returncode}):\n{run.stdout}{run.stderr}"
