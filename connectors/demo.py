@@ -30,8 +30,9 @@ from connectors.opcua.dcs_sim import DcsController, SimulatedDcs
 from connectors.report.advice import read_decision_log, render_html, text_summary
 from optimizer.advisor import advisor_from_history
 from optimizer.config import AutoApprove, PlantConfig, load_config
+from optimizer.costs import plan_cost
 from optimizer.recommendation import Recommendation
-from optimizer.savings import Savings, executed_cost, plan_cost, savings_text
+from optimizer.savings import Savings, executed_cost, savings_text
 from optimizer.schedule import HeatContext
 from optimizer.simulator import compare, draw_heats, evaluate, make_policy, schedule_frame, simulate_history
 from optimizer.simulator.heats import EVALUATION_STREAM, heat_rng
@@ -168,7 +169,7 @@ async def advise_live(cfg: PlantConfig, heats: pd.DataFrame, samples: pd.DataFra
 
 
 def _money(cfg: PlantConfig, rec) -> float:  # noqa: ANN001 (a simulator HeatRecord)
-    """Money of one executed heat: material + arc energy + sampling (optimizer.savings, as in the report)."""
+    """Money of one executed heat: material + arc energy + sampling (optimizer/costs.py, as in the report)."""
     return plan_cost(cfg, rec.additions_kg, rec.arc_energy_kWh, rec.n_samples).money
 
 

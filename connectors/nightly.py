@@ -31,12 +31,13 @@ from connectors.report.flags import binding_limits, extrapolation
 from connectors.report.html import NightReport, render
 from connectors.tracking import TrackingStore, open_store
 from optimizer.config import PlantConfig
+from optimizer.costs import CostCoefficients, plan_cost
 from optimizer.dosing import optimize_heats, to_recommendation
 from optimizer.dosing.pareto import pareto_front
 from optimizer.dosing.ranges import DRAWS_PER_HEAT, expected_day_use
 from optimizer.errors import ConfigError, DataFileError
 from optimizer.recommendation import Recommendation
-from optimizer.savings import Savings, day_line, day_savings, plan_cost, practice_from_frame
+from optimizer.savings import Savings, day_line, day_savings, practice_from_frame
 from optimizer.schedule import Schedule, read_schedule
 from optimizer.schema import KEY, material_col
 from optimizer.simulator.policies import Level2Policy
@@ -245,12 +246,12 @@ def _report_schedule(problems: pd.DataFrame, progress) -> None:  # noqa: ANN001
 
 def baseline_frame(cfg: PlantConfig, heats) -> pd.DataFrame:  # noqa: ANN001
     """Today's practice (level-2 calculation) for the same heats: its decisions, and its money and CO2 by
-    :func:`optimizer.savings.plan_cost` (the report reads the decisions back with ``practice_from_frame``)."""
-    pol = Level2Policy(cfg)
+    :func:`optimizer.costs.plan_cost` (the report reads the decisions back with ``practice_from_frame``)."""
+    pol, coef = Level2Policy(cfg), CostCoefficients.from_config(cfg)
     rows = []
     for h in heats:
         p = pol.decide(h)
-        c = plan_cost(cfg, p.additions_kg, p.arc_energy_kWh, p.n_samples)
+        c = plan_cost(coef, p.additions_kg, p.arc_energy_kWh, p.n_samples)
         rows.append({"heat_id": h.heat_id, "cost": c.money, "co2_kg": 1000 * c.co2_t, "energy_kWh": p.arc_energy_kWh,
                      "samples": p.n_samples, **{material_col(m): kg for m, kg in p.additions_kg.items()}})
     return pd.DataFrame(rows)

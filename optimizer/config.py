@@ -89,6 +89,11 @@ class Sampling(_Section):
         )
 
     @property
+    def cost_per_dip(self) -> float:
+        """Probe + treatment-time cost of a temperature dip alone, without a chemistry sample (currency)."""
+        return self.temperature_probe_cost + self.minutes_per_temperature_sample * self.cost_per_treatment_minute
+
+    @property
     def minutes_per_sample(self) -> float:
         """Treatment minutes one sample costs the heat."""
         return self.minutes_per_temperature_sample + self.minutes_per_chemistry_sample

@@ -17,7 +17,7 @@ PACKAGES = ("optimizer", "connectors")
 LAYERS: list[list[str]] = [
     ["optimizer.errors", "optimizer.defaults"],
     ["optimizer.config"],
-    ["optimizer.schema", "optimizer.tables"],
+    ["optimizer.schema", "optimizer.tables", "optimizer.costs"],
     ["optimizer.validation"],
     ["optimizer.schedule", "optimizer.recommendation"],
     ["optimizer.surrogates", "optimizer.embedding", "optimizer.safety", "optimizer.stages"],

@@ -117,14 +117,15 @@ def _print_heats(cfg: PlantConfig, rec: Recommendation, result: DosingResult, ex
     ``explain`` adds the limits each plan sits on, by their internal names."""
     from rich.table import Table
 
-    from optimizer.savings import plan_cost
+    from optimizer.costs import CostCoefficients, plan_cost
 
     cols = ["heat", "grade", "additions kg", "arc kWh", "samples", f"money {rec.currency}", "CO2 kg", "plan"]
     table = Table(*cols, *(["binding limits (internal names)"] if explain else []),
                   title=f"Recommendation {rec.recommendation_id} ({result.status}, max gap {result.max_gap:.2%})")
+    coef = CostCoefficients.from_config(cfg)
     for h, r in zip(rec.heats, result.heats, strict=True):
         adds = ", ".join(f"{m} {kg:.0f}" for m, kg in h.additions_kg.items() if kg > 0)
-        c = plan_cost(cfg, h.additions_kg, h.arc_energy_kWh, h.n_samples)
+        c = plan_cost(coef, h.additions_kg, h.arc_energy_kWh, h.n_samples)
         plan = (h.diagnosis or "planned") if h.feasible else f"INFEASIBLE: {h.diagnosis}"
         cells = [h.heat_id, h.grade, adds, f"{h.arc_energy_kWh:.0f}", str(h.n_samples),
                  f"{c.money:,.0f}" if h.feasible else "", f"{1000 * c.co2_t:,.0f}" if h.feasible else "", plan]

@@ -117,7 +117,7 @@ def run_scenario(unit: ScenarioUnit) -> dict[str, Any]:
         "furnace": unit.furnace, "scenario": unit.scenario.name, "heats": len(res.heats),
         "infeasible_heats": len(res.heats) - len(ok),
         "co2_price_per_t": cfg.objective.co2_price_per_t,
-        "money_cost": sum(h.material_cost + h.energy_cost + h.sampling_cost for h in ok),
+        "money_cost": sum(h.money for h in ok),
         "material_cost": sum(h.material_cost for h in ok), "energy_cost": sum(h.energy_cost for h in ok),
         "co2_kg": sum(h.co2_kg for h in ok), "arc_energy_kWh": sum(h.arc_energy_kWh for h in ok),
         "samples": sum(h.n_samples for h in ok), "max_gap": res.max_gap, "joint_inventory": res.joint,

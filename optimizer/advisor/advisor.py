@@ -31,6 +31,7 @@ from scipy import stats
 
 from optimizer.advisor.support import Support
 from optimizer.config import Grade, PlantConfig
+from optimizer.costs import CostCoefficients
 from optimizer.schema import sample_element_col
 from optimizer.stages.models import TEMPERATURE, StageModels, StagePlan
 from optimizer.stages.state import HeatState, Sample, StageDecision
@@ -193,9 +194,7 @@ class Advisor:
     def _closing_cost(self, dip: bool) -> float:
         """Probe, lab and waiting minutes of the measurement that closes a stage."""
         s = self.cfg.sampling
-        if dip:
-            return s.temperature_probe_cost + s.minutes_per_temperature_sample * s.cost_per_treatment_minute
-        return s.cost_per_sample
+        return s.cost_per_dip if dip else s.cost_per_sample
 
     def _stage_cost(self, state: HeatState, stir_min: float) -> float:
         """Expected cost of one more stage: the sample, its minutes and the energy that replaces the heat lost."""
@@ -207,8 +206,8 @@ class Advisor:
             + kwh * self._kwh_cost()
 
     def _kwh_cost(self) -> float:
-        return self.cfg.energy.price_per_kWh + self.cfg.objective.co2_price_per_t / 1000.0 * \
-            self.cfg.energy.co2_kg_per_kWh
+        """One kWh of arc energy with its internal CO2 charge (optimizer/costs.py)."""
+        return CostCoefficients.from_config(self.cfg).charged_price_per_kWh
 
     def _support_flags(self, state: HeatState, adds: Mapping[str, float], kwh: float, trim: bool) -> list[str]:
         """Flags of a stage outside the history. A trim of a material is inside it when the amount is within
@@ -280,8 +279,9 @@ class _StageLP:
         m.mean = pyo.Expression(m.O, rule=mean)
         m.low_side = pyo.Constraint(m.O, rule=lambda mm, o: mm.mean[o] + mm.slack_lo[o] >= mm.lo[o])
         m.high_side = pyo.Constraint(m.O, rule=lambda mm, o: mm.mean[o] - mm.slack_hi[o] <= mm.hi[o])
-        price = {mat.name: mat.price_per_kg + cfg.objective.co2_price_per_t / 1000.0 * mat.co2_kg_per_kg
-                 + adv.shadow_price_per_kg.get(mat.name, 0.0) for mat in cfg.materials}
+        costs = CostCoefficients.from_config(cfg)
+        price = {mat.name: costs.charged_price_per_kg(mat.name) + adv.shadow_price_per_kg.get(mat.name, 0.0)
+                 for mat in cfg.materials}
         minute = cfg.sampling.cost_per_treatment_minute
         arc_min_per_kwh = models.arc_minutes(1.0, self.w_t)
         widths = {o: self._width(o) for o in self.windows}

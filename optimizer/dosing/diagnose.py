@@ -5,6 +5,7 @@ from __future__ import annotations
 import pyomo.environ as pyo
 
 from optimizer.config import PlantConfig
+from optimizer.dosing.limits import EVERY_RELAXATION, RelaxKind
 from optimizer.dosing.model import DosingOptions, build_model
 from optimizer.dosing.solve import solve
 from optimizer.schedule import HeatContext
@@ -12,11 +13,11 @@ from optimizer.schema import TEMPERATURE, element_of
 from optimizer.surrogates.surrogate import Surrogates
 
 DIAGNOSIS_GAP = 1e-4  # the relaxation is small and easy to prove; a loose gap let spurious slacks appear
-EVERY_LIMIT = ("spec", "material", "inventory")  # the kinds of elastic term (model.py elastic_terms)
+EVERY_LIMIT = EVERY_RELAXATION  # the kinds of elastic term (limits.py RelaxationTerm)
 
 
 def diagnose(cfg: PlantConfig, heats: list[HeatContext], surrogates: Surrogates, opts: DosingOptions,
-             relax: tuple[str, ...] = EVERY_LIMIT) -> dict[str, str]:
+             relax: tuple[RelaxKind, ...] = EVERY_LIMIT) -> dict[str, str]:
     """Per heat id, a sentence listing the limits that cannot be met together and by how much to relax them.
 
     The elastic program minimises the scaled sum of relaxations (0.01 wt%, 1 degC, 100 kg units), so the
@@ -32,10 +33,10 @@ def diagnose(cfg: PlantConfig, heats: list[HeatContext], surrogates: Surrogates,
                             inventory_used_kg=opts.inventory_used_kg, confidence_by_heat=opts.confidence_by_heat)
     m = build_model(cfg, heats, surrogates, elastic)
     m.objective.deactivate()
-    for var, _, kind, _ in m.elastic_terms:
-        if kind not in relax:
-            var.setub(0.0)
-    m.relaxation = pyo.Objective(expr=sum(var / scale for var, scale, kind, _ in m.elastic_terms if kind in relax),
+    for t in m.elastic_terms:
+        if t.kind not in relax:
+            t.var.setub(0.0)
+    m.relaxation = pyo.Objective(expr=sum(t.var / t.scale for t in m.elastic_terms if t.kind in relax),
                                  sense=pyo.minimize)
     out = solve(m, cfg, rel_gap=DIAGNOSIS_GAP)
     if not out.feasible:
@@ -43,23 +44,23 @@ def diagnose(cfg: PlantConfig, heats: list[HeatContext], surrogates: Surrogates,
             return diagnose(cfg, heats, surrogates, opts)
         return {h.heat_id: f"no plan even with every limit relaxed (solver: {out.status})" for h in heats}
     notes: dict[str, list[str]] = {h.heat_id: [] for h in heats}
-    for var, _scale, kind, key in m.elastic_terms:
-        amount = pyo.value(var)
+    for t in m.elastic_terms:
+        amount = pyo.value(t.var)
         if amount is None or amount <= 1e-6:
             continue
-        if kind == "spec":
-            h, o, side = key
+        if t.kind == "spec":
+            h, o, side = t.key
             notes[h].append(_spec_note(m, h, o, side, amount))
-        elif kind == "material":
-            h, mat = key
-            limit = m.material_limit[key]
+        elif t.kind == "material":
+            h, mat = t.key
+            limit = m.material_limit[t.key]
             why = ("its max_kg_per_heat" if limit >= cfg.material(mat).max_kg_per_heat - 1e-9
                    else "the most this grade's heats used in the training data")
             notes[h].append(f"{mat} would need {limit + amount:.0f} kg, above {why} {limit:.0f} kg "
                             f"(relax by {amount:.0f} kg)")
-        elif kind == "inventory":
+        elif t.kind == "inventory":
             for h in notes:
-                notes[h].append(f"daily inventory of {key[0]} is short by {amount:.0f} kg for this schedule")
+                notes[h].append(f"daily inventory of {t.key[0]} is short by {amount:.0f} kg for this schedule")
     return {h: ("; ".join(v) if v else "infeasible only jointly with other heats") for h, v in notes.items()}
 
 

@@ -12,6 +12,7 @@ import pyomo.environ as pyo
 
 from optimizer.config import PlantConfig
 from optimizer.dosing.exactness import check_heat
+from optimizer.dosing.limits import MarginalKey
 from optimizer.dosing.model import DosingOptions, build_model
 from optimizer.dosing.results import ROUNDING_FAILED, HeatPlanResult, Timings
 from optimizer.dosing.rounding import costs_at, round_plan
@@ -49,21 +50,20 @@ def plan_results(m: pyo.ConcreteModel, cfg: PlantConfig, heat_ids: list[str], su
 
 
 def _extract(m: pyo.ConcreteModel, cfg: PlantConfig, h: str, surrogates: Surrogates, out: SolveOutcome,
-             duals: dict) -> HeatPlanResult:
+             duals: dict[MarginalKey, float]) -> HeatPlanResult:
     plan = round_plan(m, cfg, h, surrogates)
     if plan.check.hard:  # nothing outside a hard limit goes to the plant
         return HeatPlanResult(h, False, status=ROUNDING_FAILED, diagnosis=plan.check.note, rounding=plan.check)
     adds = plan.additions_kg
     cost = costs_at(m, h, plan)
     binding = _binding(m, cfg, h, adds)
-    marginal = {f"{k[2]} {k[3]}" if k[0] == "spec" else f"{k[0]} {k[1:]}": v
-                for k, v in duals.items() if (k[0] == "spec" and k[1] == h) or k[0] == "inventory"}
+    marginal = {k.label: v for k, v in duals.items() if k.shown_for(h)}
     return HeatPlanResult(
         heat_id=h, feasible=True, additions_kg=adds, arc_energy_kWh=plan.arc_energy_kWh, n_samples=plan.n_samples,
         predicted=plan.predicted, cost=cost["heat_cost"], material_cost=cost["material_cost"],
         energy_cost=cost["energy_cost"], sampling_cost=cost["sampling_cost"], co2_kg=cost["co2_kg"], gap=out.gap,
         status=out.status, binding=binding, marginal=marginal, confidence=m.confidence[h], rounding=plan.check,
-        inventory_price_per_kg={k[1]: v for k, v in duals.items() if k[0] == "inventory"},
+        inventory_price_per_kg={k.key[0]: v for k, v in duals.items() if k.kind == "inventory"},
     )
 
 

@@ -9,10 +9,12 @@ import time
 from dataclasses import replace
 
 from optimizer.config import PlantConfig
+from optimizer.costs import CostCoefficients
 from optimizer.dosing.coordinate import Coordinated, coordinate
 from optimizer.dosing.day import DayPlan
 from optimizer.dosing.diagnose import diagnose
 from optimizer.dosing.extract import solve_group
+from optimizer.dosing.limits import MarginalKey
 from optimizer.dosing.model import DosingOptions
 from optimizer.dosing.results import HeatPlanResult, Timings
 from optimizer.schedule import HeatContext
@@ -65,10 +67,10 @@ def by_prices(plan: DayPlan, heats: list[HeatContext], opts: DosingOptions) -> C
                                confidence_by_heat=opts.confidence_by_heat)
         found = plan.solve([by_id[i] for i in ids], priced, explain=False)
         for r in found.values():
-            r.marginal.update({f"inventory ('{m}',)": p for m, p in prices.items() if p > 0})
+            r.marginal.update({MarginalKey.inventory(m).label: p for m, p in prices.items() if p > 0})
         return found
 
-    return coordinate(stock, {mt.name: mt.price_per_kg for mt in cfg.materials},
+    return coordinate(stock, dict(CostCoefficients.from_config(cfg).material_price_per_kg),
                       {h.heat_id: plan.results[h.heat_id] for h in heats}, solve_heats)
 
 

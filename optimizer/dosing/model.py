@@ -24,6 +24,8 @@ from typing import Any
 import pyomo.environ as pyo
 
 from optimizer.config import Grade, PlantConfig
+from optimizer.costs import CostCoefficients
+from optimizer.dosing.limits import RelaxationTerm
 from optimizer.embedding import add_predictors_constr
 from optimizer.schedule import HeatContext
 from optimizer.schema import TEMPERATURE, element_col, material_col, material_of
@@ -82,7 +84,8 @@ def build_model(cfg: PlantConfig, heats: list[HeatContext], surrogates: Surrogat
     m.S = pyo.Set(initialize=sample_options(cfg), ordered=True)
     m.heat = {h.heat_id: h for h in heats}
     m.confidence = {h.heat_id: opts.confidence_by_heat.get(h.heat_id, cfg.grade(h.grade).confidence) for h in heats}
-    m.elastic_terms = []
+    terms: list[RelaxationTerm] = []  # elastic mode: every slack with its limit (limits.py)
+    m.elastic_terms = terms
     m.embedded = {h.heat_id: [] for h in heats}  # each heat's residual models' PredictorHandles: verified at
     # every solution (exactness.py)
     add_decisions(m, cfg, surrogates)
@@ -226,7 +229,7 @@ def add_spec_windows(m: pyo.ConcreteModel, cfg: PlantConfig, surrogates: Surroga
     if elastic:
         for key in m.LIM:
             scale = _spec_scale(key[1])
-            m.elastic_terms.append((m.spec_slack[key], scale, "spec", key))
+            m.elastic_terms.append(RelaxationTerm(m.spec_slack[key], scale, "spec", key))
 
 
 def _spec_scale(outcome: str) -> float:
@@ -249,7 +252,7 @@ def add_material_limits(m: pyo.ConcreteModel, cfg: PlantConfig, elastic: bool) -
         m.material_max = pyo.Constraint(m.H, m.M, rule=lambda _m, h, mat: _m.add[h, mat]
                                         <= _m.material_limit[h, mat] + _m.material_slack[h, mat])
         for key in m.material_slack:
-            m.elastic_terms.append((m.material_slack[key], 100.0, "material", key))
+            m.elastic_terms.append(RelaxationTerm(m.material_slack[key], 100.0, "material", key))
 
 
 def add_inventory(m: pyo.ConcreteModel, cfg: PlantConfig, opts: DosingOptions) -> None:
@@ -265,7 +268,7 @@ def add_inventory(m: pyo.ConcreteModel, cfg: PlantConfig, opts: DosingOptions) -
     m.inventory = pyo.Constraint(m.MI, rule=stock)
     if opts.elastic:
         for mat in m.MI:
-            m.elastic_terms.append((m.inventory_slack[mat], 100.0, "inventory", (mat,)))
+            m.elastic_terms.append(RelaxationTerm(m.inventory_slack[mat], 100.0, "inventory", (mat,)))
 
 
 def add_setpoint_change_limits(m: pyo.ConcreteModel, cfg: PlantConfig) -> None:
@@ -279,26 +282,27 @@ def add_setpoint_change_limits(m: pyo.ConcreteModel, cfg: PlantConfig) -> None:
 
 
 def add_costs(m: pyo.ConcreteModel, cfg: PlantConfig, opts: DosingOptions) -> None:
-    """Per-heat cost terms (currency) and CO2 (kg): materials, energy, sampling, embodied + energy CO2."""
-    price = {mt.name: mt.price_per_kg for mt in cfg.materials}
-    co2 = {mt.name: mt.co2_kg_per_kg for mt in cfg.materials}
-    m.material_cost = pyo.Expression(m.H, rule=lambda _m, h: sum(price[k] * _m.add[h, k] for k in _m.M))
-    m.energy_cost = pyo.Expression(m.H, rule=lambda _m, h: cfg.energy.price_per_kWh * _m.energy[h])
-    m.sampling_cost = pyo.Expression(m.H, rule=lambda _m, h: cfg.sampling.cost_per_sample * _m.n_samples[h])
-    m.co2_kg = pyo.Expression(m.H, rule=lambda _m, h: sum(co2[k] * _m.add[h, k] for k in _m.M)
-                              + cfg.energy.co2_kg_per_kWh * _m.energy[h])
+    """Per-heat cost terms (currency) and CO2 (kg) by the plant's one cost formula (optimizer/costs.py):
+    material = sum_m price_m add[h,m], energy = price_kWh energy[h], sampling = cost_per_sample n_samples[h],
+    co2_kg = sum_m co2_m add[h,m] + co2_kWh energy[h]; the CO2 price is the run's (Pareto) or the objective's."""
+    coef = m.costs = CostCoefficients.from_config(cfg, opts.co2_price_per_t)
+    adds = {h: {k: m.add[h, k] for k in m.M} for h in m.H}
+    m.material_cost = pyo.Expression(m.H, rule=lambda _m, h: sum(c * x for c, x in coef.material_terms(adds[h])))
+    m.energy_cost = pyo.Expression(m.H, rule=lambda _m, h: coef.energy_price_per_kWh * _m.energy[h])
+    m.sampling_cost = pyo.Expression(m.H, rule=lambda _m, h: coef.cost_per_sample * _m.n_samples[h])
+    m.co2_kg = pyo.Expression(m.H, rule=lambda _m, h: sum(c * x for c, x in coef.material_co2_terms(adds[h]))
+                              + coef.energy_co2_kg_per_kWh * _m.energy[h])
     if opts.co2_cap_kg is not None:
         m.co2_cap = pyo.Constraint(expr=sum(m.co2_kg[h] for h in m.H) <= opts.co2_cap_kg)
 
 
 def add_objective(m: pyo.ConcreteModel, cfg: PlantConfig, opts: DosingOptions) -> None:
     """min sum_h w_mat*material + w_en*energy + w_samp*sampling + w_co2*co2_price*CO2/1000 (+ elastic penalty)."""
-    w = cfg.objective
-    co2_price = w.co2_price_per_t if opts.co2_price_per_t is None else opts.co2_price_per_t
+    w, co2_price = cfg.objective, m.costs.co2_price_per_t  # the run's CO2 price (add_costs)
     m.heat_cost = pyo.Expression(m.H, rule=lambda _m, h: w.weight_material * _m.material_cost[h]
                                  + w.weight_energy * _m.energy_cost[h] + w.weight_sampling * _m.sampling_cost[h]
                                  + w.weight_co2 * co2_price / 1000.0 * _m.co2_kg[h])
-    penalty = sum(ELASTIC_PENALTY * var / scale for var, scale, _, _ in m.elastic_terms)
+    penalty = sum(ELASTIC_PENALTY * t.var / t.scale for t in m.elastic_terms)
     # price coordination (inventory.py): a mutable price per kg of each stocked material, so a kept model can be
     # re-solved at new prices without rebuilding; priced materials the plant does not stock get a fixed term
     stocked = [mt.name for mt in cfg.materials if math.isfinite(mt.daily_inventory_kg)] if not opts.inventory else []

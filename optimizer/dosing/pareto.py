@@ -40,7 +40,7 @@ def pareto_front(cfg: PlantConfig, heats: Sequence[HeatContext], surrogates: Sur
         res = optimize_heats(cfg, heats, surrogates, DosingOptions(co2_price_per_t=price), workers=workers,
                              explain=False, progress=_at_price(progress, price))
         ok = [h for h in res.heats if h.feasible]
-        money = sum(h.material_cost + h.energy_cost + h.sampling_cost for h in ok)
+        money = sum(h.money for h in ok)
         points.append(ParetoPoint(price, money, sum(h.co2_kg for h in ok), len(res.heats) - len(ok)))
     points.sort(key=lambda p: (p.co2_kg, p.cost))
     return [

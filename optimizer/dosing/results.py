@@ -6,6 +6,7 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field, fields
 
+from optimizer.costs import money
 from optimizer.dosing.exactness import ModelCheck
 from optimizer.dosing.rounding import RoundingCheck
 
@@ -59,6 +60,11 @@ class HeatPlanResult:
     confidence: float = math.nan  # each limit is held with this probability (the grade's, or lower: confidence.py)
     model_check: ModelCheck | None = None  # the embedded models re-predicted at the plan (exactness.py)
     rounding: RoundingCheck | None = None  # the feeder setpoints re-predicted and re-checked (rounding.py)
+
+    @property
+    def money(self) -> float:
+        """What the plant pays for the plan, without the internal CO2 charge (optimizer/costs.py)."""
+        return money(self.material_cost, self.energy_cost, self.sampling_cost)
 
 
 @dataclass

@@ -11,6 +11,7 @@ from pyomo.contrib.solver.common.factory import SolverFactory
 from pyomo.contrib.solver.common.results import SolutionStatus
 
 from optimizer.config import PlantConfig
+from optimizer.dosing.limits import MarginalKey, MarginalKind
 
 
 @dataclass(frozen=True)
@@ -95,7 +96,7 @@ def _options(model: pyo.ConcreteModel) -> dict[str, float]:
     return dict(getattr(model, "solver_options", {}))
 
 
-def marginal_costs(model: pyo.ConcreteModel, cfg: PlantConfig) -> dict[tuple, float]:
+def marginal_costs(model: pyo.ConcreteModel, cfg: PlantConfig) -> dict[MarginalKey, float]:
     """Duals of the spec, inventory and material limits at the MIP solution (binaries fixed, LP re-solve).
 
     The binaries (the sample count, the branches of embedded trees) are fixed at their solution values and the
@@ -121,13 +122,14 @@ def marginal_costs(model: pyo.ConcreteModel, cfg: PlantConfig) -> dict[tuple, fl
             v.domain = domain
             if binary:
                 v.unfix()
-    out: dict[tuple, float] = {}
-    for name in ("spec", "inventory", "material_min"):
+    out: dict[MarginalKey, float] = {}
+    kinds: tuple[MarginalKind, ...] = ("spec", "inventory", "material_min")
+    for name in kinds:
         comp = model.find_component(name)
         if comp is None:
             continue
         for idx, con in comp.items():
             d = duals.get(con, 0.0)
             if abs(d) > 1e-9:
-                out[(name, *(idx if isinstance(idx, tuple) else (idx,)))] = abs(d)
+                out[MarginalKey(name, idx if isinstance(idx, tuple) else (idx,))] = abs(d)
     return out

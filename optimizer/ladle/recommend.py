@@ -72,9 +72,7 @@ def recommend_heat(model: LadleModel, heat: pd.Series, cfg: PlantConfig, window:
     hw = {k: model.widths.halfwidth(k, window.confidence) for k in n_options}
     m.lo = pyo.Constraint(expr=m.T - sum(hw[k] * m.z[k] for k in n_options) >= window.low)
     m.hi = pyo.Constraint(expr=m.T + sum(hw[k] * m.z[k] for k in n_options) <= window.high)
-    per_sample = cfg.sampling.temperature_probe_cost + cfg.sampling.minutes_per_temperature_sample \
-        * cfg.sampling.cost_per_treatment_minute
-    m.obj = pyo.Objective(expr=cfg.energy.price_per_kWh * m.E + per_sample * n_expr)
+    m.obj = pyo.Objective(expr=cfg.energy.price_per_kWh * m.E + cfg.sampling.cost_per_dip * n_expr)
     res = SolverFactory("highs").solve(m, time_limit=30, load_solutions=False, solver_options=handle.solver_options,
                                        raise_exception_on_nonoptimal_result=False)
     if res.solution_status.name not in ("optimal", "feasible"):

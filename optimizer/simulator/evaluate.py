@@ -14,6 +14,7 @@ import numpy as np
 from scipy import stats
 
 from optimizer.config import PlantConfig
+from optimizer.costs import CostCoefficients
 from optimizer.simulator.heats import EVALUATION_STREAM, draw_heats
 from optimizer.simulator.history import HeatProgress, run_heats
 from optimizer.simulator.physics import Physics
@@ -72,7 +73,8 @@ def evaluate(cfg: PlantConfig, policy: Policy | ControllerPolicy, n_heats: int, 
     records = run_heats(cfg, heats, policy, seed, EVALUATION_STREAM, progress=progress)
     fallbacks = list(getattr(policy, "fallbacks", []))[already:]
     weights = np.array([h.context.steel_weight_t for h in heats])
-    per = {k: np.array([_figure(cfg, r, k) for r in records]) for k in METRICS}
+    coef = CostCoefficients.from_config(cfg)
+    per = {k: np.array([_figure(cfg, coef, r, k) for r in records]) for k in METRICS}
     for k in ("material_cost_per_t", "ferroalloy_kg_per_t", "energy_kWh_per_t", "co2_kg_per_t"):
         per[k] = per[k] / weights
     off = np.array([bool(r.off_spec) for r in records])
@@ -80,17 +82,17 @@ def evaluate(cfg: PlantConfig, policy: Policy | ControllerPolicy, n_heats: int, 
                             fallbacks, plant.name, records)
 
 
-def _figure(cfg: PlantConfig, r: HeatRecord, key: str) -> float:
+def _figure(cfg: PlantConfig, coef: CostCoefficients, r: HeatRecord, key: str) -> float:
+    """One heat's figure ``key`` (per heat; the per-t figures are divided by the steel weight afterwards)."""
     mats = {m.name: m for m in cfg.materials}
     if key == "material_cost_per_t":
-        return sum(mats[m].price_per_kg * kg for m, kg in r.additions_kg.items())
+        return coef.material_money(r.additions_kg)
     if key == "ferroalloy_kg_per_t":
         return sum(kg for m, kg in r.additions_kg.items() if mats[m].kind in FERROALLOY_KINDS)
     if key == "energy_kWh_per_t":
         return r.arc_energy_kWh
     if key == "co2_kg_per_t":
-        return sum(mats[m].co2_kg_per_kg * kg for m, kg in r.additions_kg.items()) \
-            + cfg.energy.co2_kg_per_kWh * r.arc_energy_kWh
+        return coef.co2_kg(r.additions_kg, r.arc_energy_kWh)
     if key == "samples_per_heat":
         return float(r.n_samples)
     if key == "dips_per_heat":

@@ -12,7 +12,7 @@ from connectors.report.html import NightReport, _lowered_text, _pareto, render, 
 from connectors.report.strips import landings, strip_svg
 from optimizer.dosing.pareto import ParetoPoint
 from optimizer.recommendation import HeatRecommendation, Interval, Recommendation
-from optimizer.savings import day_savings, plan_cost, practice_costs, practice_from_frame
+from optimizer.savings import day_savings, practice_costs, practice_from_frame
 from optimizer.simulator import draw_heats
 from optimizer.simulator.heats import EVALUATION_STREAM
 
@@ -47,17 +47,6 @@ def sample_report(cfg) -> NightReport:  # noqa: ANN001
                        chosen={"final_temperature_degC": "energy_balance"},
                        binding={"H1": ["final_Mn_wt_pct min 1.3"], "H<2>": []},
                        extrapolation={"H<2>": ["initial_S_wt_pct = 0.05 outside the training range"]})
-
-
-def test_plan_cost_keeps_money_and_the_co2_charge_apart(cfg):
-    c = plan_cost(cfg, {"SiMn": 1000.0}, 3000.0, 2, co2_price_per_t=80.0)
-    simn = cfg.material("SiMn")
-    assert c.material_money == pytest.approx(1000 * simn.price_per_kg)
-    assert c.energy_money == pytest.approx(3000 * cfg.energy.price_per_kWh)
-    assert c.sampling_money == pytest.approx(2 * cfg.sampling.cost_per_sample)
-    assert c.money == pytest.approx(c.material_money + c.energy_money + c.sampling_money)
-    assert c.co2_t == pytest.approx((1000 * simn.co2_kg_per_kg + 3000 * cfg.energy.co2_kg_per_kWh) / 1000)
-    assert c.co2_charge == pytest.approx(80.0 * c.co2_t)
 
 
 def test_day_savings_count_planned_heats_only(cfg):
