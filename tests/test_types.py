@@ -13,6 +13,6 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.mark.slow
 def test_mypy_is_clean_on_optimizer_and_connectors() -> None:
-    run = subprocess.run([sys.executable, "-m", "mypy", "optimizer", "connectors"], cwd=ROOT, capture_output=True, text=True,
-                         timeout=540, check=False)
+    run = subprocess.run([sys.executable, "-m", "mypy", "optimizer", "connectors"], cwd=ROOT, capture_output=True,
+                         text=True, timeout=540, check=False)
     assert run.returncode == 0, f"mypy optimizer connectors failed (exit {run.returncode}):\n{run.stdout}{run.stderr}"
