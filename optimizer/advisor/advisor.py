@@ -34,7 +34,7 @@ from optimizer.config import Grade, PlantConfig
 from optimizer.costs import CostCoefficients
 from optimizer.schema import sample_element_col
 from optimizer.stages.models import TEMPERATURE, StageModels, StagePlan
-from optimizer.stages.state import HeatState, Sample, StageDecision
+from optimizer.stages.state import HeatState, Sample, StageDecision, StageRecord
 from optimizer.stages.update import OutcomeForecast, forecast, stage_context
 
 MARGINS = (0.0, 0.75, 1.5)  # stage margins tried, in sd of the closing sample (plus the grade's confidence)
@@ -135,7 +135,7 @@ class Advisor:
         v0, sd0 = self.closing_estimate(state, name)
         drift = self.models.linear(name, stage_context(state)).value(0.0, StagePlan({}, kwh, 0.0), minutes)
         m = self.models.outcomes[name]
-        noise = max(m.variance(True, v0) - 2.0 * m.meas_variance(v0), 0.0) * m.scale ** 2 * stages
+        noise = max(m.variance(True, v0) - 2.0 * m.meas_variance(v0), 0.0) * m.scale_for(True) ** 2 * stages
         return v0 + drift, math.sqrt(sd0 ** 2 + noise)
 
     def _as_measured(self, state: HeatState) -> HeatState:
@@ -158,23 +158,10 @@ class Advisor:
         last_supported = gs is not None and state.n_stages + 1 >= gs.samples_max
         # only the temperature is off: a dip alone may close the stage (not twice running: then a sample)
         dip_ok = trim and not state.last.is_dip and self._chemistry_accepted(grade, state)
-        planned = self._as_measured(state)
-        fcs = {name: forecast(self.models, planned, name) for name in _windows(grade)}
-        z_conf = float(stats.norm.ppf(grade.confidence))
-        options = [z_conf] if last_supported else sorted({*(m for m in MARGINS), z_conf})
-        best = None
+        candidates = self._candidates(state, last_supported, dip_ok)
         redo = self._stage_cost(state, stir)
-        for dip in (False, True) if dip_ok else (False,):
-            lp = _StageLP(self, grade, planned, fcs, stir, dip=dip)
-            closing = self._closing_cost(dip)
-            for z in options:
-                sol = lp.solve(z)
-                if sol is None:
-                    continue
-                p_pass = sol.p_pass if not last_supported else 1.0
-                expected = sol.cost + closing + (1.0 - p_pass) * redo
-                if best is None or expected < best[0] - 1e-9:
-                    best = (expected, z, sol, dip)
+        follow = self._follow_up_chance(state, candidates) if not trim and not last_supported else None
+        best = self._choose(candidates, redo, self._stages_left(state), follow)
         if best is None:
             return StageDecision(False, flags=("no answer: the stage LP failed",), reason="solver failed",
                                  source=self.name)
@@ -190,6 +177,69 @@ class Advisor:
         return StageDecision(False, sol.additions_kg, sol.arc_energy_kWh, hold_min=sol.hold_min, stir_min=stir,
                              predicted=sol.predicted, flags=tuple(flags), reason=reason, source=self.name,
                              p_finish=sol.p_pass, closing="dip" if dip else "sample")
+
+    def _candidates(self, state: HeatState, last_supported: bool, dip_ok: bool) -> list[tuple[float, bool, _Solution]]:
+        """The stage solved for every margin tried (only the grade's confidence for the last supported stage),
+        closed by a sample, and by a dip alone where allowed: (margin, dip, solution)."""
+        grade = self.cfg.grade(state.grade)
+        stir = self.support.stir_min[state.n_stages >= 1]
+        planned = self._as_measured(state)
+        fcs = {name: forecast(self.models, planned, name) for name in _windows(grade)}
+        z_conf = float(stats.norm.ppf(grade.confidence))
+        options = [z_conf] if last_supported else sorted({*(m for m in MARGINS), z_conf})
+        out = []
+        for dip in (False, True) if dip_ok else (False,):
+            lp = _StageLP(self, grade, planned, fcs, stir, dip=dip)
+            for z in options:
+                sol = lp.solve(z)
+                if sol is not None:
+                    out.append((z, dip, sol))
+        return out
+
+    def _stages_left(self, state: HeatState) -> int:
+        """Stages the grade's history still supports after the one planned now (0: it is the last)."""
+        gs = self.support.grade(state.grade)
+        most = gs.samples_max if gs is not None else self.cfg.safety.max_samples_per_heat
+        return max(most - state.n_stages - 1, 0)
+
+    def _choose(self, candidates: list[tuple[float, bool, _Solution]], redo: float, left: int,
+                follow: float | None) -> tuple[float, float, _Solution, bool] | None:
+        """The candidate of least expected cost ``LP cost + closing + P(fail) x redo x E[stages a failure costs]``.
+        A failed closing sample costs a stage, and that stage fails in turn with its own chance ``q``, up to the
+        ``left`` stages the history supports: ``E = (1 - (1 - q)^left) / q`` (a truncated geometric; ``left``
+        when ``q`` is 0; no stage is left after the last supported one, which is aimed at the confidence).
+        ``follow``: ``q`` from the main stage's look-ahead; ``None`` for a trim, whose follow-up is a trim aimed
+        the same way: the chance of the sample-closed candidate at the same margin."""
+        by_margin = {z: sol.p_pass for z, dip, sol in candidates if not dip}
+        best = None
+        for z, dip, sol in candidates:
+            p_pass = sol.p_pass if left > 0 else 1.0
+            q = follow if follow is not None else by_margin.get(z, sol.p_pass)
+            expected = sol.cost + self._closing_cost(dip) + (1.0 - p_pass) * redo * _stages_after_failure(q, left)
+            if best is None or expected < best[0] - 1e-9:
+                best = (expected, z, sol, dip)
+        return best
+
+    def _follow_up_chance(self, state: HeatState, candidates: list[tuple[float, bool, _Solution]]) -> float:
+        """Look-ahead of the main stage: the chance that the trim after a failed closing sample finishes, from the
+        heat as the leanest candidate (the one nearest the acceptance edge, where a failed sample leaves it)
+        predicts it after the main stage, the trim chosen by the trims' own rule. 1 when it cannot be planned."""
+        sample_closed = [c for c in candidates if not c[1]]
+        if not sample_closed:
+            return 1.0
+        _, _, sol = min(sample_closed, key=lambda c: c[0])
+        wt = {name[: -len("_wt_pct")]: mean for name, (mean, _, _) in sol.predicted.items() if name != TEMPERATURE}
+        plan = StagePlan(sol.additions_kg, sol.arc_energy_kWh, self.support.stir_min[False] + sol.hold_min)
+        minutes = self.models.stage_minutes(plan, state.steel_weight_t)
+        done = StageRecord(dict(sol.additions_kg), sol.arc_energy_kWh,
+                           self.models.arc_minutes(sol.arc_energy_kWh, state.steel_weight_t))
+        after = Sample(state.last.sample_no + 1, state.last.minutes_from_start + minutes,
+                       sol.predicted[TEMPERATURE][0], {**state.last.wt_pct, **wt})
+        nxt = dataclasses.replace(state, samples=(*state.samples, after), stages=(*state.stages, done))
+        left = self._stages_left(nxt)
+        trims = self._candidates(nxt, left == 0, dip_ok=False)
+        best = self._choose(trims, self._stage_cost(nxt, self.support.stir_min[True]), left, None)
+        return 1.0 if best is None else best[2].p_pass
 
     def _closing_cost(self, dip: bool) -> float:
         """Probe, lab and waiting minutes of the measurement that closes a stage."""
@@ -409,6 +459,15 @@ def _closing(sd_meas: float, sd_true: float) -> tuple[float, float]:
     v, m = sd_true ** 2, max(sd_meas ** 2 - sd_true ** 2, 1e-18)
     w = v / (v + m)
     return math.sqrt(v * m / (v + m)), max(w * math.sqrt(v + m), 1e-12)
+
+
+def _stages_after_failure(q: float, left: int) -> float:
+    """Expected stages a failed closing sample costs when each follow-up finishes with chance ``q`` and at most
+    ``left`` follow-ups are supported: ``sum_{k < left} (1 - q)^k``."""
+    if left <= 0:
+        return 0.0
+    q = min(max(q, 0.0), 1.0)
+    return float(left) if q <= 1e-12 else (1.0 - (1.0 - q) ** left) / q
 
 
 def _phi(x: float) -> float:

@@ -17,7 +17,8 @@ Every heat also has its own recovery (per element) and its own efficiency and lo
 covariance is learned from pairs of stages of the same heat (method of moments; adjacent stages share a
 measurement, whose variance the same regression estimates). After each sample the heat's residuals update its
 next stage by Gaussian conditioning (an empirical-Bayes update: the first sample says how this heat recovers).
-Intervals are calibrated on the later heats of the history (a scale fitted on held-out heats).
+Intervals are calibrated on the later heats of the history (a scale fitted on held-out heats, one for main
+stages and one for trims).
 
 Directions the history cannot separate (in today's practice, arc minutes follow the energy, so efficiency and
 loss during arcing are nearly collinear) are held at the plant config's priors by a weak ridge toward them
@@ -54,6 +55,7 @@ RIDGE = 1e-3  # ridge weight per row on standardised columns: pins only what the
 MATERIAL_RECOVERY_SD = 0.05
 CALIBRATION_SHARE = 0.2  # later heats that calibrate the interval scale
 MIN_STAGES = 30
+MIN_CALIBRATION = 20  # held-out stages of one kind (main or trim) needed to calibrate its own interval scale
 
 
 @dataclass(frozen=True)
@@ -100,7 +102,8 @@ class OutcomeModel:
     effect_cov: np.ndarray  # (d, d) heat random effects
     meas_var: tuple[float, float]  # measurement variance m0 + m1 * level^2
     stage_var: dict[bool, tuple[float, float]]  # trim? -> (v0, v1): e^2 - x'Sx = v0 + v1 * level^2
-    scale: float = 1.0  # calibration of the standard deviation
+    scale: float = 1.0  # calibration of the standard deviation (all held-out stages)
+    stage_scale: dict[bool, float] = field(default_factory=dict)  # trim? -> calibration of that kind's sd
     rmse: float = math.nan
     carriers: tuple[str, ...] = ()  # materials with their own recovery offset d_m (elements only)
     residual: StageResidual | None = None  # learned residual on the context, when it beat the physics
@@ -109,6 +112,11 @@ class OutcomeModel:
     def variance(self, trim: bool, level: float) -> float:
         v0, v1 = self.stage_var[trim]
         return max(v0 + v1 * level * level, 1e-12)
+
+    def scale_for(self, trim: bool) -> float:
+        """Calibration of the sd of a main stage (``trim`` False) or a trim: each kind is calibrated on its own
+        held-out stages (a main stage's big additions and a trim's small ones are not wrong by the same factor)."""
+        return self.stage_scale.get(trim, self.scale)
 
     def meas_variance(self, level: float) -> float:
         m0, m1 = self.meas_var
@@ -319,13 +327,23 @@ def _fit_outcome(sm: StageModels, name: str, stages: pd.DataFrame, z: np.ndarray
             residual, offset, check = learn_residual(ctx_x, resid, fit_rows)
             y = y - offset  # the physics and its intervals below see what the trees leave
     model = _fit_on(sm, name, stages, x, y, fit_rows)
-    if cal_ids:  # calibrate the sd on the later heats, then refit on everything and keep the scale
+    if cal_ids:  # calibrate the sd on the later heats, then refit on everything and keep the scales
         z = _standardised_errors(sm, model, name, stages, x, y, ~fit_rows)
-        scale = float(np.quantile(np.abs(z), 0.9) / stats.norm.ppf(0.95)) if len(z) >= 20 else 1.0
+        scale = _calibration_scale(z, 1.0)
+        trim = stages["stage_no"].to_numpy()[~fit_rows] > 1
         model = _fit_on(sm, name, stages, x, y, np.ones(len(y), bool))
-        model.scale = max(scale, 0.5)
+        model.scale = scale
+        model.stage_scale = {kind: _calibration_scale(z[trim == kind], scale) for kind in (False, True)}
     model.residual, model.residual_check = residual, check
     return model
+
+
+def _calibration_scale(z: np.ndarray, default: float) -> float:
+    """The factor on the sd that makes the 90 % interval cover 90 % of the standardised errors ``z`` (at least
+    0.5); ``default`` with fewer than ``MIN_CALIBRATION`` errors."""
+    if len(z) < MIN_CALIBRATION:
+        return default
+    return max(float(np.quantile(np.abs(z), 0.9) / stats.norm.ppf(0.95)), 0.5)
 
 
 def _effect_design(name: str, x: np.ndarray, coef: np.ndarray, n_recovery: int) -> np.ndarray:

@@ -90,7 +90,7 @@ def forecast(models: StageModels, state: HeatState, name: str) -> OutcomeForecas
     if not past_e:
         zero = np.zeros((d, d))
         return OutcomeForecast(name, before, lin, np.zeros(d), 0.0, zero, np.zeros(d), 0.0, 0.0, m.effect_cov,
-                               v_next, m.meas_var, m.scale, scaled)
+                               v_next, m.meas_var, m.scale_for(trim_next), scaled)
     xp = np.array(past_x)
     k = xp @ m.effect_cov @ xp.T + np.diag(past_v)
     for j in range(len(past_e) - 1):  # adjacent stages share sample j + 1
@@ -107,7 +107,7 @@ def forecast(models: StageModels, state: HeatState, name: str) -> OutcomeForecas
     cross = xp.T @ kinv @ xp
     gain = xp.T @ kinv @ u_last
     return OutcomeForecast(name, before, lin, effect, shift, cross, gain, meas_last, float(u_last @ kinv @ u_last),
-                           m.effect_cov, v_next, m.meas_var, m.scale, scaled)
+                           m.effect_cov, v_next, m.meas_var, m.scale_for(trim_next), scaled)
 
 
 def _levels(sample: Sample) -> tuple[tuple[str, float], ...]:
