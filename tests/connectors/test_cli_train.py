@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from connectors.cli import app
 from optimizer.recommendation import Recommendation
 
 
+@pytest.mark.slow  # the whole CLI pipeline: simulate 400 heats, train, optimize, evaluate
 def test_simulate_train_optimize_evaluate(tmp_path: Path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     run = CliRunner().invoke

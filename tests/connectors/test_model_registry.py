@@ -19,6 +19,8 @@ from optimizer.simulator import simulate_history
 from optimizer.surrogates import train_surrogates
 from tests.optimizer.surrogates.conftest import synthetic_heats
 
+pytestmark = pytest.mark.slow  # a real MLflow tracking server
+
 
 @pytest.fixture(scope="module")
 def history(cfg):

@@ -97,6 +97,7 @@ def test_schedule_missing_a_column_exits_2_before_anything_is_trained(cfg, histo
     assert info.value.exit_code == 2 and not db.exists()
 
 
+@pytest.mark.slow  # a night killed in a child process, then two whole nights
 def test_killed_night_reuses_its_models_warns_and_survives_an_all_bad_file(cfg, history, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     d = _inputs(cfg, tmp_path, history)

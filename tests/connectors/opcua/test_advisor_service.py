@@ -31,6 +31,8 @@ from optimizer.simulator.policies import Level2Policy
 from optimizer.stages.state import HeatController, HeatState, StageDecision
 from tests.connectors.opcua.conftest import setup_noise
 
+pytestmark = pytest.mark.slow  # a learned advisor served over real OPC UA servers, heat by heat
+
 ANSWER_S = 120.0  # generous: a DCS waits this long for an answer in the tests
 
 
