@@ -33,9 +33,8 @@ from sklearn.ensemble import ExtraTreesRegressor, HistGradientBoostingRegressor
 from sklearn.neural_network import MLPRegressor
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
-from sklearn.utils.validation import check_is_fitted
 
-from optimizer.surrogates.structures import Structure
+from optimizer.surrogates.structures import Structure, require_fitted
 
 RESIDUAL_KINDS = ("gbm", "forest", "mlp")
 
@@ -119,9 +118,9 @@ class ResidualStructure(RegressorMixin, BaseEstimator):
 
     def linear_terms(self, context: Mapping[str, float | str]) -> tuple[float, dict[str, float]]:
         """The fitted base's linear terms; the residual is added by embedding ``model_``."""
-        check_is_fitted(self)
+        require_fitted(self, "model_")
         return self.base_.linear_terms(context)
 
     def predict(self, df: pd.DataFrame) -> np.ndarray:
-        check_is_fitted(self)
+        require_fitted(self, "model_")
         return self.base_.predict(df) + self.model_.predict(df[list(self.features)])

@@ -21,7 +21,6 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.metrics import mean_absolute_error, mean_squared_error, r2_score
-from sklearn.utils.validation import check_is_fitted
 
 from optimizer.config import PlantConfig
 from optimizer.schema import element_col, element_of
@@ -30,7 +29,14 @@ from optimizer.surrogates.domain import ApplicabilityDomain
 from optimizer.surrogates.features import context_features, decision_features, holdout_split, time_order, time_splits
 from optimizer.surrogates.prior import TEMPERATURE, prior_surrogates
 from optimizer.surrogates.residual import RESIDUAL_KINDS, ResidualStructure, is_residual_name, residual_name
-from optimizer.surrogates.structures import ContextHeatBalance, ContextRecovery, EnergyBalance, FixedYield, Structure
+from optimizer.surrogates.structures import (
+    ContextHeatBalance,
+    ContextRecovery,
+    EnergyBalance,
+    FixedYield,
+    Structure,
+    require_fitted,
+)
 from optimizer.surrogates.surrogate import OutcomeSurrogate, SurrogateSet
 
 MIN_HEATS = 60
@@ -56,7 +62,7 @@ class PriorHeatBalance(RegressorMixin, BaseEstimator):
         return self
 
     def linear_terms(self, context: Mapping[str, float | str]) -> tuple[float, dict[str, float]]:
-        check_is_fitted(self)
+        require_fitted(self, "prior_")
         return self.prior_.linear_terms(context)
 
     def predict(self, df: pd.DataFrame) -> np.ndarray:
