@@ -22,19 +22,19 @@ back into its output layer, so the fitted MLP predicts residuals in outcome unit
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, Self
 
 import numpy as np
 import pandas as pd
+from sklearn.base import BaseEstimator, RegressorMixin, clone
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import ExtraTreesRegressor, HistGradientBoostingRegressor
 from sklearn.neural_network import MLPRegressor
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from optimizer.surrogates.structures import Structure
+from optimizer.surrogates.structures import Structure, require_fitted
 
 RESIDUAL_KINDS = ("gbm", "forest", "mlp")
 
@@ -67,37 +67,45 @@ def is_residual_name(name: str) -> bool:
     return "+" in name
 
 
-@dataclass
-class ResidualStructure:
-    """A decision-linear ``base`` plus a residual Pipeline ``model`` over ``features`` (see module doc)."""
+class ResidualStructure(RegressorMixin, BaseEstimator):
+    """A decision-linear ``base`` plus a residual Pipeline over ``features`` (see module doc). ``decisions``: the
+    decision columns, in which the GBM stays additive. Fitted attributes: ``base_`` (a fitted copy of ``base``)
+    and ``model_`` (the residual Pipeline)."""
 
-    base: Structure
-    kind: str
-    features: list[str]
-    seed: int = 0
-    decisions: list[str] | None = None  # decision columns: the GBM stays additive in them (see module doc)
-    model_: Pipeline | None = None
+    def __init__(self, base: Structure | None = None, kind: str = "gbm", features: Sequence[str] = (),
+                 seed: int = 0, decisions: Sequence[str] | None = None) -> None:
+        self.base = base
+        self.kind = kind
+        self.features = features
+        self.seed = seed
+        self.decisions = decisions
 
     @property
     def name(self) -> str:
+        if self.base is None:
+            raise ValueError("ResidualStructure needs a decision-linear base structure")
         return residual_name(self.base.name, self.kind)
 
-    def fit(self, df: pd.DataFrame, y: np.ndarray) -> ResidualStructure:
-        self.base.fit(df, y)
-        resid = np.asarray(y, float) - self.base.predict(df)
-        numeric = [f for f in self.features if f != "grade"]
-        self.model_ = residual_pipeline(self.kind, numeric, self.seed)
-        x = df[self.features]
+    def fit(self, df: pd.DataFrame, y: np.ndarray) -> Self:
+        if self.base is None:
+            raise ValueError("ResidualStructure needs a decision-linear base structure")
+        base: Structure = clone(self.base).fit(df, y)
+        resid = np.asarray(y, float) - base.predict(df)
+        features = list(self.features)
+        numeric = [f for f in features if f != "grade"]
+        model = residual_pipeline(self.kind, numeric, self.seed)
+        x = df[features]
         if self.kind == "gbm" and self.decisions:
-            self.model_.set_params(model__interaction_cst=self._additive_groups(df, numeric))
+            model.set_params(model__interaction_cst=self._additive_groups(df, numeric))
         if self.kind == "mlp":
             scale = float(np.std(resid)) or 1.0
-            self.model_.fit(x, resid / scale)
-            mlp = self.model_[-1]
+            model.fit(x, resid / scale)
+            mlp = model[-1]
             mlp.coefs_[-1] = mlp.coefs_[-1] * scale
             mlp.intercepts_[-1] = mlp.intercepts_[-1] * scale
         else:
-            self.model_.fit(x, resid)
+            model.fit(x, resid)
+        self.base_, self.model_ = base, model
         return self
 
     def _additive_groups(self, df: pd.DataFrame, numeric: list[str]) -> list[list[int]]:
@@ -109,10 +117,10 @@ class ResidualStructure:
         return [[*ctx, n_grade + j] for j, f in enumerate(numeric) if f in dec]
 
     def linear_terms(self, context: Mapping[str, float | str]) -> tuple[float, dict[str, float]]:
-        """The base's linear terms; the residual is added by embedding ``model_``."""
-        return self.base.linear_terms(context)
+        """The fitted base's linear terms; the residual is added by embedding ``model_``."""
+        require_fitted(self, "model_")
+        return self.base_.linear_terms(context)
 
     def predict(self, df: pd.DataFrame) -> np.ndarray:
-        if self.model_ is None:
-            raise RuntimeError(f"{self.name}: call fit() before predict()")
-        return self.base.predict(df) + self.model_.predict(df[self.features])
+        require_fitted(self, "model_")
+        return self.base_.predict(df) + self.model_.predict(df[list(self.features)])

@@ -12,12 +12,14 @@ model costs binaries in the dosing MILP.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
+from typing import Self
 
 import numpy as np
 import pandas as pd
+from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.metrics import mean_absolute_error, mean_squared_error, r2_score
 
 from optimizer.config import PlantConfig
@@ -27,7 +29,14 @@ from optimizer.surrogates.domain import ApplicabilityDomain
 from optimizer.surrogates.features import context_features, decision_features, holdout_split, time_order, time_splits
 from optimizer.surrogates.prior import TEMPERATURE, prior_surrogates
 from optimizer.surrogates.residual import RESIDUAL_KINDS, ResidualStructure, is_residual_name, residual_name
-from optimizer.surrogates.structures import ContextHeatBalance, ContextRecovery, EnergyBalance, FixedYield, Structure
+from optimizer.surrogates.structures import (
+    ContextHeatBalance,
+    ContextRecovery,
+    EnergyBalance,
+    FixedYield,
+    Structure,
+    require_fitted,
+)
 from optimizer.surrogates.surrogate import OutcomeSurrogate, SurrogateSet
 
 MIN_HEATS = 60
@@ -37,23 +46,29 @@ RESIDUAL_MARGIN = 0.05  # a residual structure must beat the best decision-linea
 CAUSAL_CHOICE = {TEMPERATURE: "energy_balance"}
 
 
-@dataclass
-class PriorHeatBalance:
-    """Today's heat balance from the config priors (comparison baseline for the temperature)."""
+class PriorHeatBalance(RegressorMixin, BaseEstimator):
+    """Today's heat balance from the config priors (comparison baseline for the temperature). Nothing is
+    learned; ``fit`` takes the prior's outcome from ``cfg`` (``prior_``)."""
 
-    cfg: PlantConfig
-    name: str = "fixed_yield"
+    name = "fixed_yield"
 
-    def fit(self, df: pd.DataFrame, y: np.ndarray) -> PriorHeatBalance:
+    def __init__(self, cfg: PlantConfig | None = None) -> None:
+        self.cfg = cfg
+
+    def fit(self, df: pd.DataFrame, y: np.ndarray) -> Self:  # noqa: ARG002 (nothing to learn)
+        if self.cfg is None:
+            raise ValueError("PriorHeatBalance needs the plant config")
+        self.prior_ = prior_surrogates(self.cfg).outcomes[TEMPERATURE]
         return self
 
-    def linear_terms(self, context):  # noqa: ANN001, ANN201
-        return prior_surrogates(self.cfg).outcomes[TEMPERATURE].linear_terms(context)
+    def linear_terms(self, context: Mapping[str, float | str]) -> tuple[float, dict[str, float]]:
+        require_fitted(self, "prior_")
+        return self.prior_.linear_terms(context)
 
     def predict(self, df: pd.DataFrame) -> np.ndarray:
         out = []
         for row in df.to_dict("records"):
-            const, coefs = self.linear_terms(row)
+            const, coefs = self.linear_terms({str(k): v for k, v in row.items()})
             out.append(const + sum(c * float(row[d]) for d, c in coefs.items()))
         return np.array(out)
 
@@ -167,7 +182,7 @@ def _train_outcome(cfg: PlantConfig, df: pd.DataFrame, outcome: str, blocks: tup
         widths = SampleWidths.fit(model_err, n_cal, cal_df["grade"].to_numpy())
     sur = OutcomeSurrogate(outcome, structure, widths, context_features(cfg), decision_features(cfg))
     if isinstance(structure, ResidualStructure):
-        sur.structure, sur.residual_model = structure.base, structure.model_
+        sur.structure, sur.residual_model = structure.base_, structure.model_
         sur.residual_features, sur.residual_kind = list(structure.features), structure.kind
     sur.metrics = _test_metrics(sur, test, y[te], report, outcome)
     if outcome == TEMPERATURE:
