@@ -131,9 +131,9 @@ class Advisor:
     def drifted(self, state: HeatState, name: str, kwh: float, minutes: float, stages: int = 1) -> tuple[float, float]:
         """(mean, sd) of element ``name`` after ``stages`` stages that add nothing (dips alone), ``kwh`` and
         ``minutes`` in all, from a state whose last sample has chemistry: its closing estimate plus the stage
-        model's drift (time and arc energy only), with the stage noise added and no measurement."""
+        model's drift (time and arc energy only, the fade included), with the stage noise added and no measurement."""
         v0, sd0 = self.closing_estimate(state, name)
-        drift = self.models.linear(name, stage_context(state)).value(0.0, StagePlan({}, kwh, 0.0), minutes)
+        drift = self.models.linear(name, stage_context(state)).value(v0, StagePlan({}, kwh, 0.0), minutes) - v0
         m = self.models.outcomes[name]
         noise = max(m.variance(True, v0) - 2.0 * m.meas_variance(v0), 0.0) * m.scale_for(True) ** 2 * stages
         return v0 + drift, math.sqrt(sd0 ** 2 + noise)

@@ -35,6 +35,7 @@ physics on the later heats of the history.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -45,6 +46,7 @@ from scipy import stats
 
 from optimizer.config import Material, PlantConfig
 from optimizer.schema import KEY, material_col, sample_element_col
+from optimizer.stages.fade import NO_FADE, Fade, learn_fade
 from optimizer.stages.residual import ResidualCheck, StageResidual, context_features, learn_residual
 from optimizer.stages.table import AFTER, BEFORE
 
@@ -81,16 +83,20 @@ class StagePlan:
 
 @dataclass(frozen=True)
 class LinearStage:
-    """A stage outcome as ``after = before + const + sum_m kg_m * per_kg[m] + kWh * per_kWh + min * per_min``."""
+    """A stage outcome as ``after = before + const + sum_m kg_m * per_kg[m] + kWh * per_kWh
+    + min * (per_min - fade_per_min * before)``: ``fade_per_min`` (1/min) is a first-order loss of the level at
+    the stage's start while the stage lasts. ``before`` is known at the decision and the minutes are affine in
+    the plan (``StageModels.stage_minutes``), so the outcome stays affine in the decision."""
 
     const: float
     per_kg: dict[str, float]
     per_kWh: float
     per_min: float
+    fade_per_min: float = 0.0
 
     def value(self, before: float, plan: StagePlan, minutes: float) -> float:
         return before + self.const + sum(self.per_kg.get(m, 0.0) * kg for m, kg in plan.additions_kg.items()) \
-            + self.per_kWh * plan.arc_energy_kWh + self.per_min * minutes
+            + self.per_kWh * plan.arc_energy_kWh + (self.per_min - self.fade_per_min * before) * minutes
 
 
 @dataclass
@@ -108,6 +114,7 @@ class OutcomeModel:
     carriers: tuple[str, ...] = ()  # materials with their own recovery offset d_m (elements only)
     residual: StageResidual | None = None  # learned residual on the context, when it beat the physics
     residual_check: ResidualCheck | None = None  # the time-ordered check (None: residuals not asked for)
+    fade: Fade = NO_FADE  # holding-time fade, first order in the level (elements; ``optimizer.stages.fade``)
 
     def variance(self, trim: bool, level: float) -> float:
         v0, v1 = self.stage_var[trim]
@@ -142,7 +149,7 @@ class StageModels:
         physics plus the learned residual of this context, if the outcome has one (a constant for the stage)."""
         lin = self._physics(name, ctx)
         shift = self.residual_shift(name, ctx)
-        return lin if shift == 0.0 else LinearStage(lin.const + shift, lin.per_kg, lin.per_kWh, lin.per_min)
+        return lin if shift == 0.0 else dataclasses.replace(lin, const=lin.const + shift)
 
     def residual_shift(self, name: str, ctx: StageContext) -> float:
         """The learned residual of outcome ``name`` in a stage with this context (0 without one); cached, since a
@@ -177,7 +184,7 @@ class StageModels:
         el = name[: -len("_wt_pct")]
         per_kg = {mat.name: mat.composition_wt_pct.get(el, 0.0) / (w_t * 1000.0) * self.recovery(el, mat.name, ctx)
                   for mat in self.cfg.materials}
-        return LinearStage(float(m.coef[-1]), per_kg, 0.0, 0.0)
+        return LinearStage(float(m.coef[-1]), per_kg, 0.0, 0.0, m.fade.rate_per_min)
 
     def recovery(self, element: str, material: str, ctx: StageContext) -> float:
         """Learned recovery (0-1) of ``element`` from ``material`` in a stage with this context."""
@@ -320,6 +327,8 @@ def _fit_outcome(sm: StageModels, name: str, stages: pd.DataFrame, z: np.ndarray
     y = (stages[AFTER + name] - stages[BEFORE + name]).to_numpy(float)
     ids = stages[KEY].astype(str).to_numpy()
     fit_rows = ~np.isin(ids, list(cal_ids)) if cal_ids else np.ones(len(y), bool)
+    fade = _fade(sm, name, stages, y)
+    y = y + fade.rate_per_min * _level_minutes(name, stages)  # the rest of the model sees the stage without it
     residual, check = None, None
     if ctx_x is not None:  # the physics on the earlier heats, the trees on its residuals, scored on the later
         resid = y - x @ _fit_coef(sm.cfg, name, x[fit_rows], y[fit_rows], len(sm.recovery_features))
@@ -335,7 +344,27 @@ def _fit_outcome(sm: StageModels, name: str, stages: pd.DataFrame, z: np.ndarray
         model.scale = scale
         model.stage_scale = {kind: _calibration_scale(z[trim == kind], scale) for kind in (False, True)}
     model.residual, model.residual_check = residual, check
+    model.fade = fade
     return model
+
+
+def _level_minutes(name: str, stages: pd.DataFrame) -> np.ndarray:
+    """Level at the stage's start times its minutes (the fade's regressor; 0 for the temperature)."""
+    if name == TEMPERATURE:
+        return np.zeros(len(stages))
+    return stages[BEFORE + name].to_numpy(float) * stages["minutes"].to_numpy(float)
+
+
+def _fade(sm: StageModels, name: str, stages: pd.DataFrame, change: np.ndarray) -> Fade:
+    """The holding-time fade of an element, from the stages that add none of it (``optimizer.stages.fade``)."""
+    if name == TEMPERATURE:
+        return NO_FADE
+    el = name[: -len("_wt_pct")]
+    added = sum((stages[material_col(m.name)].to_numpy(float) > 0 for m in carriers(sm.cfg, el)),
+                np.zeros(len(stages), bool))
+    return learn_fade(change, stages[BEFORE + name].to_numpy(float), stages["minutes"].to_numpy(float),
+                      np.asarray(added, bool), stages["stage_no"].to_numpy(), stages[KEY].astype(str).to_numpy(),
+                      stages["grade"].astype(str).to_numpy())
 
 
 def _calibration_scale(z: np.ndarray, default: float) -> float:
