@@ -92,6 +92,7 @@ def test_unreadable_samples_file_is_a_file_error_and_heats_load(cfg, tmp_path: P
     assert "the heats are still loaded" in files.loc["samples.csv", "reason"]
 
 
+@pytest.mark.slow  # over ~2.5 s (a real server, a simulated plant or a training run): make test only
 def test_train_with_unreadable_samples_trains_and_binary_heats_names_the_file(cfg, tmp_path: Path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     heats, _ = simulate_history(cfg, 150, seed=3)

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from connectors.cli import app
@@ -16,6 +17,7 @@ from optimizer.simulator.policies import baseline_plan
 from optimizer.stages.state import HeatState, Sample
 
 
+@pytest.mark.slow  # over ~2.5 s (a real server, a simulated plant or a training run): make test only
 def test_advise_round_trip_over_stdin_and_stdout(cfg, tmp_path: Path):
     res = CliRunner().invoke(app, ["simulate", "--heats", "300", "--seed", "5", "--out", str(tmp_path)])
     assert res.exit_code == 0, res.output

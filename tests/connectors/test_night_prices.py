@@ -57,6 +57,7 @@ def _arrival(expected, grade: str) -> HeatState:  # noqa: ANN001
                      oxygen_ppm=c.initial_oxygen_ppm)
 
 
+@pytest.mark.slow  # over ~2.5 s (a real server, a simulated plant or a training run): make test only
 def test_a_material_scarce_at_night_is_priced_in_and_used_less(cfg: PlantConfig, plant, tmp_path: Path):  # noqa: ANN001
     heats, samples, expected, day = plant
     ample = _night(cfg, day, tmp_path / "ample")
@@ -88,6 +89,7 @@ def test_expired_or_missing_night_prices_are_refused(cfg: PlantConfig, plant, tm
         read_shadow_prices(tmp_path / "x.json")
 
 
+@pytest.mark.slow  # over ~2.5 s (a real server, a simulated plant or a training run): make test only
 def test_dosing_advise_reads_the_prices_from_the_servers_state_dir(cfg: PlantConfig, plant, tmp_path: Path):  # noqa: ANN001
     heats, samples, expected, day = plant
     use = sum(h.additions_kg.get(SCARCE, 0.0) for h in json_heats(_night(cfg, day, tmp_path / "a")))

@@ -86,6 +86,7 @@ async def attempt(ep: str, ns: int, rec_id: str, **kw) -> list[str]:
     return got
 
 
+@pytest.mark.slow  # over ~2.5 s (a real server, a simulated plant or a training run): make test only
 def test_none_channel_attacker(cfg, pki, tmp_path):
     """Finding 1: None channel, no endpoint matching, anonymous / with a password / never activated."""
     async def scenario():
@@ -113,6 +114,7 @@ def test_none_channel_attacker(cfg, pki, tmp_path):
     assert [e for e in read_audit(tmp_path / "state") if e["event"] == "approved"] == []
 
 
+@pytest.mark.slow  # over ~2.5 s (a real server, a simulated plant or a training run): make test only
 def test_untrusted_channel_certificate_attacker(cfg, pki, tmp_path):
     """A secured channel opened with an untrusted certificate, which CreateSession does not send, or where
     CreateSession claims the (public) trusted DCS certificate: refused at activation (asyncua validates only the
@@ -135,6 +137,7 @@ def test_untrusted_channel_certificate_attacker(cfg, pki, tmp_path):
     assert [e for e in read_audit(tmp_path / "state") if e["event"] == "approved"] == []
 
 
+@pytest.mark.slow  # over ~2.5 s (a real server, a simulated plant or a training run): make test only
 def test_insecure_demo_offers_none_and_only_then(cfg, pki, tmp_path):
     """With --insecure-demo a plain client reads over None security (a local demo); that is the only way."""
     async def scenario():
@@ -150,6 +153,7 @@ def test_insecure_demo_offers_none_and_only_then(cfg, pki, tmp_path):
     assert asyncio.run(scenario()) == 1500.0
 
 
+@pytest.mark.slow  # over ~2.5 s (a real server, a simulated plant or a training run): make test only
 @pytest.mark.parametrize("who", ["anonymous", "operator"])
 def test_only_engineers_may_call_approve(cfg, pki, tmp_path, who):
     async def scenario():
@@ -171,6 +175,7 @@ def test_only_engineers_may_call_approve(cfg, pki, tmp_path, who):
     assert asyncio.run(scenario()) == "proposed"
 
 
+@pytest.mark.slow  # over ~2.5 s (a real server, a simulated plant or a training run): make test only
 def test_expired_trusted_channel_certificate_without_createsession_certificate(cfg, pki, tmp_path):
     """A trusted but expired certificate on the channel, not repeated in CreateSession (so asyncua's validator
     never sees it): refused at activation by the channel-certificate check."""

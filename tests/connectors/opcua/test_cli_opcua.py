@@ -7,6 +7,7 @@ import asyncio
 import os
 import stat
 
+import pytest
 from typer.testing import CliRunner
 
 from connectors.cli import app
@@ -55,6 +56,7 @@ def test_publish_refuses_what_the_server_would_refuse(tmp_path):
     assert not list((state / "inbox").glob("*.json"))  # nothing was queued
 
 
+@pytest.mark.slow  # over ~2.5 s (a real server, a simulated plant or a training run): make test only
 def test_publish_wait_reports_the_verdict(tmp_path, cfg, pki):
     """A file queued while no server runs is published when one starts; ``--wait`` then reports the verdict of
     the next one. (Sending the queued file again instead would race with the server's first inbox scan.)"""
@@ -85,6 +87,7 @@ def test_publish_wait_reports_the_verdict(tmp_path, cfg, pki):
     assert f"published {second.recommendation_id} as generation 2" in res.output
 
 
+@pytest.mark.slow  # over ~2.5 s (a real server, a simulated plant or a training run): make test only
 def test_approve_and_reject_at_the_host(tmp_path, cfg, pki):
     state = tmp_path / "state"
     users = str(pki["users_file"])

@@ -28,6 +28,7 @@ async def call(client, ns: int, method: space.Method, *args: str):  # noqa: ANN0
     return await client.get_node(space.ROOT.node_id(ns)).call_method(space.method(method).node_id(ns), *args)
 
 
+@pytest.mark.slow  # over ~2.5 s (a real server, a simulated plant or a training run): make test only
 def test_publish_read_subscribe_and_refusals(cfg, pki, tmp_path, caplog):
     caplog.set_level("WARNING")
 
@@ -78,6 +79,7 @@ def test_publish_read_subscribe_and_refusals(cfg, pki, tmp_path, caplog):
     assert setup_noise(caplog) == []  # certificates name this host, the session timeout is what servers grant
 
 
+@pytest.mark.slow  # over ~2.5 s (a real server, a simulated plant or a training run): make test only
 def test_unsafe_recommendation_publishes_nothing(cfg, pki, tmp_path):
     async def scenario():
         srv, ep = secure_server(cfg, pki, tmp_path / "state")
@@ -96,6 +98,7 @@ def test_unsafe_recommendation_publishes_nothing(cfg, pki, tmp_path):
     asyncio.run(scenario())
 
 
+@pytest.mark.slow  # over ~2.5 s (a real server, a simulated plant or a training run): make test only
 def test_atomic_publish_under_concurrent_reads(cfg, pki, tmp_path):
     """A DCS polling node by node while recommendations change never sees two of them mixed."""
     async def scenario():
@@ -123,6 +126,7 @@ def test_atomic_publish_under_concurrent_reads(cfg, pki, tmp_path):
     asyncio.run(scenario())
 
 
+@pytest.mark.slow  # over ~2.5 s (a real server, a simulated plant or a training run): make test only
 def test_approval_method_recorded_and_restart_reloads(cfg, pki, tmp_path):
     """Finding 9: Approve names the recommendation; a wrong id is refused; the decision survives a restart."""
     async def scenario():
@@ -162,6 +166,7 @@ def test_approval_method_recorded_and_restart_reloads(cfg, pki, tmp_path):
     asyncio.run(scenario())
 
 
+@pytest.mark.slow  # over ~2.5 s (a real server, a simulated plant or a training run): make test only
 def test_status_in_a_published_file_is_ignored(cfg, pki, tmp_path):
     """Finding 2: a file claiming "approved" by alice is shown as proposed, and the log holds no approval."""
     async def scenario():
@@ -195,6 +200,7 @@ def test_secure_mode_needs_certificates(cfg, tmp_path):
         SetpointServer(cfg, "opc.tcp://127.0.0.1:4840/", tmp_path)
 
 
+@pytest.mark.slow  # over ~2.5 s (a real server, a simulated plant or a training run): make test only
 def test_old_generations_are_dropped_completely(cfg, pki, tmp_path):
     """Generation n-2 disappears with every node below it and the folder's reference; n-1 and n stay, and the
     served tree has exactly the node ids and browse names docs/opcua.md lists."""

@@ -54,6 +54,7 @@ def rec(status: str = "approved", simn: float = 1500.0) -> Recommendation:
     return Recommendation.new("LF-1", heats, 12.0).model_copy(update={"status": status})
 
 
+@pytest.mark.slow  # over ~2.5 s (a real server, a simulated plant or a training run): make test only
 def test_write_read_back_refusals_and_reconnect(cfg, plant_pki):
     pki = plant_pki(CLIENT)
 
@@ -91,6 +92,7 @@ def test_write_read_back_refusals_and_reconnect(cfg, plant_pki):
     asyncio.run(scenario())
 
 
+@pytest.mark.slow  # over ~2.5 s (a real server, a simulated plant or a training run): make test only
 def test_write_plant_command(cfg, plant_pki, tmp_path):
     pki = plant_pki(CLIENT)
     """`dosing write-plant` against the stand-in DCS: a file that says "approved" by itself is refused (a forged

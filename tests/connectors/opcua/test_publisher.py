@@ -43,6 +43,7 @@ class FailsAtThirdHeat(SubtreeBuilder):
         await super().add_heat(folder, gen, h)
 
 
+@pytest.mark.slow  # over ~2.5 s (a real server, a simulated plant or a training run): make test only
 def test_bad_files_are_refused_and_publishing_goes_on(cfg, pki, tmp_path):
     state = tmp_path / "state"
 
@@ -104,6 +105,7 @@ def test_bad_files_are_refused_and_publishing_goes_on(cfg, pki, tmp_path):
     assert [e["event"] for e in read_audit(state)] == ["published", "refused", "refused", "published"]
 
 
+@pytest.mark.slow  # over ~2.5 s (a real server, a simulated plant or a training run): make test only
 def test_generation_never_goes_back_across_restarts(cfg, pki, tmp_path):
     state = tmp_path / "state"
 
@@ -130,6 +132,7 @@ def big(n: int, simn: float) -> Recommendation:
     return Recommendation.new("LF-1", heats, 12.0)
 
 
+@pytest.mark.slow  # over ~2.5 s (a real server, a simulated plant or a training run): make test only
 def test_dcs_reads_are_answered_during_a_200_heat_publish(cfg, pki, tmp_path):
     """Finding 8: the build yields between heats, so reads are answered while it runs (the read gap in ms is
     measured by experiments/bench_opcua.py; here only that reads interleave with the build)."""

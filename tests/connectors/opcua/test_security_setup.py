@@ -48,6 +48,7 @@ async def offered(ep: str) -> list[tuple[str, str]]:
             ("Basic256Sha256", "SignAndEncrypt")]),
     (["Basic256Sha256_SignAndEncrypt"], [("Basic256Sha256", "SignAndEncrypt")]),
 ])
+@pytest.mark.slow  # over ~2.5 s (a real server, a simulated plant or a training run): make test only
 def test_only_configured_policies_are_offered(cfg, pki, tmp_path, configured, expected):
     if configured is not None:
         cfg = cfg.model_copy(update={"opcua": cfg.opcua.model_copy(update={"security_policies": configured})})
@@ -64,6 +65,7 @@ def test_only_configured_policies_are_offered(cfg, pki, tmp_path, configured, ex
     assert asyncio.run(scenario()) == expected
 
 
+@pytest.mark.slow  # over ~2.5 s (a real server, a simulated plant or a training run): make test only
 def test_client_certificates_outside_their_dates_are_refused(cfg, pki, tmp_path):
     now = datetime.now(UTC)
     day, d = timedelta(days=1), tmp_path / "c"

@@ -13,6 +13,7 @@ import itertools
 
 import numpy as np
 import pyomo.environ as pyo
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pyomo.contrib.solver.common.factory import SolverFactory
@@ -116,6 +117,7 @@ def _solve(m: pyo.ConcreteModel) -> None:
           suppress_health_check=list(HealthCheck))
 @given(family=st.sampled_from(sorted(FAMILIES)), scaler=st.sampled_from(sorted(SCALERS)), grid=st.booleans(),
        seed=st.integers(0, 10_000), box=st.tuples(st.floats(0.0, 0.6), st.floats(0.0, 0.6)))
+@pytest.mark.slow  # over ~2.5 s (a real server, a simulated plant or a training run): make test only
 def test_embedding_equals_predict_on_thresholds_and_optima(family, scaler, grid, seed, box):
     est, X = _fit(family, scaler, grid, seed)
     bounds = _boundaries(est)

@@ -46,6 +46,7 @@ def test_time_ordered_accuracy_and_coverage(real):
     assert 0.85 <= m.metrics["coverage_90"] <= 0.97
 
 
+@pytest.mark.slow  # over ~2.5 s (a real server, a simulated plant or a training run): make test only
 def test_recommendation_respects_window(real):
     heats = real[0]
     train, test = time_split(heats)
@@ -74,6 +75,7 @@ def test_synthetic_directories_both_names_and_missing_file(tmp_path):
         read_ladle_dir(tmp_path)
 
 
+@pytest.mark.slow  # over ~2.5 s (a real server, a simulated plant or a training run): make test only
 def test_cli_quality_train_predict(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     run = CliRunner().invoke

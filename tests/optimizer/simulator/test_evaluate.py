@@ -24,6 +24,7 @@ def test_baseline_plausible_against_domain(cfg, runs):
     assert 35 <= s["treatment_min_per_heat"].value <= 60
 
 
+@pytest.mark.slow  # over ~2.5 s (a real server, a simulated plant or a training run): make test only
 def test_baseline_over_alloys_10_to_20_pct_against_perfect_knowledge(cfg):
     heats = draw_heats(cfg, 300, 8, EVALUATION_STREAM)
     oracle = evaluate(cfg, PerfectKnowledgePolicy.for_heats(cfg, heats), 300, 8)

@@ -186,6 +186,7 @@ def test_slag_history_is_canonical_hides_the_physics_and_has_2_to_4_samples(cfg)
     assert not np.allclose(heats["final_temperature_degC"], standard["final_temperature_degC"])  # ... another plant
 
 
+@pytest.mark.slow  # over ~2.5 s (a real server, a simulated plant or a training run): make test only
 def test_todays_practice_is_sensible_on_slag_and_the_reference_lands(cfg):
     base = evaluate(cfg, make_policy("baseline", cfg), 200, 3, physics="slag")
     assert base.physics == "slag" and base.to_dict()["physics"] == "slag"

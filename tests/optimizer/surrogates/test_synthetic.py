@@ -159,6 +159,7 @@ def _mn_only(cfg):  # noqa: ANN001, ANN202
     return parse_config(raw)
 
 
+@pytest.mark.slow  # over ~2.5 s (a real server, a simulated plant or a training run): make test only
 def test_residual_chosen_when_physics_is_nonlinear_in_the_decision(cfg):
     heats = synthetic_heats(cfg, 1200, seed=5, nonlinear=0.6)
     sset, report = train_surrogates(_mn_only(cfg), heats, residual=True)  # only Mn is asserted on
