@@ -8,12 +8,12 @@ export MLFLOW_DISABLE_TELEMETRY := true
 
 .PHONY: install demo test test-fast lint notebooks bench clean
 
+# --compile-bytecode: uv (unlike pip) leaves site-packages uncompiled, and where PYTHONDONTWRITEBYTECODE is set
+# every process (CLI, servers, notebook kernels, each test subprocess) compiled MLflow, sklearn, Pyomo again:
+# importing them took 11.3 s of CPU instead of 5.6 s.
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip uv
-	# --compile-bytecode: uv (unlike pip) leaves site-packages uncompiled, and where PYTHONDONTWRITEBYTECODE is set
-	# every process (CLI, servers, notebook kernels, each test subprocess) compiled MLflow, sklearn, Pyomo again:
-	# importing them took 11.3 s of CPU instead of 5.6 s.
 	$(BIN)/uv pip install --quiet --compile-bytecode --python $(BIN)/python -e '.[dev]'
 	touch $(STAMP)
 
