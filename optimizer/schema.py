@@ -36,6 +36,7 @@ from; a sample table without them still loads, and the stage models say which co
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from optimizer.config import PlantConfig
@@ -69,6 +70,7 @@ def material_col(material: str) -> str:
 
 _ELEMENT_COL = re.compile(r"^(initial|final)_([A-Za-z]+)_wt_pct$")
 _MATERIAL_COL = re.compile(r"^add_(.+)_kg$")
+_SAMPLE_ELEMENT_COL = re.compile(r"^([A-Za-z]+)_wt_pct$")
 
 
 def element_of(column: str) -> str | None:
@@ -135,6 +137,25 @@ STAGE_ENERGY_COLUMNS = ["arc_energy_kWh", "arc_time_min"]
 def sample_element_col(element: str) -> str:
     """Measured content of an element in a sample, e.g. ``Mn_wt_pct``."""
     return f"{element}_wt_pct"
+
+
+def sample_element_of(name: str) -> str | None:
+    """The element of a sample column or stage outcome (``Mn_wt_pct`` -> ``Mn``), else None."""
+    found = _SAMPLE_ELEMENT_COL.match(name)
+    return found.group(1) if found else None
+
+
+def sample_element(name: str) -> str:
+    """The element of a chemistry outcome name (``Mn_wt_pct`` -> ``Mn``); a ValueError for any other name."""
+    el = sample_element_of(name)
+    if el is None:
+        raise ValueError(f"{name!r} is not a chemistry outcome (<element>_wt_pct)")
+    return el
+
+
+def sample_elements(values: Mapping[str, float]) -> dict[str, float]:
+    """The chemistry of a sample row or outcome mapping, by element (``{"Mn_wt_pct": 1.2}`` -> ``{"Mn": 1.2}``)."""
+    return {el: v for name, v in values.items() if (el := sample_element_of(name)) is not None}
 
 
 def sample_columns(cfg: PlantConfig) -> list[str]:

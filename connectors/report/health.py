@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-TEMPERATURE = "final_temperature_degC"
+from optimizer.schema import TEMPERATURE, element_of
+
 NOMINAL = 0.90
 TOO_NARROW = 0.85  # below: intervals hold less often than claimed -> more off-spec than planned
 TOO_WIDE = 0.97  # above: intervals wider than needed -> the plan pays for margin it does not need
@@ -31,8 +32,8 @@ def outcome_label(outcome: str) -> str:
     """final_Mn_wt_pct -> 'final Mn, wt%'; final_temperature_degC -> 'final temperature, degC'."""
     if outcome == TEMPERATURE:
         return "final temperature, degC"
-    parts = outcome.split("_")
-    return f"final {parts[1]}, wt%" if len(parts) > 2 and outcome.endswith("_wt_pct") else outcome
+    el = element_of(outcome)
+    return f"final {el}, wt%" if el is not None else outcome
 
 
 def assess(outcome: str, metrics: dict[str, float], baseline_mae: float | None = None,

@@ -32,7 +32,7 @@ from scipy import stats
 from optimizer.advisor.support import Support
 from optimizer.config import Grade, PlantConfig
 from optimizer.costs import CostCoefficients
-from optimizer.schema import sample_element_col
+from optimizer.schema import sample_element, sample_element_col
 from optimizer.stages.models import TEMPERATURE, StageModels, StagePlan
 from optimizer.stages.state import HeatState, Sample, StageDecision, StageRecord
 from optimizer.stages.update import OutcomeForecast, forecast, stage_context
@@ -144,7 +144,7 @@ class Advisor:
         if not state.last.is_dip:
             return state
         grade = self.cfg.grade(state.grade)
-        wt = {name[: -len("_wt_pct")]: self._predicted_since_chemistry(state, name)[0]
+        wt = {sample_element(name): self._predicted_since_chemistry(state, name)[0]
               for name in _windows(grade) if name != TEMPERATURE}
         last = Sample(state.last.sample_no, state.last.minutes_from_start, state.last.temperature_degC, wt)
         return dataclasses.replace(state, samples=(*state.samples[:-1], last))
@@ -228,7 +228,7 @@ class Advisor:
         if not sample_closed:
             return 1.0
         _, _, sol = min(sample_closed, key=lambda c: c[0])
-        wt = {name[: -len("_wt_pct")]: mean for name, (mean, _, _) in sol.predicted.items() if name != TEMPERATURE}
+        wt = {sample_element(name): mean for name, (mean, _, _) in sol.predicted.items() if name != TEMPERATURE}
         plan = StagePlan(sol.additions_kg, sol.arc_energy_kWh, self.support.stir_min[False] + sol.hold_min)
         minutes = self.models.stage_minutes(plan, state.steel_weight_t)
         done = StageRecord(dict(sol.additions_kg), sol.arc_energy_kWh,
@@ -493,4 +493,4 @@ def _truncated(state: HeatState, j: int) -> HeatState:
 def _measured(state: HeatState, name: str) -> float:
     if name == TEMPERATURE:
         return state.last.temperature_degC
-    return float(state.last.wt_pct.get(name[: -len("_wt_pct")], math.nan))
+    return float(state.last.wt_pct.get(sample_element(name), math.nan))

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from optimizer.config import Grade, PlantConfig
+from optimizer.schema import sample_elements
 from optimizer.simulator.heats import SimHeat
 from optimizer.simulator.physics import BathView
 from optimizer.simulator.policies import HeatPlan
@@ -167,7 +168,7 @@ def _state(heat: SimHeat, samples: list[dict], stages: list[StageRecord]) -> Hea
     """What the plant knows now (measured values only)."""
     c = heat.context
     obs = tuple(Sample(s["sample_no"], s["minutes_from_start"], s["temperature_degC"],
-                       {k[:-len("_wt_pct")]: v for k, v in s.items() if k.endswith("_wt_pct")}) for s in samples)
+                       sample_elements(s)) for s in samples)
     return HeatState(c.heat_id, c.grade, c.steel_weight_t, obs, tuple(stages), oxygen_ppm=c.initial_oxygen_ppm,
                      planned_time=c.planned_time)
 

@@ -17,7 +17,7 @@ import pandas as pd
 
 from optimizer.config import PlantConfig
 from optimizer.schedule import HeatContext
-from optimizer.schema import element_col
+from optimizer.schema import element_col, element_of
 
 ARRIVAL_COLUMNS = ("initial_temperature_degC", "initial_oxygen_ppm")
 
@@ -35,7 +35,7 @@ class ExpectedArrival:
         """``context`` with its arrival values replaced by the grade's expected ones (and their sd)."""
         mean = self.mean.get(context.grade, self.overall_mean)
         sd = self.sd.get(context.grade, self.overall_sd)
-        chem = {k[len("initial_"):-len("_wt_pct")]: v for k, v in mean.items() if k.endswith("_wt_pct")}
+        chem = {el: v for k, v in mean.items() if k.startswith("initial_") and (el := element_of(k)) is not None}
         return replace(context, initial_wt_pct=chem, initial_temperature_degC=mean["initial_temperature_degC"],
                        initial_oxygen_ppm=mean.get("initial_oxygen_ppm", math.nan), sd=dict(sd))
 

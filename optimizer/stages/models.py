@@ -45,7 +45,7 @@ import pandas as pd
 from scipy import stats
 
 from optimizer.config import Material, PlantConfig
-from optimizer.schema import KEY, material_col, sample_element_col
+from optimizer.schema import KEY, material_col, sample_element, sample_element_col
 from optimizer.stages.fade import NO_FADE, Fade, learn_fade
 from optimizer.stages.residual import ResidualCheck, StageResidual, context_features, learn_residual
 from optimizer.stages.table import AFTER, BEFORE
@@ -181,7 +181,7 @@ class StageModels:
             per_kwh = eta / (self.cfg.energy.steel_heat_kWh_per_t_per_degC * w_t)
             per_kg = {mat.name: -c[4] * mat.chill_degC_t_per_kg / w_t for mat in self.cfg.materials}
             return LinearStage(0.0, per_kg, per_kwh, per_min)
-        el = name[: -len("_wt_pct")]
+        el = sample_element(name)
         per_kg = {mat.name: mat.composition_wt_pct.get(el, 0.0) / (w_t * 1000.0) * self.recovery(el, mat.name, ctx)
                   for mat in self.cfg.materials}
         return LinearStage(float(m.coef[-1]), per_kg, 0.0, 0.0, m.fade.rate_per_min)
@@ -264,7 +264,7 @@ def _design(sm: StageModels, name: str, stages: pd.DataFrame, z: np.ndarray) -> 
         e = stages["arc_energy_kWh"].to_numpy(float) / (cfg.energy.steel_heat_kWh_per_t_per_degC * w_t)
         chill = sum(stages[material_col(m.name)].to_numpy(float) * m.chill_degC_t_per_kg for m in cfg.materials)
         return np.column_stack([e, e * t, minutes, minutes * t, -chill / w_t])
-    el = name[: -len("_wt_pct")]
+    el = sample_element(name)
     per_material = [stages[material_col(m.name)].to_numpy(float) * m.composition_wt_pct[el] / (w_t * 1000.0)
                     for m in carriers(cfg, el)]
     g = sum(per_material, np.zeros(len(w_t)))
@@ -282,7 +282,7 @@ def prior_coef(cfg: PlantConfig, name: str, n_features: int) -> np.ndarray:
     prior recovery as the common level, each carrier's ``prior_recovery`` less that mean as its offset)."""
     if name == TEMPERATURE:
         return np.array([cfg.energy.arc_efficiency_prior, 0.0, -cfg.energy.heat_loss_prior_degC_per_min, 0.0, 1.0])
-    el = name[: -len("_wt_pct")]
+    el = sample_element(name)
     mats = carriers(cfg, el)
     recs = [float(m.prior_recovery[el]) for m in mats]
     common = float(np.mean(recs)) if recs else 1.0
@@ -359,7 +359,7 @@ def _fade(sm: StageModels, name: str, stages: pd.DataFrame, change: np.ndarray) 
     """The holding-time fade of an element, from the stages that add none of it (``optimizer.stages.fade``)."""
     if name == TEMPERATURE:
         return NO_FADE
-    el = name[: -len("_wt_pct")]
+    el = sample_element(name)
     added = sum((stages[material_col(m.name)].to_numpy(float) > 0 for m in carriers(sm.cfg, el)),
                 np.zeros(len(stages), bool))
     return learn_fade(change, stages[BEFORE + name].to_numpy(float), stages["minutes"].to_numpy(float),
@@ -388,7 +388,7 @@ def _fit_on(sm: StageModels, name: str, stages: pd.DataFrame, x: np.ndarray, y: 
     n_common = len(sm.recovery_features)
     coef = _fit_coef(sm.cfg, name, x[rows], y[rows], n_common)
     resid = y - x @ coef
-    own = () if name == TEMPERATURE else tuple(m.name for m in carriers(sm.cfg, name[: -len("_wt_pct")]))
+    own = () if name == TEMPERATURE else tuple(m.name for m in carriers(sm.cfg, sample_element(name)))
     model = OutcomeModel(name, coef, np.zeros((1, 1)), (0.0, 0.0), {False: (1.0, 0.0), True: (1.0, 0.0)},
                          rmse=float(np.sqrt(np.mean(resid[rows] ** 2))), carriers=own)
     ex = _effect_design(name, x, coef, n_common + len(own))

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from optimizer.schema import sample_element
 from optimizer.stages.models import TEMPERATURE, LinearStage, StageContext, StageModels, StagePlan
 from optimizer.stages.state import HeatState, Sample
 
@@ -118,4 +119,4 @@ def _levels(sample: Sample) -> tuple[tuple[str, float], ...]:
 def _value(sample, name: str) -> float:  # noqa: ANN001 (a Sample)
     if name == TEMPERATURE:
         return float(sample.temperature_degC)
-    return float(sample.wt_pct.get(name[: -len("_wt_pct")], math.nan))
+    return float(sample.wt_pct.get(sample_element(name), math.nan))
