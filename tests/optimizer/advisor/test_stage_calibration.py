@@ -7,11 +7,10 @@ import pandas as pd
 import pytest
 
 from optimizer.config import PlantConfig
-from optimizer.schema import material_col
 from optimizer.stages.models import fit_stage_models
 from optimizer.stages.state import HeatState, Sample
-from optimizer.stages.table import AFTER, BEFORE, measured_columns
 from optimizer.stages.update import forecast
+from tests.optimizer.advisor.stage_rows import stage_row
 
 RECOVERY = 0.9
 
@@ -30,14 +29,8 @@ def _stages(cfg: PlantConfig, n_heats: int, seed: int, main_outliers: bool) -> p
             if k == 1 and main_outliers:
                 sd = 0.02 if rng.random() < 0.1 else 0.002
             after = mn + kg * fe_mn.composition_wt_pct["Mn"] / (w_t * 1000.0) * RECOVERY + rng.normal(0, sd)
-            row = {"heat_id": f"S{h:04d}", "stage_no": k, "minutes": 10.0, "grade": "S235JR", "steel_weight_t": w_t,
-                   "initial_oxygen_ppm": 400.0, "slag_feo_wt_pct": np.nan, "arc_energy_kWh": 0.0, "arc_time_min": 0.0}
-            for c in measured_columns(cfg):
-                row[BEFORE + c] = row[AFTER + c] = 1580.0 if c == "temperature_degC" else 0.05
-            row.update({BEFORE + "Mn_wt_pct": mn, AFTER + "Mn_wt_pct": after})
-            row.update({material_col(m.name): 0.0 for m in cfg.materials})
-            row[material_col("HC_FeMn")] = kg
-            rows.append(row)
+            rows.append(stage_row(cfg, f"S{h:04d}", k, minutes=10.0, grade="S235JR", steel_weight_t=w_t,
+                                  before={"Mn_wt_pct": mn}, after={"Mn_wt_pct": after}, additions_kg={"HC_FeMn": kg}))
             mn = after
     return pd.DataFrame(rows)
 

@@ -8,9 +8,8 @@ import pandas as pd
 import pytest
 
 from optimizer.config import PlantConfig
-from optimizer.schema import material_col
 from optimizer.stages.models import StageContext, StagePlan, fit_stage_models
-from optimizer.stages.table import AFTER, BEFORE, measured_columns
+from tests.optimizer.advisor.stage_rows import stage_row
 
 RECOVERY = 0.5
 MEASURE_SD = 0.0015  # wt% Al: the spectrometer's error, on every sample
@@ -33,15 +32,9 @@ def _synthetic(cfg: PlantConfig, fade_per_min: float, n_heats: int, seed: int) -
             al_after = al + kg * wire.composition_wt_pct["Al"] / (w_t * 1000.0) * RECOVERY \
                 - fade_per_min * al * minutes
             measured_after = al_after + rng.normal(0, MEASURE_SD)
-            row = {"heat_id": f"F{h:04d}", "stage_no": k, "minutes": minutes, "grade": grade,
-                   "steel_weight_t": w_t, "initial_oxygen_ppm": 400.0, "slag_feo_wt_pct": np.nan,
-                   "arc_energy_kWh": 0.0, "arc_time_min": 0.0}
-            for c in measured_columns(cfg):
-                row[BEFORE + c] = row[AFTER + c] = 1580.0 if c == "temperature_degC" else 0.05
-            row.update({BEFORE + "Al_wt_pct": measured, AFTER + "Al_wt_pct": measured_after})
-            row.update({material_col(m.name): 0.0 for m in cfg.materials})
-            row[material_col("Al_wire")] = kg
-            rows.append(row)
+            rows.append(stage_row(cfg, f"F{h:04d}", k, minutes=minutes, grade=grade, steel_weight_t=w_t,
+                                  before={"Al_wt_pct": measured}, after={"Al_wt_pct": measured_after},
+                                  additions_kg={"Al_wire": kg}))
             al, measured = al_after, measured_after
     return pd.DataFrame(rows)
 

@@ -9,7 +9,8 @@ import pytest
 from optimizer.config import PlantConfig
 from optimizer.schema import material_col
 from optimizer.stages.models import TEMPERATURE, StageContext, StagePlan, fit_stage_models
-from optimizer.stages.table import AFTER, BEFORE, measured_columns, stage_table
+from optimizer.stages.table import AFTER, BEFORE, stage_table
+from tests.optimizer.advisor.stage_rows import stage_row
 
 TRUE_ETA, TRUE_LOSS, TRUE_CHILL = 0.38, 1.1, 1.2  # efficiency, degC/min, chill factor on the config's chill
 
@@ -36,16 +37,10 @@ def _synthetic(cfg: PlantConfig, n_heats: int, seed: int) -> pd.DataFrame:
                 + rng.normal(0, 1.0)
             mn_after = mn + kg * fe_mn.composition_wt_pct["Mn"] / (w_t * 1000.0) * _true_recovery(oxygen, k > 1) \
                 + rng.normal(0, 0.002)
-            row = {"heat_id": f"S{h:04d}", "stage_no": k, "minutes": minutes, "grade": "S235JR",
-                   "steel_weight_t": w_t, "initial_oxygen_ppm": oxygen, "slag_feo_wt_pct": np.nan,
-                   "arc_energy_kWh": kwh, "arc_time_min": kwh * 0.38 / w_t}
-            for c in measured_columns(cfg):
-                row[BEFORE + c] = row[AFTER + c] = 0.05
-            row.update({BEFORE + TEMPERATURE: temp, AFTER + TEMPERATURE: t_after,
-                        BEFORE + "Mn_wt_pct": mn, AFTER + "Mn_wt_pct": mn_after})
-            row.update({material_col(m.name): 0.0 for m in cfg.materials})
-            row[material_col("HC_FeMn")] = kg
-            rows.append(row)
+            rows.append(stage_row(cfg, f"S{h:04d}", k, minutes=minutes, grade="S235JR", steel_weight_t=w_t,
+                                  before={TEMPERATURE: temp, "Mn_wt_pct": mn},
+                                  after={TEMPERATURE: t_after, "Mn_wt_pct": mn_after}, additions_kg={"HC_FeMn": kg},
+                                  oxygen_ppm=oxygen, arc_energy_kWh=kwh, arc_time_min=kwh * 0.38 / w_t))
             temp, mn = t_after, mn_after
     return pd.DataFrame(rows)
 
