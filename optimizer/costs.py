@@ -89,18 +89,10 @@ class CostCoefficients:
         return self.energy_price_per_kWh + self.co2_price_per_t / 1000.0 * self.energy_co2_kg_per_kWh
 
     def _price(self, material: str) -> float:
-        try:
-            return self.material_price_per_kg[material]
-        except KeyError:
-            raise KeyError(f"no price for material {material!r}; known materials: "
-                           f"{sorted(self.material_price_per_kg)}") from None
+        return _per_material(self.material_price_per_kg, material, "price")
 
     def _co2(self, material: str) -> float:
-        try:
-            return self.material_co2_kg_per_kg[material]
-        except KeyError:
-            raise KeyError(f"no CO2 factor for material {material!r}; known materials: "
-                           f"{sorted(self.material_co2_kg_per_kg)}") from None
+        return _per_material(self.material_co2_kg_per_kg, material, "CO2 factor")
 
 
 def money(material: float, energy: float, sampling: float) -> float:
@@ -146,3 +138,11 @@ def plan_cost(cfg: PlantConfig | CostCoefficients, additions_kg: Mapping[str, fl
 
 def _nonzero(additions_kg: Mapping[str, float]) -> dict[str, float]:
     return {m: float(kg) for m, kg in additions_kg.items() if kg}
+
+
+def _per_material(table: Mapping[str, float], material: str, what: str) -> float:
+    """``table[material]``, or a KeyError that names the material and the known ones."""
+    try:
+        return table[material]
+    except KeyError:
+        raise KeyError(f"no {what} for material {material!r}; known materials: {sorted(table)}") from None
