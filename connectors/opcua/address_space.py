@@ -4,7 +4,7 @@
 Every node has a string node id: the browse names of its path from the Objects folder, joined with ``.``
 (``Dosing.G12.H0815.Setpoints.SiMn``). Browse names are in the same namespace, except the AnalogItem properties
 ``EngineeringUnits`` and ``EURange`` of the setpoints and the arc energy (namespace 0, as the standard
-defines them; the variables' type definition is BaseDataVariableType). :class:`NodePath` builds the
+defines them; the setpoints and ArcEnergy have type definition AnalogItemType). :class:`NodePath` builds the
 node ids and browse names; the server, its subtree builder, the reading client, the tests and the benchmark
 all take them from here, and :func:`doc_table` renders the table of docs/opcua.md section 3 (a test checks the
 page holds it). A renamed node is changed here and in that table only.

@@ -74,10 +74,16 @@ class SubtreeBuilder:
 
     async def _analog(self, parent: Node, path: NodePath, value: float, unit: ua.EUInformation,
                       eu_range: tuple[float, float]) -> None:
-        # type definition BaseDataVariableType with the AnalogItem properties (asyncua's add_variable sets no
-        # other type definition; the AnalogItemType once passed as its variant type was ignored)
-        node = await parent.add_variable(path.node_id(self.ns), path.browse_name(self.ns),
-                                         ua.Variant(float(value), ua.VariantType.Double), datatype=DOUBLE)
+        """A read-only Double variable of type definition AnalogItemType with its ``EngineeringUnits`` and
+        ``EURange`` properties (asyncua's ``add_variable`` always makes a BaseDataVariableType)."""
+        item = ua.AddNodesItem(
+            ParentNodeId=parent.nodeid, ReferenceTypeId=space.standard_node_id(ua.ObjectIds.HasComponent),
+            RequestedNewNodeId=path.node_id(self.ns), BrowseName=path.browse_name(self.ns),
+            NodeClass=ua.NodeClass.Variable, TypeDefinition=space.standard_node_id(ua.ObjectIds.AnalogItemType),
+            NodeAttributes=_read_only_double(path.name, value))
+        (result,) = await parent.session.add_nodes([item])
+        result.StatusCode.check()
+        node = self.server.get_node(result.AddedNodeId)
         await node.add_property((path / space.ENGINEERING_UNITS).node_id(self.ns),
                                 space.standard_browse_name(space.ENGINEERING_UNITS), unit)
         await node.add_property((path / space.EU_RANGE).node_id(self.ns), space.standard_browse_name(space.EU_RANGE),
@@ -100,3 +106,12 @@ class SubtreeBuilder:
             await node.delete()
         except ua.UaError as exc:  # a half-deleted old subtree is not worth failing a publish for
             log.warning("could not delete generation %s completely: %s", gen, exc)
+
+
+def _read_only_double(name: str, value: float) -> ua.VariableAttributes:
+    """The attributes of a scalar Double that clients may read but never write."""
+    read = ua.AccessLevel.CurrentRead.mask
+    return ua.VariableAttributes(
+        DisplayName=ua.LocalizedText(name), Description=ua.LocalizedText(name), DataType=DOUBLE,
+        Value=ua.Variant(float(value), ua.VariantType.Double), ValueRank=ua.ValueRank.Scalar,
+        AccessLevel=read, UserAccessLevel=read, WriteMask=0, UserWriteMask=0, Historizing=False)

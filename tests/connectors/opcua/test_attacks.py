@@ -168,6 +168,8 @@ def test_only_engineers_may_call_approve(cfg, pki, tmp_path, who):
                                                                           r.recommendation_id, "x")
             with pytest.raises(ua.UaStatusCodeError, match="BadUserAccessDenied"):  # nothing is writable
                 await c.get_node(space.header(space.STATUS).node_id(srv.ns)).write_value("approved")
+            with pytest.raises(ua.UaStatusCodeError, match="BadUserAccessDenied"):  # a setpoint least of all
+                await c.get_node(space.setpoint(1, "H0", "SiMn").node_id(srv.ns)).write_value(9999.0)
             status = await c.get_node(space.header(space.STATUS).node_id(srv.ns)).read_value()
             await c.disconnect()
         return status

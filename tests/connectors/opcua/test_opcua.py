@@ -47,23 +47,23 @@ def test_publish_read_subscribe_and_refusals(cfg, pki, tmp_path, caplog):
             ns = await c.get_namespace_index(cfg.opcua.namespace_uri)
             node = c.get_node(space.setpoint(1, "H0", "SiMn").node_id(ns))
             assert (await node.read_data_type()) == ua.NodeId(ua.ObjectIds.Double)
+            for analog in (space.setpoint(1, "H0", "SiMn"), space.heat_value(1, "H2", space.ARC_ENERGY)):
+                type_def = await c.get_node(analog.node_id(ns)).read_type_definition()
+                assert type_def == ua.NodeId(ua.ObjectIds.AnalogItemType), analog
             eu = await c.get_node((space.setpoint(1, "H0", "SiMn") / space.ENGINEERING_UNITS).node_id(ns)).read_value()
             rng = await c.get_node((space.setpoint(1, "H0", "SiMn") / space.EU_RANGE).node_id(ns)).read_value()
             assert eu.DisplayName.Text == "kg" and rng.High == cfg.material("SiMn").max_kg_per_heat
-            seen = []
+            second_generation = asyncio.Event()
 
             class Handler:
                 def datachange_notification(self, node, val, data):  # noqa: ANN001
-                    seen.append(val)
+                    if val == 2:
+                        second_generation.set()
 
             sub = await c.create_subscription(100, Handler())
             await sub.subscribe_data_change(c.get_node(space.header(space.GENERATION).node_id(ns)))
             await srv.publish(rec(simn=1200.0))
-            for _ in range(50):
-                if 2 in seen:
-                    break
-                await asyncio.sleep(0.1)
-            assert 2 in seen
+            await asyncio.wait_for(second_generation.wait(), timeout=300)  # a hang guard, not a speed expectation
             with pytest.raises(ua.UaStatusCodeError, match="BadUserAccessDenied"):  # anonymous may only read
                 await call(c, ns, space.APPROVE, srv.current.recommendation_id, "x")
             await c.disconnect()
