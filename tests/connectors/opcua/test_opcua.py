@@ -177,7 +177,7 @@ def test_status_in_a_published_file_is_ignored(cfg, pki, tmp_path):
             path = tmp_path / "forged.json"
             forged.to_json(path)
             submit(path, state)
-            for _ in range(200):
+            for _ in range(6000):  # bounded: 5 minutes, a hang guard (the inbox is polled every 0.05 s)
                 if read_verdict(state, forged.recommendation_id):
                     break
                 await asyncio.sleep(0.05)

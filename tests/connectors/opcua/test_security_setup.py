@@ -38,7 +38,7 @@ def test_cli_serve_without_trust_list_exits_2(pki, tmp_path):
 
 
 async def offered(ep: str) -> list[tuple[str, str]]:
-    c = Client(ep, timeout=5)
+    c = Client(ep, timeout=120)  # a hang guard: load must not turn a slow answer into a refusal
     eps = await c.connect_and_get_server_endpoints()
     return sorted((e.SecurityPolicyUri.rsplit("#", 1)[1], e.SecurityMode.name) for e in eps)
 
