@@ -4,7 +4,8 @@
 "use strict";
 const fs = require("fs");
 const {
-  OPCUAClient, MessageSecurityMode, SecurityPolicy, AttributeIds, DataType, UserTokenType, OPCUACertificateManager,
+  OPCUAClient, MessageSecurityMode, SecurityPolicy, AttributeIds, BrowseDirection, DataType, UserTokenType,
+  OPCUACertificateManager,
 } = require("node-opcua");
 
 // asyncua refuses a forbidden Write or Call as a service fault (whole request), which node-opcua throws
@@ -39,6 +40,10 @@ async function main() {
     out.simn_range = [range.low, range.high];
     out.simn_unit = (await read(`${g}.H0.Setpoints.SiMn.EngineeringUnits`)).displayName.text;
     out.arc_kWh = await read(`${g}.H1.ArcEnergy`);
+    const typeDefinition = async (path) => (await anon.browse({ nodeId: id(path), referenceTypeId: "HasTypeDefinition",
+      browseDirection: BrowseDirection.Forward })).references.map((r) => r.nodeId.toString());
+    out.simn_type = await typeDefinition(`${g}.H0.Setpoints.SiMn`);
+    out.arc_type = await typeDefinition(`${g}.H1.ArcEnergy`);
     out.status_before = await read("Status");
     const recId = await read("RecommendationId");
     const approve = (rid) => ({ objectId: id(""), methodId: id("Approve"), inputArguments: [

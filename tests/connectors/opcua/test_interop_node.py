@@ -74,6 +74,7 @@ def test_node_opcua_dcs_reads_setpoints_and_only_engineers_approve(cfg, pki, nod
     assert got["generation"] == 1
     assert got["simn_kg"] == 1500.0 and got["arc_kWh"] == 3001.0 and got["simn_unit"] == "kg"
     assert got["simn_range"] == [cfg.material("SiMn").min_kg_per_heat, cfg.material("SiMn").max_kg_per_heat]
+    assert got["simn_type"] == got["arc_type"] == ["ns=0;i=2368"]  # AnalogItemType, as another stack sees it
     assert got["status_before"] == "proposed"
     assert got["anonymous_call"] == "BadUserAccessDenied" and got["anonymous_write"] == "BadUserAccessDenied"
     assert got["engineer_wrong_id"] == "BadInvalidArgument"
