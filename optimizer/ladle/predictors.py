@@ -1,5 +1,9 @@
 """Final-temperature predictors for the two decision times, one interface (fit / predict by heat key).
 
+Each is a scikit-learn estimator in form (``BaseEstimator``: ``__init__`` holds hyper-parameters only, fitted
+attributes end in ``_`` and are set in ``fit``, so ``clone`` and ``check_is_fitted`` work), though ``fit`` takes
+the heat and stage tables rather than ``X, y``: the features depend on the decision time.
+
 Decided at the **first** measurement (the plan view; the public case's setting): the heat's route (when it is
 measured), its arc energy, additions and gas are taken as planned.
 
@@ -33,6 +37,7 @@ from typing import Protocol
 
 import numpy as np
 import pandas as pd
+from sklearn.base import BaseEstimator
 from sklearn.ensemble import HistGradientBoostingRegressor
 from sklearn.linear_model import RidgeCV
 from sklearn.pipeline import make_pipeline
@@ -63,7 +68,7 @@ class FinalPredictor(Protocol):
 
 
 @dataclass
-class MeanPredictor:
+class MeanPredictor(BaseEstimator):
     kind: str = "mean"
     decided_at: str = FIRST
 
@@ -76,7 +81,7 @@ class MeanPredictor:
 
 
 @dataclass
-class PlanPredictor:
+class PlanPredictor(BaseEstimator):
     """``heat_balance`` (ridge) or ``gbm`` on the heat-level plan features."""
 
     kind: str = "gbm"
@@ -103,7 +108,7 @@ def first_features(heats: pd.DataFrame, stages: pd.DataFrame, route: bool) -> pd
 
 
 @dataclass
-class PlanHybridPredictor:
+class PlanHybridPredictor(BaseEstimator):
     """``plan_hybrid`` / ``route_hybrid``: ridge heat balance after the first measurement + boosted residual."""
 
     kind: str = "plan_hybrid"
@@ -130,7 +135,7 @@ class PlanHybridPredictor:
 
 
 @dataclass
-class RouteGbmPredictor:
+class RouteGbmPredictor(BaseEstimator):
     """``route_gbm``: boosting (squared loss) of the change from the first temperature, plan + route features."""
 
     kind: str = "route_gbm"
@@ -150,7 +155,7 @@ class RouteGbmPredictor:
 
 
 @dataclass
-class EnsemblePredictor:
+class EnsemblePredictor(BaseEstimator):
     """``plan_ensemble``: the mean prediction of its members (equal weights)."""
 
     kind: str = "plan_ensemble"
@@ -169,7 +174,7 @@ class EnsemblePredictor:
 
 
 @dataclass
-class StagePredictor:
+class StagePredictor(BaseEstimator):
     """The stage model: composed from the first measurement, or one step from the penultimate one."""
 
     kind: str = "stage"
@@ -189,7 +194,7 @@ class StagePredictor:
 
 
 @dataclass
-class LastStagePredictor:
+class LastStagePredictor(BaseEstimator):
     """Ridge heat balance (``last_ridge``) or boosting (``last_gbm``) fitted on final stages only."""
 
     kind: str = "last_gbm"

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from sklearn.base import BaseEstimator
 from sklearn.ensemble import HistGradientBoostingRegressor
 from sklearn.linear_model import RidgeCV
 
@@ -53,7 +54,7 @@ def stage_inputs(stages: pd.DataFrame, temp_prev_degC: np.ndarray | None = None)
 
 
 @dataclass
-class StageModel:
+class StageModel(BaseEstimator):
     """Physics ridge on the stage temperature change, plus an optional boosted residual (``residual=True``)."""
 
     residual: bool = True
