@@ -231,7 +231,7 @@ def test_carryover_laws(cfg):
 def test_carryover_history_is_plausible(cfg):
     """Selectable by name; canonical history with 2-4 samples (4 most often), temperatures 1530-1650 degC,
     recoveries inside DOMAIN.md's ranges, no element below zero, lagging additions and electrode carbon."""
-    heats = draw_heats(cfg, 120, 5, physics="carryover")
+    heats = draw_heats(cfg, 80, 5, physics="carryover")
     recs = run_heats(cfg, heats, make_policy("baseline", cfg), 5, 0, vary_samples=True)
     frame = heat_table(cfg, heats, recs)
     assert validate_heats(frame, cfg, "sim").report.empty
