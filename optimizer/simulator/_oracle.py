@@ -74,7 +74,7 @@ class PerfectKnowledgePolicy:
                 continue
             kwh = self._energy(heat, adds, t_aim) if kwh is None else kwh  # recoveries do not depend on it
             bath = self._replay(heat, adds, kwh)
-            final = bath.wt_pct()
+            final = bath.total_wt_pct()
             miss = max((abs(final[el] - aim) / _width(grade.chemistry_wt_pct[el]) for el, aim in aims.items()),
                        default=0.0)
             if best is None or miss < best[0]:

@@ -85,8 +85,9 @@ class StandardPhysics:
     name = "standard"
     practice: OperatorPractice = TODAY
 
-    def draw_hidden(self, rng: np.random.Generator, true_oxygen_ppm: float) -> HiddenHeat:
-        """Per-heat hidden parameters."""
+    def draw_hidden(self, rng: np.random.Generator, true_oxygen_ppm: float,
+                    true_temperature_degC: float = 1586.0) -> HiddenHeat:
+        """Per-heat hidden parameters (independent of the arrival temperature)."""
         return draw_hidden(rng, true_oxygen_ppm)
 
     def addition(self, hidden: HiddenHeat, bath: BathView, material: Material, kg: float,
@@ -99,6 +100,10 @@ class StandardPhysics:
     def arc_rise_degC(self, hidden: HiddenHeat, bath: BathView, kwh: float, energy: Energy) -> float:
         """Linear in energy: efficiency x kWh / (heat capacity x weight)."""
         return hidden.arc_efficiency * kwh / (energy.steel_heat_kWh_per_t_per_degC * bath.steel_weight_t)
+
+    def arc_pickup_kg(self, hidden: HiddenHeat, bath: BathView, kwh: float, arc_min: float) -> dict[str, float]:
+        """The arc adds nothing to the bath here."""
+        return {}
 
     def hold(self, hidden: HiddenHeat, bath: BathView, minutes: float) -> HoldEffect:
         """A constant loss per minute."""

@@ -81,8 +81,10 @@ class SlagPhysics:
     name = "slag"
     practice: OperatorPractice = SLAG_SHOP
 
-    def draw_hidden(self, rng: np.random.Generator, true_oxygen_ppm: float) -> SlagHiddenHeat:
-        """Per-heat hidden parameters; 30 % of heats get a cold ladle."""
+    def draw_hidden(self, rng: np.random.Generator, true_oxygen_ppm: float,
+                    true_temperature_degC: float = 1586.0) -> SlagHiddenHeat:
+        """Per-heat hidden parameters (independent of the arrival temperature); 30 % of heats get a cold
+        ladle."""
         feo = float(np.clip(rng.lognormal(np.log(3.5), 0.2), 1.0, 12.0))
         cold = bool(rng.random() < 0.3)
         return SlagHiddenHeat(
@@ -129,6 +131,10 @@ class SlagPhysics:
         u0 = 1.0 - k * (bath.temperature_degC - 1580.0)
         u = u0 * math.exp(-k * eta * kwh / (energy.steel_heat_kWh_per_t_per_degC * bath.steel_weight_t))
         return (u0 - u) / k
+
+    def arc_pickup_kg(self, hidden: SlagHiddenHeat, bath: BathView, kwh: float, arc_min: float) -> dict[str, float]:
+        """The arc adds nothing to the bath here."""
+        return {}
 
     def hold(self, hidden: SlagHiddenHeat, bath: BathView, minutes: float) -> HoldEffect:
         """Radiation-like loss plus the fading refractory soak, in steps of 0.5 min; slag and air re-oxidise the

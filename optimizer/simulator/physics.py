@@ -5,8 +5,8 @@ the plant's questions about the true bath: what an addition recovers and how muc
 heats, how much the bath cools and re-oxidises while it waits, and how noisy the measurements are. It also
 names the practice of the plant's operators (their trims), so choosing a physics by name chooses a plant.
 
-The implementations are private (``_physics.py``: ``standard``, ``_slag.py``: ``slag``); only their names are
-public (:func:`physics_names`, :func:`get_physics`).
+The implementations are private (``_physics.py``: ``standard``, ``_slag.py``: ``slag``, ``_carryover.py``:
+``carryover``); only their names are public (:func:`physics_names`, :func:`get_physics`).
 """
 
 from __future__ import annotations
@@ -30,33 +30,40 @@ class HiddenState(Protocol):
 @dataclass(frozen=True)
 class BathView:
     """The true bath when the physics is asked (temperature, dissolved oxygen, minutes since arrival, weight,
-    composition)."""
+    dissolved composition), what went into the ladle so far (kg per material, slag formers included) and what
+    of it has not dissolved yet (kg per element)."""
 
     temperature_degC: float
     oxygen_ppm: float
     minutes_from_start: float
     steel_weight_t: float
     wt_pct: Mapping[str, float]
+    added_kg: Mapping[str, float] = field(default_factory=dict)
+    undissolved_kg: Mapping[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class AdditionEffect:
-    """What one addition does: the fraction of each element that dissolves (0..1), the dissolved oxygen after
-    it (ppm) and the temperature drop it causes (degC)."""
+    """What one addition does: the fraction of each element that ends in the steel (0..1), the dissolved oxygen
+    after it (ppm), the temperature drop it causes (degC) and, per element, the share of the recovered mass that
+    has not dissolved yet (0..1; empty: all at once): it dissolves while the heat holds (``HoldEffect``)."""
 
     recovery: Mapping[str, float]
     oxygen_ppm: float
     chill_degC: float
+    undissolved_share: Mapping[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class HoldEffect:
-    """What ``minutes`` of waiting do: temperature lost (degC), the dissolved oxygen after (ppm) and the mass of
-    each element the bath loses meanwhile (kg, e.g. Al fading as slag and air re-oxidise the steel)."""
+    """What ``minutes`` of waiting do: temperature lost (degC), the dissolved oxygen after (ppm), the mass of
+    each element the bath loses meanwhile (kg, e.g. Al fading as slag and air re-oxidise the steel) and the mass
+    of each element's undissolved additions that dissolves meanwhile (kg, at most ``BathView.undissolved_kg``)."""
 
     loss_degC: float
     oxygen_ppm: float
     burnt_kg: Mapping[str, float] = field(default_factory=dict)
+    dissolved_kg: Mapping[str, float] = field(default_factory=dict)
 
 
 H = TypeVar("H", bound=HiddenState)  # each physics' own hidden parameters: what it draws, it is given back
@@ -69,8 +76,10 @@ class Physics(Protocol[H]):
     name: str
     practice: OperatorPractice
 
-    def draw_hidden(self, rng: np.random.Generator, true_oxygen_ppm: float) -> H:
-        """One heat's hidden parameters (drawn from the heat's own stream)."""
+    def draw_hidden(self, rng: np.random.Generator, true_oxygen_ppm: float,
+                    true_temperature_degC: float = 1586.0) -> H:
+        """One heat's hidden parameters (drawn from the heat's own stream; the true arrival oxygen and
+        temperature are given, so a physics may correlate its hidden state with them)."""
         ...
 
     def addition(self, hidden: H, bath: BathView, material: Material, kg: float,
@@ -80,6 +89,11 @@ class Physics(Protocol[H]):
 
     def arc_rise_degC(self, hidden: H, bath: BathView, kwh: float, energy: Energy) -> float:
         """Temperature rise of ``kwh`` of arc energy, before the losses of the arcing minutes."""
+        ...
+
+    def arc_pickup_kg(self, hidden: H, bath: BathView, kwh: float, arc_min: float) -> Mapping[str, float]:
+        """Mass of each element the bath picks up while the arc burns ``arc_min`` minutes (kg, e.g. electrode
+        carbon; empty: none)."""
         ...
 
     def hold(self, hidden: H, bath: BathView, minutes: float) -> HoldEffect:

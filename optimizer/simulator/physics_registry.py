@@ -1,10 +1,13 @@
-"""Plant physics by name: ``standard`` (the default, the shipped plant) and ``slag`` (a second plant with its own
-recovery, arc and cooling laws and its own operators). The implementations stay private; only names are public."""
+"""Plant physics by name: ``standard`` (the default, the shipped plant), ``slag`` (a second plant with its own
+recovery, arc and cooling laws and its own operators) and ``carryover`` (a third, held out from the advisor's
+development: carry-over EAF slag, a dissolution lag, foaming-slag arcs and its own operators). The implementations
+stay private; only names are public."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
+from optimizer.simulator._carryover import CarryoverPhysics
 from optimizer.simulator._physics import StandardPhysics
 from optimizer.simulator._slag import SlagPhysics
 from optimizer.simulator.physics import Physics
@@ -14,6 +17,7 @@ DEFAULT_PHYSICS = "standard"
 _REGISTRY: dict[str, Callable[[], Physics]] = {
     "standard": StandardPhysics,
     "slag": SlagPhysics,
+    "carryover": CarryoverPhysics,
 }
 
 

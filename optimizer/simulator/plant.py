@@ -48,6 +48,8 @@ class HeatRecord:
     off_spec: list[str] = field(default_factory=list)
     recovered_kg: dict[str, float] = field(default_factory=dict)  # test hook: mass balance
     burnt_kg: dict[str, float] = field(default_factory=dict)  # test hook: lost from the bath while holding
+    picked_kg: dict[str, float] = field(default_factory=dict)  # test hook: picked up from the arc (electrodes)
+    undissolved_kg: dict[str, float] = field(default_factory=dict)  # test hook: not dissolved at the last sample
     additions_log: list[Addition] = field(default_factory=list)  # test hook: every addition with its true yields
     stages: list[StageRecord] = field(default_factory=list)
     decisions: list[StageDecision] = field(default_factory=list)
@@ -79,14 +81,23 @@ class _Bath:
         self.minutes = 0.0
         self.recovered_kg = {el: 0.0 for el in cfg.elements}
         self.burnt_kg = {el: 0.0 for el in cfg.elements}
+        self.picked_kg = {el: 0.0 for el in cfg.elements}
+        self.pending_kg = {el: 0.0 for el in cfg.elements}  # recovered but not dissolved yet
+        self.added_kg: dict[str, float] = {}
         self.log: list[Addition] = []
         self.oxygen_ppm = heat.hidden.true_oxygen_ppm
 
     def view(self) -> BathView:
-        return BathView(self.temp, self.oxygen_ppm, self.minutes, self.heat.context.steel_weight_t, self.wt_pct())
+        return BathView(self.temp, self.oxygen_ppm, self.minutes, self.heat.context.steel_weight_t, self.wt_pct(),
+                        dict(self.added_kg), dict(self.pending_kg))
 
     def wt_pct(self) -> dict[str, float]:
+        """The dissolved composition (what a sample measures)."""
         return {el: 100.0 * kg / self.w_kg for el, kg in self.mass_kg.items()}
+
+    def total_wt_pct(self) -> dict[str, float]:
+        """The composition once every addition has dissolved (what the caster gets)."""
+        return {el: 100.0 * (kg + self.pending_kg[el]) / self.w_kg for el, kg in self.mass_kg.items()}
 
     def add(self, material: str, kg: float, trim: bool) -> None:
         if kg <= 0:
@@ -96,8 +107,11 @@ class _Bath:
         rec = dict(effect.recovery)
         for el, pct in m.composition_wt_pct.items():
             got = kg * pct / 100.0 * rec[el]
-            self.mass_kg[el] += got
+            late = got * effect.undissolved_share.get(el, 0.0)
+            self.mass_kg[el] += got - late
+            self.pending_kg[el] += late
             self.recovered_kg[el] += got
+        self.added_kg[material] = self.added_kg.get(material, 0.0) + kg
         self.log.append(Addition(self.minutes, material, kg, trim, rec, self.temp, self.oxygen_ppm))
         self.oxygen_ppm = effect.oxygen_ppm
         self.temp -= effect.chill_degC
@@ -108,6 +122,9 @@ class _Bath:
             return 0.0
         rise = self.physics.arc_rise_degC(self.heat.hidden, self.view(), kwh, self.cfg.energy)
         minutes = rise / self.cfg.energy.max_heating_rate_degC_per_min
+        for el, kg in self.physics.arc_pickup_kg(self.heat.hidden, self.view(), kwh, minutes).items():
+            self.mass_kg[el] += kg
+            self.picked_kg[el] += kg
         self.temp += rise
         self.wait(minutes)
         return minutes
@@ -120,6 +137,10 @@ class _Bath:
         for el, kg in effect.burnt_kg.items():
             self.mass_kg[el] -= kg
             self.burnt_kg[el] += kg
+        for el, kg in effect.dissolved_kg.items():
+            kg = min(kg, self.pending_kg[el])
+            self.pending_kg[el] -= kg
+            self.mass_kg[el] += kg
 
 
 def run_heat(cfg: PlantConfig, heat: SimHeat, plan: HeatPlan, rng: np.random.Generator) -> HeatRecord:
@@ -181,7 +202,7 @@ def _record(cfg: PlantConfig, grade: Grade, bath: _Bath, samples: list[dict], st
         for m, kg in st.additions_kg.items():
             total[m] += kg
     trims = {m: total[m] - main.get(m, 0.0) for m in total}
-    true_final = bath.wt_pct()
+    true_final = bath.total_wt_pct()  # what is still dissolving at the last sample reaches the caster
     last = samples[-1]
     chem = [r for r in samples if r["kind"] == "both"][-1]  # the last chemistry sample (a dip has none)
     return HeatRecord(
@@ -193,6 +214,7 @@ def _record(cfg: PlantConfig, grade: Grade, bath: _Bath, samples: list[dict], st
         final_measured_wt_pct={el: chem[f"{el}_wt_pct"] for el in cfg.elements},
         final_measured_temperature_degC=last["temperature_degC"], samples=samples,
         off_spec=off_spec_reasons(grade, true_final, bath.temp), recovered_kg=bath.recovered_kg, burnt_kg=bath.burnt_kg,
+        picked_kg=bath.picked_kg, undissolved_kg=dict(bath.pending_kg),
         additions_log=bath.log, stages=stages, decisions=decisions, forced_finish=forced,
     )
 

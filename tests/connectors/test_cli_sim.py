@@ -84,8 +84,8 @@ def test_bad_arguments(tmp_path: Path):
         (["evaluate", "--grade", "X70", "--heats", "5"], "unknown grade 'X70'"),
         (["simulate", "--grade", "X70", "--out", str(tmp_path)], "unknown grade 'X70'"),
         (["simulate", "--start", "yesterday-ish", "--out", str(tmp_path)], "not a date/time"),
-        (["evaluate", "--physics", "magma", "--heats", "5"], "unknown physics 'magma'; use one of ['slag', "
-         "'standard']"),
+        (["evaluate", "--physics", "magma", "--heats", "5"], "unknown physics 'magma'; use one of "
+         "['carryover', 'slag', 'standard']"),
         (["simulate", "--physics", "magma", "--out", str(tmp_path)], "unknown physics 'magma'"),
     ]
     for args, words in cases:
@@ -96,7 +96,7 @@ def test_bad_arguments(tmp_path: Path):
 def test_list_physics():
     res = CliRunner().invoke(app, ["evaluate", "--list-physics"])
     assert res.exit_code == 0, res.output
-    assert res.stdout.splitlines() == ["slag", "standard"]
+    assert res.stdout.splitlines() == ["carryover", "slag", "standard"]
 
 
 def test_physics_by_name_on_simulate_and_evaluate(cfg, tmp_path: Path):
