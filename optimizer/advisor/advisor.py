@@ -75,27 +75,33 @@ class Advisor:
     # ------------------------------------------------------------------ finish rule
     def _accepts(self, grade: Grade, state: HeatState) -> tuple[bool, str]:
         """Whether the heat's true state meets every limit at the grade's confidence: the last sample fused with
-        the stage model's prediction of it (see :meth:`closing_estimate`)."""
-        z = float(stats.norm.ppf(grade.confidence))
-        for name, (lo, hi) in _windows(grade).items():
-            v, sd = self.closing_estimate(state, name)
-            if not (math.isfinite(v) and math.isfinite(sd)):
-                return False, f"{name}: no estimate (not measured)"
-            if (lo is not None and v < lo + z * sd) or (hi is not None and v > hi - z * sd):
-                return False, f"{name} {v:.4g} outside [{lo}, {hi}] with margin {z * sd:.3g}"
+        the stage model's prediction of it (see :meth:`closing_estimate`), and the last measurement itself inside
+        the window (the final sample is what the heat is certified on: no model may overrule it)."""
+        for name in _windows(grade):
+            why = self._rejects(grade, state, name)
+            if why:
+                return False, why
         return True, ""
 
     def _chemistry_accepted(self, grade: Grade, state: HeatState) -> bool:
         """Every chemistry limit met at the grade's confidence now (temperature aside)."""
+        return not any(self._rejects(grade, state, name) for name in _windows(grade) if name != TEMPERATURE)
+
+    def _rejects(self, grade: Grade, state: HeatState, name: str) -> str:
+        """Why outcome ``name`` keeps the heat from finishing now ('' when it does not)."""
+        lo, hi = _windows(grade)[name]
         z = float(stats.norm.ppf(grade.confidence))
-        for name, (lo, hi) in _windows(grade).items():
-            if name == TEMPERATURE:
-                continue
-            v, sd = self.closing_estimate(state, name)
-            if not (math.isfinite(v) and math.isfinite(sd)) or (lo is not None and v < lo + z * sd) or \
-                    (hi is not None and v > hi - z * sd):
-                return False
-        return True
+        v, sd = self.closing_estimate(state, name)
+        if not (math.isfinite(v) and math.isfinite(sd)):
+            return f"{name}: no estimate (not measured)"
+        if (lo is not None and v < lo + z * sd) or (hi is not None and v > hi - z * sd):
+            return f"{name} {v:.4g} outside [{lo}, {hi}] with margin {z * sd:.3g}"
+        if name == TEMPERATURE or not state.last.is_dip:
+            measured = _measured(state, name)
+            if (lo is not None and measured < lo) or (hi is not None and measured > hi):
+                return f"{name} measured {measured:.4g} outside [{lo}, {hi}] (the model's estimate {v:.4g} does " \
+                       "not overrule the sample)"
+        return ""
 
     def closing_estimate(self, state: HeatState, name: str) -> tuple[float, float]:
         """(mean, sd) of the true value of ``name`` now: the last measurement combined with what the stage model

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 from optimizer.advisor import Advisor
+from optimizer.advisor.advisor import _windows
 from optimizer.config import PlantConfig
 from optimizer.stages.state import HeatState, Sample, StageRecord
 
@@ -52,6 +53,31 @@ def test_trim_after_a_low_sample_moves_the_prediction_into_the_window(advisor: A
 def test_a_sample_inside_the_window_finishes_the_heat(advisor: Advisor):
     d = advisor.on_sample(_state([(1592.0, S355)]))
     assert d.finish and "finish" in d.reason
+
+
+class _ModelTrustingAdvisor(Advisor):
+    """An advisor whose estimate of every outcome sits mid-window, whatever was measured."""
+
+    def closing_estimate(self, state: HeatState, name: str) -> tuple[float, float]:
+        lo, hi = _windows(self.cfg.grade(state.grade))[name]
+        if lo is not None and hi is not None:
+            return (lo + hi) / 2, 1e-6
+        return (hi / 2 if hi is not None else 1.5 * (lo or 0.0)), 1e-6
+
+
+def test_no_model_estimate_finishes_a_heat_whose_sample_reads_outside_the_window(advisor: Advisor):
+    trusting = _ModelTrustingAdvisor(advisor.cfg, advisor.models, advisor.support)
+    assert trusting.on_sample(_state([(1592.0, S355)])).finish
+    grade = advisor.cfg.grade("S355J2")
+    for temp, chem, why in ((1592.0, {**S355, "Mn": 1.29}, "Mn_wt_pct measured 1.29 outside [1.3, 1.6] (the "
+                             "model's estimate 1.45"),
+                            (1606.0, S355, "temperature_degC measured 1606 outside [1580.0, 1605.0] (the model's "
+                             "estimate 1592")):
+        state = _state([(temp, chem)])
+        assert trusting._accepts(grade, state) == (False, f"{why} does not overrule the sample)")
+        assert not trusting.on_sample(state).finish
+    low_mn = trusting.on_sample(_state([(1592.0, {**S355, "Mn": 1.29})]))
+    assert low_mn.additions_kg.get("SiMn", 0.0) + low_mn.additions_kg.get("HC_FeMn", 0.0) > 0, low_mn  # a Mn trim
 
 
 def test_another_sample_only_when_worth_its_cost(advisor: Advisor):
