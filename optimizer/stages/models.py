@@ -452,7 +452,9 @@ def _fit_on(sm: StageModels, name: str, stages: pd.DataFrame, x: np.ndarray, y: 
         v = np.linalg.lstsq(a, resid[r] ** 2 - explained[r], rcond=None)[0]
         if v[0] <= 0 or v[1] < 0:  # fall back to a constant variance
             v = np.array([max(float(np.mean(resid[r] ** 2 - explained[r])), float(np.var(resid[r])) * 0.1), 0.0])
-        model.stage_var[kind] = (float(v[0]), float(v[1]))
+        # a stage change is the difference of two measurements: its noise is at least both their errors (near zero
+        # the least-squares v0, set by the squared residuals at high levels, can fall below them)
+        model.stage_var[kind] = (max(float(v[0]), 2.0 * model.meas_var[0]), float(v[1]))
     return model
 
 

@@ -50,12 +50,16 @@ class OutcomeForecast:
         lv = level if self._level_scaled else 0.0
         s = self._cov @ x
         c_eff = s  # covariance of the next residual with the past through the effect: X_past S x
-        var = float(x @ s) + max(self._v_next[0] + self._v_next[1] * lv * lv, 1e-12)
+        v_next = max(self._v_next[0] + self._v_next[1] * lv * lv, 1e-12)
+        var = float(x @ s) + v_next
         # subtract what the past explains: c' K^-1 c with c = X_past S x - m_last u_last
         explained = float(c_eff @ self._cross @ c_eff) - 2.0 * self._meas_last * float(c_eff @ self._gain_meas) \
             + self._meas_last ** 2 * self._last_weight
-        var = max(var - explained, 1e-12) * self._scale ** 2
         meas = max(self._meas[0] + self._meas[1] * lv * lv, 0.0)
+        # what the past explains never takes the next stage's own noise and measurement: at most the last
+        # sample's error is known (it is shared with the stage just done)
+        floor = max(v_next - self._meas_last, meas)
+        var = max(var - explained, floor, 1e-12) * self._scale ** 2
         return var, max(var - meas, 0.25 * var)
 
 
