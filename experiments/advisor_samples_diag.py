@@ -74,7 +74,7 @@ def stage_error(models: StageModels, state: HeatState, j: int, name: str) -> tup
     minutes = state.samples[j + 1].minutes_from_start - state.samples[j].minutes_from_start
     plan = StagePlan(done.additions_kg, done.arc_energy_kWh, 0.0)
     fc = forecast(models, before, name)
-    x = models.effect_x(name, stage_context(before), plan, minutes)
+    x = models.effect_x(name, stage_context(before, models.cfg), plan, minutes)
     mean = fc.mean(plan, minutes, x)
     var_meas, _ = fc.variance(x, mean)
     s = state.samples[j + 1]
@@ -154,6 +154,24 @@ def closed_loop(cfg: PlantConfig, adv: Advisor, n: int, seed: int, physics: str)
     _coverage_table("closed loop: closing measurement vs forecast at the decision", errs)
 
 
+def _low_level_table(rows: list[tuple[bool, str, float, float]]) -> None:
+    """90 % coverage of the stage forecast by the level of the element at the closing sample: per stage kind and
+    element, the stages whose measured level lies in the lowest quarter of that element's levels, and the rest."""
+    print("\ncoverage near zero (history, time-ordered): per stage kind, the lowest quarter of measured levels "
+          "and the rest")
+    print(f"  {'kind':5s} {'outcome':18s} {'low <=':>9s} {'n low':>6s} {'cover low':>10s} {'n rest':>7s} "
+          f"{'cover rest':>11s}")
+    by: dict[tuple[bool, str], list[tuple[float, float]]] = defaultdict(list)
+    for trim, name, level, z in rows:
+        by[(trim, name)].append((level, z))
+    for (trim, name), v in sorted(by.items()):
+        lev, z = np.array(v).T
+        cut = float(np.quantile(lev, 0.25))
+        low = lev <= cut
+        print(f"  {'trim' if trim else 'main':5s} {name:18s} {cut:9.4f} {low.sum():6d} "
+              f"{np.mean(np.abs(z[low]) <= Z90):10.2f} {(~low).sum():7d} {np.mean(np.abs(z[~low]) <= Z90):11.2f}")
+
+
 def history_check(cfg: PlantConfig, heats: pd.DataFrame, samples: pd.DataFrame) -> None:
     order = list(heats.sort_values("start_time", kind="stable")["heat_id"].astype(str))
     cut = int(len(order) * 0.8)
@@ -162,6 +180,7 @@ def history_check(cfg: PlantConfig, heats: pd.DataFrame, samples: pd.DataFrame) 
     models = fit_stage_models(cfg, stages[stages["heat_id"].isin(early)], order[:cut])
     states = _history_states(cfg, heats, samples)
     errs: dict[tuple[int, str], list[float]] = defaultdict(list)
+    levels: list[tuple[bool, str, float, float]] = []
     for hid in order[cut:]:
         st = states[hid]
         for j in range(st.n_stages):
@@ -169,8 +188,11 @@ def history_check(cfg: PlantConfig, heats: pd.DataFrame, samples: pd.DataFrame) 
                 mean, sd, meas = stage_error(models, st, j, name)
                 if math.isfinite(meas) and sd > 0:
                     errs[(j + 1, name)].append((meas - mean) / sd)
+                    if name != TEMPERATURE:
+                        levels.append((j > 0, name, meas, (meas - mean) / sd))
     _coverage_table("history, time-ordered: later 20 % of heats, models from the earlier 80 % (heat update on)",
                     errs)
+    _low_level_table(levels)
 
 
 def main() -> None:
@@ -180,12 +202,14 @@ def main() -> None:
     ap.add_argument("--history", type=int, default=2000)
     ap.add_argument("--physics", default="slag")
     ap.add_argument("--skip-history", action="store_true")
+    ap.add_argument("--skip-closed-loop", action="store_true", help="only the history's time-ordered check")
     args = ap.parse_args()
     cfg = load_config()
     heats, samples = simulate_history(cfg, args.history, 0, physics=args.physics)
     if not args.skip_history:
         history_check(cfg, heats, samples)
-    closed_loop(cfg, advisor_from_history(cfg, heats, samples), args.heats, args.seed, args.physics)
+    if not args.skip_closed_loop:
+        closed_loop(cfg, advisor_from_history(cfg, heats, samples), args.heats, args.seed, args.physics)
 
 
 if __name__ == "__main__":

@@ -119,7 +119,7 @@ class Advisor:
         minutes = state.last.minutes_from_start - state.samples[-2].minutes_from_start
         plan = StagePlan(done.additions_kg, done.arc_energy_kWh, 0.0)
         fc = forecast(self.models, before, name)
-        x = self.models.effect_x(name, stage_context(before), plan, minutes)
+        x = self.models.effect_x(name, stage_context(before, self.cfg), plan, minutes)
         pred = fc.mean(plan, minutes, x)
         var_meas, var_true = fc.variance(x, pred)
         if not math.isfinite(pred) or abs(measured - pred) > 3.0 * math.sqrt(var_meas):
@@ -139,7 +139,8 @@ class Advisor:
         ``minutes`` in all, from a state whose last sample has chemistry: its closing estimate plus the stage
         model's drift (time and arc energy only, the fade included), with the stage noise added and no measurement."""
         v0, sd0 = self.closing_estimate(state, name)
-        drift = self.models.linear(name, stage_context(state)).value(v0, StagePlan({}, kwh, 0.0), minutes) - v0
+        lin = self.models.linear(name, stage_context(state, self.cfg))
+        drift = lin.value(v0, StagePlan({}, kwh, 0.0), minutes) - v0
         m = self.models.outcomes[name]
         noise = max(m.variance(True, v0) - 2.0 * m.meas_variance(v0), 0.0) * m.scale_for(True) ** 2 * stages
         return v0 + drift, math.sqrt(sd0 ** 2 + noise)
@@ -308,7 +309,7 @@ class _StageLP:
         self.adv, self.grade, self.state, self.fcs, self.stir = adv, grade, state, fcs, stir_min
         self.dip = dip  # closed by a temperature dip alone: no additions, chemistry not measured
         cfg, models = adv.cfg, adv.models
-        self.ctx = stage_context(state)
+        self.ctx = stage_context(state, adv.cfg)
         self.w_t = state.steel_weight_t
         self.trim = state.n_stages >= 1
         self.mats = [m.name for m in cfg.materials]

@@ -7,7 +7,9 @@ main stage or trim):
 * element ``El`` (wt%): ``after = before + sum_m kg_m * c_m,El / W_kg * r_m,El(z) + g0``, with the
   recovery of material ``m`` ``r_m,El(z) = beta . z + d_m`` linear in the context ``z = [1, (O - 400)/100,
   trim, (T - 1580)/10, FeO - 3]`` (FeO only where the history measures it) plus the material's own offset
-  ``d_m`` (FeMn and SiMn bring Mn with different yields);
+  ``d_m`` (FeMn and SiMn bring Mn with different yields); where the history shows it (heat-grouped
+  cross-validation, ``optimizer.stages.deox``), ``z`` also holds the oxygen the heat's earlier additions can bind
+  (kg O per t: a trim after a big deoxidation recovers more than one without);
 * temperature (degC): ``after = before + eta(z) * kWh / (c_p * W_t) - lambda(z) * minutes
   - kappa * sum_m chill_m * kg_m / W_t`` (no constant: a heat balance has none), efficiency and loss linear in
   ``[1, (T - 1580)/10]``;
@@ -46,9 +48,10 @@ from scipy import stats
 
 from optimizer.config import Material, PlantConfig
 from optimizer.schema import KEY, material_col, sample_element, sample_element_col
+from optimizer.stages.deox import heat_folds, holds_out_of_sample
 from optimizer.stages.fade import NO_FADE, Fade, learn_fade
 from optimizer.stages.residual import ResidualCheck, StageResidual, context_features, learn_residual
-from optimizer.stages.table import AFTER, BEFORE
+from optimizer.stages.table import AFTER, BEFORE, BOUND_O
 
 TEMPERATURE = "temperature_degC"
 RIDGE = 1e-3  # ridge weight per row on standardised columns: pins only what the data cannot tell
@@ -70,6 +73,7 @@ class StageContext:
     oxygen_ppm: float = math.nan
     slag_feo_wt_pct: float = math.nan
     before_wt_pct: tuple[tuple[str, float], ...] = ()  # (element, wt%) at the last sample (the residual's input)
+    bound_oxygen_kg_per_t: float = 0.0  # oxygen the Al, Si, Mn of the heat's earlier stages can bind (deox.py)
 
 
 @dataclass(frozen=True)
@@ -115,6 +119,8 @@ class OutcomeModel:
     residual: StageResidual | None = None  # learned residual on the context, when it beat the physics
     residual_check: ResidualCheck | None = None  # the time-ordered check (None: residuals not asked for)
     fade: Fade = NO_FADE  # holding-time fade, first order in the level (elements; ``optimizer.stages.fade``)
+    bound_oxygen_z: float = math.nan  # held-out gain of the bound-oxygen recovery term, in standard errors
+    bound_oxygen_kept: bool = False  # the term is in the model (else its coefficient is held at 0)
 
     def variance(self, trim: bool, level: float) -> float:
         v0, v1 = self.stage_var[trim]
@@ -208,7 +214,8 @@ class StageModels:
         o = ctx.oxygen_ppm if math.isfinite(ctx.oxygen_ppm) else self.oxygen_fill_ppm
         feats = {"one": 1.0, "oxygen": (o - 400.0) / 100.0, "trim": float(ctx.stage_no > 1),
                  "temperature": (ctx.temperature_degC - 1580.0) / 10.0,
-                 "feo": (ctx.slag_feo_wt_pct - 3.0) if math.isfinite(ctx.slag_feo_wt_pct) else 0.0}
+                 "feo": (ctx.slag_feo_wt_pct - 3.0) if math.isfinite(ctx.slag_feo_wt_pct) else 0.0,
+                 "bound_oxygen": ctx.bound_oxygen_kg_per_t}
         return np.array([feats[f] for f in self.recovery_features])
 
     # ------------------------------------------------------------------ effect design (heat random effects)
@@ -236,6 +243,8 @@ def fit_stage_models(cfg: PlantConfig, stages: pd.DataFrame, heats_order: Sequen
     feats = ["one", "oxygen", "trim", "temperature"]
     if stages["slag_feo_wt_pct"].notna().mean() > 0.3:
         feats.append("feo")
+    if BOUND_O in stages.columns and stages[BOUND_O].fillna(0.0).abs().max() > 0:
+        feats.append("bound_oxygen")  # per element kept only where it holds out of sample (_bound_oxygen_holds)
     arc = stages[stages["arc_energy_kWh"] > 0]
     ratio = (arc["arc_time_min"] * arc["steel_weight_t"]).sum() / max(arc["arc_energy_kWh"].sum(), 1e-9)
     shell = StageModels(cfg, {}, feats, float(ratio), o_fill, len(stages), stages[KEY].nunique())
@@ -250,9 +259,11 @@ def fit_stage_models(cfg: PlantConfig, stages: pd.DataFrame, heats_order: Sequen
 
 
 def _row_context(r, elements: Sequence[str] = ()) -> StageContext:  # noqa: ANN001 (a stage table namedtuple)
+    bound = float(getattr(r, BOUND_O, 0.0))
     return StageContext(float(r.steel_weight_t), float(getattr(r, BEFORE + TEMPERATURE)), int(r.stage_no),
                         float(r.initial_oxygen_ppm), float(r.slag_feo_wt_pct),
-                        tuple((el, float(getattr(r, BEFORE + sample_element_col(el)))) for el in elements))
+                        tuple((el, float(getattr(r, BEFORE + sample_element_col(el)))) for el in elements),
+                        (bound if math.isfinite(bound) else 0.0) / float(r.steel_weight_t))
 
 
 def _design(sm: StageModels, name: str, stages: pd.DataFrame, z: np.ndarray) -> np.ndarray:
@@ -306,19 +317,48 @@ def _lstsq(x: np.ndarray, y: np.ndarray, prior: np.ndarray, penalty: np.ndarray 
     return np.linalg.solve(a, b) / scale
 
 
-def _fit_coef(cfg: PlantConfig, name: str, x: np.ndarray, y: np.ndarray, n_common: int) -> np.ndarray:
+def _fit_coef(cfg: PlantConfig, name: str, x: np.ndarray, y: np.ndarray, n_common: int,
+              held: Sequence[int] = ()) -> np.ndarray:
     """Coefficients of one outcome. Elements: the carriers' offsets (columns ``n_common`` up to the last) get the
-    Gaussian prior of sd ``MATERIAL_RECOVERY_SD``, its weight set by the noise of a fit with the offsets pinned."""
+    Gaussian prior of sd ``MATERIAL_RECOVERY_SD``, its weight set by the noise of a fit with the offsets pinned.
+    ``held``: columns held at their prior (a context term the history does not support)."""
     prior = prior_coef(cfg, name, x.shape[1])
     n_own = x.shape[1] - 1 - n_common
+    hold = np.zeros(x.shape[1])
+    hold[list(held)] = 1e12
     if name == TEMPERATURE or n_own <= 0:
-        return _lstsq(x, y, prior)
-    pinned = np.zeros(x.shape[1])
+        return _lstsq(x, y, prior, hold if len(held) else None)
+    pinned = hold.copy()
     pinned[n_common: n_common + n_own] = 1e12
     noise_var = float(np.mean((y - x @ _lstsq(x, y, prior, pinned)) ** 2))
-    penalty = np.zeros(x.shape[1])
+    penalty = hold.copy()
     penalty[n_common: n_common + n_own] = max(noise_var, 1e-12) / MATERIAL_RECOVERY_SD ** 2
     return _lstsq(x, y, prior, penalty)
+
+
+def _bound_oxygen_holds(sm: StageModels, name: str, stages: pd.DataFrame, x: np.ndarray, y: np.ndarray,
+                        rows: np.ndarray) -> tuple[bool, float]:
+    """Whether the bound-oxygen recovery term of element ``name`` lowers the squared error of the stage change on
+    held-out heats (``CV_FOLDS``-fold, whole heats per fold, on ``rows``) with the sign the physics gives it (more
+    oxygen bound before, more recovered: positive): (kept, z of the gain). A gain with the other sign is a
+    confound (a grade that takes big main additions and recovers its trims worse for another reason), not
+    oxygen already consumed."""
+    col = sm.recovery_features.index("bound_oxygen")
+    n_common = len(sm.recovery_features)
+    idx = np.flatnonzero(rows & np.isfinite(y))
+    if not np.any(x[idx, col] != 0.0):
+        return False, math.nan
+    ids = stages[KEY].astype(str).to_numpy()[idx]
+    fold = heat_folds(ids)
+    err = {False: np.zeros(len(idx)), True: np.zeros(len(idx))}
+    for f in np.unique(fold):
+        train, test = idx[fold != f], fold == f
+        for with_term in (False, True):
+            coef = _fit_coef(sm.cfg, name, x[train], y[train], n_common, () if with_term else (col,))
+            err[with_term][test] = (y[idx[test]] - x[idx[test]] @ coef) ** 2
+    kept, z = holds_out_of_sample(err[False], err[True], ids)
+    sign = float(_fit_coef(sm.cfg, name, x[idx], y[idx], n_common)[col])
+    return kept and sign > 0.0, z if sign > 0.0 else -abs(z)
 
 
 def _fit_outcome(sm: StageModels, name: str, stages: pd.DataFrame, z: np.ndarray,
@@ -329,22 +369,27 @@ def _fit_outcome(sm: StageModels, name: str, stages: pd.DataFrame, z: np.ndarray
     fit_rows = ~np.isin(ids, list(cal_ids)) if cal_ids else np.ones(len(y), bool)
     fade = _fade(sm, name, stages, y)
     y = y + fade.rate_per_min * _level_minutes(name, stages)  # the rest of the model sees the stage without it
+    kept, gain_z = (_bound_oxygen_holds(sm, name, stages, x, y, fit_rows)
+                    if name != TEMPERATURE and "bound_oxygen" in sm.recovery_features else (False, math.nan))
+    held = () if kept or "bound_oxygen" not in sm.recovery_features or name == TEMPERATURE else \
+        (sm.recovery_features.index("bound_oxygen"),)
     residual, check = None, None
     if ctx_x is not None:  # the physics on the earlier heats, the trees on its residuals, scored on the later
-        resid = y - x @ _fit_coef(sm.cfg, name, x[fit_rows], y[fit_rows], len(sm.recovery_features))
+        resid = y - x @ _fit_coef(sm.cfg, name, x[fit_rows], y[fit_rows], len(sm.recovery_features), held)
         if np.var(y[fit_rows]) > 1e-12:  # else nothing to learn (an element no stage changes)
             residual, offset, check = learn_residual(ctx_x, resid, fit_rows)
             y = y - offset  # the physics and its intervals below see what the trees leave
-    model = _fit_on(sm, name, stages, x, y, fit_rows)
+    model = _fit_on(sm, name, stages, x, y, fit_rows, held)
     if cal_ids:  # calibrate the sd on the later heats, then refit on everything and keep the scales
         z = _standardised_errors(sm, model, name, stages, x, y, ~fit_rows)
         scale = _calibration_scale(z, 1.0)
         trim = stages["stage_no"].to_numpy()[~fit_rows] > 1
-        model = _fit_on(sm, name, stages, x, y, np.ones(len(y), bool))
+        model = _fit_on(sm, name, stages, x, y, np.ones(len(y), bool), held)
         model.scale = scale
         model.stage_scale = {kind: _calibration_scale(z[trim == kind], scale) for kind in (False, True)}
     model.residual, model.residual_check = residual, check
     model.fade = fade
+    model.bound_oxygen_z, model.bound_oxygen_kept = gain_z, kept
     return model
 
 
@@ -384,9 +429,9 @@ def _effect_design(name: str, x: np.ndarray, coef: np.ndarray, n_recovery: int) 
 
 
 def _fit_on(sm: StageModels, name: str, stages: pd.DataFrame, x: np.ndarray, y: np.ndarray,
-            rows: np.ndarray) -> OutcomeModel:
+            rows: np.ndarray, held: Sequence[int] = ()) -> OutcomeModel:
     n_common = len(sm.recovery_features)
-    coef = _fit_coef(sm.cfg, name, x[rows], y[rows], n_common)
+    coef = _fit_coef(sm.cfg, name, x[rows], y[rows], n_common, held)
     resid = y - x @ coef
     own = () if name == TEMPERATURE else tuple(m.name for m in carriers(sm.cfg, sample_element(name)))
     model = OutcomeModel(name, coef, np.zeros((1, 1)), (0.0, 0.0), {False: (1.0, 0.0), True: (1.0, 0.0)},
@@ -407,7 +452,9 @@ def _fit_on(sm: StageModels, name: str, stages: pd.DataFrame, x: np.ndarray, y: 
         v = np.linalg.lstsq(a, resid[r] ** 2 - explained[r], rcond=None)[0]
         if v[0] <= 0 or v[1] < 0:  # fall back to a constant variance
             v = np.array([max(float(np.mean(resid[r] ** 2 - explained[r])), float(np.var(resid[r])) * 0.1), 0.0])
-        model.stage_var[kind] = (float(v[0]), float(v[1]))
+        # a stage change is the difference of two measurements: its noise is at least both their errors (near zero
+        # the least-squares v0, set by the squared residuals at high levels, can fall below them)
+        model.stage_var[kind] = (max(float(v[0]), 2.0 * model.meas_var[0]), float(v[1]))
     return model
 
 

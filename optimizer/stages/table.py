@@ -2,8 +2,9 @@
 
 Each row holds the measured state before the stage (the previous sample), what was done in it (additions, arc
 energy and time, minutes) and the measured state after it (the sample that ends it), with the heat's context
-(grade, steel weight, arrival oxygen, slag FeO if measured) and the stage number (1 = main additions, later
-stages = trims). Built from the heat table and the sample table with the per-stage columns (see ``schema``).
+(grade, steel weight, arrival oxygen, slag FeO if measured), the stage number (1 = main additions, later
+stages = trims) and the oxygen the deoxidisers of the heat's earlier stages can bind (``BOUND_O``, kg; per t in
+the stage models). Built from the heat table and the sample table with the per-stage columns (see ``schema``).
 """
 
 from __future__ import annotations
@@ -13,10 +14,12 @@ import pandas as pd
 
 from optimizer.config import PlantConfig
 from optimizer.errors import DataFileError
-from optimizer.schema import KEY, sample_element_col, stage_columns
+from optimizer.schema import KEY, material_col, sample_element_col, stage_columns
+from optimizer.stages.deox import oxygen_bound_per_kg
 
 BEFORE, AFTER = "before_", "after_"
 CONTEXT = ["grade", "steel_weight_t", "initial_oxygen_ppm", "slag_feo_wt_pct"]
+BOUND_O = "bound_oxygen_kg"  # kg of oxygen the heat's Al, Si, Mn of its earlier stages can bind (optimizer.stages.deox)
 
 
 def measured_columns(cfg: PlantConfig) -> list[str]:
@@ -43,10 +46,17 @@ def stage_table(cfg: PlantConfig, heats: pd.DataFrame, samples: pd.DataFrame) ->
     ctx[KEY] = ctx[KEY].astype(str)
     prev = s.groupby(KEY, sort=False).shift(1)
     meas = measured_columns(cfg)
-    rows = s.loc[prev["sample_no"].notna()].copy()
+    staged = prev["sample_no"].notna()
+    per_kg = oxygen_bound_per_kg(cfg)
+    bound = sum((s[material_col(m)].fillna(0.0).to_numpy(float) * f for m, f in per_kg.items()),
+                np.zeros(len(s))) * staged.to_numpy()
+    # what the earlier stages of the same heat added (this stage's own additions not included)
+    s[BOUND_O] = pd.Series(bound, index=s.index).groupby(s[KEY], sort=False).cumsum() - bound
+    rows = s.loc[staged].copy()
     before = prev.loc[rows.index]
     out = pd.DataFrame({KEY: rows[KEY].to_numpy(), "stage_no": rows["sample_no"].to_numpy().astype(int),
-                        "minutes": (rows["minutes_from_start"] - before["minutes_from_start"]).to_numpy()})
+                        "minutes": (rows["minutes_from_start"] - before["minutes_from_start"]).to_numpy(),
+                        BOUND_O: rows[BOUND_O].to_numpy(float)})
     for c in meas:
         out[BEFORE + c] = before[c].to_numpy(dtype=float)
         out[AFTER + c] = rows[c].to_numpy(dtype=float)

@@ -13,7 +13,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from optimizer.config import PlantConfig
 from optimizer.schema import sample_element
+from optimizer.stages.deox import oxygen_bound_kg_per_t
 from optimizer.stages.models import TEMPERATURE, LinearStage, StageContext, StageModels, StagePlan
 from optimizer.stages.state import HeatState, Sample
 
@@ -48,19 +50,24 @@ class OutcomeForecast:
         lv = level if self._level_scaled else 0.0
         s = self._cov @ x
         c_eff = s  # covariance of the next residual with the past through the effect: X_past S x
-        var = float(x @ s) + max(self._v_next[0] + self._v_next[1] * lv * lv, 1e-12)
+        v_next = max(self._v_next[0] + self._v_next[1] * lv * lv, 1e-12)
+        var = float(x @ s) + v_next
         # subtract what the past explains: c' K^-1 c with c = X_past S x - m_last u_last
         explained = float(c_eff @ self._cross @ c_eff) - 2.0 * self._meas_last * float(c_eff @ self._gain_meas) \
             + self._meas_last ** 2 * self._last_weight
-        var = max(var - explained, 1e-12) * self._scale ** 2
         meas = max(self._meas[0] + self._meas[1] * lv * lv, 0.0)
+        # what the past explains never takes the next stage's own noise and measurement: at most the last
+        # sample's error is known (it is shared with the stage just done)
+        floor = max(v_next - self._meas_last, meas)
+        var = max(var - explained, floor, 1e-12) * self._scale ** 2
         return var, max(var - meas, 0.25 * var)
 
 
-def stage_context(state: HeatState) -> StageContext:
+def stage_context(state: HeatState, cfg: PlantConfig) -> StageContext:
     """Context of the stage that starts now."""
     return StageContext(state.steel_weight_t, state.last.temperature_degC, state.n_stages + 1, state.oxygen_ppm,
-                        state.slag_feo_wt_pct, _levels(state.last))
+                        state.slag_feo_wt_pct, _levels(state.last),
+                        oxygen_bound_kg_per_t(cfg, state.added_kg(), state.steel_weight_t))
 
 
 def forecast(models: StageModels, state: HeatState, name: str) -> OutcomeForecast:
@@ -68,10 +75,12 @@ def forecast(models: StageModels, state: HeatState, name: str) -> OutcomeForecas
     m = models.outcomes[name]
     scaled = name != TEMPERATURE
     past_e, past_x, past_v, shared = [], [], [], []
+    bound_kg_per_t = 0.0  # oxygen the stages before stage j + 1 can bind
     for j, st in enumerate(state.stages):
         s0, s1 = state.samples[j], state.samples[j + 1]
         ctx = StageContext(state.steel_weight_t, s0.temperature_degC, j + 1, state.oxygen_ppm, state.slag_feo_wt_pct,
-                           _levels(s0))
+                           _levels(s0), bound_kg_per_t)
+        bound_kg_per_t += oxygen_bound_kg_per_t(models.cfg, st.additions_kg, state.steel_weight_t)
         plan = StagePlan(st.additions_kg, st.arc_energy_kWh, 0.0)
         minutes = s1.minutes_from_start - s0.minutes_from_start
         before, after = _value(s0, name), _value(s1, name)
@@ -83,7 +92,7 @@ def forecast(models: StageModels, state: HeatState, name: str) -> OutcomeForecas
         past_v.append(m.variance(j + 1 > 1, lv))
         shared.append(m.meas_variance(lv))
     d = m.effect_cov.shape[0]
-    ctx_next = stage_context(state)
+    ctx_next = stage_context(state, models.cfg)
     lin = models.linear(name, ctx_next)
     before = _value(state.last, name)
     trim_next = ctx_next.stage_no > 1
