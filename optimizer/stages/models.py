@@ -225,7 +225,8 @@ class StageModels:
             e = plan.arc_energy_kWh / (self.cfg.energy.steel_heat_kWh_per_t_per_degC * ctx.steel_weight_t)
             return np.array([e, -minutes])
         lin = self._physics(name, ctx)
-        return np.array([sum(lin.per_kg.get(m, 0.0) * kg for m, kg in plan.additions_kg.items())])
+        x = np.array([sum(lin.per_kg.get(m, 0.0) * kg for m, kg in plan.additions_kg.items()), -minutes])
+        return x[: self.outcomes[name].effect_cov.shape[0]]  # models fitted before the drift effect have one
 
 
 # ---------------------------------------------------------------------- fitting
@@ -420,12 +421,14 @@ def _calibration_scale(z: np.ndarray, default: float) -> float:
     return max(float(np.quantile(np.abs(z), 0.9) / stats.norm.ppf(0.95)), 0.5)
 
 
-def _effect_design(name: str, x: np.ndarray, coef: np.ndarray, n_recovery: int) -> np.ndarray:
-    """Random-effect regressors of every row, from the fixed-effect design (same as ``effect_x``)."""
+def _effect_design(name: str, x: np.ndarray, coef: np.ndarray, n_recovery: int, minutes: np.ndarray) -> np.ndarray:
+    """Random-effect regressors of every row, from the fixed-effect design (same as ``effect_x``): for the
+    temperature the heat's arc efficiency and loss per minute; for an element its recovery (on what the stage
+    adds) and its own drift per minute (a loss or pick-up that does not scale with the additions)."""
     if name == TEMPERATURE:
         return np.column_stack([x[:, 0], -x[:, 2]])
     rec = np.clip(x[:, :n_recovery] @ coef[:n_recovery], 0.0, None)
-    return rec[:, None]
+    return np.column_stack([rec, -minutes])
 
 
 def _fit_on(sm: StageModels, name: str, stages: pd.DataFrame, x: np.ndarray, y: np.ndarray,
@@ -436,7 +439,7 @@ def _fit_on(sm: StageModels, name: str, stages: pd.DataFrame, x: np.ndarray, y: 
     own = () if name == TEMPERATURE else tuple(m.name for m in carriers(sm.cfg, sample_element(name)))
     model = OutcomeModel(name, coef, np.zeros((1, 1)), (0.0, 0.0), {False: (1.0, 0.0), True: (1.0, 0.0)},
                          rmse=float(np.sqrt(np.mean(resid[rows] ** 2))), carriers=own)
-    ex = _effect_design(name, x, coef, n_common + len(own))
+    ex = _effect_design(name, x, coef, n_common + len(own), stages["minutes"].to_numpy(float))
     level = stages[BEFORE + name].to_numpy(float) * (name != TEMPERATURE)  # a dip's error does not scale with T
     model.effect_cov, model.meas_var = _effects(resid, ex, stages, level, rows)
     after = stages[AFTER + name].to_numpy(float) * (name != TEMPERATURE)
@@ -462,7 +465,8 @@ def _standardised_errors(sm: StageModels, model: OutcomeModel, name: str, stages
                          x: np.ndarray, y: np.ndarray, rows: np.ndarray) -> np.ndarray:
     """(measured change - predicted) / predicted sd on ``rows``, population model (no heat update)."""
     pred = x[rows] @ model.coef
-    ex = _effect_design(name, x[rows], model.coef, len(sm.recovery_features) + len(model.carriers))
+    ex = _effect_design(name, x[rows], model.coef, len(sm.recovery_features) + len(model.carriers),
+                        stages["minutes"].to_numpy(float)[rows])
     level = stages[AFTER + name].to_numpy(float)[rows] * (name != TEMPERATURE)
     trim = stages["stage_no"].to_numpy()[rows] > 1
     v = np.where(trim, model.stage_var[True][0] + model.stage_var[True][1] * level ** 2,
