@@ -16,6 +16,17 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
 
 from optimizer.config import PlantConfig, load_config  # noqa: E402
 
+try:  # pytest-xdist (the dev extra) runs make test in parallel; without it pytest runs in one process as ever
+    from tests.xdist_groups import GroupScheduling
+except ImportError:
+    GroupScheduling = None
+
+if GroupScheduling is not None:  # a hook of xdist's: defined only where xdist is there to call it
+
+    def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object | None:
+        """``--dist loadgroup``: each group of tests/xdist_groups.py on one worker; other modes as xdist has them."""
+        return GroupScheduling(config, log) if config.getvalue("dist") == "loadgroup" else None
+
 
 @pytest.fixture(scope="session")
 def cfg() -> PlantConfig:

@@ -19,8 +19,7 @@ from optimizer.simulator import simulate_history
 from optimizer.surrogates import train_surrogates
 from tests.optimizer.surrogates.conftest import synthetic_heats
 
-# a real MLflow tracking server; the xdist group runs these and test_scale.py on one worker, sharing one server
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("mlflow_server")]
+pytestmark = pytest.mark.slow  # a real MLflow tracking server
 
 
 @pytest.fixture(scope="module")

@@ -35,8 +35,7 @@ from optimizer.simulator.heats import EVALUATION_STREAM
 from optimizer.surrogates import train_surrogates
 from tests.connectors.dask_cluster import dask_cluster
 
-# Dask clusters and an MLflow server (shared with test_model_registry.py on one pytest-xdist worker)
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("mlflow_server")]
+pytestmark = pytest.mark.slow  # Dask clusters and an MLflow server
 
 
 def _variant(cfg, prefix: str, price_factor: float = 1.0):  # noqa: ANN001, ANN202

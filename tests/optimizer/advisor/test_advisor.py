@@ -4,16 +4,12 @@ from __future__ import annotations
 
 import math
 
-import pytest
-
 from optimizer.advisor import Advisor
 from optimizer.config import PlantConfig
 from optimizer.stages.state import HeatState, Sample, StageRecord
 
 S355 = {"C": 0.17, "Mn": 1.45, "Si": 0.35, "Al": 0.035, "P": 0.015, "S": 0.01, "Cr": 0.04, "Ni": 0.03, "Cu": 0.08}
 ARRIVAL = {"C": 0.08, "Mn": 0.10, "Si": 0.01, "Al": 0.002, "P": 0.012, "S": 0.011, "Cr": 0.04, "Ni": 0.03, "Cu": 0.08}
-
-pytestmark = pytest.mark.xdist_group("advisor_history")  # the session advisor (conftest.py) learned on one worker
 
 
 def _state(after: list[tuple[float, dict[str, float]]], grade: str = "S355J2") -> HeatState:

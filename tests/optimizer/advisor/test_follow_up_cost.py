@@ -10,8 +10,6 @@ from optimizer.stages.state import HeatState, Sample
 
 REDO = 200.0  # cost of one more stage
 
-pytestmark = pytest.mark.xdist_group("advisor_history")  # the session advisor (conftest.py) learned on one worker
-
 
 def _candidate(cost: float, p_pass: float) -> _Solution:
     return _Solution({}, 0.0, 0.0, cost, p_pass, {}, ())

@@ -44,7 +44,6 @@ def test_unreachable_stock_returns_none():
 
 
 @pytest.mark.slow  # trains residual surrogates, coordinates and solves the joint MILP
-@pytest.mark.xdist_group("trained_600")  # the session fixture is trained once, on the worker of its other users
 def test_optimize_with_residual_models_coordinates_and_matches_joint_milp(cfg, residual_surrogates):
     """Additive GBM residuals (binaries per heat) + binding stock: the coordinated plan respects the stock, and
     its cost is within its own duality gap of the joint MILP's optimum."""

@@ -16,8 +16,7 @@ from optimizer.dosing.extract import solve_group
 from optimizer.dosing.pool import NO_ANSWER, HeatPool, HeatServer
 from optimizer.simulator import draw_heats
 
-# worker processes, residual surrogates, watchdog kills; the xdist group trains trained_600 on one worker only
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("trained_600")]
+pytestmark = pytest.mark.slow  # worker processes, residual surrogates, watchdog kills
 
 ALONE = DosingOptions(inventory=False)
 

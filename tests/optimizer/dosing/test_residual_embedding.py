@@ -18,8 +18,7 @@ from optimizer.dosing.solve import solve
 from optimizer.embedding import SOLVER_OPTIONS
 from optimizer.simulator import draw_heats
 
-# boosted residuals embedded in the MILP; trained_600 is shared on one pytest-xdist worker (conftest.py)
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("trained_600")]
+pytestmark = pytest.mark.slow  # boosted residuals embedded in the MILP
 
 
 def test_gbm_residual_is_embedded_exactly(cfg, trained_600):

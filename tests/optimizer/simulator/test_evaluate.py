@@ -9,8 +9,6 @@ from optimizer.simulator import EVALUATION_STREAM, compare, draw_heats, evaluate
 from optimizer.simulator._oracle import PerfectKnowledgePolicy
 from optimizer.simulator.history import run_heats
 
-pytestmark = pytest.mark.xdist_group("test_evaluate")  # the module fixture runs once, on one pytest-xdist worker
-
 
 @pytest.fixture(scope="module")
 def runs(cfg):

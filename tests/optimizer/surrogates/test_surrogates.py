@@ -11,8 +11,6 @@ from optimizer.surrogates import SampleWidths, train_surrogates
 from optimizer.surrogates.conformal import conformal_quantile
 from optimizer.surrogates.features import holdout_split, time_order, time_splits
 
-pytestmark = pytest.mark.xdist_group("test_surrogates")  # the module fixture trains once, on one xdist worker
-
 
 @pytest.fixture(scope="module")
 def trained(cfg):
