@@ -21,11 +21,13 @@ try:  # pytest-xdist (the dev extra) runs make test in parallel; without it pyte
 except ImportError:
     GroupScheduling = None
 
-if GroupScheduling is not None:  # a hook of xdist's: defined only where xdist is there to call it
 
-    def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object | None:
-        """``--dist loadgroup``: each group of tests/xdist_groups.py on one worker; other modes as xdist has them."""
-        return GroupScheduling(config, log) if config.getvalue("dist") == "loadgroup" else None
+@pytest.hookimpl(optionalhook=True)  # xdist's hook: ignored where xdist is missing or disabled (-p no:xdist)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object | None:
+    """``--dist loadgroup``: each group of tests/xdist_groups.py on one worker; other modes as xdist has them."""
+    if GroupScheduling is None or config.getvalue("dist") != "loadgroup":
+        return None
+    return GroupScheduling(config, log)
 
 
 @pytest.fixture(scope="session")
