@@ -24,8 +24,9 @@ def test_every_grouped_file_and_test_exists():
 
 
 def test_group_of_a_node_id():
-    assert group_of("tests/connectors/test_scale.py::test_fleet_night_on_cluster_through_the_cli") == "mlflow_server"
-    assert group_of("tests/connectors/test_model_registry.py::test_no_champion_yet") == "mlflow_server"
+    assert group_of("tests/connectors/test_scale.py::test_killed_worker_its_tasks_run_elsewhere") == "scale_furnaces"
+    assert group_of("tests/connectors/test_scale.py::test_fleet_night_on_cluster_through_the_cli") is None
+    assert group_of("tests/connectors/test_model_registry.py::test_no_champion_yet") == "mlflow_registry"
     coordinate = "tests/optimizer/dosing/test_coordinate.py::"
     assert group_of(coordinate + "test_optimize_with_residual_models_coordinates_and_matches_joint_milp") == \
         "trained_600"

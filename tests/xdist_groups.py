@@ -1,8 +1,8 @@
 """Which tests pytest-xdist runs on one worker (``make test``: ``-n N --dist loadgroup``).
 
 A session or module fixture is built once per worker that runs a test using it. The tests that share an expensive
-one run on one worker, as one unit of work: the real MLflow server (one ``mlflow server`` for the registry and the
-scale tests), the 600-heat surrogates of the dosing tests, the advisor learned from history, and the module fixtures
+one run on one worker, as one unit of work: the real MLflow server and the models registered on it, the 600-heat
+surrogates of the dosing tests, the advisor learned from history, and the module fixtures
 below that train or evaluate. Every other test is scheduled on its own, wherever a worker is free.
 
 xdist's own ``xdist_group`` mark does not work with pytest 9.2 (pytest-xdist issue 1386: the worker-side nodeid
@@ -17,9 +17,13 @@ from xdist.scheduler import LoadGroupScheduling
 
 # test file (or one test's node id) -> group; the files of one group run on one worker, in collection order
 GROUPS: dict[str, str] = {
-    # mlflow_server (tests/connectors/conftest.py): one real tracking server
-    "tests/connectors/test_model_registry.py": "mlflow_server",
-    "tests/connectors/test_scale.py": "mlflow_server",
+    # the registry tests share the session's real MLflow server (tests/connectors/conftest.py) ...
+    "tests/connectors/test_model_registry.py": "mlflow_registry",
+    # ... and so do the two scale tests on the furnaces' registered models (test_scale.py's furnaces, inline). Not
+    # one group with the registry: together they were one worker's 15 of the suite's 18 minutes (a second server
+    # costs less); the fleet night (the longest test) runs on its own
+    "tests/connectors/test_scale.py::test_sweep_on_cluster_equals_inline_and_names_the_failed_unit": "scale_furnaces",
+    "tests/connectors/test_scale.py::test_killed_worker_its_tasks_run_elsewhere": "scale_furnaces",
     # trained_600 and residual_surrogates (tests/optimizer/dosing/conftest.py)
     "tests/optimizer/dosing/test_pool.py": "trained_600",
     "tests/optimizer/dosing/test_residual_embedding.py": "trained_600",
