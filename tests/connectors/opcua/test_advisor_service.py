@@ -17,7 +17,6 @@ import threading
 
 import pytest
 
-from connectors.net import free_port
 from connectors.opcua import Credentials
 from connectors.opcua.advisor_service import AdvisorService
 from connectors.opcua.dcs_sim import DcsController, SimulatedDcs
@@ -30,6 +29,7 @@ from optimizer.simulator.plant import PlanFollower, run_controlled_heat
 from optimizer.simulator.policies import Level2Policy
 from optimizer.stages.state import HeatController, HeatState, StageDecision
 from tests.connectors.opcua.conftest import setup_noise
+from tests.ports import free_port
 
 pytestmark = pytest.mark.slow  # a learned advisor served over real OPC UA servers, heat by heat
 
