@@ -8,6 +8,12 @@ export MLFLOW_DISABLE_TELEMETRY := true
 
 .PHONY: install demo test test-fast lint notebooks bench clean
 
+# Both test targets run on PYTEST_WORKERS pytest-xdist workers (README "Development": how many and why);
+# --dist loadgroup runs each group of tests/xdist_groups.py (tests sharing the MLflow server or a trained fixture)
+# on one worker. `make test PYTEST_WORKERS=1`, or plain `pytest -q` without -n, runs in one process.
+PYTEST_WORKERS ?= 3
+PYTEST_PARALLEL := -n $(PYTEST_WORKERS) --dist loadgroup
+
 # --compile-bytecode: uv (unlike pip) leaves site-packages uncompiled, and where PYTHONDONTWRITEBYTECODE is set
 # every process (CLI, servers, notebook kernels, each test subprocess) compiled MLflow, sklearn, Pyomo again:
 # importing them took 11.3 s of CPU instead of 5.6 s.
@@ -23,10 +29,10 @@ demo: $(STAMP)
 	$(BIN)/python -m connectors.demo
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q $(PYTEST_PARALLEL)
 
 test-fast: $(STAMP)  # everything but the tests marked slow (servers, clusters, notebooks, watchdog kills)
-	$(BIN)/python -m pytest -q -m "not slow"
+	$(BIN)/python -m pytest -q -m "not slow" $(PYTEST_PARALLEL)
 
 notebooks: $(STAMP)
 	$(BIN)/jupyter lab notebooks/

@@ -16,6 +16,19 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
 
 from optimizer.config import PlantConfig, load_config  # noqa: E402
 
+try:  # pytest-xdist (the dev extra) runs make test in parallel; without it pytest runs in one process as ever
+    from tests.xdist_groups import GroupScheduling
+except ImportError:
+    GroupScheduling = None
+
+
+@pytest.hookimpl(optionalhook=True)  # xdist's hook: ignored where xdist is missing or disabled (-p no:xdist)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object | None:
+    """``--dist loadgroup``: each group of tests/xdist_groups.py on one worker; other modes as xdist has them."""
+    if GroupScheduling is None or config.getvalue("dist") != "loadgroup":
+        return None
+    return GroupScheduling(config, log)
+
 
 @pytest.fixture(scope="session")
 def cfg() -> PlantConfig:

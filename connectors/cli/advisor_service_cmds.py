@@ -16,7 +16,16 @@ from typing import TYPE_CHECKING
 import typer
 
 from connectors.cli.advise_cmds import ShadowPricesOption, learned_advisor
-from connectors.cli.app import EXIT_BAD_INPUT, EXIT_PUBLISH, ConfigOption, app, config_or_exit, console, fail
+from connectors.cli.app import (
+    EXIT_BAD_INPUT,
+    EXIT_PUBLISH,
+    ConfigOption,
+    app,
+    config_or_exit,
+    console,
+    fail,
+    stop_on_signals,
+)
 from optimizer.errors import DataFileError
 
 if TYPE_CHECKING:  # the command imports asyncua, pandas and the advisor only when it runs (a fast `dosing --help`)
@@ -94,6 +103,7 @@ def advise_serve(
 
     async def run() -> None:
         stop = asyncio.Event()
+        stop_on_signals(stop)
         task = asyncio.create_task(service.run(stop))
         if duration_s > 0:
             done, _ = await asyncio.wait({task}, timeout=duration_s)
@@ -103,7 +113,6 @@ def advise_serve(
 
     try:
         asyncio.run(run())
-    except KeyboardInterrupt:
         console.print("stopped")
     except DcsUnreachable as exc:
         fail(f"{exc}; heats go on with today's practice", EXIT_PUBLISH)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
+import signal
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -99,3 +101,12 @@ def progress_bar(total: int, what: str = "heats") -> Iterator[Callable[[str, int
 
 def _no_bar(stage: str, done: int, total: int) -> None:
     """``tell`` when stderr is not a terminal."""
+
+
+def stop_on_signals(stop: asyncio.Event) -> None:
+    """Ctrl-C (SIGINT) and a service manager's SIGTERM set ``stop`` on the running loop, so a service finishes
+    what it is doing, closes its sessions and exits 0. Installed explicitly: a process started with SIGINT
+    ignored (a background job of a non-interactive shell) would otherwise never see Ctrl-C."""
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)

@@ -20,6 +20,7 @@ from connectors.cli.app import (
     console,
     fail,
     out,
+    stop_on_signals,
 )
 from connectors.opcua.users import AuthenticationError, add_user, authenticate_engineer, load_users
 
@@ -94,14 +95,17 @@ def serve(
         try:
             console.print(f"serving on {srv.endpoint} (namespace {cfg.opcua.namespace_uri}, policies "
                           f"{', '.join(p.name for p in srv.policies)}); state in {state_dir}")
-            await asyncio.sleep(duration_s if duration_s > 0 else 10**9)
+            stop = asyncio.Event()
+            stop_on_signals(stop)
+            try:
+                await asyncio.wait_for(stop.wait(), duration_s if duration_s > 0 else None)
+            except TimeoutError:  # --duration elapsed
+                pass
         finally:
             await srv.stop()
 
-    try:
-        asyncio.run(run())
-    except KeyboardInterrupt:
-        console.print("stopped")
+    asyncio.run(run())
+    console.print("stopped")
 
 
 def _recommendation_file(recommendation: Path | None, recs_dir: Path, verb: str, code: int) -> Path:

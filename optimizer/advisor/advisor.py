@@ -77,20 +77,23 @@ class Advisor:
         """Whether the heat's true state meets every limit at the grade's confidence: the last sample fused with
         the stage model's prediction of it (see :meth:`closing_estimate`), and the last measurement itself inside
         the window (the final sample is what the heat is certified on: no model may overrule it)."""
-        for name in _windows(grade):
-            why = self._rejects(grade, state, name)
+        z = float(stats.norm.ppf(grade.confidence))
+        for name, window in _windows(grade).items():
+            why = self._rejects(state, name, window, z)
             if why:
                 return False, why
         return True, ""
 
     def _chemistry_accepted(self, grade: Grade, state: HeatState) -> bool:
         """Every chemistry limit met at the grade's confidence now (temperature aside)."""
-        return not any(self._rejects(grade, state, name) for name in _windows(grade) if name != TEMPERATURE)
-
-    def _rejects(self, grade: Grade, state: HeatState, name: str) -> str:
-        """Why outcome ``name`` keeps the heat from finishing now ('' when it does not)."""
-        lo, hi = _windows(grade)[name]
         z = float(stats.norm.ppf(grade.confidence))
+        return not any(self._rejects(state, name, window, z) for name, window in _windows(grade).items()
+                       if name != TEMPERATURE)
+
+    def _rejects(self, state: HeatState, name: str, window: tuple[float | None, float | None], z: float) -> str:
+        """Why outcome ``name`` keeps the heat from finishing now, its limits ``window`` met at ``z`` sd ('' when
+        it does not)."""
+        lo, hi = window
         v, sd = self.closing_estimate(state, name)
         if not (math.isfinite(v) and math.isfinite(sd)):
             return f"{name}: no estimate (not measured)"

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from connectors.net import free_port
+from tests.ports import free_port
 
 STARTUP_BOUND_S = 480  # below pytest-timeout (600 s), so a real hang fails with this message
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from distributed import Client
 
-from connectors.net import free_port
+from tests.ports import free_port
 
 DASK = str(Path(sys.executable).parent / "dask")
 

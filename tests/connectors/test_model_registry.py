@@ -28,14 +28,20 @@ def history(cfg):
     return heats
 
 
+@pytest.fixture(scope="module")
+def trained(cfg, history):
+    """The surrogates and training report on ``history``, trained once for the tests that register them."""
+    return train_surrogates(cfg, history)
+
+
 def _alias(uri: str, name: str, alias: str) -> str:
     url = f"{uri}/api/2.0/mlflow/registered-models/alias?name={name}&alias={alias}"
     with urllib.request.urlopen(url, timeout=10) as r:
         return json.load(r)["model_version"]["version"]
 
 
-def test_lifecycle_through_real_server(cfg, history, mlflow_server):
-    sset, report = train_surrogates(cfg, history)
+def test_lifecycle_through_real_server(cfg, history, trained, mlflow_server):
+    sset, report = trained
     first = log_and_register(cfg, sset, report, history, mlflow_server)
     assert all(p.promoted and p.version == "1" for p in first)
     assert _alias(mlflow_server, "lf1_final_Mn_wt_pct", "champion") == "1"
@@ -87,15 +93,17 @@ def test_lifecycle_through_real_server(cfg, history, mlflow_server):
     assert "champion" in mn.loc[1, "aliases"] and mn.loc[1, "test_mae"] > 0
 
 
-def test_mismatched_config_refused(cfg, history, mlflow_server):
+def test_mismatched_config_refused(history, trained, mlflow_server):
+    # its own model prefix: registering as lf1 here would make the lifecycle test's first version a 2 whenever this
+    # test ran first on the shared server (another order, or the same pytest-xdist worker)
+    cfg = _prefixed("mismatch")
     raw = tomllib.loads(default_config_path().read_text())
-    raw["mlflow"]["model_prefix"] = "lf1"
+    raw["mlflow"]["model_prefix"] = "mismatch"
     raw["materials"].append({"name": "FeTi70", "kind": "ferroalloy", "composition_wt_pct": {"C": 0.1, "Cr": 5.0},
                              "prior_recovery": {"C": 0.8, "Cr": 0.9}, "price_per_kg": 4.0, "co2_kg_per_kg": 5.0,
                              "max_kg_per_heat": 100.0})
     other = parse_config(raw)
-    sset, report = train_surrogates(cfg, history)
-    log_and_register(cfg, sset, report, history, mlflow_server)
+    log_and_register(cfg, *trained, history, mlflow_server)  # the lf1 surrogates, registered under this prefix
     with pytest.raises(ValueError, match=r"decision features missing from the model: \['add_FeTi70_kg'\]"):
         load_champions(other, mlflow_server)
 

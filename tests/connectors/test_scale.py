@@ -87,10 +87,16 @@ def _assert_same(got: dict[str, dict], want: dict[str, dict]) -> None:
                 assert got[key][col] == pytest.approx(v, rel=1e-9, nan_ok=True), (key, col)
 
 
-def test_sweep_on_cluster_equals_inline_and_names_the_failed_unit(furnaces, cluster):
+@pytest.fixture(scope="module")
+def inline(furnaces):
+    """The sweep's units and their inline run, the reference both cluster tests compare with (solved once)."""
     units = sweep_units(furnaces, SCENARIOS, "champion")
+    return units, run_units(run_scenario, units, INLINE)
+
+
+def test_sweep_on_cluster_equals_inline_and_names_the_failed_unit(inline, cluster):
+    units, reference = inline
     assert {u.model_uris["final_Mn_wt_pct"] for u in units.values()} == {"models:/scale_final_Mn_wt_pct/1"}
-    reference = run_units(run_scenario, units, INLINE)
     assert not reference.failed
     broken = dataclasses.replace(units["LF1/co2-0"], furnace="LF3",
                                  model_uris={**units["LF1/co2-0"].model_uris, "final_Mn_wt_pct": "models:/nope/7"})
@@ -109,9 +115,8 @@ def test_sweep_on_cluster_equals_inline_and_names_the_failed_unit(furnaces, clus
     assert ref["LF1/co2-0"]["infeasible_heats"] < 10
 
 
-def test_killed_worker_its_tasks_run_elsewhere(furnaces, tmp_path):
-    units = sweep_units(furnaces, co2_scenarios([0.0, 100.0, 200.0, 400.0]), "champion")
-    reference = run_units(run_scenario, units, INLINE)
+def test_killed_worker_its_tasks_run_elsewhere(inline, tmp_path):
+    units, reference = inline  # 8 units of 10 heats, as many as the 2 workers can be busy with when one is killed
     with dask_cluster(2, tmp_path) as c:
         result = {}
         runner = threading.Thread(target=lambda: result.update(s=run_units(run_scenario, units, c.address)))

@@ -16,10 +16,10 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from connectors.net import free_port
 from connectors.opcua import Credentials, SetpointServer, add_user, create_certificate
 from connectors.opcua.security import application_uri
 from optimizer.recommendation import HeatRecommendation, Interval, Recommendation
+from tests.ports import free_port
 
 # asyncua warnings a correctly set up session never logs (issue 21: the demo printed them)
 SETUP_NOISE = ("DNSNames", "does not contain the application uri", "Requested session timeout",

@@ -17,7 +17,6 @@ import threading
 
 import pytest
 
-from connectors.net import free_port
 from connectors.opcua import Credentials
 from connectors.opcua.advisor_service import AdvisorService
 from connectors.opcua.dcs_sim import DcsController, SimulatedDcs
@@ -30,6 +29,7 @@ from optimizer.simulator.plant import PlanFollower, run_controlled_heat
 from optimizer.simulator.policies import Level2Policy
 from optimizer.stages.state import HeatController, HeatState, StageDecision
 from tests.connectors.opcua.conftest import setup_noise
+from tests.ports import free_port
 
 pytestmark = pytest.mark.slow  # a learned advisor served over real OPC UA servers, heat by heat
 
@@ -302,7 +302,8 @@ def test_a_hanging_advisor_gives_no_answer(cfg, advisor, heat_states, tmp_path):
 
 def test_advise_serve_command(cfg, heat_states, tmp_path):
     """`dosing advise-serve` as a process: learns from a history directory, answers a posted arrival over the
-    insecure demo channel, logs it with the history's digest, and stops on Ctrl-C."""
+    insecure demo channel, logs it with the history's digest, and stops cleanly (exit 0) on SIGTERM, as a service
+    manager stops it (Ctrl-C, SIGINT, takes the same handler)."""
     hist = tmp_path / "history"
     subprocess.run([sys.executable, "-m", "connectors.cli", "simulate", "--heats", "300", "--seed", "5", "--out",
                     str(hist)], check=True, capture_output=True, timeout=300)

@@ -15,29 +15,34 @@ from pathlib import Path
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
+from filelock import FileLock
 
-from connectors.net import free_port
 from connectors.opcua import SetpointServer, create_certificate
 from connectors.opcua.security import application_uri
 from tests.connectors.opcua.conftest import rec
+from tests.ports import free_port
 
 pytestmark = pytest.mark.slow  # a node-opcua client in Node.js
 
 NODE_OPCUA = "node-opcua@2.186.4"
 HERE = Path(__file__).parent
 CACHE = Path(__file__).resolve().parents[3] / ".dosing" / "node-opcua"
+INSTALL_BOUND_S = 300
 
 
 @pytest.fixture(scope="module")
 def node_opcua() -> Path:
     if not (shutil.which("node") and shutil.which("npm")):
         pytest.skip("Node.js/npm not installed: no independent OPC UA client to test against")
-    if not (CACHE / "node_modules" / "node-opcua").is_dir():
-        CACHE.mkdir(parents=True, exist_ok=True)
-        proc = subprocess.run(["npm", "install", "--no-audit", "--no-fund", "--silent", "--prefix", str(CACHE),
-                               NODE_OPCUA], capture_output=True, text=True, timeout=300)
-        if proc.returncode != 0:
-            pytest.skip(f"npm install {NODE_OPCUA} failed: {proc.stderr[-500:]}")
+    CACHE.mkdir(parents=True, exist_ok=True)
+    # one install at a time into the shared cache (parallel workers, a second run in the same checkout); the
+    # check is inside the lock so nobody uses a half-installed node_modules
+    with FileLock(str(CACHE / "install.lock"), timeout=INSTALL_BOUND_S + 60):
+        if not (CACHE / "node_modules" / "node-opcua").is_dir():
+            proc = subprocess.run(["npm", "install", "--no-audit", "--no-fund", "--silent", "--prefix", str(CACHE),
+                                   NODE_OPCUA], capture_output=True, text=True, timeout=INSTALL_BOUND_S)
+            if proc.returncode != 0:
+                pytest.skip(f"npm install {NODE_OPCUA} failed: {proc.stderr[-500:]}")
     return CACHE / "node_modules"
 
 

@@ -8,11 +8,11 @@ import json
 import pytest
 from asyncua import Server, ua
 
-from connectors.net import free_port
 from connectors.opcua import address_space as space
 from connectors.opcua.plant_client import PlantWriter, RefusedWrite
 from optimizer.recommendation import HeatRecommendation, Recommendation
 from tests.connectors.opcua.conftest import PlantPki
+from tests.ports import free_port
 
 CLIENT = "dosing-client"  # the name `dosing write-plant` connects with
 

@@ -14,10 +14,10 @@ from asyncua import Client, ua
 from typer.testing import CliRunner
 
 from connectors.cli import app
-from connectors.net import free_port
 from connectors.opcua import Credentials, SetpointServer, add_user, connect, create_certificate
 from connectors.opcua import address_space as space
 from tests.connectors.opcua.conftest import dated_certificate, dcs, rec, secure_server
+from tests.ports import free_port
 
 
 def test_secure_mode_needs_a_trust_list(cfg, pki, tmp_path):

@@ -1,0 +1,35 @@
+"""The xdist groups (tests/xdist_groups.py) name tests that exist, and group by file or by one test's node id."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("xdist", reason="pytest-xdist (the dev extra) schedules the groups")
+
+from tests.xdist_groups import GROUPS, group_of  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_every_grouped_file_and_test_exists():
+    for key in GROUPS:
+        path, _, name = key.partition("::")
+        assert (ROOT / path).is_file(), f"{key}: no such test file (renamed? update tests/xdist_groups.py)"
+        if name:
+            tree = ast.parse((ROOT / path).read_text())
+            assert name in {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}, f"{key}: no such test"
+
+
+def test_group_of_a_node_id():
+    assert group_of("tests/connectors/test_scale.py::test_killed_worker_its_tasks_run_elsewhere") == "scale_furnaces"
+    assert group_of("tests/connectors/test_scale.py::test_fleet_night_on_cluster_through_the_cli") is None
+    assert group_of("tests/connectors/test_model_registry.py::test_no_champion_yet") == "mlflow_registry"
+    coordinate = "tests/optimizer/dosing/test_coordinate.py::"
+    assert group_of(coordinate + "test_optimize_with_residual_models_coordinates_and_matches_joint_milp") == \
+        "trained_600"
+    assert group_of("tests/optimizer/surrogates/test_surrogates.py::test_x[a-b]") == "test_surrogates"
+    assert group_of(coordinate + "test_something_else") is None
+    assert group_of("tests/test_ports.py::test_workers_have_disjoint_blocks_below_the_ephemeral_range") is None

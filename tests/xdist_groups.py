@@ -1,0 +1,54 @@
+"""Which tests pytest-xdist runs on one worker (``make test``: ``-n N --dist loadgroup``).
+
+A session or module fixture is built once per worker that runs a test using it. The tests that share an expensive
+one run on one worker, as one unit of work: the real MLflow server and the models registered on it, the 600-heat
+surrogates of the dosing tests, the advisor learned from history, and the module fixtures
+below that train or evaluate. Every other test is scheduled on its own, wherever a worker is free.
+
+xdist's own ``xdist_group`` mark does not work with pytest 9.2 (pytest-xdist issue 1386: the worker-side nodeid
+suffix it relies on no longer takes effect, and tests are spread as if unmarked), so the groups are declared here,
+by test file, and ``GroupScheduling`` reads them on the controller. Scopes are dispatched largest first (xdist's
+loadscope reorder), so the groups start at once and the single tests fill in around them.
+"""
+
+from __future__ import annotations
+
+from xdist.scheduler import LoadGroupScheduling
+
+# test file (or one test's node id) -> group; the files of one group run on one worker, in collection order
+GROUPS: dict[str, str] = {
+    # the registry tests share the session's real MLflow server (tests/connectors/conftest.py) ...
+    "tests/connectors/test_model_registry.py": "mlflow_registry",
+    # ... and so do the two scale tests on the furnaces' registered models (test_scale.py's furnaces, inline). Not
+    # one group with the registry: together they were one worker's 15 of the suite's 18 minutes (a second server
+    # costs less); the fleet night (the longest test) runs on its own
+    "tests/connectors/test_scale.py::test_sweep_on_cluster_equals_inline_and_names_the_failed_unit": "scale_furnaces",
+    "tests/connectors/test_scale.py::test_killed_worker_its_tasks_run_elsewhere": "scale_furnaces",
+    # trained_600 and residual_surrogates (tests/optimizer/dosing/conftest.py)
+    "tests/optimizer/dosing/test_pool.py": "trained_600",
+    "tests/optimizer/dosing/test_residual_embedding.py": "trained_600",
+    "tests/optimizer/dosing/test_coordinate.py::test_optimize_with_residual_models_coordinates_and_matches_joint_milp":
+        "trained_600",
+    # the session history and advisor (tests/optimizer/advisor/conftest.py)
+    "tests/optimizer/advisor/test_advisor.py": "advisor_history",
+    "tests/optimizer/advisor/test_follow_up_cost.py": "advisor_history",
+    # module fixtures that train or evaluate (seconds each, once per worker otherwise)
+    "tests/optimizer/surrogates/test_surrogates.py": "test_surrogates",
+    "tests/optimizer/simulator/test_evaluate.py": "test_evaluate",
+}
+
+
+def group_of(nodeid: str) -> str | None:
+    """The group of a test's node id (by its own id first, then by its file), None for a test on its own."""
+    base = nodeid.split("[", 1)[0]  # parametrized tests share their function's entry
+    return GROUPS.get(base) or GROUPS.get(nodeid.split("::", 1)[0])
+
+
+class GroupScheduling(LoadGroupScheduling):
+    """``--dist loadgroup`` with the groups of ``GROUPS`` (as well as xdist_group marks, where xdist applies them)."""
+
+    def _split_scope(self, nodeid: str) -> str:
+        scope = super()._split_scope(nodeid)
+        if scope != nodeid:  # an xdist_group mark that took effect
+            return scope
+        return group_of(nodeid) or nodeid
