@@ -51,7 +51,11 @@ def main() -> None:
         night_inner = optimizer_from_simulated_history(cfg, args.history, history_seed=0, physics=args.physics)
         policies["night plan"] = NightPlanPolicy(night_inner, learn_expected_arrival(cfg, heats))
         policies["per-heat plan"] = per_heat
-    policies["advisor"] = AdvisorPolicy(advisor_from_history(cfg, heats, samples))
+    policies["advisor"] = AdvisorPolicy(advisor := advisor_from_history(cfg, heats, samples))
+    for name, m in advisor.models.outcomes.items():
+        if m.drift_kept:
+            print(f"  drift {name:18s} kept: variance {m.drift_z:.1f} se above 0, later heats' updated forecasts "
+                  f"+{m.drift_gain:.1f} nats, {m.drift_pairs} stage pairs apart")
     if args.residual:
         with_res = advisor_from_history(cfg, heats, samples, residual=True)
         policies["advisor+residual"] = AdvisorPolicy(with_res, name="advisor+residual")

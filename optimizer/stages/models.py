@@ -49,6 +49,7 @@ from scipy import stats
 from optimizer.config import Material, PlantConfig
 from optimizer.schema import KEY, material_col, sample_element, sample_element_col
 from optimizer.stages.deox import heat_folds, holds_out_of_sample
+from optimizer.stages.effects import DRIFT_MIN_PAIRS, DRIFT_MIN_Z, fit_effects, updated_log_score
 from optimizer.stages.fade import NO_FADE, Fade, learn_fade
 from optimizer.stages.residual import ResidualCheck, StageResidual, context_features, learn_residual
 from optimizer.stages.table import AFTER, BEFORE, BOUND_O
@@ -121,6 +122,10 @@ class OutcomeModel:
     fade: Fade = NO_FADE  # holding-time fade, first order in the level (elements; ``optimizer.stages.fade``)
     bound_oxygen_z: float = math.nan  # held-out gain of the bound-oxygen recovery term, in standard errors
     bound_oxygen_kept: bool = False  # the term is in the model (else its coefficient is held at 0)
+    drift_z: float = math.nan  # the per-heat drift's variance in cluster-robust standard errors (elements)
+    drift_gain: float = math.nan  # held-out log-score gain of the later heats' updated forecasts with the drift (nats)
+    drift_kept: bool = False  # the drift is a random effect of this element (``optimizer.stages.effects``)
+    drift_pairs: int = 0  # pairs of stages of one heat sharing no sample, which identify the drift
 
     def variance(self, trim: bool, level: float) -> float:
         v0, v1 = self.stage_var[trim]
@@ -226,7 +231,7 @@ class StageModels:
             return np.array([e, -minutes])
         lin = self._physics(name, ctx)
         x = np.array([sum(lin.per_kg.get(m, 0.0) * kg for m, kg in plan.additions_kg.items()), -minutes])
-        return x[: self.outcomes[name].effect_cov.shape[0]]  # models fitted before the drift effect have one
+        return x[: self.outcomes[name].effect_cov.shape[0]]  # the drift only where it was kept
 
 
 # ---------------------------------------------------------------------- fitting
@@ -381,16 +386,26 @@ def _fit_outcome(sm: StageModels, name: str, stages: pd.DataFrame, z: np.ndarray
             residual, offset, check = learn_residual(ctx_x, resid, fit_rows)
             y = y - offset  # the physics and its intervals below see what the trees leave
     model = _fit_on(sm, name, stages, x, y, fit_rows, held)
+    drift_z, drift_gain, drift_pairs = math.nan, math.nan, 0
+    if cal_ids and name != TEMPERATURE:  # the drift only where the history identifies it (effects.py)
+        with_drift = _fit_on(sm, name, stages, x, y, fit_rows, held, drift=True)
+        drift_z, drift_pairs = with_drift.drift_z, with_drift.drift_pairs
+        drift_gain = _updated_score(sm, with_drift, stages, x, y, ~fit_rows) - \
+            _updated_score(sm, model, stages, x, y, ~fit_rows)
+        if drift_z >= DRIFT_MIN_Z and drift_pairs >= DRIFT_MIN_PAIRS and drift_gain > 0.0:
+            model = with_drift
+    drift = _has_drift(model)
     if cal_ids:  # calibrate the sd on the later heats, then refit on everything and keep the scales
         z = _standardised_errors(sm, model, name, stages, x, y, ~fit_rows)
         scale = _calibration_scale(z, 1.0)
         trim = stages["stage_no"].to_numpy()[~fit_rows] > 1
-        model = _fit_on(sm, name, stages, x, y, np.ones(len(y), bool), held)
+        model = _fit_on(sm, name, stages, x, y, np.ones(len(y), bool), held, drift)
         model.scale = scale
         model.stage_scale = {kind: _calibration_scale(z[trim == kind], scale) for kind in (False, True)}
     model.residual, model.residual_check = residual, check
     model.fade = fade
     model.bound_oxygen_z, model.bound_oxygen_kept = gain_z, kept
+    model.drift_z, model.drift_gain, model.drift_kept, model.drift_pairs = drift_z, drift_gain, drift, drift_pairs
     return model
 
 
@@ -421,27 +436,31 @@ def _calibration_scale(z: np.ndarray, default: float) -> float:
     return max(float(np.quantile(np.abs(z), 0.9) / stats.norm.ppf(0.95)), 0.5)
 
 
-def _effect_design(name: str, x: np.ndarray, coef: np.ndarray, n_recovery: int, minutes: np.ndarray) -> np.ndarray:
+def _effect_design(name: str, x: np.ndarray, coef: np.ndarray, n_recovery: int, minutes: np.ndarray,
+                   drift: bool) -> np.ndarray:
     """Random-effect regressors of every row, from the fixed-effect design (same as ``effect_x``): for the
     temperature the heat's arc efficiency and loss per minute; for an element its recovery (on what the stage
-    adds) and its own drift per minute (a loss or pick-up that does not scale with the additions)."""
+    adds) and, with ``drift``, its own drift per minute (a loss or pick-up that does not scale with the
+    additions)."""
     if name == TEMPERATURE:
         return np.column_stack([x[:, 0], -x[:, 2]])
     rec = np.clip(x[:, :n_recovery] @ coef[:n_recovery], 0.0, None)
-    return np.column_stack([rec, -minutes])
+    return np.column_stack([rec, -minutes]) if drift else rec[:, None]
 
 
 def _fit_on(sm: StageModels, name: str, stages: pd.DataFrame, x: np.ndarray, y: np.ndarray,
-            rows: np.ndarray, held: Sequence[int] = ()) -> OutcomeModel:
+            rows: np.ndarray, held: Sequence[int] = (), drift: bool = False) -> OutcomeModel:
     n_common = len(sm.recovery_features)
     coef = _fit_coef(sm.cfg, name, x[rows], y[rows], n_common, held)
     resid = y - x @ coef
     own = () if name == TEMPERATURE else tuple(m.name for m in carriers(sm.cfg, sample_element(name)))
     model = OutcomeModel(name, coef, np.zeros((1, 1)), (0.0, 0.0), {False: (1.0, 0.0), True: (1.0, 0.0)},
                          rmse=float(np.sqrt(np.mean(resid[rows] ** 2))), carriers=own)
-    ex = _effect_design(name, x, coef, n_common + len(own), stages["minutes"].to_numpy(float))
+    ex = _effect_design(name, x, coef, n_common + len(own), stages["minutes"].to_numpy(float), drift)
     level = stages[BEFORE + name].to_numpy(float) * (name != TEMPERATURE)  # a dip's error does not scale with T
-    model.effect_cov, model.meas_var = _effects(resid, ex, stages, level, rows)
+    effects = fit_effects(resid, ex, stages, level, rows)
+    model.effect_cov, model.meas_var = effects.cov, effects.meas_var
+    model.drift_z, model.drift_pairs = (effects.last_z, effects.n_apart) if drift else (math.nan, 0)
     after = stages[AFTER + name].to_numpy(float) * (name != TEMPERATURE)
     explained = np.einsum("ij,jk,ik->i", ex, model.effect_cov, ex)
     trim = stages["stage_no"].to_numpy() > 1
@@ -466,7 +485,7 @@ def _standardised_errors(sm: StageModels, model: OutcomeModel, name: str, stages
     """(measured change - predicted) / predicted sd on ``rows``, population model (no heat update)."""
     pred = x[rows] @ model.coef
     ex = _effect_design(name, x[rows], model.coef, len(sm.recovery_features) + len(model.carriers),
-                        stages["minutes"].to_numpy(float)[rows])
+                        stages["minutes"].to_numpy(float)[rows], _has_drift(model))
     level = stages[AFTER + name].to_numpy(float)[rows] * (name != TEMPERATURE)
     trim = stages["stage_no"].to_numpy()[rows] > 1
     v = np.where(trim, model.stage_var[True][0] + model.stage_var[True][1] * level ** 2,
@@ -475,35 +494,23 @@ def _standardised_errors(sm: StageModels, model: OutcomeModel, name: str, stages
     return (y[rows] - pred) / np.sqrt(var)
 
 
-def _effects(resid: np.ndarray, ex: np.ndarray, stages: pd.DataFrame, level: np.ndarray,
-             rows: np.ndarray) -> tuple[np.ndarray, tuple[float, float]]:
-    """Heat random-effect covariance and measurement variance from products of residuals of stage pairs of the
-    same heat: ``E[e_j e_k] = x_j' S x_k - [k = j + 1] (m0 + m1 c_k^2)`` (``c_k`` the shared sample's level)."""
-    d = ex.shape[1]
-    ids = stages[KEY].astype(str).to_numpy()
-    stage_no = stages["stage_no"].to_numpy()
-    idx = np.flatnonzero(rows)
-    groups: dict[str, list[int]] = {}
-    for i in idx.tolist():
-        groups.setdefault(ids[i], []).append(i)
-    tri = [(a, b) for a in range(d) for b in range(a, d)]
-    feats, target = [], []
-    for members in groups.values():
-        members.sort(key=lambda i: stage_no[i])
-        for p, j in enumerate(members):
-            for k in members[p + 1:]:
-                xj, xk = ex[j], ex[k]
-                f = [xj[a] * xk[b] + (xj[b] * xk[a] if a != b else 0.0) for a, b in tri]
-                adj = float(stage_no[k] == stage_no[j] + 1)
-                f += [-adj, -adj * level[k] ** 2]
-                feats.append(f)
-                target.append(resid[j] * resid[k])
-    if len(target) < 3 * (len(tri) + 2):
-        return np.zeros((d, d)), (0.0, 0.0)
-    sol = np.linalg.lstsq(np.array(feats), np.array(target), rcond=None)[0]
-    cov = np.zeros((d, d))
-    for (a, b), v in zip(tri, sol[: len(tri)], strict=True):
-        cov[a, b] = cov[b, a] = v
-    w, vecs = np.linalg.eigh(cov)
-    cov = (vecs * np.clip(w, 0.0, None)) @ vecs.T
-    return cov, (max(float(sol[-2]), 0.0), max(float(sol[-1]), 0.0))
+def _has_drift(model: OutcomeModel) -> bool:
+    return model.name != TEMPERATURE and model.effect_cov.shape[0] == 2
+
+
+def _updated_score(sm: StageModels, model: OutcomeModel, stages: pd.DataFrame, x: np.ndarray, y: np.ndarray,
+                    rows: np.ndarray) -> float:
+    """Log score of the heat-updated forecasts of the heats on ``rows`` under ``model``'s coefficients, effects
+    and variances (``optimizer.stages.effects.updated_log_score``; the level-scaled variances as ``forecast``
+    uses them, a stage's at least the errors of its two measurements, so that the shared ones never make the
+    covariance indefinite)."""
+    name = model.name
+    ex = _effect_design(name, x, model.coef, len(sm.recovery_features) + len(model.carriers),
+                        stages["minutes"].to_numpy(float), _has_drift(model))
+    after = stages[AFTER + name].to_numpy(float) * (name != TEMPERATURE)
+    before = stages[BEFORE + name].to_numpy(float) * (name != TEMPERATURE)
+    trim = stages["stage_no"].to_numpy() > 1
+    shared = np.array([model.meas_variance(float(a)) for a in after])
+    both = shared + np.array([model.meas_variance(float(b)) for b in before])
+    stage_var = np.maximum([model.variance(bool(t), float(a)) for t, a in zip(trim, after, strict=True)], both)
+    return updated_log_score(y - x @ model.coef, ex, model.effect_cov, stage_var, shared, stages, rows)
