@@ -250,7 +250,7 @@ class PlanFollower:
     def on_arrival(self, state: HeatState) -> StageDecision:
         """The plan's additions and 1/n of its energy."""
         return StageDecision(False, dict(self.plan.additions_kg), self.plan.arc_energy_kWh / self.n_stages,
-                             stir_min=STIR_MIN / self.n_stages, source=self.plan.source)
+                             stir_min=_stir_min(self.practice) / self.n_stages, source=self.plan.source)
 
     def on_sample(self, state: HeatState) -> StageDecision:
         """Finish after the plan's last sample (or, by a practice with a ``finish_margin``, from the second on a
@@ -261,8 +261,13 @@ class PlanFollower:
         left = 1 if self.practice.reheat_each_stage else self.n_stages - state.n_stages
         trims = _trim_chemistry(self.cfg, grade, self.plan, state, self.practice)
         hold, kwh = _reheat_plan(self.cfg, grade, self.plan, state, segments_left=left, practice=self.practice)
-        return StageDecision(False, trims, kwh, hold_min=hold, stir_min=STIR_MIN / self.n_stages,
+        return StageDecision(False, trims, kwh, hold_min=hold, stir_min=_stir_min(self.practice) / self.n_stages,
                              source=self.plan.source)
+
+
+def _stir_min(practice: OperatorPractice) -> float:
+    """The practice's stirring minutes over a plan (the plant's ``STIR_MIN`` unless it has its own)."""
+    return STIR_MIN if practice.stir_min_per_heat is None else practice.stir_min_per_heat
 
 
 def _reads_in_window(grade: Grade, state: HeatState, margin: float | None) -> bool:
@@ -321,7 +326,8 @@ def _reheat_plan(cfg: PlantConfig, grade: Grade, plan: HeatPlan, state: HeatStat
     loss = e.heat_loss_prior_degC_per_min if practice.heat_loss_degC_per_min is None \
         else practice.heat_loss_degC_per_min
     rise_per_kwh = eta / (e.steel_heat_kWh_per_t_per_degC * w_t)
-    hold_min = STIR_MIN * segments_left / (segments_left + 1) + cfg.sampling.minutes_per_sample * segments_left
+    stir = _stir_min(practice)
+    hold_min = stir * segments_left / (segments_left + 1) + cfg.sampling.minutes_per_sample * segments_left
     need = aim - state.last.temperature_degC + loss * hold_min
     if need <= 0:
         return -need / max(loss, 0.1), 0.0

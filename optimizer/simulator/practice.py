@@ -24,6 +24,7 @@ class OperatorPractice:
     windows narrowed by this share of the width at each end (a one-sided limit by this share of itself; None:
     they finish after the plan's samples only). ``reheat_each_stage``: after a sample the next stage heats to the
     aim temperature at its own sample (False: the energy still needed is spread over the remaining stages).
+    ``stir_min_per_heat``: the operators' stirring minutes over the plan's stages (None: the plant's 12 min).
     """
 
     name: str
@@ -35,6 +36,7 @@ class OperatorPractice:
     sample_variation: tuple[int, ...] = (-1, 0, 0, 1)
     finish_margin: float | None = None
     reheat_each_stage: bool = False
+    stir_min_per_heat: float | None = None
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.trim_trigger <= 1.0:
@@ -44,6 +46,9 @@ class OperatorPractice:
             raise ValueError(f"practice {self.name}: fixed yields must be in (0, 1], got {bad}")
         if self.finish_margin is not None and not 0.0 <= self.finish_margin < 0.5:
             raise ValueError(f"practice {self.name}: finish_margin must be in [0, 0.5), got {self.finish_margin}")
+        if self.stir_min_per_heat is not None and not 0.0 <= self.stir_min_per_heat <= 60.0:
+            raise ValueError(f"practice {self.name}: stir_min_per_heat must be in [0, 60] min, got "
+                             f"{self.stir_min_per_heat}")
         if not self.sample_variation:
             raise ValueError(f"practice {self.name}: sample_variation needs at least one entry")
 
