@@ -378,7 +378,7 @@ def test_stirred_history_is_canonical_and_shows_its_laws(cfg):
         mn_trim = any(a.trim and "Mn" in cfg.material(a.material).composition_wt_pct for a in rec.additions_log)
         if rec.n_samples >= 2 and not mn_trim:
             lag[b].append(rec.samples[2]["Mn_wt_pct"] / rec.samples[1]["Mn_wt_pct"] - 1)
-    assert len(lag[True]) >= 8 and np.mean(lag[True]) > np.mean(lag[False]) + 0.005  # blocked: sample 1 reads short
+    assert len(lag[True]) >= 8 and np.mean(lag[True]) > np.mean(lag[False]) + 0.015  # blocked: sample 1 reads short
     err = [r.final_measured_wt_pct["Mn"] / r.final_true_wt_pct["Mn"] - 1 for r in recs]
     assert np.corrcoef(err, [h.hidden.lab_bias["Mn"] for h in heats])[0, 1] > 0.6  # the shift's bias shows
     dip = np.array([r.final_measured_temperature_degC - r.final_true_temperature_degC for r in recs])
