@@ -138,11 +138,17 @@ def _tau95_min(eps_W_per_t: float) -> float:
     return 800.0 * eps_W_per_t ** -0.4 / 60.0
 
 
+def _utc(planned_time: pd.Timestamp) -> pd.Timestamp:
+    """A planned time in UTC (a naive time is taken as UTC, as the simulator's start is)."""
+    ts = pd.Timestamp(planned_time)
+    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+
+
 def campaign_heat(planned_time: pd.Timestamp | None, ladle: int) -> int:
     """The heat's place in ``ladle``'s lining campaign (1 ..), from its planned time (None: mid-campaign)."""
     if planned_time is None:
         return _CAMPAIGN_HEATS // 2
-    heats = (pd.Timestamp(planned_time) - _EPOCH).total_seconds() / 60.0 / _HEAT_GAP_MIN
+    heats = (_utc(planned_time) - _EPOCH).total_seconds() / 60.0 / _HEAT_GAP_MIN
     per_ladle = heats / len(_LADLE_OFFSETS)
     return int(math.floor(per_ladle + _LADLE_OFFSETS[ladle])) % _CAMPAIGN_HEATS + 1
 
@@ -151,7 +157,7 @@ def shift_number(planned_time: pd.Timestamp | None) -> int:
     """The spectrometer's calibration shift of a heat (06, 14, 22 h UTC; None: shift 0)."""
     if planned_time is None:
         return 0
-    return int((pd.Timestamp(planned_time).timestamp() / 3600.0 - _FIRST_SHIFT_H) // _SHIFT_H)
+    return int((_utc(planned_time).timestamp() / 3600.0 - _FIRST_SHIFT_H) // _SHIFT_H)
 
 
 def lab_bias(shift: int) -> dict[str, float]:

@@ -343,6 +343,8 @@ def test_stirred_campaign_and_shift_follow_the_clock():
     steps = np.diff(seq)
     assert set(steps) <= {0, 1, 2, -109, -108} and (steps < 0).sum() >= 3  # relined every 110 heats
     assert shift_number(t0) == shift_number(t0 + pd.Timedelta(hours=7.9)) != shift_number(t0 + pd.Timedelta(hours=8))
+    naive = pd.Timestamp("2026-01-05T06:00")  # a naive time is UTC
+    assert (shift_number(naive), campaign_heat(naive, 2)) == (shift_number(t0), campaign_heat(t0, 2))
     young, old = [], []
     for k in range(600):
         when = t0 + pd.Timedelta(minutes=52.5 * k)
