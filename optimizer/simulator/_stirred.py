@@ -38,6 +38,7 @@ plant"); private: the optimizer and the generated files never see these paramete
 from __future__ import annotations
 
 import math
+import zlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -72,6 +73,7 @@ _SHIFT_H, _FIRST_SHIFT_H = 8, 6
 _LAB_KEY = 4242  # the lab's calibration history: one stream per shift, shared by the shift's heats
 _LAB_BIAS_SD = {"Mn": 0.02, "Si": 0.02, "C": 0.035, "Al": 0.04}
 _LAB_BIAS_SD_DEFAULT = 0.02
+_LAB_ELEMENTS = ("C", "Mn", "Si", "Al", "P", "S", "Cr", "Ni", "Cu")
 MEASURE_TEMP_SD_DEGC = 2.0
 MEASURE_REL_SD = 0.015
 MEASURE_ABS_SD_WT_PCT = 0.0008
@@ -161,10 +163,18 @@ def shift_number(planned_time: pd.Timestamp | None) -> int:
 
 
 def lab_bias(shift: int) -> dict[str, float]:
-    """The relative spectrometer bias per element of one shift (the same for every heat in it)."""
+    """The relative spectrometer bias per element of one shift (the same for every heat in it), for the shipped
+    config's elements; :func:`element_bias` gives any other."""
     rng = np.random.default_rng([_LAB_KEY, shift])
-    return {el: float(rng.normal(0.0, _LAB_BIAS_SD.get(el, _LAB_BIAS_SD_DEFAULT)))
-            for el in ("C", "Mn", "Si", "Al", "P", "S", "Cr", "Ni", "Cu")}
+    return {el: float(rng.normal(0.0, _LAB_BIAS_SD.get(el, _LAB_BIAS_SD_DEFAULT))) for el in _LAB_ELEMENTS}
+
+
+def element_bias(hidden: StirredHiddenHeat, element: str) -> float:
+    """The heat's shift's relative bias on ``element`` (an element beyond the shipped ones: its own stream)."""
+    if element in hidden.lab_bias:
+        return hidden.lab_bias[element]
+    rng = np.random.default_rng([_LAB_KEY, hidden.shift, zlib.crc32(element.encode())])
+    return float(rng.normal(0.0, _LAB_BIAS_SD_DEFAULT))
 
 
 class StirredPhysics:
@@ -239,7 +249,7 @@ class StirredPhysics:
         """The stratified upper bath on the dip, this shift's calibration on the spectrometer."""
         strat = hidden.stratified_share * bath.arc_rise_degC * math.exp(-bath.minutes_since_arc
                                                                          / hidden.thermal_tau_min)
-        return ReadingBias(strat, {el: hidden.lab_bias.get(el, 0.0) * v for el, v in bath.wt_pct.items()})
+        return ReadingBias(strat, {el: element_bias(hidden, el) * v for el, v in bath.wt_pct.items()})
 
     def measure_temperature(self, rng: np.random.Generator, true_degC: float) -> float:
         """A thermocouple dip (a good lance: sd 2 degC)."""

@@ -360,6 +360,8 @@ def test_stirred_campaign_and_shift_follow_the_clock():
     assert same[0].lab_bias == same[1].lab_bias != other.lab_bias
     bias = p.reading_bias(same[0], BathView(1590.0, 5.0, 0.0, 100.0, {"Mn": 1.2})).wt_pct
     assert bias["Mn"] == pytest.approx(1.2 * same[0].lab_bias["Mn"])
+    nb = [p.reading_bias(h, BathView(1590.0, 5.0, 0.0, 100.0, {"Nb": 0.03})).wt_pct["Nb"] for h in (*same, other)]
+    assert nb[0] == nb[1] != nb[2] and nb[0] != 0.0  # an element the shipped config lacks has its shift's bias too
 
 
 def test_stirred_history_is_canonical_and_shows_its_laws(cfg):
