@@ -30,9 +30,10 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
 from optimizer.config import Energy, Material
-from optimizer.simulator.physics import AdditionEffect, BathView, HoldEffect
+from optimizer.simulator.physics import NO_BIAS, AdditionEffect, BathView, HoldEffect, ReadingBias
 from optimizer.simulator.practice import OperatorPractice
 
 # element: (r_max, k loss per 10 % FeO, basicity exponent (+: a basic slag takes it, -: gives it back),
@@ -104,7 +105,8 @@ class CarryoverPhysics:
     practice: OperatorPractice = CARRYOVER_SHOP
 
     def draw_hidden(self, rng: np.random.Generator, true_oxygen_ppm: float,
-                    true_temperature_degC: float = 1586.0) -> CarryoverHiddenHeat:
+                    true_temperature_degC: float = 1586.0,
+                    planned_time: pd.Timestamp | None = None) -> CarryoverHiddenHeat:
         """Per-heat hidden parameters; colder arrivals carry more slag, more oxygen means more FeO in it."""
         m_s = 7.0 * math.exp(rng.normal(0.0, 0.3) - 0.015 * (true_temperature_degC - 1586.0))
         feo = 25.0 * (true_oxygen_ppm / 380.0) ** 0.4 * math.exp(rng.normal(0.0, 0.12))
@@ -163,6 +165,10 @@ class CarryoverPhysics:
             tau = _DISSOLVE_TAU_MIN.get(el, _DISSOLVE_TAU_DEFAULT_MIN) * hidden.stirring_factor
             dissolved[el] = kg * (1.0 - math.exp(-minutes / tau))
         return HoldEffect(rate * minutes, bath.oxygen_ppm, burnt, dissolved)
+
+    def reading_bias(self, hidden: CarryoverHiddenHeat, bath: BathView) -> ReadingBias:
+        """Samples read the true bath here."""
+        return NO_BIAS
 
     def measure_temperature(self, rng: np.random.Generator, true_degC: float) -> float:
         """A thermocouple dip (noisier than the other plants': a worn lance)."""

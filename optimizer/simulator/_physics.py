@@ -10,9 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
 from optimizer.config import Energy, Material
-from optimizer.simulator.physics import AdditionEffect, BathView, HoldEffect
+from optimizer.simulator.physics import NO_BIAS, AdditionEffect, BathView, HoldEffect, ReadingBias
 from optimizer.simulator.practice import TODAY, OperatorPractice
 
 # recovery = base + d_oxygen * (O_ppm - 400) + d_feo * (FeO - 3) + d_temp * (T - 1580), then x lognormal noise
@@ -86,8 +87,9 @@ class StandardPhysics:
     practice: OperatorPractice = TODAY
 
     def draw_hidden(self, rng: np.random.Generator, true_oxygen_ppm: float,
-                    true_temperature_degC: float = 1586.0) -> HiddenHeat:
-        """Per-heat hidden parameters (independent of the arrival temperature)."""
+                    true_temperature_degC: float = 1586.0,
+                    planned_time: pd.Timestamp | None = None) -> HiddenHeat:
+        """Per-heat hidden parameters (independent of the arrival temperature and the time)."""
         return draw_hidden(rng, true_oxygen_ppm)
 
     def addition(self, hidden: HiddenHeat, bath: BathView, material: Material, kg: float,
@@ -108,6 +110,10 @@ class StandardPhysics:
     def hold(self, hidden: HiddenHeat, bath: BathView, minutes: float) -> HoldEffect:
         """A constant loss per minute."""
         return HoldEffect(hidden.loss_degC_per_min * minutes, bath.oxygen_ppm)
+
+    def reading_bias(self, hidden: HiddenHeat, bath: BathView) -> ReadingBias:
+        """Samples read the true bath here."""
+        return NO_BIAS
 
     def measure_temperature(self, rng: np.random.Generator, true_degC: float) -> float:
         """A thermocouple dip."""

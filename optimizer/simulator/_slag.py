@@ -25,9 +25,10 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
 from optimizer.config import Energy, Material
-from optimizer.simulator.physics import AdditionEffect, BathView, HoldEffect
+from optimizer.simulator.physics import NO_BIAS, AdditionEffect, BathView, HoldEffect, ReadingBias
 from optimizer.simulator.practice import OperatorPractice
 
 # element: (r_max, A oxygen-loss share, O0 ppm, B slag loss, p FeO exponent, tau degC, per-heat noise sd)
@@ -82,9 +83,10 @@ class SlagPhysics:
     practice: OperatorPractice = SLAG_SHOP
 
     def draw_hidden(self, rng: np.random.Generator, true_oxygen_ppm: float,
-                    true_temperature_degC: float = 1586.0) -> SlagHiddenHeat:
-        """Per-heat hidden parameters (independent of the arrival temperature); 30 % of heats get a cold
-        ladle."""
+                    true_temperature_degC: float = 1586.0,
+                    planned_time: pd.Timestamp | None = None) -> SlagHiddenHeat:
+        """Per-heat hidden parameters (independent of the arrival temperature and the time); 30 % of heats get
+        a cold ladle."""
         feo = float(np.clip(rng.lognormal(np.log(3.5), 0.2), 1.0, 12.0))
         cold = bool(rng.random() < 0.3)
         return SlagHiddenHeat(
@@ -148,6 +150,10 @@ class SlagPhysics:
             t += dt
             left -= dt
         return HoldEffect(bath.temperature_degC - temp, *_reoxidise(hidden, bath, minutes))
+
+    def reading_bias(self, hidden: SlagHiddenHeat, bath: BathView) -> ReadingBias:
+        """Samples read the true bath here."""
+        return NO_BIAS
 
     def measure_temperature(self, rng: np.random.Generator, true_degC: float) -> float:
         """A thermocouple dip (a little noisier than the standard plant's)."""

@@ -86,7 +86,7 @@ def _draw_one(cfg: PlantConfig, rng: np.random.Generator, heat_id: str, when: pd
         true["C"] = float(rng.uniform(0.35, 0.8) * c_max if c_max > 0.3 else rng.uniform(0.25, 0.55) * c_max)
     temp = float(np.clip(rng.normal(1586.0, 12.0), 1545.0, 1625.0))
     oxygen = float(np.clip(rng.lognormal(np.log(380.0), 0.35), 120.0, 1200.0))
-    hidden = physics.draw_hidden(rng, oxygen, temp)
+    hidden = physics.draw_hidden(rng, oxygen, temp, planned_time=when)
     measured = {el: float(max(0.0, v + rng.normal(0, 0.02 * v + 0.0005))) for el, v in true.items()}
     ctx = HeatContext(
         heat_id=heat_id, grade=grade.name, steel_weight_t=round(weight, 2),

@@ -6,16 +6,19 @@ heats, how much the bath cools and re-oxidises while it waits, and how noisy the
 names the practice of the plant's operators (their trims), so choosing a physics by name chooses a plant.
 
 The implementations are private (``_physics.py``: ``standard``, ``_slag.py``: ``slag``, ``_carryover.py``:
-``carryover``); only their names are public (:func:`physics_names`, :func:`get_physics`).
+``carryover``, ``_stirred.py``: ``stirred``); only their names are public (:func:`physics_names`,
+:func:`get_physics`).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Protocol, TypeVar, runtime_checkable
 
 import numpy as np
+import pandas as pd
 
 from optimizer.config import Energy, Material
 from optimizer.simulator.practice import OperatorPractice
@@ -30,8 +33,9 @@ class HiddenState(Protocol):
 @dataclass(frozen=True)
 class BathView:
     """The true bath when the physics is asked (temperature, dissolved oxygen, minutes since arrival, weight,
-    dissolved composition), what went into the ladle so far (kg per material, slag formers included) and what
-    of it has not dissolved yet (kg per element)."""
+    dissolved composition), what went into the ladle so far (kg per material, slag formers included), what
+    of it has not dissolved yet (kg per element), and the last arcing: its temperature rise (degC) and the
+    minutes since it ended (inf: no arcing yet)."""
 
     temperature_degC: float
     oxygen_ppm: float
@@ -40,6 +44,21 @@ class BathView:
     wt_pct: Mapping[str, float]
     added_kg: Mapping[str, float] = field(default_factory=dict)
     undissolved_kg: Mapping[str, float] = field(default_factory=dict)
+    arc_rise_degC: float = 0.0
+    minutes_since_arc: float = math.inf
+
+
+@dataclass(frozen=True)
+class ReadingBias:
+    """What a sample reads beyond the true (dissolved, mean) bath before the instrument's own noise: degC on the
+    thermocouple dip (e.g. a stratified bath), wt% per element on the spectrometer (e.g. a calibration offset).
+    Zero and empty: the sample sees the true bath."""
+
+    temperature_degC: float = 0.0
+    wt_pct: Mapping[str, float] = field(default_factory=dict)
+
+
+NO_BIAS = ReadingBias()
 
 
 @dataclass(frozen=True)
@@ -77,9 +96,10 @@ class Physics(Protocol[H]):
     practice: OperatorPractice
 
     def draw_hidden(self, rng: np.random.Generator, true_oxygen_ppm: float,
-                    true_temperature_degC: float = 1586.0) -> H:
+                    true_temperature_degC: float = 1586.0, planned_time: pd.Timestamp | None = None) -> H:
         """One heat's hidden parameters (drawn from the heat's own stream; the true arrival oxygen and
-        temperature are given, so a physics may correlate its hidden state with them)."""
+        temperature are given, so a physics may correlate its hidden state with them, and the heat's planned
+        time, so it may depend on the shift or drift across the history; None: not known)."""
         ...
 
     def addition(self, hidden: H, bath: BathView, material: Material, kg: float,
@@ -98,6 +118,11 @@ class Physics(Protocol[H]):
 
     def hold(self, hidden: H, bath: BathView, minutes: float) -> HoldEffect:
         """``minutes`` of holding, stirring, arcing or sampling."""
+        ...
+
+    def reading_bias(self, hidden: H, bath: BathView) -> ReadingBias:
+        """What a sample taken now reads beyond the true bath (``NO_BIAS``: nothing); the plant adds it to the
+        true values before ``measure_temperature`` and ``measure_wt_pct``."""
         ...
 
     def measure_temperature(self, rng: np.random.Generator, true_degC: float) -> float:

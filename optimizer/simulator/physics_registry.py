@@ -1,7 +1,8 @@
 """Plant physics by name: ``standard`` (the default, the shipped plant), ``slag`` (a second plant with its own
 recovery, arc and cooling laws and its own operators) and ``carryover`` (a third, held out from the advisor's
-development: carry-over EAF slag, a dissolution lag, foaming-slag arcs and its own operators). The implementations
-stay private; only names are public."""
+development: carry-over EAF slag, a dissolution lag, foaming-slag arcs and its own operators) and ``stirred`` (a fourth,
+held out too: a partly blocked porous plug, mixing lag, a ladle campaign, a per-shift spectrometer bias and its own
+operators). The implementations stay private; only names are public."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from collections.abc import Callable
 from optimizer.simulator._carryover import CarryoverPhysics
 from optimizer.simulator._physics import StandardPhysics
 from optimizer.simulator._slag import SlagPhysics
+from optimizer.simulator._stirred import StirredPhysics
 from optimizer.simulator.physics import Physics
 
 DEFAULT_PHYSICS = "standard"
@@ -18,6 +20,7 @@ _REGISTRY: dict[str, Callable[[], Physics]] = {
     "standard": StandardPhysics,
     "slag": SlagPhysics,
     "carryover": CarryoverPhysics,
+    "stirred": StirredPhysics,
 }
 
 

@@ -15,6 +15,7 @@ from the measured temperature to end at the plan's aim (a heat too hot waits).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -86,10 +87,12 @@ class _Bath:
         self.added_kg: dict[str, float] = {}
         self.log: list[Addition] = []
         self.oxygen_ppm = heat.hidden.true_oxygen_ppm
+        self.arc_rise_degC, self.arc_end_min = 0.0, math.inf  # the last arcing: its rise, when it ended
 
     def view(self) -> BathView:
         return BathView(self.temp, self.oxygen_ppm, self.minutes, self.heat.context.steel_weight_t, self.wt_pct(),
-                        dict(self.added_kg), dict(self.pending_kg))
+                        dict(self.added_kg), dict(self.pending_kg), self.arc_rise_degC,
+                        self.minutes - self.arc_end_min if self.arc_end_min < math.inf else math.inf)
 
     def wt_pct(self) -> dict[str, float]:
         """The dissolved composition (what a sample measures)."""
@@ -127,6 +130,7 @@ class _Bath:
             self.picked_kg[el] += kg
         self.temp += rise
         self.wait(minutes)
+        self.arc_rise_degC, self.arc_end_min = rise, self.minutes
         return minutes
 
     def wait(self, minutes: float) -> None:
@@ -221,10 +225,11 @@ def _record(cfg: PlantConfig, grade: Grade, bath: _Bath, samples: list[dict], st
 
 def _sample(bath: _Bath, rng: np.random.Generator, k: int, kind: str) -> dict:
     """A measurement row: ``kind`` "both" (temperature and chemistry) or "temperature" (a dip alone)."""
+    bias = bath.physics.reading_bias(bath.heat.hidden, bath.view())  # NO_BIAS adds 0.0: the true values
     row = {"sample_no": k, "minutes_from_start": round(bath.minutes, 2), "kind": kind,
-           "temperature_degC": round(bath.physics.measure_temperature(rng, bath.temp), 1)}
+           "temperature_degC": round(bath.physics.measure_temperature(rng, bath.temp + bias.temperature_degC), 1)}
     if kind == "both":
-        row.update({f"{el}_wt_pct": round(bath.physics.measure_wt_pct(rng, v), 5)
+        row.update({f"{el}_wt_pct": round(bath.physics.measure_wt_pct(rng, v + bias.wt_pct.get(el, 0.0)), 5)
                     for el, v in bath.wt_pct().items()})
     return row
 
@@ -245,18 +250,43 @@ class PlanFollower:
     def on_arrival(self, state: HeatState) -> StageDecision:
         """The plan's additions and 1/n of its energy."""
         return StageDecision(False, dict(self.plan.additions_kg), self.plan.arc_energy_kWh / self.n_stages,
-                             stir_min=STIR_MIN / self.n_stages, source=self.plan.source)
+                             stir_min=_stir_min(self.practice) / self.n_stages, source=self.plan.source)
 
     def on_sample(self, state: HeatState) -> StageDecision:
-        """Finish after the plan's last sample; before it, trim and re-plan the energy."""
-        if state.n_stages >= self.n_stages:
-            return StageDecision(True, source=self.plan.source)
+        """Finish after the plan's last sample (or, by a practice with a ``finish_margin``, from the second on a
+        sample that reads inside the narrowed windows); before it, trim and re-plan the energy."""
         grade = self.cfg.grade(state.grade)
-        left = self.n_stages - state.n_stages
+        if state.n_stages >= self.n_stages or _reads_in_window(grade, state, self.practice.finish_margin):
+            return StageDecision(True, source=self.plan.source)
+        left = 1 if self.practice.reheat_each_stage else self.n_stages - state.n_stages
         trims = _trim_chemistry(self.cfg, grade, self.plan, state, self.practice)
         hold, kwh = _reheat_plan(self.cfg, grade, self.plan, state, segments_left=left, practice=self.practice)
-        return StageDecision(False, trims, kwh, hold_min=hold, stir_min=STIR_MIN / self.n_stages,
+        return StageDecision(False, trims, kwh, hold_min=hold, stir_min=_stir_min(self.practice) / self.n_stages,
                              source=self.plan.source)
+
+
+def _stir_min(practice: OperatorPractice) -> float:
+    """The practice's stirring minutes over a plan (the plant's ``STIR_MIN`` unless it has its own)."""
+    return STIR_MIN if practice.stir_min_per_heat is None else practice.stir_min_per_heat
+
+
+def _reads_in_window(grade: Grade, state: HeatState, margin: float | None) -> bool:
+    """True when ``margin`` is set, at least two stages are done and the last sample's chemistry and temperature
+    read inside the grade's windows narrowed by ``margin`` of the width at each end (a one-sided limit by
+    ``margin`` of itself)."""
+    if margin is None or state.n_stages < 2:
+        return False
+    last = state.last
+    limits = [(last.wt_pct[el], w.min, w.max) for el, w in grade.chemistry_wt_pct.items()]
+    t = grade.temperature_degC
+    limits.append((last.temperature_degC, t.min, t.max))
+    for value, lo, hi in limits:
+        width = hi - lo if lo is not None and hi is not None else None
+        if lo is not None and value < lo + (margin * width if width is not None else margin * abs(lo)):
+            return False
+        if hi is not None and value > hi - (margin * width if width is not None else margin * abs(hi)):
+            return False
+    return True
 
 
 def _trim_chemistry(cfg: PlantConfig, grade: Grade, plan: HeatPlan, state: HeatState,
@@ -296,7 +326,8 @@ def _reheat_plan(cfg: PlantConfig, grade: Grade, plan: HeatPlan, state: HeatStat
     loss = e.heat_loss_prior_degC_per_min if practice.heat_loss_degC_per_min is None \
         else practice.heat_loss_degC_per_min
     rise_per_kwh = eta / (e.steel_heat_kWh_per_t_per_degC * w_t)
-    hold_min = STIR_MIN * segments_left / (segments_left + 1) + cfg.sampling.minutes_per_sample * segments_left
+    stir = _stir_min(practice)
+    hold_min = stir * segments_left / (segments_left + 1) + cfg.sampling.minutes_per_sample * segments_left
     need = aim - state.last.temperature_degC + loss * hold_min
     if need <= 0:
         return -need / max(loss, 0.1), 0.0

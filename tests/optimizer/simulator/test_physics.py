@@ -1,5 +1,5 @@
-"""Plant physics by name: ``standard`` is unchanged, ``slag`` and ``carryover`` differ in the documented ways,
-balances close."""
+"""Plant physics by name: ``standard`` is unchanged, ``slag``, ``carryover`` and ``stirred`` differ in the
+documented ways, balances close."""
 
 from __future__ import annotations
 
@@ -24,14 +24,15 @@ from optimizer.simulator import (
 from optimizer.simulator._carryover import CARRYOVER_SHOP
 from optimizer.simulator._oracle import PerfectKnowledgePolicy
 from optimizer.simulator._slag import SLAG_SHOP
+from optimizer.simulator._stirred import STIRRED_SHOP, campaign_heat, shift_number
 from optimizer.simulator.heats import heat_rng
 from optimizer.simulator.history import heat_table, run_heats
-from optimizer.simulator.physics import BathView, Physics
+from optimizer.simulator.physics import NO_BIAS, BathView, Physics
 from optimizer.simulator.plant import run_heat
 from optimizer.simulator.practice import TODAY
 from optimizer.validation import validate_heats
 
-PHYSICS = ("standard", "slag", "carryover")
+PHYSICS = ("standard", "slag", "carryover", "stirred")
 
 
 def _bath(t_degC: float = 1590.0, o_ppm: float = 20.0, minutes: float = 10.0, w_t: float = 100.0) -> BathView:
@@ -43,12 +44,13 @@ def _hidden(name: str, seed: int = 1):
 
 
 def test_names_and_unknown_name(cfg):
-    assert physics_names() == ["carryover", "slag", "standard"]
+    assert physics_names() == ["carryover", "slag", "standard", "stirred"]
     for name in PHYSICS:
         p = get_physics(name)
         assert isinstance(p, Physics) and p.name == name
     assert get_physics(None).name == "standard"
-    with pytest.raises(ValueError, match=r"unknown physics 'magma'; use one of \['carryover', 'slag', 'standard'\]"):
+    with pytest.raises(ValueError, match=r"unknown physics 'magma'; use one of \['carryover', 'slag', 'standard', "
+                                         r"'stirred'\]"):
         get_physics("magma")
     with pytest.raises(ValueError, match="unknown physics 'magma'"):
         draw_heats(cfg, 3, 1, physics="magma")
@@ -165,7 +167,7 @@ def test_slag_arc_and_cooling_laws(cfg):
 
 def test_each_physics_names_its_operators(cfg):
     assert get_physics("standard").practice is TODAY and get_physics("slag").practice is SLAG_SHOP
-    assert get_physics("carryover").practice is CARRYOVER_SHOP
+    assert get_physics("carryover").practice is CARRYOVER_SHOP and get_physics("stirred").practice is STIRRED_SHOP
     assert SLAG_SHOP.fixed_yields and SLAG_SHOP.trim_trigger == 1.0 and SLAG_SHOP.aim_above_mid > 0
     with pytest.raises(ValueError, match="fixed yields must be in"):
         replace(SLAG_SHOP, fixed_yields={"Al": 1.5})
@@ -265,3 +267,130 @@ def test_todays_practice_is_sensible_on_slag_and_the_reference_lands(cfg):
     with pytest.raises(ValueError, match="same heats"):
         compare(base, standard)
     assert not math.isclose(s["material_cost_per_t"].value, standard.summary()["material_cost_per_t"].value)
+
+
+def _stirred(eps_W_per_t: float = 60.0, **changes):
+    """A stirred-plant heat with stirring power ``eps`` (its mixing and arc laws follow) and no recovery noise."""
+    p = get_physics("stirred")
+    h = p.draw_hidden(np.random.default_rng(3), 380.0, 1586.0, pd.Timestamp("2026-02-02T09:00Z"))
+    h = replace(h, stirring_W_per_t=eps_W_per_t, recovery_noise={el: 0.0 for el in h.recovery_noise}, **changes)
+    return p, h
+
+
+def _steel(**wt_pct: float) -> dict[str, float]:
+    return {"C": 0.15, "Mn": 1.0, "Si": 0.2, "Al": 0.03, "S": 0.012, **wt_pct}
+
+
+def test_stirred_mixing_batch_and_deoxidation_laws(cfg):
+    """Every addition enters unmixed and mixes first order, slower under a blocked plug and for carbon; recovery
+    falls with the batch and with weak stirring; a deoxidiser sets the oxygen to its equilibrium."""
+    p, clear = _stirred(60.0)
+    _, blocked = _stirred(8.0)
+    simn, al = cfg.material("SiMn"), cfg.material("Al_wire")
+    bath = BathView(1590.0, 380.0, 0.0, 100.0, _steel(Si=0.01, Al=0.002))
+    effect = p.addition(clear, bath, simn, 1500.0, False)
+    assert set(effect.undissolved_share.values()) == {1.0}  # a sample right after reads none of it
+    assert blocked.mixing_tau_min("Mn") > 2 * clear.mixing_tau_min("Mn")
+    assert clear.mixing_tau_min("C") > clear.mixing_tau_min("Mn") > clear.mixing_tau_min("Al")
+    pending = replace(bath, undissolved_kg={"Mn": 100.0})
+    for h in (clear, blocked):
+        mixed = p.hold(h, pending, 3.0).dissolved_kg["Mn"]
+        assert mixed == pytest.approx(100.0 * (1 - math.exp(-3.0 / h.mixing_tau_min("Mn"))))
+    assert p.hold(blocked, pending, 3.0).dissolved_kg["Mn"] < 0.6 * p.hold(clear, pending, 3.0).dissolved_kg["Mn"]
+    small, big = (p.addition(clear, bath, simn, kg, False).recovery["Mn"] for kg in (100.0, 2500.0))
+    assert small > big + 0.03  # a big batch sits in the slag longer
+    assert p.addition(blocked, bath, simn, 2500.0, False).recovery["Mn"] < big  # and longer when stirring is weak
+    # deoxidation equilibrium: Si brings the oxygen to ~50-150 ppm, Al wire after it to a few ppm, lime leaves it
+    assert 40.0 < effect.oxygen_ppm < 150.0
+    killed = replace(bath, oxygen_ppm=effect.oxygen_ppm, wt_pct=_steel(Si=0.3, Al=0.002))
+    wire = p.addition(clear, killed, al, 60.0, False)
+    assert wire.oxygen_ppm < 10.0
+    assert p.addition(clear, bath, cfg.material("Lime"), 400.0, False).oxygen_ppm == 380.0
+    # Al recovers less the more oxygen it meets (the arrival oxygen of a heat without Si)
+    assert p.addition(clear, bath, al, 60.0, False).recovery["Al"] < wire.recovery["Al"] - 0.2
+    std = get_physics("standard")
+    assert std.reading_bias(_hidden("standard"), bath) is NO_BIAS  # the other plants' samples read the true bath
+
+
+def test_stirred_eye_desulphurisation_arc_and_stratification(cfg):
+    """Strong stirring fades Al at the open eye, desulphurises (with lime, consuming Al) and loses heat there;
+    weak stirring heats worse and leaves a hot upper layer that the dip reads for minutes after the arc."""
+    p, clear = _stirred(60.0)
+    _, blocked = _stirred(8.0)
+    bath = BathView(1590.0, 5.0, 20.0, 100.0, _steel(), added_kg={"Lime": 400.0})
+    strong, weak = p.hold(clear, bath, 10.0).burnt_kg, p.hold(blocked, bath, 10.0).burnt_kg
+    assert strong["S"] > 2 * weak["S"] > 0 and strong["Al"] > weak["Al"] > 0
+    no_lime = p.hold(clear, replace(bath, added_kg={}), 10.0).burnt_kg
+    assert no_lime["S"] == 0.0 and strong["Al"] == pytest.approx(no_lime["Al"] + 0.5625 * strong["S"])
+    e = cfg.energy
+    assert p.arc_rise_degC(clear, bath, 4000.0, e) == pytest.approx(2 * p.arc_rise_degC(clear, bath, 2000.0, e))
+    assert p.arc_rise_degC(clear, bath, 2000.0, e) > 1.05 * p.arc_rise_degC(blocked, bath, 2000.0, e)
+    after = [p.reading_bias(blocked, replace(bath, arc_rise_degC=30.0, minutes_since_arc=m)).temperature_degC
+             for m in (0.5, 4.5, 15.0)]
+    assert after[0] > after[1] > after[2] > 0 and after[1] > 3.0  # the dip reads high, less as it mixes
+    assert p.reading_bias(clear, replace(bath, arc_rise_degC=30.0, minutes_since_arc=4.5)).temperature_degC < 0.5 * \
+        after[1]
+    assert p.reading_bias(clear, bath).temperature_degC == 0.0  # no arcing yet
+    assert p.hold(clear, bath, 10.0).loss_degC > 0
+
+
+def test_stirred_campaign_and_shift_follow_the_clock():
+    """The ladle campaign advances with the planned time (loss and blocked plugs grow with it); the lab's bias
+    is one per shift (06, 14, 22 h UTC), shared by the shift's heats."""
+    p = get_physics("stirred")
+    t0 = pd.Timestamp("2026-01-05T06:00Z")
+    seq = [campaign_heat(t0 + pd.Timedelta(hours=h), 0) for h in range(0, 24 * 60, 3)]
+    steps = np.diff(seq)
+    assert set(steps) <= {0, 1, 2, -109, -108} and (steps < 0).sum() >= 3  # relined every 110 heats
+    assert shift_number(t0) == shift_number(t0 + pd.Timedelta(hours=7.9)) != shift_number(t0 + pd.Timedelta(hours=8))
+    naive = pd.Timestamp("2026-01-05T06:00")  # a naive time is UTC
+    assert (shift_number(naive), campaign_heat(naive, 2)) == (shift_number(t0), campaign_heat(t0, 2))
+    young, old = [], []
+    for k in range(600):
+        when = t0 + pd.Timedelta(minutes=52.5 * k)
+        h = p.draw_hidden(np.random.default_rng([k, 1]), 380.0, 1586.0, when)
+        if h.campaign_heat > 10:
+            (young if h.campaign_heat < 45 else old if h.campaign_heat > 75 else []).append(h)
+    assert np.mean([h.plug_share < 1 for h in old]) > np.mean([h.plug_share < 1 for h in young]) + 0.1
+    clear_loss = {name: np.mean([h.loss_degC_per_min for h in hs if h.plug_share == 1.0])
+                  for name, hs in (("young", young), ("old", old))}
+    assert clear_loss["old"] > clear_loss["young"] + 0.05  # a worn lining loses more through the shell
+    same = [p.draw_hidden(np.random.default_rng(k), 380.0, 1586.0, t0 + pd.Timedelta(hours=1 + k)) for k in range(2)]
+    other = p.draw_hidden(np.random.default_rng(0), 380.0, 1586.0, t0 + pd.Timedelta(hours=9))
+    assert same[0].lab_bias == same[1].lab_bias != other.lab_bias
+    bias = p.reading_bias(same[0], BathView(1590.0, 5.0, 0.0, 100.0, {"Mn": 1.2})).wt_pct
+    assert bias["Mn"] == pytest.approx(1.2 * same[0].lab_bias["Mn"])
+    nb = [p.reading_bias(h, BathView(1590.0, 5.0, 0.0, 100.0, {"Nb": 0.03})).wt_pct["Nb"] for h in (*same, other)]
+    assert nb[0] == nb[1] != nb[2] and nb[0] != 0.0  # an element the shipped config lacks has its shift's bias too
+
+
+def test_stirred_history_is_canonical_and_shows_its_laws(cfg):
+    """The fourth plant's history: canonical, 1-4 samples (1.5-3 on average), 35-65 min; in its samples a
+    blocked plug's mixing lag (the first sample reads Mn short), the shift's spectrometer bias and the
+    stratified dip (the final dip reads high); sulphur falls; its operators finish early when in window."""
+    heats = draw_heats(cfg, 160, 8, physics="stirred")
+    recs = run_heats(cfg, heats, make_policy("baseline", cfg), 8, 0, vary_samples=True)
+    frame = heat_table(cfg, heats, recs)
+    assert validate_heats(frame, cfg, "sim").report.empty and frame["slag_feo_wt_pct"].isna().all()
+    counts = Counter(frame["n_samples"])
+    assert set(counts) == {1, 2, 3, 4} and 1.5 <= frame["n_samples"].mean() <= 3.0
+    assert 35.0 <= frame["treatment_time_min"].mean() <= 65.0
+    blocked = np.array([h.hidden.plug_share < 1.0 for h in heats])
+    assert 0.1 < blocked.mean() < 0.45
+    lag = {b: [] for b in (True, False)}
+    for rec, b in zip(recs, blocked, strict=True):
+        mn_trim = any(a.trim and "Mn" in cfg.material(a.material).composition_wt_pct for a in rec.additions_log)
+        if rec.n_samples >= 2 and not mn_trim:
+            lag[b].append(rec.samples[2]["Mn_wt_pct"] / rec.samples[1]["Mn_wt_pct"] - 1)
+    assert len(lag[True]) >= 8 and np.mean(lag[True]) > np.mean(lag[False]) + 0.015  # blocked: sample 1 reads short
+    err = [r.final_measured_wt_pct["Mn"] / r.final_true_wt_pct["Mn"] - 1 for r in recs]
+    assert np.corrcoef(err, [h.hidden.lab_bias["Mn"] for h in heats])[0, 1] > 0.6  # the shift's bias shows
+    dip = np.array([r.final_measured_temperature_degC - r.final_true_temperature_degC for r in recs])
+    assert dip[blocked].mean() > dip[~blocked].mean() + 1.0 and dip[~blocked].mean() > 0
+    assert np.mean([r.final_true_wt_pct["S"] < h.true_initial_wt_pct["S"] for h, r in zip(heats, recs, strict=True)]) \
+        > 0.8
+    plan3 = run_heats(cfg, heats[:60], make_policy("baseline", cfg), 8, EVALUATION_STREAM)
+    assert any(r.n_samples == 2 for r in plan3) and any(r.n_samples == 3 for r in plan3)  # 3 planned, done when in
+    assert all(r.n_samples >= 2 for r in plan3)  # window from the second sample on
+    with pytest.raises(ValueError, match="finish_margin must be in"):
+        replace(STIRRED_SHOP, finish_margin=0.6)
