@@ -17,7 +17,7 @@ from connectors.model_registry import list_models, load_champions, log_and_regis
 from optimizer.config import default_config_path, parse_config
 from optimizer.simulator import simulate_history
 from optimizer.surrogates import train_surrogates
-from tests.optimizer.surrogates.conftest import synthetic_heats
+from tests.optimizer.surrogates.conftest import mn_only, synthetic_heats
 
 pytestmark = pytest.mark.slow  # a real MLflow tracking server
 
@@ -122,8 +122,10 @@ def _prefixed(prefix: str):
 
 
 def test_residual_surrogate_round_trip(mlflow_server, tmp_path):
-    """A non-linear residual structure comes back from the server exactly, with its description artifact."""
-    cfg = _prefixed("resid")
+    """A non-linear residual structure comes back from the server exactly, with its description artifact. Only Mn
+    is asserted on: grades limiting Mn alone train (and register) Mn and the temperature, not 9 residual outcomes;
+    the Mn fit is the same as with every grade limit (same features, same data)."""
+    cfg = mn_only(_prefixed("resid"))
     heats = synthetic_heats(cfg, 700, seed=5, nonlinear=0.6)
     sset, report = train_surrogates(cfg, heats, residual=True)
     mn = sset.outcomes["final_Mn_wt_pct"]
