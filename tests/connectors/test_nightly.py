@@ -21,6 +21,7 @@ from optimizer.schedule import read_schedule
 from optimizer.simulator import draw_heats, schedule_frame, simulate_history
 from optimizer.simulator.heats import EVALUATION_STREAM
 from optimizer.surrogates import constrained_outcomes
+from tests.optimizer.surrogates.conftest import mn_only
 
 pytestmark = pytest.mark.slow  # whole nights: training, MLflow, planning
 
@@ -137,7 +138,10 @@ def test_a_schedule_of_grade_time_and_weight_is_enough_for_the_night(cfg, inputs
 
 def test_two_nights_on_two_stores_in_one_process_never_mix(cfg, inputs, tmp_path, monkeypatch):
     """Each night registers in and reads from its own store only, and MLflow's process-wide URIs stay as they
-    were (a night that set them once made a later one in the same process read another store's versions)."""
+    were (a night that set them once made a later one in the same process read another store's versions). Grades
+    limiting Mn only: each night trains and registers Mn and the temperature (the stores are what is checked, for
+    every outcome; 9 outcomes made each night 9 registrations and plots)."""
+    cfg = mn_only(cfg)
     (tmp_path / "cwd").mkdir()
     monkeypatch.chdir(tmp_path / "cwd")
     heats, _ = simulate_history(cfg, 150, seed=8)  # small: training is most of a night

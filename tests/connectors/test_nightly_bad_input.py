@@ -22,6 +22,7 @@ from optimizer.recommendation import Recommendation
 from optimizer.simulator import draw_heats, schedule_frame, simulate_history
 from optimizer.simulator.heats import EVALUATION_STREAM
 from optimizer.surrogates import constrained_outcomes
+from tests.optimizer.surrogates.conftest import mn_only
 
 ROOT = Path(__file__).resolve().parents[2]
 NOW = pd.Timestamp("2026-12-01T02:10:00Z")
@@ -30,6 +31,7 @@ import os, signal, sys
 from pathlib import Path
 from connectors.nightly import run_nightly
 from optimizer.config import load_config
+from tests.optimizer.surrogates.conftest import mn_only
 
 d = Path(sys.argv[1])
 
@@ -37,7 +39,7 @@ def progress(message):
     if message.startswith("3/6"):  # models trained and registered, nothing optimized yet
         os.kill(os.getpid(), signal.SIGKILL)
 
-run_nightly(load_config(), d / "history", d / "schedule.csv", d / "work", None, tracking_uri=sys.argv[2],
+run_nightly(mn_only(load_config()), d / "history", d / "schedule.csv", d / "work", None, tracking_uri=sys.argv[2],
             pareto=False, day_draws=0, progress=progress, now=__import__("pandas").Timestamp(sys.argv[3]))
 """
 
@@ -99,6 +101,7 @@ def test_schedule_missing_a_column_exits_2_before_anything_is_trained(cfg, histo
 
 @pytest.mark.slow  # a night killed in a child process, then two whole nights
 def test_killed_night_reuses_its_models_warns_and_survives_an_all_bad_file(cfg, history, tmp_path, monkeypatch):
+    cfg = mn_only(cfg)  # grades limiting Mn only, here and in the killed child: 2 outcomes to register, reuse
     monkeypatch.chdir(tmp_path)
     d = _inputs(cfg, tmp_path, history)
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"

@@ -210,15 +210,13 @@ def test_workers_killed_at_any_point_of_a_solve_leave_the_capture_lock_free(cfg,
         _capture_lock_is_free()
 
 
-def test_days_with_linear_surrogates_are_watched_too(cfg, hang):
+def test_days_with_linear_surrogates_are_watched_too(cfg, trained_600, hang):
     """Linear surrogates (no re-solves, models not kept) are served by the same pool, so a stuck solve is
-    caught there as well: when every solve hangs, every heat of a 10-heat day has no answer."""
+    caught there as well: when every solve hangs, every heat of a 10-heat day has no answer. The session's linear
+    surrogates (tests/optimizer/dosing/conftest.py, only read here) instead of training another set."""
     from optimizer.dosing import optimize_heats
-    from optimizer.simulator import simulate_history
-    from optimizer.surrogates import train_surrogates
 
-    history, _ = simulate_history(cfg, 300, seed=5)
-    linear, _ = train_surrogates(cfg, history)
+    _, linear = trained_600
     rushed = cfg.model_copy(update={"solver": cfg.solver.model_copy(update={"worker_deadline_s": 1.0})})
     big_day = [h.context for h in draw_heats(cfg, 10, 21, stream=1)]
     res = optimize_heats(rushed, big_day, linear, workers=2, explain=False)

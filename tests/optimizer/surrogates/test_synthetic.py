@@ -8,7 +8,6 @@ import pyomo.environ as pyo
 import pytest
 from pyomo.contrib.solver.common.factory import SolverFactory
 
-from optimizer.config import parse_config
 from optimizer.embedding import add_predictor_constr
 from optimizer.surrogates import SampleWidths, train_surrogates
 from optimizer.surrogates.conformal import pool_counts
@@ -16,7 +15,7 @@ from optimizer.surrogates.features import holdout_split, time_order, time_splits
 from optimizer.surrogates.residual import RESIDUAL_KINDS, ResidualStructure, residual_pipeline
 from optimizer.surrogates.structures import ContextRecovery
 from optimizer.surrogates.train import RESIDUAL_MARGIN, choose
-from tests.optimizer.surrogates.conftest import RECOVERY_SLOPE, synthetic_heats
+from tests.optimizer.surrogates.conftest import RECOVERY_SLOPE, mn_only, synthetic_heats
 
 
 def test_cv_folds_never_validate_on_the_past(synthetic):
@@ -151,18 +150,10 @@ def test_gbm_residual_is_additive_in_the_decisions(cfg, synthetic):
     assert model_value == pytest.approx(predicted, rel=1e-6, abs=1e-9)
 
 
-def _mn_only(cfg):  # noqa: ANN001, ANN202
-    """The config with grades that limit Mn only: training fits Mn and the temperature, not all 9 outcomes."""
-    raw = cfg.model_dump(mode="python")
-    for g in raw["grades"]:
-        g["chemistry_wt_pct"] = {"Mn": g["chemistry_wt_pct"]["Mn"]}
-    return parse_config(raw)
-
-
 @pytest.mark.slow  # over ~2.5 s (a real server, a simulated plant or a training run): make test only
 def test_residual_chosen_when_physics_is_nonlinear_in_the_decision(cfg):
     heats = synthetic_heats(cfg, 1200, seed=5, nonlinear=0.6)
-    sset, report = train_surrogates(_mn_only(cfg), heats, residual=True)  # only Mn is asserted on
+    sset, report = train_surrogates(mn_only(cfg), heats, residual=True)  # only Mn is asserted on
     mn = "final_Mn_wt_pct"
     assert "+" in report.chosen[mn], report.cv_mae[mn]
     sur = sset.outcomes[mn]
