@@ -322,7 +322,7 @@ def test_advise_serve_command(cfg, heat_states, tmp_path):
                         break
                     await asyncio.sleep(0.1)
             finally:
-                proc.send_signal(signal.SIGINT)
+                proc.send_signal(signal.SIGTERM)
                 out, err = await asyncio.wait_for(proc.communicate(), 120)
             return answer, proc.returncode, out.decode() + err.decode()
 
