@@ -123,7 +123,8 @@ class OutcomeModel:
     bound_oxygen_z: float = math.nan  # held-out gain of the bound-oxygen recovery term, in standard errors
     bound_oxygen_kept: bool = False  # the term is in the model (else its coefficient is held at 0)
     drift_z: float = math.nan  # the per-heat drift's variance in cluster-robust standard errors (elements)
-    drift_gain: float = math.nan  # held-out log-score gain of the later heats' updated forecasts with the drift (nats)
+    drift_gain: float = math.nan  # held-out log-score gain of the later heats' updated forecasts with the drift (nats;
+    # NaN: not scored, the drift was not identified or not significant)
     drift_kept: bool = False  # the drift is a random effect of this element (``optimizer.stages.effects``)
     drift_pairs: int = 0  # pairs of stages of one heat sharing no sample, which identify the drift
 
@@ -390,10 +391,11 @@ def _fit_outcome(sm: StageModels, name: str, stages: pd.DataFrame, z: np.ndarray
     if cal_ids and name != TEMPERATURE:  # the drift only where the history identifies it (effects.py)
         with_drift = _fit_on(sm, name, stages, x, y, fit_rows, held, drift=True)
         drift_z, drift_pairs = with_drift.drift_z, with_drift.drift_pairs
-        drift_gain = _updated_score(sm, with_drift, stages, x, y, ~fit_rows) - \
-            _updated_score(sm, model, stages, x, y, ~fit_rows)
-        if drift_z >= DRIFT_MIN_Z and drift_pairs >= DRIFT_MIN_PAIRS and drift_gain > 0.0:
-            model = with_drift
+        if drift_z >= DRIFT_MIN_Z and drift_pairs >= DRIFT_MIN_PAIRS:  # only then is the held-out score asked
+            drift_gain = _updated_score(sm, with_drift, stages, x, y, ~fit_rows) - \
+                _updated_score(sm, model, stages, x, y, ~fit_rows)
+            if drift_gain > 0.0:
+                model = with_drift
     drift = _has_drift(model)
     if cal_ids:  # calibrate the sd on the later heats, then refit on everything and keep the scales
         z = _standardised_errors(sm, model, name, stages, x, y, ~fit_rows)
