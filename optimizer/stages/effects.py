@@ -11,8 +11,9 @@ slag that goes on reducing or oxidising, an addition that dissolves late). Only 
 sample tell a drift from the shared measurement error (with two stages of similar length both give the same
 product), so the drift enters an element's model only where the history identifies it: its variance at least
 ``DRIFT_MIN_Z`` cluster-robust standard errors above zero, from at least ``DRIFT_MIN_PAIRS`` pairs that share no
-sample, and the later heats' residuals more likely with it than without (their Gaussian log-likelihood is the sum
-of the heat-updated one-stage-ahead forecasts' log scores, so this is the held-out check of the update itself).
+sample, and the later heats' heat-updated forecasts (every stage after the first, predicted from the heat's own
+earlier residuals) better with it than without, by their Gaussian log score (the first stage is left out: its
+interval is calibrated on its own).
 """
 
 from __future__ import annotations
