@@ -56,6 +56,9 @@ def main() -> None:
         if m.drift_kept:
             print(f"  drift {name:18s} kept: variance {m.drift_z:.1f} se above 0, later heats' updated forecasts "
                   f"+{m.drift_gain:.1f} nats, {m.drift_pairs} stage pairs apart")
+        if m.unseen_kept:
+            print(f"  unseen {name:17s} kept: {m.unseen:+.3f} of a stage's nominal input shows after its closing "
+                  f"sample, held-out gain {m.unseen_z:.1f} se")
     if args.residual:
         with_res = advisor_from_history(cfg, heats, samples, residual=True)
         policies["advisor+residual"] = AdvisorPolicy(with_res, name="advisor+residual")

@@ -94,7 +94,7 @@ class Advisor:
         """Why outcome ``name`` keeps the heat from finishing now, its limits ``window`` met at ``z`` sd ('' when
         it does not)."""
         lo, hi = window
-        v, sd = self.closing_estimate(state, name)
+        v, sd = self.settled_estimate(state, name)
         if not (math.isfinite(v) and math.isfinite(sd)):
             return f"{name}: no estimate (not measured)"
         if (lo is not None and v < lo + z * sd) or (hi is not None and v > hi - z * sd):
@@ -105,6 +105,16 @@ class Advisor:
                 return f"{name} measured {measured:.4g} outside [{lo}, {hi}] (the model's estimate {v:.4g} does " \
                        "not overrule the sample)"
         return ""
+
+    def settled_estimate(self, state: HeatState, name: str) -> tuple[float, float]:
+        """(mean, sd) of the true value of ``name`` now, once what the last sample had not seen of its stage's
+        input has shown (``StageModels.unseen_linear``: an addition not yet mixed, a stratified bath's dip that
+        over-reads the arc's rise): the :meth:`closing_estimate` plus that part. The heat is judged on it."""
+        v, sd = self.closing_estimate(state, name)
+        if state.n_stages == 0 or (name != TEMPERATURE and state.last.is_dip):
+            return v, sd  # nothing done yet; or predicted since the chemistry sample, which includes it already
+        done = state.stages[-1]
+        return v + self.models.unseen_shift(name, done.additions_kg, done.arc_energy_kWh, state.steel_weight_t), sd
 
     def closing_estimate(self, state: HeatState, name: str) -> tuple[float, float]:
         """(mean, sd) of the true value of ``name`` now: the last measurement combined with what the stage model
@@ -238,13 +248,14 @@ class Advisor:
         if not sample_closed:
             return 1.0
         _, _, sol = min(sample_closed, key=lambda c: c[0])
-        wt = {sample_element(name): mean for name, (mean, _, _) in sol.predicted.items() if name != TEMPERATURE}
+        wt = {sample_element(name): sol.reads.get(name, mean) for name, (mean, _, _) in sol.predicted.items()
+              if name != TEMPERATURE}
         plan = StagePlan(sol.additions_kg, sol.arc_energy_kWh, self.support.stir_min[False] + sol.hold_min)
         minutes = self.models.stage_minutes(plan, state.steel_weight_t)
         done = StageRecord(dict(sol.additions_kg), sol.arc_energy_kWh,
                            self.models.arc_minutes(sol.arc_energy_kWh, state.steel_weight_t))
         after = Sample(state.last.sample_no + 1, state.last.minutes_from_start + minutes,
-                       sol.predicted[TEMPERATURE][0], {**state.last.wt_pct, **wt})
+                       sol.reads.get(TEMPERATURE, sol.predicted[TEMPERATURE][0]), {**state.last.wt_pct, **wt})
         nxt = dataclasses.replace(state, samples=(*state.samples, after), stages=(*state.stages, done))
         left = self._stages_left(nxt)
         trims = self._candidates(nxt, left == 0, dip_ok=False)
@@ -300,8 +311,9 @@ class _Solution:
     hold_min: float
     cost: float
     p_pass: float
-    predicted: dict[str, tuple[float, float, float]]
+    predicted: dict[str, tuple[float, float, float]]  # the state after the stage (once the unseen has shown)
     flags: tuple[str, ...]
+    reads: dict[str, float] = field(default_factory=dict)  # what the closing measurement is expected to read
 
 
 class _StageLP:
@@ -339,6 +351,17 @@ class _StageLP:
         m.mean = pyo.Expression(m.O, rule=mean)
         m.low_side = pyo.Constraint(m.O, rule=lambda mm, o: mm.mean[o] + mm.slack_lo[o] >= mm.lo[o])
         m.high_side = pyo.Constraint(m.O, rule=lambda mm, o: mm.mean[o] - mm.slack_hi[o] <= mm.hi[o])
+        # the heat is judged on its state once what the closing sample has not seen has shown: that too in window
+        self.late = {o: models.unseen_linear(o, self.w_t) for o in self.windows}
+        m.L = pyo.Set(initialize=[o for o in self.windows if models.outcomes[o].unseen != 0.0], ordered=True)
+
+        def settled(mm, o):  # noqa: ANN001, ANN202
+            per_kg, per_kwh = self.late[o]
+            return mm.mean[o] + sum(per_kg.get(k, 0.0) * mm.kg[k] for k in mm.M) + per_kwh * mm.kwh
+
+        m.settled = pyo.Expression(m.L, rule=settled)
+        m.settled_low = pyo.Constraint(m.L, rule=lambda mm, o: mm.settled[o] + mm.slack_lo[o] >= mm.lo[o])
+        m.settled_high = pyo.Constraint(m.L, rule=lambda mm, o: mm.settled[o] - mm.slack_hi[o] <= mm.hi[o])
         costs = CostCoefficients.from_config(cfg)
         price = {mat.name: costs.charged_price_per_kg(mat.name) + adv.shadow_price_per_kg.get(mat.name, 0.0)
                  for mat in cfg.materials}
@@ -438,14 +461,16 @@ class _StageLP:
         models = self.adv.models
         minutes = models.stage_minutes(plan, self.w_t, self.dip)
         sds = self._sd(plan)
-        p_pass, predicted, flags = 1.0, {}, []
+        p_pass, predicted, flags, reads = 1.0, {}, [], {}
         z90 = float(stats.norm.ppf(0.95))
         for o, (lo, hi) in self.windows.items():
             fc = self.fcs[o]
-            mean = fc.mean(plan, minutes, models.effect_x(o, self.ctx, plan, minutes))
+            measured = fc.mean(plan, minutes, models.effect_x(o, self.ctx, plan, minutes))
+            mean = measured + models.unseen_shift(o, adds, kwh, self.w_t)  # the heat's state once it has shown
             sd_meas, sd_true = sds[o]
             post_sd, spread = _closing(sd_meas, sd_true)
             predicted[o] = (mean, mean - z90 * sd_true, mean + z90 * sd_true)
+            reads[o] = measured
             if self.dip and o != TEMPERATURE:  # accepted after the dip on the prediction alone, or the dip is moot
                 mean, sd = self.adv.drifted(self.state, o, kwh, minutes)
                 predicted[o] = (mean, mean - z90 * sd, mean + z90 * sd)
@@ -460,7 +485,8 @@ class _StageLP:
                              "(materials, energy or history support)")
         cost = sum(self.price[k] * kg for k, kg in adds.items()) + self.adv._kwh_cost() * kwh \
             + self.adv.cfg.sampling.cost_per_treatment_minute * (hold + models.arc_minutes(kwh, self.w_t))  # noqa: SLF001
-        return _Solution({k: v for k, v in adds.items() if v > 0}, kwh, hold, cost, p_pass, predicted, tuple(flags))
+        return _Solution({k: v for k, v in adds.items() if v > 0}, kwh, hold, cost, p_pass, predicted, tuple(flags),
+                         reads)
 
 
 def _closing(sd_meas: float, sd_true: float) -> tuple[float, float]:

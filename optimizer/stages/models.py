@@ -52,7 +52,7 @@ from optimizer.stages.deox import heat_folds, holds_out_of_sample
 from optimizer.stages.effects import DRIFT_MIN_PAIRS, DRIFT_MIN_Z, fit_effects, updated_log_score
 from optimizer.stages.fade import NO_FADE, Fade, learn_fade
 from optimizer.stages.residual import ResidualCheck, StageResidual, context_features, learn_residual
-from optimizer.stages.table import AFTER, BEFORE, BOUND_O
+from optimizer.stages.table import AFTER, BEFORE, BOUND_O, PREVIOUS
 
 TEMPERATURE = "temperature_degC"
 RIDGE = 1e-3  # ridge weight per row on standardised columns: pins only what the data cannot tell
@@ -75,6 +75,10 @@ class StageContext:
     slag_feo_wt_pct: float = math.nan
     before_wt_pct: tuple[tuple[str, float], ...] = ()  # (element, wt%) at the last sample (the residual's input)
     bound_oxygen_kg_per_t: float = 0.0  # oxygen the Al, Si, Mn of the heat's earlier stages can bind (deox.py)
+    # what the heat's previous stage did (none before the first): the part its closing sample had not seen yet
+    # shows in this stage (``OutcomeModel.unseen``)
+    previous_additions_kg: tuple[tuple[str, float], ...] = ()
+    previous_arc_energy_kWh: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -127,6 +131,13 @@ class OutcomeModel:
     # NaN: not scored, the drift was not identified or not significant)
     drift_kept: bool = False  # the drift is a random effect of this element (``optimizer.stages.effects``)
     drift_pairs: int = 0  # pairs of stages of one heat sharing no sample, which identify the drift
+    # what of a stage's own nominal input its closing sample has not seen yet, per unit of that input (elements:
+    # wt% per wt% added, >= 0, not yet dissolved or mixed; temperature: degC per degC of arc rise, <= 0, a dip
+    # that over-reads a stratified bath); it shows in the next stage, and the true state after a stage is the
+    # measured one plus it (``StageModels.unseen_linear``). 0 unless the history shows it (``_unseen_holds``)
+    unseen: float = 0.0
+    unseen_z: float = math.nan  # held-out gain of the term, in heat-clustered standard errors (NaN: not tried)
+    unseen_kept: bool = False
 
     def variance(self, trim: bool, level: float) -> float:
         v0, v1 = self.stage_var[trim]
@@ -160,8 +171,24 @@ class StageModels:
         """The stage outcome ``name`` as a linear function of the decision (see :class:`LinearStage`): the
         physics plus the learned residual of this context, if the outcome has one (a constant for the stage)."""
         lin = self._physics(name, ctx)
+        if self.outcomes[name].unseen != 0.0:  # what the previous stage's closing sample had not seen shows now
+            seen_late = self.unseen_shift(name, dict(ctx.previous_additions_kg), ctx.previous_arc_energy_kWh,
+                                          ctx.steel_weight_t)
+            lin = dataclasses.replace(lin, const=lin.const + seen_late)
         shift = self.residual_shift(name, ctx)
         return lin if shift == 0.0 else dataclasses.replace(lin, const=lin.const + shift)
+
+    def unseen_linear(self, name: str, steel_weight_t: float) -> tuple[dict[str, float], float]:
+        """What a stage's closing sample has not seen yet of ``name``, as (per kg of each material, per kWh) of
+        that stage: the true value after the stage is the measured one plus ``sum per_kg[m] kg_m + per_kWh kWh``
+        (all 0 unless ``OutcomeModel.unseen`` is kept)."""
+        return _unit_unseen(self.cfg, name, steel_weight_t, self.outcomes[name].unseen)
+
+    def unseen_shift(self, name: str, additions_kg: Mapping[str, float], arc_energy_kWh: float,
+                     steel_weight_t: float) -> float:
+        """True minus measured ``name`` after a stage with these additions and arc energy (``unseen_linear``)."""
+        per_kg, per_kwh = self.unseen_linear(name, steel_weight_t)
+        return sum(per_kg.get(m, 0.0) * kg for m, kg in additions_kg.items()) + per_kwh * arc_energy_kWh
 
     def residual_shift(self, name: str, ctx: StageContext) -> float:
         """The learned residual of outcome ``name`` in a stage with this context (0 without one); cached, since a
@@ -273,6 +300,28 @@ def _row_context(r, elements: Sequence[str] = ()) -> StageContext:  # noqa: ANN0
                         (bound if math.isfinite(bound) else 0.0) / float(r.steel_weight_t))
 
 
+def _unit_unseen(cfg: PlantConfig, name: str, steel_weight_t: float, share: float) -> tuple[dict[str, float], float]:
+    """``share`` of a stage's nominal input of ``name`` as (per kg of each material, per kWh): elements the
+    wt% the materials bring (before any recovery), temperature the arc's degC at full efficiency."""
+    if name == TEMPERATURE:
+        return {}, share / (cfg.energy.steel_heat_kWh_per_t_per_degC * steel_weight_t)
+    el = sample_element(name)
+    return {m.name: share * m.composition_wt_pct[el] / (steel_weight_t * 1000.0) for m in carriers(cfg, el)}, 0.0
+
+
+def _previous_input(cfg: PlantConfig, name: str, stages: pd.DataFrame) -> np.ndarray:
+    """Each row's previous stage's nominal input of ``name`` (``_unit_unseen`` at share 1; 0 for a first stage,
+    and where the rows lack the previous stage's columns)."""
+    w_t = stages["steel_weight_t"].to_numpy(float)
+    per_kg, per_kwh = _unit_unseen(cfg, name, 1.0, 1.0)
+    total = np.zeros(len(stages))
+    for col, coef in [(PREVIOUS + material_col(m), c) for m, c in per_kg.items()] + \
+            [(PREVIOUS + "arc_energy_kWh", per_kwh)]:
+        if coef != 0.0 and col in stages.columns:
+            total += stages[col].fillna(0.0).to_numpy(float) * coef
+    return total / w_t
+
+
 def _design(sm: StageModels, name: str, stages: pd.DataFrame, z: np.ndarray) -> np.ndarray:
     cfg = sm.cfg
     w_t = stages["steel_weight_t"].to_numpy(float)
@@ -368,6 +417,47 @@ def _bound_oxygen_holds(sm: StageModels, name: str, stages: pd.DataFrame, x: np.
     return kept and sign > 0.0, z if sign > 0.0 else -abs(z)
 
 
+def _unseen_share(sm: StageModels, name: str, x: np.ndarray, y: np.ndarray, lag: np.ndarray, rows: np.ndarray,
+                  held: Sequence[int]) -> tuple[float, np.ndarray]:
+    """(share, coefficients of ``x``) of the model with the previous stage's input ``lag`` as one more column,
+    fitted on ``rows``: the share by least squares on what ``x`` leaves of both (Frisch-Waugh: the joint fit's
+    coefficient, with no prior on it), the rest as ``_fit_coef`` on the change less the share's part."""
+    xr, yr, lr = x[rows], y[rows], lag[rows]
+    left = lr - xr @ np.linalg.lstsq(xr, lr, rcond=None)[0]
+    share = float(left @ yr / (left @ left)) if left @ left > 1e-18 else 0.0
+    return share, _fit_coef(sm.cfg, name, xr, yr - share * lr, len(sm.recovery_features), held)
+
+
+def _unseen_holds(sm: StageModels, name: str, stages: pd.DataFrame, x: np.ndarray, y: np.ndarray, lag: np.ndarray,
+                  rows: np.ndarray, held: Sequence[int]) -> tuple[bool, float, float]:
+    """Whether what a stage's closing sample has not seen of its input (``lag``: the previous stage's nominal
+    input of each row) lowers the squared error of the stage change on held-out heats (``CV_FOLDS``-fold, whole
+    heats per fold, on ``rows``, at ``CV_Z`` heat-clustered se) with the sign of the physics: an element not yet
+    mixed shows later (share in (0, 1]); a stratified bath's dip over-reads the arc's rise and the next stage
+    reads it back (share in [-1, 0)). (kept, z of the gain, share fitted on ``rows``). A share of the other sign
+    is something else (today's operators heating less after a big stage, say), not a reading that lags."""
+    idx = np.flatnonzero(rows & np.isfinite(y))
+    if not np.any(lag[idx] != 0.0):
+        return False, math.nan, 0.0
+    ids = stages[KEY].astype(str).to_numpy()[idx]
+    fold = heat_folds(ids)
+    err = {False: np.zeros(len(idx)), True: np.zeros(len(idx))}
+    n_common = len(sm.recovery_features)
+    for f in np.unique(fold):
+        train, test = np.zeros(len(x), bool), idx[fold == f]
+        train[idx[fold != f]] = True
+        without = _fit_coef(sm.cfg, name, x[train], y[train], n_common, held)
+        share, coef = _unseen_share(sm, name, x, y, lag, train, held)
+        err[False][fold == f] = (y[test] - x[test] @ without) ** 2
+        err[True][fold == f] = (y[test] - share * lag[test] - x[test] @ coef) ** 2
+    kept, z = holds_out_of_sample(err[False], err[True], ids)
+    fit = np.zeros(len(x), bool)
+    fit[idx] = True
+    share = _unseen_share(sm, name, x, y, lag, fit, held)[0]
+    physical = 0.0 < share <= 1.0 if name != TEMPERATURE else -1.0 <= share < 0.0
+    return kept and physical, z if physical else -abs(z), share if kept and physical else 0.0
+
+
 def _fit_outcome(sm: StageModels, name: str, stages: pd.DataFrame, z: np.ndarray,
                  cal_ids: set[str], ctx_x: np.ndarray | None = None) -> OutcomeModel:
     x = _design(sm, name, stages, z)
@@ -380,6 +470,9 @@ def _fit_outcome(sm: StageModels, name: str, stages: pd.DataFrame, z: np.ndarray
                     if name != TEMPERATURE and "bound_oxygen" in sm.recovery_features else (False, math.nan))
     held = () if kept or "bound_oxygen" not in sm.recovery_features or name == TEMPERATURE else \
         (sm.recovery_features.index("bound_oxygen"),)
+    lag = _previous_input(sm.cfg, name, stages)
+    unseen_kept, unseen_z, unseen = _unseen_holds(sm, name, stages, x, y, lag, fit_rows, held)
+    y = y - unseen * lag  # the rest of the model sees the stage without what the previous one showed late
     residual, check = None, None
     if ctx_x is not None:  # the physics on the earlier heats, the trees on its residuals, scored on the later
         resid = y - x @ _fit_coef(sm.cfg, name, x[fit_rows], y[fit_rows], len(sm.recovery_features), held)
@@ -408,6 +501,7 @@ def _fit_outcome(sm: StageModels, name: str, stages: pd.DataFrame, z: np.ndarray
     model.fade = fade
     model.bound_oxygen_z, model.bound_oxygen_kept = gain_z, kept
     model.drift_z, model.drift_gain, model.drift_kept, model.drift_pairs = drift_z, drift_gain, drift, drift_pairs
+    model.unseen, model.unseen_z, model.unseen_kept = unseen, unseen_z, unseen_kept
     return model
 
 

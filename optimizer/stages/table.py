@@ -3,8 +3,10 @@
 Each row holds the measured state before the stage (the previous sample), what was done in it (additions, arc
 energy and time, minutes) and the measured state after it (the sample that ends it), with the heat's context
 (grade, steel weight, arrival oxygen, slag FeO if measured), the stage number (1 = main additions, later
-stages = trims) and the oxygen the deoxidisers of the heat's earlier stages can bind (``BOUND_O``, kg; per t in
-the stage models). Built from the heat table and the sample table with the per-stage columns (see ``schema``).
+stages = trims), what the heat's previous stage did (``PREVIOUS`` + each per-stage column, 0 before the first
+stage: what its closing sample may not have seen yet shows in this one) and the oxygen the deoxidisers of the
+heat's earlier stages can bind (``BOUND_O``, kg; per t in the stage models). Built from the heat table and the
+sample table with the per-stage columns (see ``schema``).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from optimizer.stages.deox import oxygen_bound_per_kg
 
 BEFORE, AFTER = "before_", "after_"
 CONTEXT = ["grade", "steel_weight_t", "initial_oxygen_ppm", "slag_feo_wt_pct"]
+PREVIOUS = "previous_"  # prefix of the previous stage's per-stage columns (additions kg, arc energy kWh, arc min)
 BOUND_O = "bound_oxygen_kg"  # kg of oxygen the heat's Al, Si, Mn of its earlier stages can bind (optimizer.stages.deox)
 
 
@@ -62,6 +65,8 @@ def stage_table(cfg: PlantConfig, heats: pd.DataFrame, samples: pd.DataFrame) ->
         out[AFTER + c] = rows[c].to_numpy(dtype=float)
     for c in stage_columns(cfg):
         out[c] = rows[c].fillna(0.0).to_numpy(dtype=float)
+    previous = out.groupby(KEY, sort=False)[stage_columns(cfg)].shift(1).fillna(0.0)  # rows are in stage order
+    out[[PREVIOUS + c for c in stage_columns(cfg)]] = previous.to_numpy(dtype=float)
     out = out.merge(ctx, on=KEY, how="inner")
     for c in CONTEXT[1:]:
         if c not in out.columns:

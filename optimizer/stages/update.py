@@ -17,7 +17,7 @@ from optimizer.config import PlantConfig
 from optimizer.schema import sample_element
 from optimizer.stages.deox import oxygen_bound_kg_per_t
 from optimizer.stages.models import TEMPERATURE, LinearStage, StageContext, StageModels, StagePlan
-from optimizer.stages.state import HeatState, Sample
+from optimizer.stages.state import HeatState, Sample, StageRecord
 
 
 @dataclass(frozen=True)
@@ -67,7 +67,8 @@ def stage_context(state: HeatState, cfg: PlantConfig) -> StageContext:
     """Context of the stage that starts now."""
     return StageContext(state.steel_weight_t, state.last.temperature_degC, state.n_stages + 1, state.oxygen_ppm,
                         state.slag_feo_wt_pct, _levels(state.last),
-                        oxygen_bound_kg_per_t(cfg, state.added_kg(), state.steel_weight_t))
+                        oxygen_bound_kg_per_t(cfg, state.added_kg(), state.steel_weight_t),
+                        *_previous(state.stages[-1] if state.stages else None))
 
 
 def forecast(models: StageModels, state: HeatState, name: str) -> OutcomeForecast:
@@ -79,7 +80,7 @@ def forecast(models: StageModels, state: HeatState, name: str) -> OutcomeForecas
     for j, st in enumerate(state.stages):
         s0, s1 = state.samples[j], state.samples[j + 1]
         ctx = StageContext(state.steel_weight_t, s0.temperature_degC, j + 1, state.oxygen_ppm, state.slag_feo_wt_pct,
-                           _levels(s0), bound_kg_per_t)
+                           _levels(s0), bound_kg_per_t, *_previous(state.stages[j - 1] if j > 0 else None))
         bound_kg_per_t += oxygen_bound_kg_per_t(models.cfg, st.additions_kg, state.steel_weight_t)
         plan = StagePlan(st.additions_kg, st.arc_energy_kWh, 0.0)
         minutes = s1.minutes_from_start - s0.minutes_from_start
@@ -118,6 +119,13 @@ def forecast(models: StageModels, state: HeatState, name: str) -> OutcomeForecas
     gain = xp.T @ kinv @ u_last
     return OutcomeForecast(name, before, lin, effect, shift, cross, gain, meas_last, float(u_last @ kinv @ u_last),
                            m.effect_cov, v_next, m.meas_var, m.scale_for(trim_next), scaled)
+
+
+def _previous(stage: StageRecord | None) -> tuple[tuple[tuple[str, float], ...], float]:
+    """What a stage before the one that starts did, as the stage context carries it (none: the first stage)."""
+    if stage is None:
+        return (), 0.0
+    return tuple(sorted((m, float(kg)) for m, kg in stage.additions_kg.items())), float(stage.arc_energy_kWh)
 
 
 def _levels(sample: Sample) -> tuple[tuple[str, float], ...]:
