@@ -94,11 +94,16 @@ class Advisor:
         """Why outcome ``name`` keeps the heat from finishing now, its limits ``window`` met at ``z`` sd ('' when
         it does not)."""
         lo, hi = window
-        v, sd = self.settled_estimate(state, name)
+        v, sd = self.closing_estimate(state, name)
         if not (math.isfinite(v) and math.isfinite(sd)):
             return f"{name}: no estimate (not measured)"
-        if (lo is not None and v < lo + z * sd) or (hi is not None and v > hi - z * sd):
-            return f"{name} {v:.4g} outside [{lo}, {hi}] with margin {z * sd:.3g}"
+        late = self._unseen(state, name)
+        # both the estimate of what was measured and the heat's settled state (the two differ only where the
+        # history shows a sample that misses part of its stage; which one the heat leaves with, the sample
+        # table cannot say for sure: "What the last sample has not seen yet" in docs/advisor.md)
+        for what, est in (("", v), ("settled ", v + late)) if late else (("", v),):
+            if (lo is not None and est < lo + z * sd) or (hi is not None and est > hi - z * sd):
+                return f"{name} {what}{est:.4g} outside [{lo}, {hi}] with margin {z * sd:.3g}"
         if name == TEMPERATURE or not state.last.is_dip:
             measured = _measured(state, name)
             if (lo is not None and measured < lo) or (hi is not None and measured > hi):
@@ -109,12 +114,17 @@ class Advisor:
     def settled_estimate(self, state: HeatState, name: str) -> tuple[float, float]:
         """(mean, sd) of the true value of ``name`` now, once what the last sample had not seen of its stage's
         input has shown (``StageModels.unseen_linear``: an addition not yet mixed, a stratified bath's dip that
-        over-reads the arc's rise): the :meth:`closing_estimate` plus that part. The heat is judged on it."""
+        over-reads the arc's rise): the :meth:`closing_estimate` plus that part. A heat finishes only when both it
+        and the closing estimate meet every limit."""
         v, sd = self.closing_estimate(state, name)
+        return v + self._unseen(state, name), sd
+
+    def _unseen(self, state: HeatState, name: str) -> float:
+        """Settled minus closing estimate of ``name``: what the last sample has not seen of its stage's input."""
         if state.n_stages == 0 or (name != TEMPERATURE and state.last.is_dip):
-            return v, sd  # nothing done yet; or predicted since the chemistry sample, which includes it already
+            return 0.0  # nothing done yet; or predicted since the chemistry sample, which includes it already
         done = state.stages[-1]
-        return v + self.models.unseen_shift(name, done.additions_kg, done.arc_energy_kWh, state.steel_weight_t), sd
+        return self.models.unseen_shift(name, done.additions_kg, done.arc_energy_kWh, state.steel_weight_t)
 
     def closing_estimate(self, state: HeatState, name: str) -> tuple[float, float]:
         """(mean, sd) of the true value of ``name`` now: the last measurement combined with what the stage model
@@ -479,7 +489,9 @@ class _StageLP:
                 continue
             acc_lo = -math.inf if lo is None else lo + z_conf * post_sd
             acc_hi = math.inf if hi is None else hi - z_conf * post_sd
-            p_pass *= _phi((acc_hi - mean) / spread) - _phi((acc_lo - mean) / spread)
+            # accepted when both the estimate of the reading and the settled state are (see Advisor._rejects)
+            p_pass *= max(_phi((acc_hi - max(mean, measured)) / spread) - _phi((acc_lo - min(mean, measured)) / spread),
+                          0.0)
             if (lo is not None and mean < lo) or (hi is not None and mean > hi):
                 flags.append(f"{o}: predicted {mean:.4g} outside the window [{lo}, {hi}] even at the limits "
                              "(materials, energy or history support)")
