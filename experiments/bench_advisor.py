@@ -7,6 +7,7 @@ models alone and with the learned 200-tree residuals (``optimizer/stages/residua
 The OPC UA round trip is measured in the plant-side benchmark.
 
     .venv/bin/python experiments/bench_advisor.py [--history 2000] [--heats 100] [--seed 11] [--residual]
+        [--physics standard|slag|carryover|stirred]
 """
 
 from __future__ import annotations
@@ -50,9 +51,10 @@ def main() -> None:
     ap.add_argument("--heats", type=int, default=100)
     ap.add_argument("--seed", type=int, default=11)
     ap.add_argument("--residual", action="store_true", help="also time the advisor with the 200-tree residuals")
+    ap.add_argument("--physics", default="standard", help="plant physics of history and fresh heats")
     args = ap.parse_args()
     cfg = load_config()
-    heats, samples = simulate_history(cfg, args.history, 0)
+    heats, samples = simulate_history(cfg, args.history, 0, physics=args.physics)
     for residual in (False, True) if args.residual else (False,):
         t0 = time.perf_counter()
         advisor = advisor_from_history(cfg, heats, samples, residual=residual)
@@ -60,17 +62,17 @@ def main() -> None:
         print(f"\nadvisor {'with residuals' if residual else 'physics only'} learned from {args.history} history "
               f"heats in {time.perf_counter() - t0:.1f} s ({advisor.models.n_stages} stages"
               + (f"; 200-tree residuals chosen for {', '.join(chosen) or 'no outcome'}" if residual else "") + ")")
-        _time(cfg, advisor, args.heats, args.seed)
+        _time(cfg, advisor, args.heats, args.seed, args.physics)
     print("target: p95 under 1000 ms on 2 cores (issue 23)")
 
 
-def _time(cfg, advisor: Advisor, n_heats: int, seed: int) -> None:  # noqa: ANN001 (a PlantConfig)
+def _time(cfg, advisor: Advisor, n_heats: int, seed: int, physics: str) -> None:  # noqa: ANN001 (a PlantConfig)
     timed = TimedAdvisor(advisor)
     tree_s: list[float] = []
     for m in advisor.models.outcomes.values():  # time every evaluation of the residual trees
         if m.residual is not None:
             m.residual.predict = _timed(m.residual.predict, tree_s)  # type: ignore[method-assign]
-    for k, heat in enumerate(draw_heats(cfg, n_heats, seed, EVALUATION_STREAM)):
+    for k, heat in enumerate(draw_heats(cfg, n_heats, seed, EVALUATION_STREAM, physics=physics)):
         run_controlled_heat(cfg, heat, timed, heat_rng(seed, EVALUATION_STREAM + 100, k))
     every = timed.seconds["arrival"] + timed.seconds["sample"]
     print(f"{'decision':10s} {'n':>5s} {'p50 ms':>8s} {'p95 ms':>8s} {'p99 ms':>8s} {'max ms':>8s}")
