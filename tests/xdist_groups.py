@@ -40,6 +40,8 @@ GROUPS: dict[str, str] = {
     "tests/connectors/opcua/test_opcua.py::test_unsafe_recommendation_publishes_nothing": "opcua_publishing",
     "tests/connectors/opcua/test_opcua.py::test_atomic_publish_under_concurrent_reads": "opcua_publishing",
     "tests/connectors/opcua/test_opcua.py::test_old_generations_are_dropped_completely": "opcua_publishing",
+    # the notebooks: the worker that runs them imports nbformat (~3 s of CPU, tests/test_notebooks.py)
+    "tests/test_notebooks.py": "notebooks",
     # module fixtures that train or evaluate (seconds each, once per worker otherwise)
     "tests/optimizer/surrogates/test_surrogates.py": "test_surrogates",
     "tests/optimizer/simulator/test_evaluate.py": "test_evaluate",
