@@ -42,6 +42,8 @@ GROUPS: dict[str, str] = {
     "tests/connectors/opcua/test_opcua.py::test_old_generations_are_dropped_completely": "opcua_publishing",
     # the notebooks: the worker that runs them imports nbformat (~3 s of CPU, tests/test_notebooks.py)
     "tests/test_notebooks.py": "notebooks",
+    # the OMLT oracle: the worker that runs it imports skl2onnx and onnx (~2 s of CPU, test_omlt_oracle.py)
+    "tests/optimizer/embedding/test_omlt_oracle.py": "omlt_oracle",
     # module fixtures that train or evaluate (seconds each, once per worker otherwise)
     "tests/optimizer/surrogates/test_surrogates.py": "test_surrogates",
     "tests/optimizer/simulator/test_evaluate.py": "test_evaluate",
