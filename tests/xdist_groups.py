@@ -38,7 +38,6 @@ GROUPS: dict[str, str] = {
     "tests/connectors/opcua/test_attacks.py::test_untrusted_channel_certificate_attacker": "opcua_attacked",
     "tests/connectors/opcua/test_attacks.py::test_only_engineers_may_call_approve": "opcua_attacked",
     "tests/connectors/opcua/test_opcua.py::test_unsafe_recommendation_publishes_nothing": "opcua_publishing",
-    "tests/connectors/opcua/test_opcua.py::test_atomic_publish_under_concurrent_reads": "opcua_publishing",
     "tests/connectors/opcua/test_opcua.py::test_old_generations_are_dropped_completely": "opcua_publishing",
     # the notebooks: the worker that runs them imports nbformat (~3 s of CPU, tests/test_notebooks.py)
     "tests/test_notebooks.py": "notebooks",

@@ -115,6 +115,8 @@ class SharedServer:
       fixture says how) and that change nothing another test relies on: each publishes its own recommendation
       and reads what it needs after that; absolute generation numbers, the exact audit log, approvals and
       restarts, inbox files and start-up log records (``setup_noise``) need a server of their own;
+    * publishes here run on another thread than the test's reads, truly concurrent with them: a test whose
+      reads race publishes (test_atomic_publish_under_concurrent_reads) keeps its server on its own loop;
     * the module goes into one group of tests/xdist_groups.py, else xdist spreads its tests over the workers
       and each starts the server again.
     """
