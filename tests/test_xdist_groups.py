@@ -33,3 +33,23 @@ def test_group_of_a_node_id():
     assert group_of("tests/optimizer/surrogates/test_surrogates.py::test_x[a-b]") == "test_surrogates"
     assert group_of(coordinate + "test_something_else") is None
     assert group_of("tests/test_ports.py::test_workers_have_disjoint_blocks_below_the_ephemeral_range") is None
+
+
+def test_tests_sharing_an_opcua_server_run_in_one_group():
+    """A ``SharedServer`` fixture (tests/connectors/opcua/conftest.py) is started once per worker that runs one of
+    its tests: all of them must be in one group, and in a group of their own."""
+    checked = 0
+    for path in sorted((ROOT / "tests" / "connectors" / "opcua").glob("test_*.py")):
+        tree = ast.parse(path.read_text())
+        shared = {n.name for n in tree.body if isinstance(n, ast.FunctionDef) and n.returns is not None
+                  and "SharedServer" in ast.unparse(n.returns)}
+        for fixture in shared:
+            users = [n.name for n in tree.body if isinstance(n, ast.FunctionDef) and n.name.startswith("test_")
+                     and fixture in {a.arg for a in n.args.args}]
+            rel = path.relative_to(ROOT).as_posix()
+            groups = {group_of(f"{rel}::{name}") for name in users}
+            assert users and len(groups) == 1 and None not in groups, (fixture, users, groups)
+            members = {key for key, g in GROUPS.items() if g in groups}
+            assert members == {f"{rel}::{name}" for name in users}, (fixture, members)
+            checked += 1
+    assert checked >= 2

@@ -2,8 +2,9 @@
 
 A session or module fixture is built once per worker that runs a test using it. The tests that share an expensive
 one run on one worker, as one unit of work: the real MLflow server and the models registered on it, the 600-heat
-surrogates of the dosing tests, the advisor learned from history, and the module fixtures
-below that train or evaluate. Every other test is scheduled on its own, wherever a worker is free.
+surrogates of the dosing tests, the advisor learned from history, an OPC UA server shared by tests of a module,
+and the module fixtures below that train or evaluate. Every other test is scheduled on its own, wherever a worker
+is free.
 
 xdist's own ``xdist_group`` mark does not work with pytest 9.2 (pytest-xdist issue 1386: the worker-side nodeid
 suffix it relies on no longer takes effect, and tests are spread as if unmarked), so the groups are declared here,
@@ -32,6 +33,16 @@ GROUPS: dict[str, str] = {
     # the session history and advisor (tests/optimizer/advisor/conftest.py)
     "tests/optimizer/advisor/test_advisor.py": "advisor_history",
     "tests/optimizer/advisor/test_follow_up_cost.py": "advisor_history",
+    # tests sharing one OPC UA server per module (SharedServer, tests/connectors/opcua/conftest.py)
+    "tests/connectors/opcua/test_attacks.py::test_none_channel_attacker": "opcua_attacked",
+    "tests/connectors/opcua/test_attacks.py::test_untrusted_channel_certificate_attacker": "opcua_attacked",
+    "tests/connectors/opcua/test_attacks.py::test_only_engineers_may_call_approve": "opcua_attacked",
+    "tests/connectors/opcua/test_opcua.py::test_unsafe_recommendation_publishes_nothing": "opcua_publishing",
+    "tests/connectors/opcua/test_opcua.py::test_old_generations_are_dropped_completely": "opcua_publishing",
+    # the notebooks: the worker that runs them imports nbformat (~3 s of CPU, tests/test_notebooks.py)
+    "tests/test_notebooks.py": "notebooks",
+    # the OMLT oracle: the worker that runs it imports skl2onnx and onnx (~2 s of CPU, test_omlt_oracle.py)
+    "tests/optimizer/embedding/test_omlt_oracle.py": "omlt_oracle",
     # module fixtures that train or evaluate (seconds each, once per worker otherwise)
     "tests/optimizer/surrogates/test_surrogates.py": "test_surrogates",
     "tests/optimizer/simulator/test_evaluate.py": "test_evaluate",

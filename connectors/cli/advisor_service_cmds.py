@@ -28,7 +28,9 @@ from connectors.cli.app import (
 )
 from optimizer.errors import DataFileError
 
-if TYPE_CHECKING:  # the command imports asyncua, pandas and the advisor only when it runs (a fast `dosing --help`)
+# Lazy imports (the CLI's entry-point pattern): asyncua, pandas and the advisor (over 4 s of CPU) are imported inside
+# the command, after its arguments are checked, so `dosing --help` and a bad argument (exit 2) answer at once.
+if TYPE_CHECKING:
     import pandas as pd
 
     from connectors.opcua.client import Credentials
@@ -45,20 +47,20 @@ def history_version(heats: pd.DataFrame, samples: pd.DataFrame) -> str:
 
 def _credentials(certificate: Path | None, private_key: Path | None, server_certificate: Path | None,
                  insecure_demo: bool, user: str | None) -> Credentials:
-    from connectors.opcua.client import Credentials
-
     given = [p for p in (certificate, private_key, server_certificate) if p is not None]
-    if insecure_demo:
-        if given:
-            fail("give either --certificate/--private-key/--server-certificate or --insecure-demo, not both",
-                 EXIT_BAD_INPUT)
-        return Credentials(user=user, password=os.environ.get("DOSING_PASSWORD") if user else None)
-    if len(given) != 3:
+    if insecure_demo and given:
+        fail("give either --certificate/--private-key/--server-certificate or --insecure-demo, not both",
+             EXIT_BAD_INPUT)
+    if not insecure_demo and len(given) != 3:
         fail("a secured channel needs --certificate, --private-key and --server-certificate (or --insecure-demo "
              "for a local demo)", EXIT_BAD_INPUT)
     missing = [str(p) for p in given if not p.exists()]
     if missing:
         fail(f"file not found: {', '.join(missing)}", EXIT_BAD_INPUT)
+    from connectors.opcua.client import Credentials  # asyncua: only once the arguments are known to be good
+
+    if insecure_demo:
+        return Credentials(user=user, password=os.environ.get("DOSING_PASSWORD") if user else None)
     return Credentials(certificate, private_key, server_certificate, user=user,
                        password=os.environ.get("DOSING_PASSWORD") if user else None, name="dosing-advisor")
 
@@ -82,14 +84,13 @@ def advise_serve(
 ) -> None:
     """Advise heats where they are: answer every arrival and sample the DCS posts (setpoints only for safe,
     approved decisions; status and reason always), within the [advisor] deadline, and log each decision."""
-    from connectors.opcua.advisor_service import AdvisorService, DcsUnreachable
-    from connectors.opcua.heat_nodes import NodeMapError
-
     cfg = config_or_exit(config)
     creds = _credentials(certificate, private_key, server_certificate, insecure_demo, user)
     endpoint = endpoint or cfg.opcua.endpoint
     if not endpoint.startswith("opc.tcp://"):
         fail(f"--endpoint must start with opc.tcp://, got {endpoint!r}", EXIT_BAD_INPUT)
+    from connectors.opcua.advisor_service import AdvisorService, DcsUnreachable  # after the checks (see above)
+    from connectors.opcua.heat_nodes import NodeMapError
     try:
         advisor, loaded, source = learned_advisor(cfg, data, shadow_prices)
         versions = {"stage_models": f"history {history_version(loaded.heats, loaded.samples)} "

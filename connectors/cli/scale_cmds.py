@@ -11,7 +11,9 @@ import typer
 from connectors.cli.app import EXIT_BAD_INPUT, EXIT_FAILED, ConfigOption, app, config_or_exit, console, fail, out
 from optimizer.errors import ConfigError, DataFileError
 
-if TYPE_CHECKING:  # the command functions import the heavy modules (dask, MLflow, pandas) when they run
+# Lazy imports (the CLI's entry-point pattern): the command functions import the heavy modules (dask, MLflow,
+# pandas) when they run, after the arguments that need no data are checked (a bad --co2-prices exits 2 at once).
+if TYPE_CHECKING:
     from connectors.scale import RunSummary, SweepFurnace
 
 SchedulerOption = typer.Option(
@@ -52,6 +54,7 @@ def sweep(
 ) -> None:
     """What-if sweep: re-optimize the schedule under each price / CO2-price scenario, one Dask task per furnace
     and scenario. Prints and writes total cost, CO2, energy and material use per scenario."""
+    prices = _floats(co2_prices) if scenarios is None and co2_prices else None  # before the heavy imports
     import pandas as pd
 
     from connectors.scale import co2_scenarios, load_scenarios, run_scenario, run_units, sweep_units
@@ -62,8 +65,8 @@ def sweep(
         cfg0 = furnaces[0].cfg
         if scenarios is not None:
             chosen = load_scenarios(scenarios, cfg0)
-        elif co2_prices:
-            chosen = co2_scenarios(_floats(co2_prices))
+        elif prices is not None:
+            chosen = co2_scenarios(prices)
         else:
             fail("give --scenarios FILE or --co2-prices LIST", EXIT_BAD_INPUT)
         units = sweep_units(furnaces, chosen, surrogates)

@@ -1,14 +1,22 @@
-"""Shared OPC UA fixtures: a PKI (server, trusted DCS, untrusted intruder), users, recommendations, servers."""
+"""Shared OPC UA fixtures: a PKI (server, trusted DCS, untrusted intruder), users, recommendations, servers.
+
+A server start costs ~2.3 s of CPU (asyncua builds the standard address space) and its stop ~1 s of waiting, so
+tests that need only an identically configured server and leave no state that matters to another test share
+one per module: ``SharedServer`` (see its rules). Every other test starts its own with ``secure_server``.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import shutil
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Coroutine, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any, TypeVar
 
 import pytest
 from cryptography import x509
@@ -20,6 +28,8 @@ from connectors.opcua import Credentials, SetpointServer, add_user, create_certi
 from connectors.opcua.security import application_uri
 from optimizer.recommendation import HeatRecommendation, Interval, Recommendation
 from tests.ports import free_port
+
+T = TypeVar("T")
 
 # asyncua warnings a correctly set up session never logs (issue 21: the demo printed them)
 SETUP_NOISE = ("DNSNames", "does not contain the application uri", "Requested session timeout",
@@ -93,6 +103,51 @@ def secure_server(cfg, pki, state: Path, **kw) -> tuple[SetpointServer, str]:
     kw.setdefault("trusted_dir", pki["dir"] / "trusted")
     return SetpointServer(cfg, ep, state, users=pki["users"], certificate=pki["server"][0],
                           private_key=pki["server"][1], **kw), ep
+
+
+class SharedServer:
+    """One real ``SetpointServer`` for the tests of a module, on its own event loop in a background thread.
+
+    Each test still runs its client side with ``asyncio.run``; a coroutine that touches the server's objects
+    (``publish``, its nodes) runs on the server's loop through ``on_server``. Rules for sharing one:
+
+    * only tests that need the server exactly as ``secure_server(cfg, pki, state)`` configures it (the module's
+      fixture says how) and that change nothing another test relies on: each publishes its own recommendation
+      and reads what it needs after that; absolute generation numbers, the exact audit log, approvals and
+      restarts, inbox files and start-up log records (``setup_noise``) need a server of their own;
+    * publishes here run on another thread than the test's reads, truly concurrent with them: a test whose
+      reads race publishes (test_atomic_publish_under_concurrent_reads) keeps its server on its own loop;
+    * the module goes into one group of tests/xdist_groups.py, else xdist spreads its tests over the workers
+      and each starts the server again.
+    """
+
+    def __init__(self, server: SetpointServer, endpoint: str, state: Path) -> None:
+        self.server, self.endpoint, self.state = server, endpoint, state
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, name="shared-opcua-server", daemon=True)
+
+    async def on_server(self, coro: Coroutine[Any, Any, T]) -> T:
+        """Await ``coro`` on the server's loop (from a test's own loop)."""
+        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, self.loop))
+
+    @property
+    def ns(self) -> int:
+        return self.server.ns
+
+    @contextmanager
+    def serving(self) -> Iterator[SharedServer]:
+        """Start the thread and the server; stop both (bounded waits: hang guards, not speed expectations)."""
+        self._thread.start()
+        try:
+            asyncio.run_coroutine_threadsafe(self.server.start(), self.loop).result(timeout=300)
+            try:
+                yield self
+            finally:
+                asyncio.run_coroutine_threadsafe(self.server.stop(), self.loop).result(timeout=300)
+        finally:
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self._thread.join(timeout=60)
+            self.loop.close()
 
 
 def dcs(pki, **kw) -> Credentials:

@@ -15,6 +15,7 @@ import subprocess
 import sys
 import threading
 
+import pandas as pd
 import pytest
 
 from connectors.opcua import Credentials
@@ -43,9 +44,14 @@ def with_auto_approve(cfg: PlantConfig) -> PlantConfig:
 
 
 @pytest.fixture(scope="module")
-def advisor(cfg) -> Advisor:
-    heats, samples = simulate_history(cfg, 300, 5)
-    return advisor_from_history(cfg, heats, samples)
+def history(cfg) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """300 simulated heats and their samples: what `dosing simulate --heats 300 --seed 5` writes."""
+    return simulate_history(cfg, 300, 5)
+
+
+@pytest.fixture(scope="module")
+def advisor(cfg, history) -> Advisor:
+    return advisor_from_history(cfg, *history)
 
 
 class AtLeastTwoSamples:
@@ -300,13 +306,16 @@ def test_a_hanging_advisor_gives_no_answer(cfg, advisor, heat_states, tmp_path):
     assert logged[-1]["status"] == "no answer" and logged[-1]["decision"] is None
 
 
-def test_advise_serve_command(cfg, heat_states, tmp_path):
+def test_advise_serve_command(cfg, history, heat_states, tmp_path):
     """`dosing advise-serve` as a process: learns from a history directory, answers a posted arrival over the
     insecure demo channel, logs it with the history's digest, and stops cleanly (exit 0) on SIGTERM, as a service
     manager stops it (Ctrl-C, SIGINT, takes the same handler)."""
     hist = tmp_path / "history"
-    subprocess.run([sys.executable, "-m", "connectors.cli", "simulate", "--heats", "300", "--seed", "5", "--out",
-                    str(hist)], check=True, capture_output=True, timeout=300)
+    hist.mkdir()
+    heats, samples = history  # the directory `dosing simulate --heats 300 --seed 5 --out` writes, file for file
+    heats.to_parquet(hist / "heats.parquet", index=False)  # (without simulating the same heats a second time)
+    heats.to_csv(hist / "heats.csv", index=False)
+    samples.to_csv(hist / "samples.csv", index=False)
     log_file = tmp_path / "decisions.jsonl"
 
     async def scenario():

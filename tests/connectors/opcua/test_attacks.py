@@ -4,12 +4,16 @@ The attacker uses asyncua by hand the way ECOSYSTEM.md describes: ``connect_sock
 ``open_secure_channel``, then CreateSession/ActivateSession requests built by hand (no endpoint matching), over a
 SecurityPolicy None channel or over a secured channel with a certificate the server does not trust. Every
 variant must fail to read setpoints and to approve, and nothing may reach the audit log.
+
+The attacks on a default server share one (``attacked``, a ``SharedServer``): each publishes its own
+recommendation first, none may change anything, and the audit log checked is the whole module's.
 """
 
 from __future__ import annotations
 
 import asyncio
 import shutil
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -21,7 +25,7 @@ from connectors.opcua import address_space as space
 from connectors.opcua import connect
 from connectors.opcua.approvals import read_audit
 from connectors.opcua.security import application_uri
-from tests.connectors.opcua.conftest import dated_certificate, dcs, rec, secure_server
+from tests.connectors.opcua.conftest import SharedServer, dated_certificate, dcs, rec, secure_server
 
 REFUSED = (ua.UaError, ConnectionError, TimeoutError, asyncio.TimeoutError)
 
@@ -86,23 +90,36 @@ async def attempt(ep: str, ns: int, rec_id: str, **kw) -> list[str]:
     return got
 
 
+@pytest.fixture(scope="module")
+def attacked(cfg, pki, tmp_path_factory) -> Iterator[SharedServer]:
+    """The server as ``secure_server(cfg, pki, state)`` makes it, shared by the attacks that must change nothing."""
+    state = tmp_path_factory.mktemp("attacked") / "state"
+    srv, ep = secure_server(cfg, pki, state)
+    with SharedServer(srv, ep, state).serving() as shared:
+        yield shared
+
+
+async def published(shared: SharedServer) -> tuple[str, int]:
+    """Publish a fresh ``rec()`` on the shared server: its recommendation id and generation."""
+    r = rec()
+    generation = await shared.on_server(shared.server.publish(r))
+    return r.recommendation_id, generation
+
+
 @pytest.mark.slow  # over ~2.5 s (a real server, a simulated plant or a training run): make test only
-def test_none_channel_attacker(cfg, pki, tmp_path):
+def test_none_channel_attacker(attacked, pki):
     """Finding 1: None channel, no endpoint matching, anonymous / with a password / never activated."""
     async def scenario():
-        srv, ep = secure_server(cfg, pki, tmp_path / "state")
-        async with srv:
-            r = rec()
-            await srv.publish(r)
-            ns = srv.ns
-            anon = await attempt(ep, ns, r.recommendation_id)
-            with_pw = await attempt(ep, ns, r.recommendation_id, user="alice", password="s3cret")
-            not_activated = await attempt(ep, ns, r.recommendation_id, activate=False)
-            # a trusted DCS, through the front door, still works after all that
-            c = await connect(ep, dcs(pki))
-            status = await c.get_node(space.header(space.STATUS).node_id(ns)).read_value()
-            simn = await c.get_node(space.setpoint(1, "H0", "SiMn").node_id(ns)).read_value()
-            await c.disconnect()
+        ep, ns = attacked.endpoint, attacked.ns
+        rec_id, gen = await published(attacked)
+        anon = await attempt(ep, ns, rec_id)
+        with_pw = await attempt(ep, ns, rec_id, user="alice", password="s3cret")
+        not_activated = await attempt(ep, ns, rec_id, activate=False)
+        # a trusted DCS, through the front door, still works after all that
+        c = await connect(ep, dcs(pki))
+        status = await c.get_node(space.header(space.STATUS).node_id(ns)).read_value()
+        simn = await c.get_node(space.setpoint(gen, "H0", "SiMn").node_id(ns)).read_value()
+        await c.disconnect()
         return anon, with_pw, not_activated, status, simn
 
     anon, with_pw, not_activated, status, simn = asyncio.run(scenario())
@@ -111,30 +128,28 @@ def test_none_channel_attacker(cfg, pki, tmp_path):
     # CreateSession without ActivateSession is answered (asyncua), but no read or call is served on that session
     assert not_activated in ([], ["session"]), not_activated
     assert status == "proposed" and simn == 1500.0
-    assert [e for e in read_audit(tmp_path / "state") if e["event"] == "approved"] == []
+    assert [e for e in read_audit(attacked.state) if e["event"] == "approved"] == []
 
 
 @pytest.mark.slow  # over ~2.5 s (a real server, a simulated plant or a training run): make test only
-def test_untrusted_channel_certificate_attacker(cfg, pki, tmp_path):
+def test_untrusted_channel_certificate_attacker(attacked, pki):
     """A secured channel opened with an untrusted certificate, which CreateSession does not send, or where
     CreateSession claims the (public) trusted DCS certificate: refused at activation (asyncua validates only the
     CreateSession certificate, if any)."""
     async def scenario():
-        srv, ep = secure_server(cfg, pki, tmp_path / "state")
-        async with srv:
-            r = rec()
-            await srv.publish(r)
-            intruder = (pki["intruder"][0], pki["intruder"][1], pki["server"][0])
-            silent = await attempt(ep, srv.ns, r.recommendation_id, channel=intruder, user="alice", password="s3cret")
-            claimed = await attempt(ep, srv.ns, r.recommendation_id, app="dcs", channel=intruder,
-                                    claimed_certificate=pki["dcs"][0].read_bytes(), user="alice", password="s3cret")
-            anon_claimed = await attempt(ep, srv.ns, r.recommendation_id, app="dcs", channel=intruder,
-                                         claimed_certificate=pki["dcs"][0].read_bytes())
+        ep, ns = attacked.endpoint, attacked.ns
+        rec_id, _ = await published(attacked)
+        intruder = (pki["intruder"][0], pki["intruder"][1], pki["server"][0])
+        silent = await attempt(ep, ns, rec_id, channel=intruder, user="alice", password="s3cret")
+        claimed = await attempt(ep, ns, rec_id, app="dcs", channel=intruder,
+                                claimed_certificate=pki["dcs"][0].read_bytes(), user="alice", password="s3cret")
+        anon_claimed = await attempt(ep, ns, rec_id, app="dcs", channel=intruder,
+                                     claimed_certificate=pki["dcs"][0].read_bytes())
         return silent, claimed, anon_claimed
 
     silent, claimed, anon_claimed = asyncio.run(scenario())
     assert silent == [] and claimed == [] and anon_claimed == [], (silent, claimed, anon_claimed)
-    assert [e for e in read_audit(tmp_path / "state") if e["event"] == "approved"] == []
+    assert [e for e in read_audit(attacked.state) if e["event"] == "approved"] == []
 
 
 @pytest.mark.slow  # over ~2.5 s (a real server, a simulated plant or a training run): make test only
@@ -155,26 +170,24 @@ def test_insecure_demo_offers_none_and_only_then(cfg, pki, tmp_path):
 
 @pytest.mark.slow  # over ~2.5 s (a real server, a simulated plant or a training run): make test only
 @pytest.mark.parametrize("who", ["anonymous", "operator"])
-def test_only_engineers_may_call_approve(cfg, pki, tmp_path, who):
+def test_only_engineers_may_call_approve(attacked, pki, who):
     async def scenario():
-        srv, ep = secure_server(cfg, pki, tmp_path / "state")
-        async with srv:
-            r = rec()
-            await srv.publish(r)
-            creds = dcs(pki) if who == "anonymous" else dcs(pki, user="olga", password="op")
-            c = await connect(ep, creds)
-            with pytest.raises(ua.UaStatusCodeError, match="BadUserAccessDenied"):
-                await c.get_node(space.ROOT.node_id(srv.ns)).call_method(space.method(space.APPROVE).node_id(srv.ns),
-                                                                          r.recommendation_id, "x")
-            with pytest.raises(ua.UaStatusCodeError, match="BadUserAccessDenied"):  # nothing is writable
-                await c.get_node(space.header(space.STATUS).node_id(srv.ns)).write_value("approved")
-            with pytest.raises(ua.UaStatusCodeError, match="BadUserAccessDenied"):  # a setpoint least of all
-                await c.get_node(space.setpoint(1, "H0", "SiMn").node_id(srv.ns)).write_value(9999.0)
-            status = await c.get_node(space.header(space.STATUS).node_id(srv.ns)).read_value()
-            await c.disconnect()
+        ep, ns = attacked.endpoint, attacked.ns
+        rec_id, gen = await published(attacked)
+        creds = dcs(pki) if who == "anonymous" else dcs(pki, user="olga", password="op")
+        c = await connect(ep, creds)
+        with pytest.raises(ua.UaStatusCodeError, match="BadUserAccessDenied"):
+            await c.get_node(space.ROOT.node_id(ns)).call_method(space.method(space.APPROVE).node_id(ns), rec_id, "x")
+        with pytest.raises(ua.UaStatusCodeError, match="BadUserAccessDenied"):  # nothing is writable
+            await c.get_node(space.header(space.STATUS).node_id(ns)).write_value("approved")
+        with pytest.raises(ua.UaStatusCodeError, match="BadUserAccessDenied"):  # a setpoint least of all
+            await c.get_node(space.setpoint(gen, "H0", "SiMn").node_id(ns)).write_value(9999.0)
+        status = await c.get_node(space.header(space.STATUS).node_id(ns)).read_value()
+        await c.disconnect()
         return status
 
     assert asyncio.run(scenario()) == "proposed"
+    assert [e for e in read_audit(attacked.state) if e["event"] == "approved"] == []
 
 
 @pytest.mark.slow  # over ~2.5 s (a real server, a simulated plant or a training run): make test only

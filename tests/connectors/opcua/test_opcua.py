@@ -1,8 +1,16 @@
-"""OPC UA with real asyncua servers and clients on 127.0.0.1: security, atomic publish, approval, restart."""
+"""OPC UA with real asyncua servers and clients on 127.0.0.1: security, atomic publish, approval, restart.
+
+The refused publish and the dropping of old generations share one default server (``publishing``, a
+``SharedServer``): each counts generations from its own first publish. The others need a fresh server (its first
+generation, its start-up log, approvals, a restart, the inbox, publishes on the readers' loop) and start their
+own.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import re
+from collections.abc import Iterator
 
 import pytest
 from asyncua import ua
@@ -19,7 +27,7 @@ from connectors.opcua import address_space as space
 from connectors.opcua.approvals import read_audit
 from connectors.opcua.inbox import read_verdict, submit
 from optimizer.recommendation import Recommendation
-from tests.connectors.opcua.conftest import dcs, rec, secure_server, setup_noise
+from tests.connectors.opcua.conftest import SharedServer, dcs, rec, secure_server, setup_noise
 from tests.connectors.opcua.test_address_space import undocumented_names, walk
 
 
@@ -79,28 +87,41 @@ def test_publish_read_subscribe_and_refusals(cfg, pki, tmp_path, caplog):
     assert setup_noise(caplog) == []  # certificates name this host, the session timeout is what servers grant
 
 
+@pytest.fixture(scope="module")
+def publishing(cfg, pki, tmp_path_factory) -> Iterator[SharedServer]:
+    """The server as ``secure_server(cfg, pki, state)`` makes it, shared by tests that only publish and read."""
+    state = tmp_path_factory.mktemp("publishing") / "state"
+    srv, ep = secure_server(cfg, pki, state)
+    with SharedServer(srv, ep, state).serving() as shared:
+        yield shared
+
+
 @pytest.mark.slow  # over ~2.5 s (a real server, a simulated plant or a training run): make test only
-def test_unsafe_recommendation_publishes_nothing(cfg, pki, tmp_path):
+def test_unsafe_recommendation_publishes_nothing(cfg, pki, publishing):
+    srv = publishing.server
+    good, bad = rec(), rec(simn=99999.0)
+
     async def scenario():
-        srv, ep = secure_server(cfg, pki, tmp_path / "state")
-        async with srv:
-            await srv.publish(rec())
-            bad = rec(simn=99999.0)
-            with pytest.raises(UnsafeRecommendationError, match="SiMn"):
-                await srv.publish(bad)
-            c = await connect(ep, dcs(pki))
-            gen, got = await read_snapshot(c, cfg.opcua.namespace_uri)
-            assert gen == 1 and got.heats[0].additions_kg["SiMn"] == 1500.0
-            await c.disconnect()
-        saved = Recommendation.from_json(tmp_path / "state" / "current.json")
-        assert saved.heats[0].additions_kg["SiMn"] == 1500.0
+        shown = await publishing.on_server(srv.publish(good))
+        with pytest.raises(UnsafeRecommendationError, match="SiMn"):
+            await publishing.on_server(srv.publish(bad))
+        c = await connect(publishing.endpoint, dcs(pki))
+        gen, got = await read_snapshot(c, cfg.opcua.namespace_uri)
+        assert gen == shown and got.recommendation_id == good.recommendation_id  # nothing switched
+        assert got.heats[0].additions_kg["SiMn"] == 1500.0
+        await c.disconnect()
+        saved = Recommendation.from_json(publishing.state / "current.json")
+        assert saved.recommendation_id == good.recommendation_id and saved.heats[0].additions_kg["SiMn"] == 1500.0
+        assert bad.recommendation_id not in {e["recommendation_id"] for e in read_audit(publishing.state)}
 
     asyncio.run(scenario())
 
 
 @pytest.mark.slow  # over ~2.5 s (a real server, a simulated plant or a training run): make test only
 def test_atomic_publish_under_concurrent_reads(cfg, pki, tmp_path):
-    """A DCS polling node by node while recommendations change never sees two of them mixed."""
+    """A DCS polling node by node while recommendations change never sees two of them mixed. Its own server, on
+    the test's loop: on the shared server (publishes from another thread) a read of a generation dropped between
+    browsing it and reading its values failed in read_setpoints (float(None)) instead of being retried."""
     async def scenario():
         srv, ep = secure_server(cfg, pki, tmp_path / "state")
         async with srv:
@@ -201,32 +222,33 @@ def test_secure_mode_needs_certificates(cfg, tmp_path):
 
 
 @pytest.mark.slow  # over ~2.5 s (a real server, a simulated plant or a training run): make test only
-def test_old_generations_are_dropped_completely(cfg, pki, tmp_path):
+def test_old_generations_are_dropped_completely(cfg, pki, publishing):
     """Generation n-2 disappears with every node below it and the folder's reference; n-1 and n stay, and the
-    served tree has exactly the node ids and browse names docs/opcua.md lists."""
-    async def scenario():
-        srv, ep = secure_server(cfg, pki, tmp_path / "state")
-        async with srv:
-            for k in range(3):
-                await srv.publish(rec(simn=1400.0 + k))
-            c = await connect(ep, dcs(pki))
-            ns = await c.get_namespace_index(cfg.opcua.namespace_uri)
-            for gone in (space.generation(1), space.heat(1, "H0"), space.setpoint(1, "H0", "SiMn"),
-                         space.setpoint(1, "H0", "SiMn") / space.EU_RANGE, space.predicted_temperature(1, "H2")):
-                with pytest.raises(ua.UaStatusCodeError, match="BadNodeIdUnknown"):
-                    await c.get_node(gone.node_id(ns)).read_browse_name()
-            assert await c.get_node(space.setpoint(2, "H0", "SiMn").node_id(ns)).read_value() == 1401.0
-            assert await c.get_node(space.setpoint(3, "H0", "SiMn").node_id(ns)).read_value() == 1402.0
-            root_children = [(await n.read_browse_name()).Name for n in await c.get_node(
-                space.ROOT.node_id(ns)).get_children()]
-            assert "G2" in root_children and "G3" in root_children and "G1" not in root_children
-            await c.disconnect()
-            assert srv.server is not None
-            served: dict[str, tuple[int, str]] = {}
-            await walk(srv.server.get_node(space.ROOT.node_id(ns)), served)
-        return ns, served
+    served tree has exactly the node ids and browse names docs/opcua.md lists (on the shared server: also
+    nothing left of the generations earlier tests published)."""
+    srv = publishing.server
 
-    ns, served = asyncio.run(scenario())
+    async def scenario():
+        g1, g2, g3 = [await publishing.on_server(srv.publish(rec(simn=1400.0 + k))) for k in range(3)]
+        assert (g2, g3) == (g1 + 1, g1 + 2)
+        c = await connect(publishing.endpoint, dcs(pki))
+        ns = await c.get_namespace_index(cfg.opcua.namespace_uri)
+        for gone in (space.generation(g1), space.heat(g1, "H0"), space.setpoint(g1, "H0", "SiMn"),
+                     space.setpoint(g1, "H0", "SiMn") / space.EU_RANGE, space.predicted_temperature(g1, "H2")):
+            with pytest.raises(ua.UaStatusCodeError, match="BadNodeIdUnknown"):
+                await c.get_node(gone.node_id(ns)).read_browse_name()
+        assert await c.get_node(space.setpoint(g2, "H0", "SiMn").node_id(ns)).read_value() == 1401.0
+        assert await c.get_node(space.setpoint(g3, "H0", "SiMn").node_id(ns)).read_value() == 1402.0
+        root_children = [(await n.read_browse_name()).Name for n in await c.get_node(
+            space.ROOT.node_id(ns)).get_children()]
+        assert sorted(n for n in root_children if re.fullmatch(r"G\d+", n)) == sorted([f"G{g2}", f"G{g3}"])
+        await c.disconnect()
+        assert srv.server is not None
+        served: dict[str, tuple[int, str]] = {}
+        await publishing.on_server(walk(srv.server.get_node(space.ROOT.node_id(ns)), served))
+        return ns, served, g3
+
+    ns, served, g3 = asyncio.run(scenario())
     assert undocumented_names(served, ns) == []
-    assert {f"Dosing.G3.H0.Setpoints.{m}" for m in cfg.material_names} <= set(served)
-    assert "Dosing.G3.H2.Predicted.Temperature" in served and "Dosing.G3.H1.ArcEnergy.EURange" in served
+    assert {f"Dosing.G{g3}.H0.Setpoints.{m}" for m in cfg.material_names} <= set(served)
+    assert f"Dosing.G{g3}.H2.Predicted.Temperature" in served and f"Dosing.G{g3}.H1.ArcEnergy.EURange" in served

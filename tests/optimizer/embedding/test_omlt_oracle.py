@@ -14,8 +14,15 @@ from sklearn.neural_network import MLPRegressor
 
 from optimizer.embedding import add_predictor_constr
 
-pytest.importorskip("omlt")
-pytest.importorskip("skl2onnx")
+
+@pytest.fixture(autouse=True)
+def _omlt_and_skl2onnx() -> None:
+    """Skip where OMLT or skl2onnx (the dev extra) is missing. Imported when a test runs, as the functions below
+    import them, not at collection: skl2onnx with onnx costs ~2 s of CPU, which every pytest-xdist worker paid;
+    the module is one group of tests/xdist_groups.py."""
+    pytest.importorskip("omlt")
+    pytest.importorskip("skl2onnx")
+
 
 N_IN = 5
 COST = [1.0, 2.0, 1.5]
