@@ -84,8 +84,20 @@ async def read_setpoints(client: Client, namespace_uri: str, materials: list[str
 
 
 async def _read_generation(client: Client, ns: int, gen: int, materials: list[str]) -> dict[str, dict[str, float]]:
+    return await read_heats(client, ns, gen, await browse_heats(client, ns, gen), materials)
+
+
+async def browse_heats(client: Client, ns: int, gen: int) -> list[str]:
+    """The heat ids under generation ``gen``'s folder (none for generation 0, before the first publish)."""
     folder = client.get_node(space.generation(gen).node_id(ns))
-    heats = [(await c.read_browse_name()).Name for c in await folder.get_children()] if gen else []
+    return [(await c.read_browse_name()).Name for c in await folder.get_children()] if gen else []
+
+
+async def read_heats(client: Client, ns: int, gen: int, heats: list[str],
+                     materials: list[str]) -> dict[str, dict[str, float]]:
+    """The setpoints of ``heats`` in generation ``gen``, in one read. A node that is gone (the generation was
+    dropped since it was browsed) raises its status (``BadNodeIdUnknown``): asyncua's ``read_values`` would give
+    ``None`` for it instead."""
     nodes, keys = [], []
     for h in heats:
         for m in materials:
@@ -94,8 +106,12 @@ async def _read_generation(client: Client, ns: int, gen: int, materials: list[st
         for leaf in SUMMARY:
             nodes.append(client.get_node(space.heat_value(gen, h, leaf).node_id(ns)))
             keys.append((h, leaf.name))
-    values = await client.read_values(nodes) if nodes else []
+    results = await client.read_attributes(nodes, ua.AttributeIds.Value) if nodes else []
     out: dict[str, dict[str, float]] = {h: {} for h in heats}
-    for (h, k), v in zip(keys, values, strict=True):
-        out[h][k] = float(v)
+    for (h, k), dv in zip(keys, results, strict=True):
+        if dv.StatusCode is not None:
+            dv.StatusCode.check()
+        if dv.Value is None or dv.Value.Value is None:
+            raise ValueError(f"generation {gen}, heat {h}: {k} has no value")
+        out[h][k] = float(dv.Value.Value)
     return out

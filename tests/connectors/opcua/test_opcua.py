@@ -25,6 +25,7 @@ from connectors.opcua import (
 )
 from connectors.opcua import address_space as space
 from connectors.opcua.approvals import read_audit
+from connectors.opcua.client import browse_heats, read_heats
 from connectors.opcua.inbox import read_verdict, submit
 from optimizer.recommendation import Recommendation
 from tests.connectors.opcua.conftest import SharedServer, dcs, rec, secure_server, setup_noise
@@ -143,6 +144,31 @@ def test_atomic_publish_under_concurrent_reads(cfg, pki, tmp_path):
                 base = {round(v[h]["SiMn"] - int(h[1:]), 6) for h in v}
                 assert len(base) == 1  # every heat from the same recommendation
             await c.disconnect()
+
+    asyncio.run(scenario())
+
+
+@pytest.mark.slow  # over ~2.5 s (a real server, a simulated plant or a training run): make test only
+def test_a_generation_dropped_between_browse_and_read_is_read_again(cfg, pki, publishing):
+    """The race a DCS poll can lose: it browses generation g, two publishes drop g, then it reads g's values.
+    asyncua answers that read with None values; the client raises the nodes' BadNodeIdUnknown (which
+    read_setpoints retries on the current generation) instead of failing on float(None). Made to happen by
+    publishing between the two steps, not by timing."""
+    srv = publishing.server
+
+    async def scenario():
+        g = await publishing.on_server(srv.publish(rec(simn=1100.0)))
+        c = await connect(publishing.endpoint, dcs(pki))
+        ns = await c.get_namespace_index(cfg.opcua.namespace_uri)
+        heats = await browse_heats(c, ns, g)
+        assert heats and (await read_heats(c, ns, g, heats, ["SiMn"]))[heats[0]]["SiMn"] > 0
+        for k in (1, 2):
+            await publishing.on_server(srv.publish(rec(simn=1100.0 + k)))
+        with pytest.raises(ua.UaStatusCodeError, match="BadNodeIdUnknown"):
+            await read_heats(c, ns, g, heats, ["SiMn"])
+        now = await read_setpoints(c, cfg.opcua.namespace_uri, ["SiMn"])
+        assert {round(v["SiMn"] - int(h[1:]), 6) for h, v in now.items()} == {1102.0}
+        await c.disconnect()
 
     asyncio.run(scenario())
 
