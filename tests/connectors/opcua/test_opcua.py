@@ -121,8 +121,9 @@ def test_unsafe_recommendation_publishes_nothing(cfg, pki, publishing):
 @pytest.mark.slow  # over ~2.5 s (a real server, a simulated plant or a training run): make test only
 def test_atomic_publish_under_concurrent_reads(cfg, pki, tmp_path):
     """A DCS polling node by node while recommendations change never sees two of them mixed. Its own server, on
-    the test's loop: on the shared server (publishes from another thread) a read of a generation dropped between
-    browsing it and reading its values failed in read_setpoints (float(None)) instead of being retried."""
+    the test's loop, so its publishes interleave with the reads only where the client awaits. (On the shared
+    server, publishes from another thread once dropped a generation between browsing it and reading its values:
+    read_setpoints failed on float(None), fixed since and tested deterministically below.)"""
     async def scenario():
         srv, ep = secure_server(cfg, pki, tmp_path / "state")
         async with srv:
