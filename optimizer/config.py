@@ -69,6 +69,10 @@ class Sampling(_Section):
     samples_per_heat_min: Annotated[int, Field(ge=0)] = 1
     samples_per_heat_max: Annotated[int, Field(ge=0, le=20)] = 5
     baseline_samples_per_heat: Annotated[int, Field(ge=0)] = 3
+    # the lab's systematic error per element as a relative sd (its trueness, from certified reference samples):
+    # a bias every sample of a calibration period shares, so it cancels in the stage changes and the history
+    # cannot show it; the advisor's finish rule and stage margins add it at each limit (docs/advisor.md)
+    lab_bias_sd_rel: dict[str, Annotated[float, Field(ge=0.0, le=0.3)]] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _ordered(self) -> Sampling:
@@ -459,6 +463,9 @@ def _cross_problems(cfg: PlantConfig) -> list[str]:
         unknown = sorted(set(g.chemistry_wt_pct) - known)
         if unknown:
             out.append(f"grades[{i}] ({g.name}): elements {unknown} are not in 'elements' {cfg.elements}")
+    unknown = sorted(set(cfg.sampling.lab_bias_sd_rel) - known)
+    if unknown:
+        out.append(f"sampling.lab_bias_sd_rel: elements {unknown} are not in 'elements' {cfg.elements}")
     auto = cfg.advisor.auto_approve
     unknown = sorted(set(auto.max_kg) - set(cfg.material_names)) if auto is not None else []
     if unknown:

@@ -101,9 +101,11 @@ class Advisor:
         # both the estimate of what was measured and the heat's settled state (the two differ only where the
         # history shows a sample that misses part of its stage; which one the heat leaves with, the sample
         # table cannot say for sure: "What the last sample has not seen yet" in docs/advisor.md)
+        sd_lo, sd_hi = (_with_lab_bias(self.cfg, name, sd, limit) for limit in window)
         for what, est in (("", v), ("settled ", v + late)) if late else (("", v),):
-            if (lo is not None and est < lo + z * sd) or (hi is not None and est > hi - z * sd):
-                return f"{name} {what}{est:.4g} outside [{lo}, {hi}] with margin {z * sd:.3g}"
+            if (lo is not None and est < lo + z * sd_lo) or (hi is not None and est > hi - z * sd_hi):
+                return f"{name} {what}{est:.4g} outside [{lo}, {hi}] with margin " \
+                       f"{z * (sd_lo if lo is not None and est < lo + z * sd_lo else sd_hi):.3g}"
         if name == TEMPERATURE or not state.last.is_dip:
             measured = _measured(state, name)
             if (lo is not None and measured < lo) or (hi is not None and measured > hi):
@@ -451,8 +453,10 @@ class _StageLP:
                 if self.dip and o != TEMPERATURE:  # not measured: accepted on the prediction (checked after)
                     self.model.lo[o], self.model.hi[o] = -1e9, 1e9
                     continue
-                self.model.lo[o] = -1e9 if lo is None else lo + z_conf * post_sd + z * spread
-                self.model.hi[o] = 1e9 if hi is None else hi - z_conf * post_sd - z * spread
+                self.model.lo[o] = -1e9 if lo is None else \
+                    lo + z_conf * _with_lab_bias(self.adv.cfg, o, post_sd, lo) + z * spread
+                self.model.hi[o] = 1e9 if hi is None else \
+                    hi - z_conf * _with_lab_bias(self.adv.cfg, o, post_sd, hi) - z * spread
             res = self.opt.solve(self.model, load_solutions=False, raise_exception_on_nonoptimal_result=False)
             if res.solution_status != SolutionStatus.optimal:
                 return None
@@ -487,8 +491,8 @@ class _StageLP:
                 inside = (lo is None or mean >= lo + z_conf * sd) and (hi is None or mean <= hi - z_conf * sd)
                 p_pass *= 1.0 if inside else 0.0
                 continue
-            acc_lo = -math.inf if lo is None else lo + z_conf * post_sd
-            acc_hi = math.inf if hi is None else hi - z_conf * post_sd
+            acc_lo = -math.inf if lo is None else lo + z_conf * _with_lab_bias(self.adv.cfg, o, post_sd, lo)
+            acc_hi = math.inf if hi is None else hi - z_conf * _with_lab_bias(self.adv.cfg, o, post_sd, hi)
             # accepted when both the estimate of the reading and the settled state are (see Advisor._rejects)
             p_pass *= max(_phi((acc_hi - max(mean, measured)) / spread) - _phi((acc_lo - min(mean, measured)) / spread),
                           0.0)
@@ -507,6 +511,15 @@ def _closing(sd_meas: float, sd_true: float) -> tuple[float, float]:
     v, m = sd_true ** 2, max(sd_meas ** 2 - sd_true ** 2, 1e-18)
     w = v / (v + m)
     return math.sqrt(v * m / (v + m)), max(w * math.sqrt(v + m), 1e-12)
+
+
+def _with_lab_bias(cfg: PlantConfig, name: str, sd: float, limit: float | None) -> float:
+    """``sd`` of an element's estimate at ``limit`` with the lab's systematic error there added
+    (``sampling.lab_bias_sd_rel``; unchanged for the temperature, an element without it, or no limit)."""
+    if name == TEMPERATURE or limit is None:
+        return sd
+    rel = cfg.sampling.lab_bias_sd_rel.get(sample_element(name), 0.0)
+    return sd if rel == 0.0 else math.sqrt(sd * sd + (rel * limit) ** 2)
 
 
 def _stages_after_failure(q: float, left: int) -> float:
