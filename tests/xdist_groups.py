@@ -39,6 +39,8 @@ GROUPS: dict[str, str] = {
     "tests/connectors/opcua/test_attacks.py::test_only_engineers_may_call_approve": "opcua_attacked",
     "tests/connectors/opcua/test_opcua.py::test_unsafe_recommendation_publishes_nothing": "opcua_publishing",
     "tests/connectors/opcua/test_opcua.py::test_old_generations_are_dropped_completely": "opcua_publishing",
+    "tests/connectors/opcua/test_opcua.py::test_a_generation_dropped_between_browse_and_read_is_read_again":
+        "opcua_publishing",
     # the notebooks: the worker that runs them imports nbformat (~3 s of CPU, tests/test_notebooks.py)
     "tests/test_notebooks.py": "notebooks",
     # the OMLT oracle: the worker that runs it imports skl2onnx and onnx (~2 s of CPU, test_omlt_oracle.py)
