@@ -51,6 +51,18 @@ def _heat_rows(stages: pd.DataFrame, rows: np.ndarray) -> list[list[int]]:
     return [sorted(m, key=lambda i: stage_no[i]) for m in groups.values()]
 
 
+def _pairs(stages: pd.DataFrame, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every pair of stages of one heat among ``rows`` (earlier, later, heat number), heat by heat in stage order."""
+    j, k, g = [], [], []
+    for h, members in enumerate(_heat_rows(stages, rows)):
+        for p, first in enumerate(members):
+            later = members[p + 1:]
+            j += [first] * len(later)
+            k += later
+            g += [h] * len(later)
+    return np.array(j, dtype=int), np.array(k, dtype=int), np.array(g, dtype=int)
+
+
 def fit_effects(resid: np.ndarray, ex: np.ndarray, stages: pd.DataFrame, level: np.ndarray,
                 rows: np.ndarray) -> EffectFit:
     """Random-effect covariance and measurement variance (module doc) from the stage pairs of ``rows``;
@@ -58,22 +70,17 @@ def fit_effects(resid: np.ndarray, ex: np.ndarray, stages: pd.DataFrame, level: 
     d = ex.shape[1]
     stage_no = stages["stage_no"].to_numpy()
     tri = [(a, b) for a in range(d) for b in range(a, d)]
-    feats, target, heat, n_apart = [], [], [], 0
-    for g, members in enumerate(_heat_rows(stages, rows)):
-        for p, j in enumerate(members):
-            for k in members[p + 1:]:
-                xj, xk = ex[j], ex[k]
-                f = [xj[a] * xk[b] + (xj[b] * xk[a] if a != b else 0.0) for a, b in tri]
-                adj = float(stage_no[k] == stage_no[j] + 1)
-                n_apart += int(adj == 0.0)
-                feats.append(f + [-adj, -adj * level[k] ** 2])
-                target.append(resid[j] * resid[k])
-                heat.append(g)
+    j, k, heat = _pairs(stages, rows)
+    xj, xk = ex[j], ex[k]
+    adj = (stage_no[k] == stage_no[j] + 1).astype(float)
+    n_apart = int(np.sum(adj == 0.0))
+    products = [xj[:, a] * xk[:, b] + (xj[:, b] * xk[:, a] if a != b else 0.0) for a, b in tri]
+    feats = np.column_stack([*products, -adj, -adj * level[k] ** 2]) if len(j) else np.zeros((0, len(tri) + 2))
+    target = resid[j] * resid[k]
     if len(target) < 3 * (len(tri) + 2):
         return EffectFit(np.zeros((d, d)), (0.0, 0.0), 0.0, n_apart)
-    f_arr, t_arr = np.array(feats), np.array(target)
-    sol = np.linalg.lstsq(f_arr, t_arr, rcond=None)[0]
-    se = _cluster_se(f_arr, t_arr - f_arr @ sol, np.array(heat))
+    sol = np.linalg.lstsq(feats, target, rcond=None)[0]
+    se = _cluster_se(feats, target - feats @ sol, heat)
     last = len(tri) - 1  # the (d-1, d-1) entry: the last effect's variance
     cov = np.zeros((d, d))
     for (a, b), v in zip(tri, sol[: len(tri)], strict=True):
