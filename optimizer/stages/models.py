@@ -13,7 +13,10 @@ main stage or trim):
 * temperature (degC): ``after = before + eta(z) * kWh / (c_p * W_t) - lambda(z) * minutes
   - kappa * sum_m chill_m * kg_m / W_t`` (no constant: a heat balance has none), efficiency and loss linear in
   ``[1, (T - 1580)/10]``;
-* arc minutes per stage: ``a * kWh / W_t``.
+* arc minutes per stage: ``a * kWh / W_t``;
+* where the history shows it out of sample with the physics' sign (``_unseen_holds``), a share ``gamma`` of a
+  stage's own nominal input that its closing sample has not seen (an addition not yet mixed, a dip over-reading
+  a stratified bath) shows in the next stage: ``+ gamma * input of the previous stage``, known at the decision.
 
 Every heat also has its own recovery (per element) and its own efficiency and loss: random effects whose
 covariance is learned from pairs of stages of the same heat (method of moments; adjacent stages share a
