@@ -53,3 +53,17 @@ def test_tests_sharing_an_opcua_server_run_in_one_group():
             assert members == {f"{rel}::{name}" for name in users}, (fixture, members)
             checked += 1
     assert checked >= 2
+
+
+def test_tests_of_the_session_advisor_run_in_its_group():
+    """The session's advisor (tests/optimizer/advisor/conftest.py) is learned again (~12 s) on every worker that
+    runs a test asking for it: each such test is in the ``advisor_history`` group. (The history alone, ~1 s to
+    simulate, is not worth a group.)"""
+    users = []
+    for path in sorted((ROOT / "tests" / "optimizer" / "advisor").glob("test_*.py")):
+        rel = path.relative_to(ROOT).as_posix()
+        users += [f"{rel}::{n.name}" for n in ast.parse(path.read_text()).body
+                  if isinstance(n, ast.FunctionDef) and n.name.startswith("test_")
+                  and "advisor" in {a.arg for a in n.args.args}]
+    assert len(users) >= 10
+    assert [u for u in users if group_of(u) != "advisor_history"] == []
