@@ -42,7 +42,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -408,16 +408,26 @@ def _bound_oxygen_holds(sm: StageModels, name: str, stages: pd.DataFrame, x: np.
     if not np.any(x[idx, col] != 0.0):
         return False, math.nan
     ids = stages[KEY].astype(str).to_numpy()[idx]
-    fold = heat_folds(ids)
-    err = {False: np.zeros(len(idx)), True: np.zeros(len(idx))}
-    for f in np.unique(fold):
-        train, test = idx[fold != f], fold == f
-        for with_term in (False, True):
-            coef = _fit_coef(sm.cfg, name, x[train], y[train], n_common, () if with_term else (col,))
-            err[with_term][test] = (y[idx[test]] - x[idx[test]] @ coef) ** 2
-    kept, z = holds_out_of_sample(err[False], err[True], ids)
+
+    def errors(train: np.ndarray, test: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        without, with_term = (_fit_coef(sm.cfg, name, x[train], y[train], n_common, h) for h in ((col,), ()))
+        return (y[test] - x[test] @ without) ** 2, (y[test] - x[test] @ with_term) ** 2
+
+    kept, z = holds_out_of_sample(*_heat_fold_errors(ids, idx, errors), ids)
     sign = float(_fit_coef(sm.cfg, name, x[idx], y[idx], n_common)[col])
     return kept and sign > 0.0, z if sign > 0.0 else -abs(z)
+
+
+def _heat_fold_errors(ids: np.ndarray, idx: np.ndarray,
+                      errors: Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
+                      ) -> tuple[np.ndarray, np.ndarray]:
+    """Held-out squared errors of the rows ``idx`` (heat ids ``ids``) without and with a model term, ``CV_FOLDS``
+    folds of whole heats: ``errors(train rows, test rows)`` fits both models on the one and scores the other."""
+    fold = heat_folds(ids)
+    without, with_term = np.zeros(len(idx)), np.zeros(len(idx))
+    for f in np.unique(fold):
+        without[fold == f], with_term[fold == f] = errors(idx[fold != f], idx[fold == f])
+    return without, with_term
 
 
 def _unseen_share(sm: StageModels, name: str, x: np.ndarray, y: np.ndarray, lag: np.ndarray, rows: np.ndarray,
@@ -443,20 +453,14 @@ def _unseen_holds(sm: StageModels, name: str, stages: pd.DataFrame, x: np.ndarra
     if not np.any(lag[idx] != 0.0):
         return False, math.nan, 0.0
     ids = stages[KEY].astype(str).to_numpy()[idx]
-    fold = heat_folds(ids)
-    err = {False: np.zeros(len(idx)), True: np.zeros(len(idx))}
-    n_common = len(sm.recovery_features)
-    for f in np.unique(fold):
-        train, test = np.zeros(len(x), bool), idx[fold == f]
-        train[idx[fold != f]] = True
-        without = _fit_coef(sm.cfg, name, x[train], y[train], n_common, held)
+
+    def errors(train: np.ndarray, test: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        without = _fit_coef(sm.cfg, name, x[train], y[train], len(sm.recovery_features), held)
         share, coef = _unseen_share(sm, name, x, y, lag, train, held)
-        err[False][fold == f] = (y[test] - x[test] @ without) ** 2
-        err[True][fold == f] = (y[test] - share * lag[test] - x[test] @ coef) ** 2
-    kept, z = holds_out_of_sample(err[False], err[True], ids)
-    fit = np.zeros(len(x), bool)
-    fit[idx] = True
-    share = _unseen_share(sm, name, x, y, lag, fit, held)[0]
+        return (y[test] - x[test] @ without) ** 2, (y[test] - share * lag[test] - x[test] @ coef) ** 2
+
+    kept, z = holds_out_of_sample(*_heat_fold_errors(ids, idx, errors), ids)
+    share = _unseen_share(sm, name, x, y, lag, idx, held)[0]
     physical = 0.0 < share <= 1.0 if name != TEMPERATURE else -1.0 <= share < 0.0
     return kept and physical, z if physical else -abs(z), share if kept and physical else 0.0
 
