@@ -101,11 +101,11 @@ class Advisor:
         # both the estimate of what was measured and the heat's settled state (the two differ only where the
         # history shows a sample that misses part of its stage; which one the heat leaves with, the sample
         # table cannot say for sure: "What the last sample has not seen yet" in docs/advisor.md)
-        sd_lo, sd_hi = (_with_lab_bias(self.cfg, name, sd, limit) for limit in window)
+        m_lo, m_hi = _margins(self.cfg, name, window, sd, z)
         for what, est in (("", v), ("settled ", v + late)) if late else (("", v),):
-            if (lo is not None and est < lo + z * sd_lo) or (hi is not None and est > hi - z * sd_hi):
-                return f"{name} {what}{est:.4g} outside [{lo}, {hi}] with margin " \
-                       f"{z * (sd_lo if lo is not None and est < lo + z * sd_lo else sd_hi):.3g}"
+            low = lo is not None and est < lo + m_lo
+            if low or (hi is not None and est > hi - m_hi):
+                return f"{name} {what}{est:.4g} outside [{lo}, {hi}] with margin {m_lo if low else m_hi:.3g}"
         if name == TEMPERATURE or not state.last.is_dip:
             measured = _measured(state, name)
             if (lo is not None and measured < lo) or (hi is not None and measured > hi):
@@ -364,11 +364,10 @@ class _StageLP:
         m.low_side = pyo.Constraint(m.O, rule=lambda mm, o: mm.mean[o] + mm.slack_lo[o] >= mm.lo[o])
         m.high_side = pyo.Constraint(m.O, rule=lambda mm, o: mm.mean[o] - mm.slack_hi[o] <= mm.hi[o])
         # the heat is judged on its state once what the closing sample has not seen has shown: that too in window
-        self.late = {o: models.unseen_linear(o, self.w_t) for o in self.windows}
         m.L = pyo.Set(initialize=[o for o in self.windows if models.outcomes[o].unseen != 0.0], ordered=True)
 
         def settled(mm, o):  # noqa: ANN001, ANN202
-            per_kg, per_kwh = self.late[o]
+            per_kg, per_kwh = models.unseen_linear(o, self.w_t)
             return mm.mean[o] + sum(per_kg.get(k, 0.0) * mm.kg[k] for k in mm.M) + per_kwh * mm.kwh
 
         m.settled = pyo.Expression(m.L, rule=settled)
@@ -453,10 +452,9 @@ class _StageLP:
                 if self.dip and o != TEMPERATURE:  # not measured: accepted on the prediction (checked after)
                     self.model.lo[o], self.model.hi[o] = -1e9, 1e9
                     continue
-                self.model.lo[o] = -1e9 if lo is None else \
-                    lo + z_conf * _with_lab_bias(self.adv.cfg, o, post_sd, lo) + z * spread
-                self.model.hi[o] = 1e9 if hi is None else \
-                    hi - z_conf * _with_lab_bias(self.adv.cfg, o, post_sd, hi) - z * spread
+                m_lo, m_hi = _margins(self.adv.cfg, o, (lo, hi), post_sd, z_conf)
+                self.model.lo[o] = -1e9 if lo is None else lo + m_lo + z * spread
+                self.model.hi[o] = 1e9 if hi is None else hi - m_hi - z * spread
             res = self.opt.solve(self.model, load_solutions=False, raise_exception_on_nonoptimal_result=False)
             if res.solution_status != SolutionStatus.optimal:
                 return None
@@ -491,8 +489,9 @@ class _StageLP:
                 inside = (lo is None or mean >= lo + z_conf * sd) and (hi is None or mean <= hi - z_conf * sd)
                 p_pass *= 1.0 if inside else 0.0
                 continue
-            acc_lo = -math.inf if lo is None else lo + z_conf * _with_lab_bias(self.adv.cfg, o, post_sd, lo)
-            acc_hi = math.inf if hi is None else hi - z_conf * _with_lab_bias(self.adv.cfg, o, post_sd, hi)
+            m_lo, m_hi = _margins(self.adv.cfg, o, (lo, hi), post_sd, z_conf)
+            acc_lo = -math.inf if lo is None else lo + m_lo
+            acc_hi = math.inf if hi is None else hi - m_hi
             # accepted when both the estimate of the reading and the settled state are (see Advisor._rejects)
             p_pass *= max(_phi((acc_hi - max(mean, measured)) / spread) - _phi((acc_lo - min(mean, measured)) / spread),
                           0.0)
@@ -511,6 +510,14 @@ def _closing(sd_meas: float, sd_true: float) -> tuple[float, float]:
     v, m = sd_true ** 2, max(sd_meas ** 2 - sd_true ** 2, 1e-18)
     w = v / (v + m)
     return math.sqrt(v * m / (v + m)), max(w * math.sqrt(v + m), 1e-12)
+
+
+def _margins(cfg: PlantConfig, name: str, window: tuple[float | None, float | None], sd: float,
+             z: float) -> tuple[float, float]:
+    """How far inside its (low, high) limit an estimate of ``name`` with this ``sd`` must be at ``z``: the
+    finish rule, the stage LP and the chance to finish all take their acceptance band from here."""
+    lo, hi = window
+    return z * _with_lab_bias(cfg, name, sd, lo), z * _with_lab_bias(cfg, name, sd, hi)
 
 
 def _with_lab_bias(cfg: PlantConfig, name: str, sd: float, limit: float | None) -> float:
