@@ -2,12 +2,14 @@
 
 A physics draws each heat's hidden parameters (never written to files, never shown to a policy) and answers
 the plant's questions about the true bath: what an addition recovers and how much it chills, how much the arc
-heats, how much the bath cools and re-oxidises while it waits, and how noisy the measurements are. It also
-names the practice of the plant's operators (their trims), so choosing a physics by name chooses a plant.
+heats, how much the bath cools and re-oxidises while it waits, how noisy the measurements are, and what the
+level-2 gets wrong about masses and time: the true steel weight, what a feeder delivers, a lot's content, how
+long the lab takes. It also names the practice of the plant's operators (their trims), so choosing a physics by
+name chooses a plant.
 
 The implementations are private (``_physics.py``: ``standard``, ``_slag.py``: ``slag``, ``_carryover.py``:
-``carryover``, ``_stirred.py``: ``stirred``); only their names are public (:func:`physics_names`,
-:func:`get_physics`).
+``carryover``, ``_stirred.py``: ``stirred``, ``_lots.py``: ``lots``); only their names are public
+(:func:`physics_names`, :func:`get_physics`).
 """
 
 from __future__ import annotations
