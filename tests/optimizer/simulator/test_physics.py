@@ -448,6 +448,11 @@ def test_lots_weight_lots_and_feeders(cfg):
     assert effect.delivered_kg == big and effect.composition_wt_pct == p.lot_of(h, simn).composition_wt_pct
     assert effect.composition_wt_pct != simn.composition_wt_pct
     assert get_physics("standard").addition(_hidden("standard"), _bath(), simn, 1500.0, False).delivered_kg is None
+    later = replace(h, planned_time=h.planned_time + pd.Timedelta(days=3))  # the next SiMn lot: other fines
+    lots_used = [p.lot_of(x, simn) for x in (h, later)]
+    rec = [p.addition(x, _bath(), simn, 1500.0, False).recovery["Mn"] for x in (h, later)]
+    assert lots_used[0].number != lots_used[1].number
+    assert rec[1] / rec[0] == pytest.approx(lots_used[1].sizing_factor / lots_used[0].sizing_factor, rel=1e-12)
 
 
 def test_lots_laws_show_in_a_heat(cfg):
