@@ -126,6 +126,10 @@ class CarryoverPhysics:
             true_oxygen_ppm=true_oxygen_ppm,
         )
 
+    def steel_weight_t(self, hidden: CarryoverHiddenHeat, reported_t: float) -> float:
+        """The plant weighs right: the reported weight is the true one."""
+        return reported_t
+
     def addition(self, hidden: CarryoverHiddenHeat, bath: BathView, material: Material, kg: float,
                  trim: bool) -> AdditionEffect:
         """Loss to the slag's FeO at this moment, the lag of a big addition and a linear chill."""
@@ -169,6 +173,10 @@ class CarryoverPhysics:
     def reading_bias(self, hidden: CarryoverHiddenHeat, bath: BathView) -> ReadingBias:
         """Samples read the true bath here."""
         return NO_BIAS
+
+    def lab_delay_min(self, hidden: CarryoverHiddenHeat, bath: BathView) -> float:
+        """The lab answers within the config's sampling minutes."""
+        return 0.0
 
     def measure_temperature(self, rng: np.random.Generator, true_degC: float) -> float:
         """A thermocouple dip (noisier than the other plants': a worn lance)."""

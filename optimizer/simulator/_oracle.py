@@ -94,6 +94,7 @@ class PerfectKnowledgePolicy:
         bath.wait(STIR_MIN)
         bath.heat_with(kwh)
         bath.wait(self.cfg.sampling.minutes_per_sample)
+        bath.wait_for_lab()
         return bath
 
     def _energy(self, heat: SimHeat, adds: Mapping[str, float], aim_degC: float) -> float:

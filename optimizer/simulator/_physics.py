@@ -92,6 +92,10 @@ class StandardPhysics:
         """Per-heat hidden parameters (independent of the arrival temperature and the time)."""
         return draw_hidden(rng, true_oxygen_ppm)
 
+    def steel_weight_t(self, hidden: HiddenHeat, reported_t: float) -> float:
+        """The plant weighs right: the reported weight is the true one."""
+        return reported_t
+
     def addition(self, hidden: HiddenHeat, bath: BathView, material: Material, kg: float,
                  trim: bool) -> AdditionEffect:
         """Recoveries at the bath temperature; oxygen is not consumed (the trim factor stands for it)."""
@@ -114,6 +118,10 @@ class StandardPhysics:
     def reading_bias(self, hidden: HiddenHeat, bath: BathView) -> ReadingBias:
         """Samples read the true bath here."""
         return NO_BIAS
+
+    def lab_delay_min(self, hidden: HiddenHeat, bath: BathView) -> float:
+        """The lab answers within the config's sampling minutes."""
+        return 0.0
 
     def measure_temperature(self, rng: np.random.Generator, true_degC: float) -> float:
         """A thermocouple dip."""

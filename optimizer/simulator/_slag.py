@@ -101,6 +101,10 @@ class SlagPhysics:
             true_oxygen_ppm=true_oxygen_ppm,
         )
 
+    def steel_weight_t(self, hidden: SlagHiddenHeat, reported_t: float) -> float:
+        """The plant weighs right: the reported weight is the true one."""
+        return reported_t
+
     def addition(self, hidden: SlagHiddenHeat, bath: BathView, material: Material, kg: float,
                  trim: bool) -> AdditionEffect:
         """Oxygen loss (limited by the oxygen there is), slag loss, oxidation heat and chill (see module doc)."""
@@ -154,6 +158,10 @@ class SlagPhysics:
     def reading_bias(self, hidden: SlagHiddenHeat, bath: BathView) -> ReadingBias:
         """Samples read the true bath here."""
         return NO_BIAS
+
+    def lab_delay_min(self, hidden: SlagHiddenHeat, bath: BathView) -> float:
+        """The lab answers within the config's sampling minutes."""
+        return 0.0
 
     def measure_temperature(self, rng: np.random.Generator, true_degC: float) -> float:
         """A thermocouple dip (a little noisier than the standard plant's)."""

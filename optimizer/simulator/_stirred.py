@@ -205,6 +205,10 @@ class StirredPhysics:
             true_oxygen_ppm=true_oxygen_ppm,
         )
 
+    def steel_weight_t(self, hidden: StirredHiddenHeat, reported_t: float) -> float:
+        """The plant weighs right: the reported weight is the true one."""
+        return reported_t
+
     def addition(self, hidden: StirredHiddenHeat, bath: BathView, material: Material, kg: float,
                  trim: bool) -> AdditionEffect:
         """Batch-size recovery, all of it unmixed at first; a deoxidiser lowers the oxygen to equilibrium."""
@@ -250,6 +254,10 @@ class StirredPhysics:
         strat = hidden.stratified_share * bath.arc_rise_degC * math.exp(-bath.minutes_since_arc
                                                                          / hidden.thermal_tau_min)
         return ReadingBias(strat, {el: element_bias(hidden, el) * v for el, v in bath.wt_pct.items()})
+
+    def lab_delay_min(self, hidden: StirredHiddenHeat, bath: BathView) -> float:
+        """The lab answers within the config's sampling minutes."""
+        return 0.0
 
     def measure_temperature(self, rng: np.random.Generator, true_degC: float) -> float:
         """A thermocouple dip (a good lance: sd 2 degC)."""

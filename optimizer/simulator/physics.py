@@ -2,12 +2,14 @@
 
 A physics draws each heat's hidden parameters (never written to files, never shown to a policy) and answers
 the plant's questions about the true bath: what an addition recovers and how much it chills, how much the arc
-heats, how much the bath cools and re-oxidises while it waits, and how noisy the measurements are. It also
-names the practice of the plant's operators (their trims), so choosing a physics by name chooses a plant.
+heats, how much the bath cools and re-oxidises while it waits, how noisy the measurements are, and what the
+level-2 gets wrong about masses and time: the true steel weight, what a feeder delivers, a lot's content, how
+long the lab takes. It also names the practice of the plant's operators (their trims), so choosing a physics by
+name chooses a plant.
 
 The implementations are private (``_physics.py``: ``standard``, ``_slag.py``: ``slag``, ``_carryover.py``:
-``carryover``, ``_stirred.py``: ``stirred``); only their names are public (:func:`physics_names`,
-:func:`get_physics`).
+``carryover``, ``_stirred.py``: ``stirred``, ``_lots.py``: ``lots``); only their names are public
+(:func:`physics_names`, :func:`get_physics`).
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ class HiddenState(Protocol):
 
 @dataclass(frozen=True)
 class BathView:
-    """The true bath when the physics is asked (temperature, dissolved oxygen, minutes since arrival, weight,
+    """The true bath when the physics is asked (temperature, dissolved oxygen, minutes since arrival, true weight,
     dissolved composition), what went into the ladle so far (kg per material, slag formers included), what
     of it has not dissolved yet (kg per element), and the last arcing: its temperature rise (degC) and the
     minutes since it ended (inf: no arcing yet)."""
@@ -65,12 +67,17 @@ NO_BIAS = ReadingBias()
 class AdditionEffect:
     """What one addition does: the fraction of each element that ends in the steel (0..1), the dissolved oxygen
     after it (ppm), the temperature drop it causes (degC) and, per element, the share of the recovered mass that
-    has not dissolved yet (0..1; empty: all at once): it dissolves while the heat holds (``HoldEffect``)."""
+    has not dissolved yet (0..1; empty: all at once): it dissolves while the heat holds (``HoldEffect``). What
+    actually went in: ``delivered_kg`` (the feeder's real kg; None: the setpoint ``kg``) of a material whose true
+    content is ``composition_wt_pct`` (wt% per element, e.g. this delivery lot's; None: the config's nominal
+    composition); ``recovery`` then covers the elements of that content."""
 
     recovery: Mapping[str, float]
     oxygen_ppm: float
     chill_degC: float
     undissolved_share: Mapping[str, float] = field(default_factory=dict)
+    delivered_kg: float | None = None
+    composition_wt_pct: Mapping[str, float] | None = None
 
 
 @dataclass(frozen=True)
@@ -102,9 +109,15 @@ class Physics(Protocol[H]):
         time, so it may depend on the shift or drift across the history; None: not known)."""
         ...
 
+    def steel_weight_t(self, hidden: H, reported_t: float) -> float:
+        """The heat's true steel weight (t) when the plant reports ``reported_t`` (the crane scale's figure, in the
+        heat's context); ``reported_t`` itself: the plant weighs right."""
+        ...
+
     def addition(self, hidden: H, bath: BathView, material: Material, kg: float,
                  trim: bool) -> AdditionEffect:
-        """``kg`` of ``material`` going into ``bath``; ``trim``: after the first sample (main additions: False)."""
+        """``kg`` (the setpoint) of ``material`` going into ``bath``; ``trim``: after the first sample (main
+        additions: False)."""
         ...
 
     def arc_rise_degC(self, hidden: H, bath: BathView, kwh: float, energy: Energy) -> float:
@@ -123,6 +136,11 @@ class Physics(Protocol[H]):
     def reading_bias(self, hidden: H, bath: BathView) -> ReadingBias:
         """What a sample taken now reads beyond the true bath (``NO_BIAS``: nothing); the plant adds it to the
         true values before ``measure_temperature`` and ``measure_wt_pct``."""
+        ...
+
+    def lab_delay_min(self, hidden: H, bath: BathView) -> float:
+        """Minutes a chemistry sample's result takes beyond the config's ``sampling.minutes_per_chemistry_sample``
+        (0.0: none); the sample reads the bath when it is taken, the heat waits and cools until the result."""
         ...
 
     def measure_temperature(self, rng: np.random.Generator, true_degC: float) -> float:

@@ -56,6 +56,7 @@ class HeatRecord:
     decisions: list[StageDecision] = field(default_factory=list)
     forced_finish: bool = False  # the controller never finished: the plant's sample limit ended the heat
     n_dips: int = 0  # temperature dips alone (stages closed without a chemistry sample)
+    true_steel_weight_t: float = float("nan")  # test hook: the weight the additions dilute into (physics')
 
 
 @dataclass(frozen=True)
@@ -65,10 +66,12 @@ class Addition:
     minutes_from_start: float
     material: str
     kg: float
-    trim: bool
+    trim: bool  # kg: the setpoint (what the level-2 logs)
     recovery: dict[str, float]
     temperature_degC: float = float("nan")  # true bath state just before the addition
     oxygen_ppm: float = float("nan")
+    delivered_kg: float = float("nan")  # what the feeder really put in
+    content_wt_pct: dict[str, float] = field(default_factory=dict)  # the true content of what went in
 
 
 class _Bath:
@@ -76,7 +79,8 @@ class _Bath:
 
     def __init__(self, cfg: PlantConfig, heat: SimHeat) -> None:
         self.cfg, self.heat, self.physics = cfg, heat, heat.physics
-        self.w_kg = heat.context.steel_weight_t * 1000.0
+        self.w_t = heat.physics.steel_weight_t(heat.hidden, heat.context.steel_weight_t)  # true, not reported
+        self.w_kg = self.w_t * 1000.0
         self.mass_kg = {el: heat.true_initial_wt_pct[el] / 100.0 * self.w_kg for el in cfg.elements}
         self.temp = heat.true_initial_temperature_degC
         self.minutes = 0.0
@@ -90,7 +94,7 @@ class _Bath:
         self.arc_rise_degC, self.arc_end_min = 0.0, math.inf  # the last arcing: its rise, when it ended
 
     def view(self) -> BathView:
-        return BathView(self.temp, self.oxygen_ppm, self.minutes, self.heat.context.steel_weight_t, self.wt_pct(),
+        return BathView(self.temp, self.oxygen_ppm, self.minutes, self.w_t, self.wt_pct(),
                         dict(self.added_kg), dict(self.pending_kg), self.arc_rise_degC,
                         self.minutes - self.arc_end_min if self.arc_end_min < math.inf else math.inf)
 
@@ -108,14 +112,17 @@ class _Bath:
         m = self.cfg.material(material)
         effect = self.physics.addition(self.heat.hidden, self.view(), m, kg, trim)
         rec = dict(effect.recovery)
-        for el, pct in m.composition_wt_pct.items():
-            got = kg * pct / 100.0 * rec[el]
+        fed = kg if effect.delivered_kg is None else effect.delivered_kg  # the setpoint unless the feeder errs
+        content = m.composition_wt_pct if effect.composition_wt_pct is None else effect.composition_wt_pct
+        for el, pct in content.items():
+            got = fed * pct / 100.0 * rec[el]
             late = got * effect.undissolved_share.get(el, 0.0)
             self.mass_kg[el] += got - late
             self.pending_kg[el] += late
             self.recovered_kg[el] += got
-        self.added_kg[material] = self.added_kg.get(material, 0.0) + kg
-        self.log.append(Addition(self.minutes, material, kg, trim, rec, self.temp, self.oxygen_ppm))
+        self.added_kg[material] = self.added_kg.get(material, 0.0) + fed
+        self.log.append(Addition(self.minutes, material, kg, trim, rec, self.temp, self.oxygen_ppm, fed,
+                                 dict(content)))
         self.oxygen_ppm = effect.oxygen_ppm
         self.temp -= effect.chill_degC
 
@@ -132,6 +139,12 @@ class _Bath:
         self.wait(minutes)
         self.arc_rise_degC, self.arc_end_min = rise, self.minutes
         return minutes
+
+    def wait_for_lab(self) -> None:
+        """The extra minutes a chemistry result takes in this plant (none in most: no wait at all)."""
+        extra = self.physics.lab_delay_min(self.heat.hidden, self.view())
+        if extra > 0:
+            self.wait(extra)
 
     def wait(self, minutes: float) -> None:
         effect = self.physics.hold(self.heat.hidden, self.view(), minutes)
@@ -173,6 +186,8 @@ def run_controlled_heat(cfg: PlantConfig, heat: SimHeat, controller: HeatControl
         dip = decision.closing == "dip"
         bath.wait(cfg.sampling.minutes_per_temperature_sample if dip else cfg.sampling.minutes_per_sample)
         samples.append(_sample(bath, rng, len(stages), "temperature" if dip else "both"))
+        if not dip:
+            bath.wait_for_lab()  # read when taken; the heat waits for the result
         decision = controller.on_sample(_state(heat, samples, stages))
     return _record(cfg, grade, bath, samples, stages, decisions, forced)
 
@@ -220,6 +235,7 @@ def _record(cfg: PlantConfig, grade: Grade, bath: _Bath, samples: list[dict], st
         off_spec=off_spec_reasons(grade, true_final, bath.temp), recovered_kg=bath.recovered_kg, burnt_kg=bath.burnt_kg,
         picked_kg=bath.picked_kg, undissolved_kg=dict(bath.pending_kg),
         additions_log=bath.log, stages=stages, decisions=decisions, forced_finish=forced,
+        true_steel_weight_t=bath.w_t,
     )
 
 

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pandas as pd
+import pytest
 from typer.testing import CliRunner
 
 from connectors.cli import app
@@ -85,7 +86,7 @@ def test_bad_arguments(tmp_path: Path):
         (["simulate", "--grade", "X70", "--out", str(tmp_path)], "unknown grade 'X70'"),
         (["simulate", "--start", "yesterday-ish", "--out", str(tmp_path)], "not a date/time"),
         (["evaluate", "--physics", "magma", "--heats", "5"], "unknown physics 'magma'; use one of "
-         "['carryover', 'slag', 'standard', 'stirred']"),
+         "['carryover', 'lots', 'slag', 'standard', 'stirred']"),
         (["simulate", "--physics", "magma", "--out", str(tmp_path)], "unknown physics 'magma'"),
     ]
     for args, words in cases:
@@ -96,18 +97,19 @@ def test_bad_arguments(tmp_path: Path):
 def test_list_physics():
     res = CliRunner().invoke(app, ["evaluate", "--list-physics"])
     assert res.exit_code == 0, res.output
-    assert res.stdout.splitlines() == ["carryover", "slag", "standard", "stirred"]
+    assert res.stdout.splitlines() == ["carryover", "lots", "slag", "standard", "stirred"]
 
 
-def test_stirred_plant_by_name(cfg, tmp_path: Path):
-    """The fourth (held-out) plant is selectable on simulate and evaluate."""
+@pytest.mark.parametrize("name", ["stirred", "lots"])
+def test_held_out_plant_by_name(cfg, tmp_path: Path, name):
+    """The fourth and fifth (held-out) plants are selectable on simulate and evaluate."""
     runner = CliRunner()
     res = runner.invoke(app, ["simulate", "--heats", "20", "--seed", "3", "--out", str(tmp_path),
-                              "--physics", "stirred"])
-    assert res.exit_code == 0 and "stirred physics" in res.output, res.output
+                              "--physics", name])
+    assert res.exit_code == 0 and f"{name} physics" in res.output, res.output
     assert load_heats(tmp_path, cfg).report.empty
-    res = runner.invoke(app, ["evaluate", "--heats", "10", "--seed", "2", "--json", "--physics", "stirred"])
-    assert res.exit_code == 0 and json.loads(res.stdout)["physics"] == "stirred", res.output
+    res = runner.invoke(app, ["evaluate", "--heats", "10", "--seed", "2", "--json", "--physics", name])
+    assert res.exit_code == 0 and json.loads(res.stdout)["physics"] == name, res.output
 
 
 def test_physics_by_name_on_simulate_and_evaluate(cfg, tmp_path: Path):

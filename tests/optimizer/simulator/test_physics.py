@@ -1,5 +1,5 @@
-"""Plant physics by name: ``standard`` is unchanged, ``slag``, ``carryover`` and ``stirred`` differ in the
-documented ways, balances close."""
+"""Plant physics by name: ``standard`` is unchanged, ``slag``, ``carryover``, ``stirred`` and ``lots`` differ in
+the documented ways, balances close."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from optimizer.simulator import (
     simulate_history,
 )
 from optimizer.simulator._carryover import CARRYOVER_SHOP
+from optimizer.simulator._lots import LOTS_SHOP, LotsPhysics, delivered_kg, lot, lot_number, scale_offset, week_number
 from optimizer.simulator._oracle import PerfectKnowledgePolicy
 from optimizer.simulator._slag import SLAG_SHOP
 from optimizer.simulator._stirred import STIRRED_SHOP, campaign_heat, shift_number
@@ -32,7 +33,7 @@ from optimizer.simulator.plant import run_heat
 from optimizer.simulator.practice import TODAY
 from optimizer.validation import validate_heats
 
-PHYSICS = ("standard", "slag", "carryover", "stirred")
+PHYSICS = ("standard", "slag", "carryover", "stirred", "lots")
 
 
 def _bath(t_degC: float = 1590.0, o_ppm: float = 20.0, minutes: float = 10.0, w_t: float = 100.0) -> BathView:
@@ -44,13 +45,13 @@ def _hidden(name: str, seed: int = 1):
 
 
 def test_names_and_unknown_name(cfg):
-    assert physics_names() == ["carryover", "slag", "standard", "stirred"]
+    assert physics_names() == ["carryover", "lots", "slag", "standard", "stirred"]
     for name in PHYSICS:
         p = get_physics(name)
         assert isinstance(p, Physics) and p.name == name
     assert get_physics(None).name == "standard"
-    with pytest.raises(ValueError, match=r"unknown physics 'magma'; use one of \['carryover', 'slag', 'standard', "
-                                         r"'stirred'\]"):
+    with pytest.raises(ValueError, match=r"unknown physics 'magma'; use one of \['carryover', 'lots', 'slag', "
+                                         r"'standard', 'stirred'\]"):
         get_physics("magma")
     with pytest.raises(ValueError, match="unknown physics 'magma'"):
         draw_heats(cfg, 3, 1, physics="magma")
@@ -84,23 +85,29 @@ def test_standard_heat_balance_closes(cfg):
 
 @pytest.mark.parametrize("name", PHYSICS)
 def test_mass_balance_closes(cfg, name):
-    """Final true chemistry = tap + every logged addition x content x true recovery - what faded while holding
-    + what the arc put in (what has not dissolved at the last sample counts: it reaches the caster)."""
+    """Final true chemistry = tap + every logged addition's delivered kg x its true content x true recovery - what
+    faded while holding + what the arc put in (what has not dissolved at the last sample counts: it reaches the
+    caster), all in the heat's true weight; in every plant but ``lots`` the feeders deliver the setpoint, the
+    content is the config's and the true weight the reported one."""
     heats = draw_heats(cfg, 80, 13, physics=name)
     burnt_any = 0.0
     for k, heat in enumerate(heats):
         rec = run_heat(cfg, heat, make_policy("baseline", cfg).decide(heat.context), heat_rng(13, 9, k))
-        w_kg = heat.context.steel_weight_t * 1000
+        w_kg = rec.true_steel_weight_t * 1000
         assert all(0.0 <= r <= 1.0 for a in rec.additions_log for r in a.recovery.values())
+        if name != "lots":
+            assert rec.true_steel_weight_t == heat.context.steel_weight_t
+            assert all(a.delivered_kg == a.kg and a.content_wt_pct == cfg.material(a.material).composition_wt_pct
+                       for a in rec.additions_log)
         for el in cfg.elements:
-            gained = sum(a.kg * cfg.material(a.material).composition_wt_pct.get(el, 0.0) / 100
-                         * a.recovery.get(el, 0.0) for a in rec.additions_log)
+            gained = sum(a.delivered_kg * a.content_wt_pct.get(el, 0.0) / 100 * a.recovery.get(el, 0.0)
+                         for a in rec.additions_log)
             assert rec.burnt_kg[el] >= 0
             assert rec.picked_kg[el] >= 0 and rec.undissolved_kg[el] >= 0
             expected_kg = heat.true_initial_wt_pct[el] / 100 * w_kg + gained - rec.burnt_kg[el] + rec.picked_kg[el]
             assert rec.final_true_wt_pct[el] / 100 * w_kg == pytest.approx(expected_kg, rel=1e-9, abs=1e-9)
         burnt_any += sum(rec.burnt_kg.values())
-    assert (burnt_any > 0) == (name != "standard")  # Al fades while the heat waits, except in the standard plant
+    assert (burnt_any > 0) == (name not in ("standard", "lots"))  # Al fades while the heat waits, except there
 
 
 def test_slag_recovery_is_non_linear_in_feo_and_standard_is_linear(cfg):
@@ -168,6 +175,7 @@ def test_slag_arc_and_cooling_laws(cfg):
 def test_each_physics_names_its_operators(cfg):
     assert get_physics("standard").practice is TODAY and get_physics("slag").practice is SLAG_SHOP
     assert get_physics("carryover").practice is CARRYOVER_SHOP and get_physics("stirred").practice is STIRRED_SHOP
+    assert get_physics("lots").practice is LOTS_SHOP
     assert SLAG_SHOP.fixed_yields and SLAG_SHOP.trim_trigger == 1.0 and SLAG_SHOP.aim_above_mid > 0
     with pytest.raises(ValueError, match="fixed yields must be in"):
         replace(SLAG_SHOP, fixed_yields={"Al": 1.5})
@@ -394,3 +402,102 @@ def test_stirred_history_is_canonical_and_shows_its_laws(cfg):
     assert all(r.n_samples >= 2 for r in plan3)  # window from the second sample on
     with pytest.raises(ValueError, match="finish_margin must be in"):
         replace(STIRRED_SHOP, finish_margin=0.6)
+
+
+def _lots_heat(cfg, k: int = 0, grade: str = "S355J2", **hidden_changes):
+    """Heat ``k`` of grade ``grade`` (the first of it from k on, evaluation stream, seed 31) of the lots plant, with
+    ``hidden_changes`` to its hidden state."""
+    heats = [h for h in draw_heats(cfg, 60 + k, 31, EVALUATION_STREAM, grades=[grade], physics="lots")[k:]]
+    return replace(heats[0], hidden=replace(heats[0].hidden, **hidden_changes))
+
+
+def test_lots_weight_lots_and_feeders(cfg):
+    """The true weight is not the reported one (a per-heat error around -0.8 %, one scale offset per week); a
+    material's true content is its delivery lot's (shared by the lot's heats, history and evaluation alike); the
+    hoppers deliver setpoint x (1 + gain) + in-flight kg (a small trim misses by a larger share); the Al wire goes
+    in whole metres at the lot's kg/m less the rolls' slip."""
+    p = LotsPhysics()
+    t0 = pd.Timestamp("2026-01-05T06:00Z")
+    hs = [p.draw_hidden(np.random.default_rng([k, 3]), 380.0, 1586.0, t0 + pd.Timedelta(minutes=52.5 * k))
+          for k in range(400)]
+    err = np.array([p.steel_weight_t(h, 100.0) / 100.0 - 1 for h in hs])
+    assert -0.013 < err.mean() < -0.003 and 0.01 < err.std() < 0.03 and np.all(err != 0.0)
+    assert week_number(t0) == week_number(t0 + pd.Timedelta(days=1.5)) != week_number(t0 + pd.Timedelta(days=7))
+    assert scale_offset(3) == scale_offset(3) != scale_offset(4)
+    simn = cfg.material("SiMn")
+    same = [lot_number("SiMn", t0 + pd.Timedelta(hours=h)) for h in range(0, 24 * 30, 6)]
+    assert 8 <= len(set(same)) <= 12  # a SiMn lot lasts 3 days
+    assert lot_number("SiMn", t0) != lot_number("FeSi75", t0) or lot_number("SiMn", t0 + pd.Timedelta(days=3)) != \
+        lot_number("FeSi75", t0 + pd.Timedelta(days=3))
+    lots = [lot(simn, n) for n in range(40)]
+    assert lot(simn, 5) == lots[5]  # drawn from the lot's number
+    mn = np.array([x.composition_wt_pct["Mn"] for x in lots]) / simn.composition_wt_pct["Mn"] - 1
+    assert 0.008 < mn.std() < 0.025 and all(sum(x.composition_wt_pct.values()) <= 100.0 for x in lots)
+    assert all(0.94 <= x.sizing_factor <= 0.99 for x in lots)  # the fines of a lump lot are partly lost
+    assert lot(cfg.material("Al_wire"), 2).sizing_factor == 1.0
+    # one heat's hoppers: the same gain and in-flight error on every discharge of a material
+    h = hs[0]
+    big, small = (delivered_kg(h, simn, kg, lots[0]) for kg in (1500.0, 10.0))
+    assert big != 1500.0 and abs(small / 10.0 - 1) > abs(big / 1500.0 - 1)
+    wire = cfg.material("Al_wire")
+    wl = lot(wire, 0)
+    fed = delivered_kg(h, wire, 20.0, wl)
+    metres = fed / (wl.wire_kg_per_m * (1 - h.wire_slip))
+    assert metres == pytest.approx(round(metres), abs=1e-9) and round(metres) == round(20.0 / 0.191)
+    effect = p.addition(h, _bath(), simn, 1500.0, False)
+    assert effect.delivered_kg == big and effect.composition_wt_pct == p.lot_of(h, simn).composition_wt_pct
+    assert effect.composition_wt_pct != simn.composition_wt_pct
+    assert get_physics("standard").addition(_hidden("standard"), _bath(), simn, 1500.0, False).delivered_kg is None
+    later = replace(h, planned_time=h.planned_time + pd.Timedelta(days=3))  # the next SiMn lot: other fines
+    lots_used = [p.lot_of(x, simn) for x in (h, later)]
+    rec = [p.addition(x, _bath(), simn, 1500.0, False).recovery["Mn"] for x in (h, later)]
+    assert lots_used[0].number != lots_used[1].number
+    assert rec[1] / rec[0] == pytest.approx(lots_used[1].sizing_factor / lots_used[0].sizing_factor, rel=1e-12)
+
+
+def test_lots_laws_show_in_a_heat(cfg):
+    """Run one heat with each law switched off and on: the true weight dilutes the additions and changes the arc's
+    rise; the lot's content and the feeders change what went in (the level-2 log keeps the setpoints); the lab's
+    delay makes the heat wait after each chemistry sample (the bath cools meanwhile, the sample reads the bath
+    when it was taken)."""
+    plan = make_policy("baseline", cfg).decide(_lots_heat(cfg).context)
+    def run(**changes):
+        heat = _lots_heat(cfg, **changes)
+        return heat, run_heat(cfg, heat, replace(plan, n_samples=1), np.random.default_rng(2))
+
+    heat, exact = run(weight_error=0.0)
+    w = heat.context.steel_weight_t
+    _, light = run(weight_error=-0.04)
+    assert exact.true_steel_weight_t == w and light.true_steel_weight_t == pytest.approx(0.96 * w)
+    assert light.additions_kg == exact.additions_kg  # the same setpoints ...
+    gained = [r.final_true_wt_pct["Mn"] - heat.true_initial_wt_pct["Mn"] for r in (exact, light)]
+    assert gained[1] == pytest.approx(gained[0] / 0.96, rel=1e-6)  # ... dilute into less steel
+    assert light.final_true_temperature_degC != exact.final_true_temperature_degC
+    log = {a.material: a for a in exact.additions_log}
+    assert all(log[m].kg == kg for m, kg in exact.additions_kg.items() if kg > 0)  # the log: setpoints
+    assert any(abs(a.delivered_kg / a.kg - 1) > 1e-3 for a in exact.additions_log)  # what went in: not
+    assert log["SiMn"].content_wt_pct != cfg.material("SiMn").composition_wt_pct
+    _, quick = run(lab_delay_min=0.0)
+    _, slow = run(lab_delay_min=5.0)
+    assert slow.treatment_time_min == pytest.approx(quick.treatment_time_min + 5.0)
+    assert slow.samples[1]["minutes_from_start"] == quick.samples[1]["minutes_from_start"]  # read when taken
+    loss = heat.hidden.loss_degC_per_min
+    assert slow.final_true_temperature_degC == pytest.approx(quick.final_true_temperature_degC - 5.0 * loss)
+
+
+def test_lots_history_is_canonical_and_practice_sensible(cfg):
+    """The fifth plant's history: canonical, 2-4 samples, its operators trim; under today's plan the heats land
+    mostly in spec, the waits for the lab make treatments longer than the config's minutes say."""
+    heats = draw_heats(cfg, 80, 8, physics="lots")
+    recs = run_heats(cfg, heats, make_policy("baseline", cfg), 8, 0, vary_samples=True)
+    frame = heat_table(cfg, heats, recs)
+    assert validate_heats(frame, cfg, "sim").report.empty and frame["slag_feo_wt_pct"].isna().all()
+    assert set(Counter(frame["n_samples"])) == {2, 3, 4}
+    assert 40.0 <= frame["treatment_time_min"].mean() <= 62.0
+    assert np.mean([bool(r.off_spec) for r in recs]) < 0.15
+    assert any(a.trim for r in recs for a in r.additions_log)
+    gaps = [r.samples[k + 1]["minutes_from_start"] - r.samples[k]["minutes_from_start"] for r in recs
+            for k in range(1, r.n_samples)]
+    assert min(gaps) > cfg.sampling.minutes_per_sample  # every gap after a chemistry sample holds the lab's wait
+    w = np.array([r.true_steel_weight_t / h.context.steel_weight_t for h, r in zip(heats, recs, strict=True)])
+    assert w.std() > 0.008 and frame["steel_weight_t"].tolist() == [h.context.steel_weight_t for h in heats]
