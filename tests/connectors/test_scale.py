@@ -33,7 +33,7 @@ from optimizer.errors import ConfigError
 from optimizer.simulator import draw_heats, schedule_frame, simulate_history
 from optimizer.simulator.heats import EVALUATION_STREAM
 from optimizer.surrogates import train_surrogates
-from tests.connectors.dask_cluster import dask_cluster
+from tests.connectors.dask_cluster import dask_cluster, extra_worker
 from tests.optimizer.surrogates.conftest import mn_only
 
 pytestmark = pytest.mark.slow  # Dask clusters and an MLflow server
@@ -116,30 +116,32 @@ def test_sweep_on_cluster_equals_inline_and_names_the_failed_unit(inline, cluste
     assert ref["LF1/co2-0"]["infeasible_heats"] < 10
 
 
-def test_killed_worker_its_tasks_run_elsewhere(inline, tmp_path):
-    units, reference = inline  # 8 units of 10 heats, as many as the 2 workers can be busy with when one is killed
-    with dask_cluster(2, tmp_path) as c:
+def test_killed_worker_its_tasks_run_elsewhere(inline, cluster, tmp_path):
+    """A third worker joins the module's cluster and is killed as soon as it holds a task (the cluster's own two
+    go on; a cluster of its own cost a scheduler's and a worker's start-up, ~15 s of CPU)."""
+    units, reference = inline  # 8 units of 10 heats, as many as the 3 workers can be busy with when one is killed
+    with extra_worker(cluster, "w_killed", tmp_path) as proc:
         result = {}
-        runner = threading.Thread(target=lambda: result.update(s=run_units(run_scenario, units, c.address)))
+        runner = threading.Thread(target=lambda: result.update(s=run_units(run_scenario, units, cluster.address)))
         runner.start()
-        killed = _kill_when_busy(c, "w0", deadline_s=120)
+        killed = _kill_when_busy(cluster.address, "w_killed", proc, deadline_s=120)
         runner.join(timeout=300)
-    assert killed, "worker w0 never got a task"
+    assert killed, "worker w_killed never got a task"
     summary = result["s"]
     assert not summary.failed, summary.failed
     _assert_same(_values(summary), _values(reference))
 
 
-def _kill_when_busy(c, name: str, deadline_s: float) -> bool:  # noqa: ANN001
-    """SIGKILL worker ``name`` as soon as the scheduler shows it processing a task."""
-    with Client(c.address, timeout="30s") as client:
+def _kill_when_busy(address: str, name: str, proc: subprocess.Popen, deadline_s: float) -> bool:
+    """SIGKILL worker ``name`` (process ``proc``) as soon as the scheduler shows it processing a task."""
+    with Client(address, timeout="30s") as client:
         end = time.monotonic() + deadline_s
         while time.monotonic() < end:
             info = client.scheduler_info(n_workers=-1)["workers"]
             addr = next((a for a, w in info.items() if w.get("name") == name), None)
             if addr and client.processing().get(addr):
-                c.workers[name].kill()
-                c.workers[name].wait(timeout=10)
+                proc.kill()
+                proc.wait(timeout=10)
                 return True
             time.sleep(0.05)
     return False
