@@ -52,6 +52,13 @@ GROUPS: dict[str, str] = {
     # module fixtures that train or evaluate (seconds each, once per worker otherwise)
     "tests/optimizer/surrogates/test_surrogates.py": "test_surrogates",
     "tests/optimizer/simulator/test_evaluate.py": "test_evaluate",
+    "tests/optimizer/simulator/test_simulator.py": "test_simulator",
+    "tests/optimizer/dosing/test_day_ranges.py": "test_day_ranges",
+    "tests/connectors/test_nightly.py": "test_nightly",
+    "tests/connectors/test_nightly_bad_input.py": "test_nightly_bad_input",
+    "tests/connectors/test_night_prices.py": "test_night_prices",
+    # the advisor learned from 300 heats and the heats' states (module fixtures, ~5-7 s of CPU per worker)
+    "tests/connectors/opcua/test_advisor_service.py": "advisor_service",
 }
 
 
