@@ -37,6 +37,8 @@ GROUPS: dict[str, str] = {
         "advisor_history",
     "tests/optimizer/advisor/test_stage_unseen.py::test_a_heat_whose_dip_over_reads_is_judged_on_its_settled_temperature":
         "advisor_history",
+    "tests/optimizer/advisor/test_lab_wait.py::test_a_heat_that_waited_for_its_result_is_judged_on_what_it_leaves_with":
+        "advisor_history",
     # tests sharing one OPC UA server per module (SharedServer, tests/connectors/opcua/conftest.py)
     "tests/connectors/opcua/test_attacks.py::test_none_channel_attacker": "opcua_attacked",
     "tests/connectors/opcua/test_attacks.py::test_untrusted_channel_certificate_attacker": "opcua_attacked",

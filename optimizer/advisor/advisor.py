@@ -102,10 +102,12 @@ class Advisor:
         # history shows a sample that misses part of its stage; which one the heat leaves with, the sample
         # table cannot say for sure: "What the last sample has not seen yet" in docs/advisor.md)
         m_lo, m_hi = _margins(self.cfg, name, window, sd, z)
-        for what, est in (("", v), ("settled ", v + late)) if late else (("", v),):
+        wait = self._waited(state, name, v)  # the heat leaves now, not when the sample was taken
+        when = f" after {state.waited_min:.1f} min waited since the sample" if wait else ""
+        for what, est in (("", v + wait), ("settled ", v + late + wait)) if late else (("", v + wait),):
             low = lo is not None and est < lo + m_lo
             if low or (hi is not None and est > hi - m_hi):
-                return f"{name} {what}{est:.4g} outside [{lo}, {hi}] with margin {m_lo if low else m_hi:.3g}"
+                return f"{name} {what}{est:.4g}{when} outside [{lo}, {hi}] with margin {m_lo if low else m_hi:.3g}"
         if name == TEMPERATURE or not state.last.is_dip:
             measured = _measured(state, name)
             if (lo is not None and measured < lo) or (hi is not None and measured > hi):
@@ -116,10 +118,20 @@ class Advisor:
     def settled_estimate(self, state: HeatState, name: str) -> tuple[float, float]:
         """(mean, sd) of the true value of ``name`` now, once what the last sample had not seen of its stage's
         input has shown (``StageModels.unseen_linear``: an addition not yet mixed, a stratified bath's dip that
-        over-reads the arc's rise): the :meth:`closing_estimate` plus that part. A heat finishes only when both it
-        and the closing estimate meet every limit."""
+        over-reads the arc's rise) and after the minutes waited since it (:meth:`_waited`): the
+        :meth:`closing_estimate` plus both. A heat finishes only when both it and the closing estimate (with the
+        wait) meet every limit."""
         v, sd = self.closing_estimate(state, name)
-        return v + self._unseen(state, name), sd
+        return v + self._unseen(state, name) + self._waited(state, name, v), sd
+
+    def _waited(self, state: HeatState, name: str, v: float) -> float:
+        """Change of ``name`` (at ``v`` when the last sample was taken) over the minutes the heat has waited since
+        (``HeatState.waited_min``: a lab result slower than the sample's minutes): the stage model's per-minute
+        terms (holding loss, fade) alone. 0 without a wait."""
+        if state.waited_min <= 0.0:
+            return 0.0
+        lin = self.models.linear(name, stage_context(state, self.cfg))
+        return (lin.per_min - lin.fade_per_min * v) * state.waited_min
 
     def _unseen(self, state: HeatState, name: str) -> float:
         """Settled minus closing estimate of ``name``: what the last sample has not seen of its stage's input."""
@@ -262,13 +274,15 @@ class Advisor:
         _, _, sol = min(sample_closed, key=lambda c: c[0])
         wt = {sample_element(name): sol.reads.get(name, mean) for name, (mean, _, _) in sol.predicted.items()
               if name != TEMPERATURE}
-        plan = StagePlan(sol.additions_kg, sol.arc_energy_kWh, self.support.stir_min[False] + sol.hold_min)
+        plan = StagePlan(sol.additions_kg, sol.arc_energy_kWh,
+                         self.support.stir_min[False] + sol.hold_min + state.waited_min)
         minutes = self.models.stage_minutes(plan, state.steel_weight_t)
         done = StageRecord(dict(sol.additions_kg), sol.arc_energy_kWh,
                            self.models.arc_minutes(sol.arc_energy_kWh, state.steel_weight_t))
         after = Sample(state.last.sample_no + 1, state.last.minutes_from_start + minutes,
                        sol.reads.get(TEMPERATURE, sol.predicted[TEMPERATURE][0]), {**state.last.wt_pct, **wt})
-        nxt = dataclasses.replace(state, samples=(*state.samples, after), stages=(*state.stages, done))
+        nxt = dataclasses.replace(state, samples=(*state.samples, after), stages=(*state.stages, done),
+                                  decision_minutes_from_start=math.nan)
         left = self._stages_left(nxt)
         trims = self._candidates(nxt, left == 0, dip_ok=False)
         best = self._choose(trims, self._stage_cost(nxt, self.support.stir_min[True]), left, None)
@@ -333,7 +347,10 @@ class _StageLP:
 
     def __init__(self, adv: Advisor, grade: Grade, state: HeatState, fcs: dict[str, OutcomeForecast],
                  stir_min: float, dip: bool = False) -> None:
-        self.adv, self.grade, self.state, self.fcs, self.stir = adv, grade, state, fcs, stir_min
+        self.adv, self.grade, self.state, self.fcs = adv, grade, state, fcs
+        # the stage's minutes besides arc and sample: stirring, and the minutes already waited since the last
+        # sample (they are part of this stage, as in the history's sample table, and cost nothing more now)
+        self.stir = stir_min + state.waited_min
         self.dip = dip  # closed by a temperature dip alone: no additions, chemistry not measured
         cfg, models = adv.cfg, adv.models
         self.ctx = stage_context(state, adv.cfg)
@@ -385,7 +402,7 @@ class _StageLP:
         self.model = m
         self.opt = SolverFactory("highs")
         self.price = price
-        self.ref = StagePlan({}, 0.0, stir_min)
+        self.ref = StagePlan({}, 0.0, self.stir)
 
     def _width(self, name: str) -> float:
         lo, hi = self.windows[name]
@@ -555,7 +572,8 @@ def _windows(grade: Grade) -> dict[str, tuple[float | None, float | None]]:
 
 def _truncated(state: HeatState, j: int) -> HeatState:
     """The heat as it was at sample ``j``."""
-    return dataclasses.replace(state, samples=state.samples[: j + 1], stages=state.stages[:j])
+    return dataclasses.replace(state, samples=state.samples[: j + 1], stages=state.stages[:j],
+                               decision_minutes_from_start=math.nan)
 
 
 def _measured(state: HeatState, name: str) -> float:

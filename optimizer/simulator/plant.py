@@ -173,7 +173,7 @@ def run_controlled_heat(cfg: PlantConfig, heat: SimHeat, controller: HeatControl
     samples = [_sample(bath, rng, 0, "both")]  # arrival
     stages: list[StageRecord] = []
     decisions: list[StageDecision] = []
-    decision = controller.on_arrival(_state(heat, samples, stages))
+    decision = controller.on_arrival(_state(heat, samples, stages, bath.minutes))
     forced = False
     while True:
         decisions.append(decision)
@@ -188,7 +188,7 @@ def run_controlled_heat(cfg: PlantConfig, heat: SimHeat, controller: HeatControl
         samples.append(_sample(bath, rng, len(stages), "temperature" if dip else "both"))
         if not dip:
             bath.wait_for_lab()  # read when taken; the heat waits for the result
-        decision = controller.on_sample(_state(heat, samples, stages))
+        decision = controller.on_sample(_state(heat, samples, stages, bath.minutes))
     return _record(cfg, grade, bath, samples, stages, decisions, forced)
 
 
@@ -204,13 +204,14 @@ def _run_stage(bath: _Bath, decision: StageDecision, trim: bool) -> StageRecord:
                        arc_min)
 
 
-def _state(heat: SimHeat, samples: list[dict], stages: list[StageRecord]) -> HeatState:
-    """What the plant knows now (measured values only)."""
+def _state(heat: SimHeat, samples: list[dict], stages: list[StageRecord], now_min: float) -> HeatState:
+    """What the plant knows at minute ``now_min`` of the heat (measured values only; rounded as sample times are,
+    so a plant whose results take no longer than the sample's minutes has waited 0)."""
     c = heat.context
     obs = tuple(Sample(s["sample_no"], s["minutes_from_start"], s["temperature_degC"],
                        sample_elements(s)) for s in samples)
     return HeatState(c.heat_id, c.grade, c.steel_weight_t, obs, tuple(stages), oxygen_ppm=c.initial_oxygen_ppm,
-                     planned_time=c.planned_time)
+                     planned_time=c.planned_time, decision_minutes_from_start=round(now_min, 2))
 
 
 def _record(cfg: PlantConfig, grade: Grade, bath: _Bath, samples: list[dict], stages: list[StageRecord],

@@ -48,7 +48,9 @@ class StageRecord:
 @dataclass(frozen=True)
 class HeatState:
     """What the plant knows about a heat at a decision: its context, every sample so far (``samples[0]`` is the
-    arrival) and the stages done (``len(stages) == len(samples) - 1``)."""
+    arrival) and the stages done (``len(stages) == len(samples) - 1``). ``decision_minutes_from_start`` is when
+    the decision is asked (the lab result's arrival); a sample reads the bath when it is taken, and the heat has
+    cooled and waited since (``waited_min``). NaN: at the last sample's time."""
 
     heat_id: str
     grade: str
@@ -58,6 +60,7 @@ class HeatState:
     oxygen_ppm: float = math.nan
     slag_feo_wt_pct: float = math.nan
     planned_time: pd.Timestamp | None = None
+    decision_minutes_from_start: float = math.nan
 
     def __post_init__(self) -> None:
         if not self.samples:
@@ -65,6 +68,16 @@ class HeatState:
         if len(self.stages) != len(self.samples) - 1:
             raise ValueError(f"heat {self.heat_id}: {len(self.samples)} samples need {len(self.samples) - 1} "
                              f"stages before them, got {len(self.stages)}")
+        if self.decision_minutes_from_start < self.last.minutes_from_start:  # NaN compares False: not given
+            raise ValueError(f"heat {self.heat_id}: decision_minutes_from_start {self.decision_minutes_from_start} "
+                             f"is before the last sample (minutes_from_start {self.last.minutes_from_start})")
+
+    @property
+    def waited_min(self) -> float:
+        """Minutes from the last sample to this decision (0 when the decision time is not given)."""
+        if math.isnan(self.decision_minutes_from_start):
+            return 0.0
+        return self.decision_minutes_from_start - self.last.minutes_from_start
 
     @property
     def last(self) -> Sample:
@@ -107,7 +120,8 @@ class HeatState:
         return cls(str(raw["heat_id"]), str(raw["grade"]), _number(raw, "steel_weight_t", 5.0, 500.0), samples,
                    stages, oxygen_ppm=_optional(raw, "oxygen_ppm", 0.0, 2000.0),
                    slag_feo_wt_pct=_optional(raw, "slag_feo_wt_pct", 0.0, 60.0),
-                   planned_time=None if when is None else pd.Timestamp(when))
+                   planned_time=None if when is None else pd.Timestamp(when),
+                   decision_minutes_from_start=_optional(raw, "decision_minutes_from_start", 0.0, 600.0))
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (the ``dosing advise`` input line)."""
@@ -116,6 +130,8 @@ class HeatState:
             "oxygen_ppm": None if math.isnan(self.oxygen_ppm) else self.oxygen_ppm,
             "slag_feo_wt_pct": None if math.isnan(self.slag_feo_wt_pct) else self.slag_feo_wt_pct,
             "planned_time": None if self.planned_time is None else pd.Timestamp(self.planned_time).isoformat(),
+            "decision_minutes_from_start": None if math.isnan(self.decision_minutes_from_start)
+            else self.decision_minutes_from_start,
             "samples": [{"sample_no": s.sample_no, "minutes_from_start": s.minutes_from_start,
                          "temperature_degC": s.temperature_degC, "wt_pct": dict(s.wt_pct)} for s in self.samples],
             "stages": [{"additions_kg": dict(st.additions_kg), "arc_energy_kWh": st.arc_energy_kWh,
