@@ -169,6 +169,9 @@ class HeatNodes(_Section):
     """``prefix + material``: kg added since the previous sample (0 at arrival)."""
     stage_arc_energy_kWh: NodeIdText | None = None
     stage_arc_time_min: NodeIdText | None = None
+    decision_minutes_from_start: NodeIdText | None = None
+    """Optional: minutes from treatment start when the DCS posts (the lab result's arrival; NaN: at the sample's
+    time). The heat has waited and cooled since the sample; the advisor judges it after that wait."""
 
     @model_validator(mode="after")
     def _one_form(self) -> HeatNodes:

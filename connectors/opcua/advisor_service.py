@@ -114,14 +114,16 @@ class _Heats:
         if p.sample_no == 0:
             if p.sample is None:  # the parsed arrival always has its sample; said so for the type checker
                 return f"the arrival post of heat {p.heat_id} has no sample"
-            return HeatState(p.heat_id, p.grade, p.steel_weight_t, (p.sample,), (), p.oxygen_ppm, p.slag_feo_wt_pct)
+            return HeatState(p.heat_id, p.grade, p.steel_weight_t, (p.sample,), (), p.oxygen_ppm, p.slag_feo_wt_pct,
+                             decision_minutes_from_start=p.decision_minutes_from_start)
         prev = self.states.get(p.heat_id)
         if prev is None or prev.n_stages != p.sample_no - 1 or p.stage is None or p.sample is None:
             seen = "none" if prev is None else f"up to sample {prev.n_stages}"
             return (f"the service did not see every earlier sample of heat {p.heat_id} (seen: {seen}); it cannot "
                     f"build the heat's state for sample {p.sample_no}")
         return HeatState(prev.heat_id, prev.grade, prev.steel_weight_t, (*prev.samples, p.sample),
-                         (*prev.stages, p.stage), prev.oxygen_ppm, prev.slag_feo_wt_pct, prev.planned_time)
+                         (*prev.stages, p.stage), prev.oxygen_ppm, prev.slag_feo_wt_pct, prev.planned_time,
+                         p.decision_minutes_from_start)
 
     def keep(self, state: HeatState) -> None:
         self.states.pop(state.heat_id, None)

@@ -111,7 +111,8 @@ class SimulatedDcs:
                        (ids["sample_temperature_degC"], ua.Variant(s.temperature_degC, dbl)),
                        (ids["stage_arc_energy_kWh"], ua.Variant(st.arc_energy_kWh if st else 0.0, dbl))]
             for key, x in (("oxygen_ppm", state.oxygen_ppm), ("slag_feo_wt_pct", state.slag_feo_wt_pct),
-                           ("stage_arc_time_min", st.arc_time_min if st else 0.0)):
+                           ("stage_arc_time_min", st.arc_time_min if st else 0.0),
+                           ("decision_minutes_from_start", state.decision_minutes_from_start)):
                 if key in ids:
                     values.append((ids[key], ua.Variant(float(x), dbl)))
             values += [(ids[element_key(el)], ua.Variant(float(s.wt_pct.get(el, math.nan)), dbl))

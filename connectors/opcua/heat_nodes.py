@@ -40,6 +40,7 @@ class Posted:
     slag_feo_wt_pct: float = math.nan
     sample: Sample | None = None
     stage: StageRecord | None = None
+    decision_minutes_from_start: float = math.nan
 
     @property
     def key(self) -> str:
@@ -79,7 +80,8 @@ class HeatNodeMap:
         if h.state_json is not None:
             return [*out, dcs_value("state_json", h.state_json)]
         for key in ("grade", "steel_weight_t", "oxygen_ppm", "slag_feo_wt_pct", "sample_minutes_from_start",
-                    "sample_temperature_degC", "stage_arc_energy_kWh", "stage_arc_time_min"):
+                    "sample_temperature_degC", "stage_arc_energy_kWh", "stage_arc_time_min",
+                    "decision_minutes_from_start"):
             if (node_id := getattr(h, key)) is not None:
                 out.append(dcs_value(key, node_id))
         wt_prefix, add_prefix = h.sample_wt_pct_prefix or "", h.stage_additions_kg_prefix or ""  # set: validated
@@ -147,6 +149,7 @@ class HeatNodeMap:
         context = {"heat_id": heat_id, "grade": values["grade"], "steel_weight_t": values["steel_weight_t"],
                    "oxygen_ppm": _nan_to_none(values.get("oxygen_ppm")),
                    "slag_feo_wt_pct": _nan_to_none(values.get("slag_feo_wt_pct")),
+                   "decision_minutes_from_start": _nan_to_none(values.get("decision_minutes_from_start")),
                    "samples": [raw_sample], "stages": []}
         one = HeatState.from_dict(context)  # validates context and sample (ranges, types) in one place
         stage = None
@@ -154,7 +157,8 @@ class HeatNodeMap:
             stage = HeatState.from_dict({**context, "samples": [raw_sample, raw_sample],
                                          "stages": [raw_stage]}).stages[0]
         return Posted(heat_id, k, grade=one.grade, steel_weight_t=one.steel_weight_t, oxygen_ppm=one.oxygen_ppm,
-                      slag_feo_wt_pct=one.slag_feo_wt_pct, sample=one.samples[0], stage=stage)
+                      slag_feo_wt_pct=one.slag_feo_wt_pct, sample=one.samples[0], stage=stage,
+                      decision_minutes_from_start=one.decision_minutes_from_start)
 
     def answer(self, decision_id: str, status: str, reason: str, decision: StageDecision | None,
                setpoints: bool) -> list[tuple[str, ua.Variant]]:

@@ -112,9 +112,14 @@ def log_lines(path) -> list[dict]:
 def test_heat_round_trip_through_the_simulated_plant(cfg, advisor, plant_pki, tmp_path, caplog):
     """A heat runs in the plant simulator; the DCS posts its arrival and every sample over a secured channel and
     the heat follows the setpoints it reads back (else its own level 2). Written setpoints equal the logged
-    decision."""
+    decision. The plant (``lots``) has a lab slower than its sample: the DCS posts when each result arrived on
+    the optional decision-time node, and the service decides with it."""
     caplog.set_level("WARNING")
-    cfg_auto = with_auto_approve(cfg)
+    auto = with_auto_approve(cfg)
+    heat_nodes = auto.opcua.node_map.heat.model_copy(
+        update={"decision_minutes_from_start": "ns=2;s=LF1.Heat.DecisionMinutes"})
+    cfg_auto = auto.model_copy(update={"opcua": auto.opcua.model_copy(update={
+        "node_map": auto.opcua.node_map.model_copy(update={"heat": heat_nodes})})})
     log_file = tmp_path / "decisions.jsonl"
     pki = plant_pki("dosing-advisor")  # the name `dosing advise-serve` connects with
 
@@ -124,7 +129,7 @@ def test_heat_round_trip_through_the_simulated_plant(cfg, advisor, plant_pki, tm
             service = AdvisorService(cfg_auto, advisor, ep, pki.credentials(), log_file,
                                      model_versions={"stage_models": "test"}, deadline_s=ANSWER_S)
             stop, task = await start(service)
-            heat = draw_heats(cfg, 1, 33, EVALUATION_STREAM)[0]
+            heat = draw_heats(cfg, 1, 33, EVALUATION_STREAM, physics="lots")[0]
             practice = PlanFollower(cfg, Level2Policy(cfg).decide(heat.context))  # the DCS's own level 2
             ctl = DcsController(dcs, asyncio.get_running_loop(), fallback=practice, timeout_s=ANSWER_S)
             record = await asyncio.to_thread(run_controlled_heat, cfg, heat, AtLeastTwoSamples(ctl),
@@ -159,6 +164,10 @@ def test_heat_round_trip_through_the_simulated_plant(cfg, advisor, plant_pki, tm
                                                            if kg > 0})
     # the arrival's logged inputs are exactly what the plant measured
     assert logged[f"{hid}/0"]["inputs"]["samples"][0]["temperature_degC"] == record.samples[0]["temperature_degC"]
+    # each sample's decision came when its (slow) result did: the posted decision time, after the sample
+    for k in (1, 2):
+        state = logged[f"{hid}/{k}"]["inputs"]
+        assert state["decision_minutes_from_start"] > record.samples[k]["minutes_from_start"] + 0.1, state
 
 
 def test_disconnect_in_the_middle(cfg, advisor, heat_states, tmp_path):

@@ -95,3 +95,18 @@ def test_a_dip_alone_is_posted_as_all_chemistry_nan_and_answered_with_its_closin
     values = {n: v.Value for n, v in nm.answer("H7/1", "written", "ok", StageDecision(False, {}, 600.0,
                                                                                         closing="dip"), True)}
     assert values[nm.advice.closing] == "dip"
+
+
+def test_the_decision_time_node_is_optional_and_checked():
+    """A DCS may post when the lab result arrived; NaN (or no node) means at the sample's time."""
+    raw = raw_cfg()
+    raw["opcua"]["node_map"]["heat"]["decision_minutes_from_start"] = "ns=2;s=LF1.Heat.DecisionMinutes"
+    nm = HeatNodeMap.from_config(parse_config(raw))
+    assert nm.input_ids()["decision_minutes_from_start"] == "ns=2;s=LF1.Heat.DecisionMinutes"
+    assert nm.parse({**values_for(nm, STATE), "decision_minutes_from_start": 23.5}).decision_minutes_from_start \
+        == 23.5
+    assert math.isnan(nm.parse({**values_for(nm, STATE), "decision_minutes_from_start": math.nan})
+                      .decision_minutes_from_start)
+    with pytest.raises(ValueError, match="decision_minutes_from_start 12.0 is before the last sample"):
+        nm.parse({**values_for(nm, STATE), "decision_minutes_from_start": 12.0})
+    assert "decision_minutes_from_start" not in HeatNodeMap.from_config(parse_config(raw_cfg())).input_ids()
