@@ -281,8 +281,9 @@ class Advisor:
                            self.models.arc_minutes(sol.arc_energy_kWh, state.steel_weight_t))
         after = Sample(state.last.sample_no + 1, state.last.minutes_from_start + minutes,
                        sol.reads.get(TEMPERATURE, sol.predicted[TEMPERATURE][0]), {**state.last.wt_pct, **wt})
+        wait = self.support.result_wait_min  # the trim is decided when that sample's result is in
         nxt = dataclasses.replace(state, samples=(*state.samples, after), stages=(*state.stages, done),
-                                  decision_minutes_from_start=math.nan)
+                                  decision_minutes_from_start=after.minutes_from_start + wait if wait else math.nan)
         left = self._stages_left(nxt)
         trims = self._candidates(nxt, left == 0, dip_ok=False)
         best = self._choose(trims, self._stage_cost(nxt, self.support.stir_min[True]), left, None)
@@ -296,7 +297,7 @@ class Advisor:
     def _stage_cost(self, state: HeatState, stir_min: float) -> float:
         """Expected cost of one more stage: the sample, its minutes and the energy that replaces the heat lost."""
         s, e = self.cfg.sampling, self.cfg.energy
-        minutes = stir_min + s.minutes_per_sample
+        minutes = stir_min + self.support.result_wait_min + s.minutes_per_sample
         kwh = e.heat_loss_prior_degC_per_min * minutes * e.steel_heat_kWh_per_t_per_degC * state.steel_weight_t \
             / e.arc_efficiency_prior
         return s.temperature_probe_cost + s.chemistry_sample_cost + minutes * s.cost_per_treatment_minute \
@@ -403,6 +404,10 @@ class _StageLP:
         self.opt = SolverFactory("highs")
         self.price = price
         self.ref = StagePlan({}, 0.0, self.stir)
+        # the closing sample's result comes after the history's typical wait (none after a dip): the heat must still
+        # be warm enough then, as the finish rule will judge it (Advisor._waited)
+        wait = 0.0 if dip else adv.support.result_wait_min
+        self.cooling = max(-models.linear(TEMPERATURE, self.ctx).per_min * wait, 0.0) if wait else 0.0
 
     def _width(self, name: str) -> float:
         lo, hi = self.windows[name]
@@ -470,6 +475,7 @@ class _StageLP:
                     self.model.lo[o], self.model.hi[o] = -1e9, 1e9
                     continue
                 m_lo, m_hi = _margins(self.adv.cfg, o, (lo, hi), post_sd, z_conf)
+                m_lo += self.cooling if o == TEMPERATURE else 0.0
                 self.model.lo[o] = -1e9 if lo is None else lo + m_lo + z * spread
                 self.model.hi[o] = 1e9 if hi is None else hi - m_hi - z * spread
             res = self.opt.solve(self.model, load_solutions=False, raise_exception_on_nonoptimal_result=False)
@@ -507,6 +513,7 @@ class _StageLP:
                 p_pass *= 1.0 if inside else 0.0
                 continue
             m_lo, m_hi = _margins(self.adv.cfg, o, (lo, hi), post_sd, z_conf)
+            m_lo += self.cooling if o == TEMPERATURE else 0.0  # still in window once the result is in
             acc_lo = -math.inf if lo is None else lo + m_lo
             acc_hi = math.inf if hi is None else hi - m_hi
             # accepted when both the estimate of the reading and the settled state are (see Advisor._rejects)

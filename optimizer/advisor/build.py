@@ -20,4 +20,4 @@ def advisor_from_history(cfg: PlantConfig, heats: pd.DataFrame, samples: pd.Data
     stages = stage_table(cfg, heats, samples)
     order = list(heats.sort_values("start_time", kind="stable")["heat_id"].astype(str))
     models = fit_stage_models(cfg, stages, order, residual=residual)
-    return Advisor(cfg, models, history_support(cfg, heats, stages), dict(shadow_price_per_kg or {}))
+    return Advisor(cfg, models, history_support(cfg, heats, stages, samples), dict(shadow_price_per_kg or {}))

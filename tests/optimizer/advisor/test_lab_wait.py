@@ -9,15 +9,18 @@ import dataclasses
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from optimizer.advisor import Advisor
+from optimizer.advisor.support import history_support, result_wait_min
 from optimizer.config import PlantConfig
-from optimizer.simulator import EVALUATION_STREAM, draw_heats
+from optimizer.simulator import EVALUATION_STREAM, draw_heats, simulate_history
 from optimizer.simulator.heats import heat_rng
 from optimizer.simulator.plant import run_controlled_heat
 from optimizer.stages.models import TEMPERATURE
 from optimizer.stages.state import HeatState, Sample, StageDecision, StageRecord
+from optimizer.stages.table import stage_table
 from optimizer.stages.update import stage_context
 
 S355 = {"C": 0.17, "Mn": 1.45, "Si": 0.35, "Al": 0.035, "P": 0.015, "S": 0.01, "Cr": 0.04, "Ni": 0.03, "Cu": 0.08}
@@ -86,3 +89,33 @@ def test_the_simulated_plant_asks_when_the_result_is_there(cfg: PlantConfig, phy
     waited = np.array([s.waited_min for s in rec.states])
     assert len(waited) == 3 and waited[0] == 0.0  # the arrival: no wait for a result in the simulated plant
     assert (waited[1:] > 0.1).all() if waits else (waited == 0.0).all(), waited
+
+
+def test_the_history_gives_the_wait_for_a_result_and_the_trims_stir_without_it(cfg: PlantConfig):
+    """A heat ends when its last result is in: the history's minutes from the last sample to the end are the
+    wait (median); the trims' stages of the history include it, so their stirring minutes do not."""
+    heats = pd.DataFrame({"heat_id": ["A", "B", "C"], "treatment_time_min": [40.0, 52.0, 61.0]})
+    samples = pd.DataFrame({"heat_id": ["A", "A", "B", "B", "C"], "minutes_from_start": [0.0, 37.0, 0.0, 48.0, 59.0]})
+    assert result_wait_min(heats, samples) == pytest.approx(3.0)  # waits 3, 4, 2
+    assert result_wait_min(heats.drop(columns="treatment_time_min"), samples) == 0.0
+    assert result_wait_min(heats, None) == 0.0
+    hist, smp = simulate_history(cfg, 60, 4, physics="lots")
+    stages = stage_table(cfg, hist, smp)
+    with_wait, without = history_support(cfg, hist, stages, smp), history_support(cfg, hist, stages)
+    assert with_wait.result_wait_min > 1.0 and without.result_wait_min == 0.0
+    assert with_wait.stir_min[True] == pytest.approx(without.stir_min[True] - with_wait.result_wait_min, abs=1e-9)
+    assert with_wait.stir_min[False] == without.stir_min[False]  # the main stage opens with the arrival
+
+
+def test_a_stage_whose_result_will_be_slow_is_heated_for_the_wait(advisor: Advisor):
+    """The same trim (Mn below its minimum: the stage closes with a chemistry sample), for a plant whose results
+    come 5 minutes after the sample: more energy, so that the heat is still in window when the closing sample's
+    result is in (about 5 x the learned loss per minute warmer). A stage closed by a dip alone waits for no result."""
+    slow = Advisor(advisor.cfg, advisor.models, dataclasses.replace(advisor.support, result_wait_min=5.0))
+    low_mn = _heat(dip_degC=1583.0)
+    low_mn = dataclasses.replace(low_mn, samples=(low_mn.samples[0], Sample(1, 25.0, 1583.0, {**S355, "Mn": 1.28})))
+    quick, late = advisor.on_sample(low_mn), slow.on_sample(low_mn)
+    assert quick.closing == late.closing == "sample" and quick.additions_kg and late.additions_kg
+    assert late.arc_energy_kWh > quick.arc_energy_kWh, (quick, late)
+    per_min = advisor.models.linear(TEMPERATURE, stage_context(low_mn, advisor.cfg)).per_min
+    assert late.predicted[TEMPERATURE][0] - quick.predicted[TEMPERATURE][0] == pytest.approx(-5.0 * per_min, abs=1.0)
