@@ -41,6 +41,8 @@ GROUPS: dict[str, str] = {
         "advisor_history",
     "tests/optimizer/advisor/test_lab_wait.py::test_a_stage_whose_result_will_be_slow_is_heated_for_the_wait":
         "advisor_history",
+    "tests/optimizer/advisor/test_lab_wait.py::test_the_minutes_waited_are_stirring_the_stage_no_longer_needs":
+        "advisor_history",
     # tests sharing one OPC UA server per module (SharedServer, tests/connectors/opcua/conftest.py)
     "tests/connectors/opcua/test_attacks.py::test_none_channel_attacker": "opcua_attacked",
     "tests/connectors/opcua/test_attacks.py::test_untrusted_channel_certificate_attacker": "opcua_attacked",

@@ -40,6 +40,7 @@ from optimizer.stages.update import OutcomeForecast, forecast, stage_context
 MARGINS = (0.0, 0.75, 1.5)  # stage margins tried, in sd of the closing sample (plus the grade's confidence)
 SLACK_PENALTY = 1e5  # per window width outside the window (the LP always answers; a slack is flagged)
 MAX_HOLD_MIN = 30.0
+MIN_STIR_MIN = 1.0  # the least stirring a stage gets (as the history support's floor)
 
 
 @dataclass
@@ -198,12 +199,12 @@ class Advisor:
         grade = self.cfg.grade(state.grade)
         gs = self.support.grade(state.grade)
         trim = state.n_stages >= 1
-        stir = self.support.stir_min[trim]
+        stir = self._stir_left(state)
         last_supported = gs is not None and state.n_stages + 1 >= gs.samples_max
         # only the temperature is off: a dip alone may close the stage (not twice running: then a sample)
         dip_ok = trim and not state.last.is_dip and self._chemistry_accepted(grade, state)
         candidates = self._candidates(state, last_supported, dip_ok)
-        redo = self._stage_cost(state, stir)
+        redo = self._stage_cost(state, self.support.stir_min[trim])
         follow = self._follow_up_chance(state, candidates) if not trim and not last_supported else None
         best = self._choose(candidates, redo, self._stages_left(state), follow)
         if best is None:
@@ -226,7 +227,7 @@ class Advisor:
         """The stage solved for every margin tried (only the grade's confidence for the last supported stage),
         closed by a sample, and by a dip alone where allowed: (margin, dip, solution)."""
         grade = self.cfg.grade(state.grade)
-        stir = self.support.stir_min[state.n_stages >= 1]
+        stir = self._stir_left(state)
         planned = self._as_measured(state)
         fcs = {name: forecast(self.models, planned, name) for name in _windows(grade)}
         z_conf = float(stats.norm.ppf(grade.confidence))
@@ -239,6 +240,12 @@ class Advisor:
                 if sol is not None:
                     out.append((z, dip, sol))
         return out
+
+    def _stir_left(self, state: HeatState) -> float:
+        """Stirring still to do in the stage that starts now (min): the history's minutes besides arc and
+        sampling for such a stage, less what the heat has waited since its sample (in the history a wait for the
+        result is inside the stage that follows the sample), at least ``MIN_STIR_MIN``."""
+        return max(self.support.stir_min[state.n_stages >= 1] - state.waited_min, MIN_STIR_MIN)
 
     def _stages_left(self, state: HeatState) -> int:
         """Stages the grade's history still supports after the one planned now (0: it is the last)."""
@@ -274,8 +281,7 @@ class Advisor:
         _, _, sol = min(sample_closed, key=lambda c: c[0])
         wt = {sample_element(name): sol.reads.get(name, mean) for name, (mean, _, _) in sol.predicted.items()
               if name != TEMPERATURE}
-        plan = StagePlan(sol.additions_kg, sol.arc_energy_kWh,
-                         self.support.stir_min[False] + sol.hold_min + state.waited_min)
+        plan = StagePlan(sol.additions_kg, sol.arc_energy_kWh, self._stir_left(state) + sol.hold_min + state.waited_min)
         minutes = self.models.stage_minutes(plan, state.steel_weight_t)
         done = StageRecord(dict(sol.additions_kg), sol.arc_energy_kWh,
                            self.models.arc_minutes(sol.arc_energy_kWh, state.steel_weight_t))
@@ -297,7 +303,7 @@ class Advisor:
     def _stage_cost(self, state: HeatState, stir_min: float) -> float:
         """Expected cost of one more stage: the sample, its minutes and the energy that replaces the heat lost."""
         s, e = self.cfg.sampling, self.cfg.energy
-        minutes = stir_min + self.support.result_wait_min + s.minutes_per_sample
+        minutes = stir_min + s.minutes_per_sample
         kwh = e.heat_loss_prior_degC_per_min * minutes * e.steel_heat_kWh_per_t_per_degC * state.steel_weight_t \
             / e.arc_efficiency_prior
         return s.temperature_probe_cost + s.chemistry_sample_cost + minutes * s.cost_per_treatment_minute \

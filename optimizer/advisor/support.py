@@ -4,8 +4,7 @@ From the heat table and the stage rows: per grade, the sample counts its heats h
 material and of arc energy one heat used; per stage type (main, trim), the most of each material and of arc
 energy one stage used, and the typical minutes besides arc and sampling (stirring, holding). With the sample
 table and the heats' treatment times: the typical wait for a chemistry result beyond ``minutes_per_sample`` (the
-minutes a heat stays after its last sample; a heat leaves when its last result is in), which the trims' stages
-of the history include and a decision taken when the result is in has behind it.
+minutes a heat stays after its last sample; a heat leaves when its last result is in).
 """
 
 from __future__ import annotations
@@ -37,7 +36,7 @@ class Support:
     grades: dict[str, GradeSupport]
     max_stage_kg: dict[bool, dict[str, float]]  # trim? -> material -> kg
     max_stage_kWh: dict[bool, float]
-    stir_min: dict[bool, float]  # trim? -> median minutes besides arc, sampling and the wait for the result
+    stir_min: dict[bool, float]  # trim? -> median minutes besides arc and sampling (a wait for a result included)
     result_wait_min: float = 0.0  # median minutes from a heat's last sample to its end (a result slower than
     # the config's minutes_per_sample); 0 without treatment times
 
@@ -61,11 +60,9 @@ def history_support(cfg: PlantConfig, heats: pd.DataFrame, stages: pd.DataFrame,
         part = stages.loc[trim == kind]
         max_kg[kind] = {m.name: float(part[material_col(m.name)].max()) if len(part) else 0.0 for m in cfg.materials}
         max_kwh[kind] = float(part["arc_energy_kWh"].max()) if len(part) else 0.0
-    wait = result_wait_min(heats, samples)
-    for kind in (False, True):
-        vals = other[trim == kind] - (wait if kind else 0.0)  # a trim's stage opens with the wait for a result
+        vals = other[trim == kind]
         stir[kind] = float(np.clip(np.median(vals), 1.0, 30.0)) if len(vals) else 5.0
-    return Support(grades, max_kg, max_kwh, stir, wait)
+    return Support(grades, max_kg, max_kwh, stir, result_wait_min(heats, samples))
 
 
 def result_wait_min(heats: pd.DataFrame, samples: pd.DataFrame | None) -> float:

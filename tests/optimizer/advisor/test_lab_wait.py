@@ -91,9 +91,9 @@ def test_the_simulated_plant_asks_when_the_result_is_there(cfg: PlantConfig, phy
     assert (waited[1:] > 0.1).all() if waits else (waited == 0.0).all(), waited
 
 
-def test_the_history_gives_the_wait_for_a_result_and_the_trims_stir_without_it(cfg: PlantConfig):
+def test_the_history_gives_the_wait_for_a_result(cfg: PlantConfig):
     """A heat ends when its last result is in: the history's minutes from the last sample to the end are the
-    wait (median); the trims' stages of the history include it, so their stirring minutes do not."""
+    wait (median); 0 without treatment times or samples."""
     heats = pd.DataFrame({"heat_id": ["A", "B", "C"], "treatment_time_min": [40.0, 52.0, 61.0]})
     samples = pd.DataFrame({"heat_id": ["A", "A", "B", "B", "C"], "minutes_from_start": [0.0, 37.0, 0.0, 48.0, 59.0]})
     assert result_wait_min(heats, samples) == pytest.approx(3.0)  # waits 3, 4, 2
@@ -101,10 +101,20 @@ def test_the_history_gives_the_wait_for_a_result_and_the_trims_stir_without_it(c
     assert result_wait_min(heats, None) == 0.0
     hist, smp = simulate_history(cfg, 60, 4, physics="lots")
     stages = stage_table(cfg, hist, smp)
-    with_wait, without = history_support(cfg, hist, stages, smp), history_support(cfg, hist, stages)
-    assert with_wait.result_wait_min > 1.0 and without.result_wait_min == 0.0
-    assert with_wait.stir_min[True] == pytest.approx(without.stir_min[True] - with_wait.result_wait_min, abs=1e-9)
-    assert with_wait.stir_min[False] == without.stir_min[False]  # the main stage opens with the arrival
+    assert history_support(cfg, hist, stages, smp).result_wait_min > 1.0
+    assert history_support(cfg, hist, stages).result_wait_min == 0.0
+
+
+def test_the_minutes_waited_are_stirring_the_stage_no_longer_needs(advisor: Advisor):
+    """In the history a wait for a result is inside the stage after the sample: a trim decided 3 minutes after its
+    sample stirs the history's trim minutes less those 3, and never less than a minute."""
+    hist_stir = advisor.support.stir_min[True]
+    low_mn = dataclasses.replace(_heat(), samples=(_heat().samples[0], Sample(1, 25.0, 1590.0, {**S355, "Mn": 1.28})))
+    at_once = advisor.on_sample(low_mn)
+    later = advisor.on_sample(dataclasses.replace(low_mn, decision_minutes_from_start=28.0))
+    much_later = advisor.on_sample(dataclasses.replace(low_mn, decision_minutes_from_start=25.0 + hist_stir + 5.0))
+    assert not at_once.finish and at_once.stir_min == pytest.approx(hist_stir)
+    assert later.stir_min == pytest.approx(max(hist_stir - 3.0, 1.0)) and much_later.stir_min == 1.0
 
 
 def test_a_stage_whose_result_will_be_slow_is_heated_for_the_wait(advisor: Advisor):
