@@ -8,8 +8,8 @@ long the lab takes. It also names the practice of the plant's operators (their t
 name chooses a plant.
 
 The implementations are private (``_physics.py``: ``standard``, ``_slag.py``: ``slag``, ``_carryover.py``:
-``carryover``, ``_stirred.py``: ``stirred``, ``_lots.py``: ``lots``); only their names are public
-(:func:`physics_names`, :func:`get_physics`).
+``carryover``, ``_stirred.py``: ``stirred``, ``_lots.py``: ``lots``, ``_glaze.py``: ``glaze``); only their names
+are public (:func:`physics_names`, :func:`get_physics`).
 """
 
 from __future__ import annotations

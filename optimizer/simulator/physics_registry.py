@@ -3,7 +3,9 @@ recovery, arc and cooling laws and its own operators) and ``carryover`` (a third
 development: carry-over EAF slag, a dissolution lag, foaming-slag arcs and its own operators) and ``stirred`` (a fourth,
 held out too: a partly blocked porous plug, mixing lag, a ladle campaign, a per-shift spectrometer bias and its own
 operators) and ``lots`` (a fifth, held out too: the steel weight, the feeders' kg and the ferroalloys' delivery
-lots are not what the level-2 believes, a slow conventional lab, its own operators). The implementations stay
+lots are not what the level-2 believes, a slow conventional lab, its own operators) and ``glaze`` (a sixth, held out
+too: ladles glazed with earlier heats' slag that burn Al early in a heat, failed dips and slag-contaminated
+samples, its own operators). The implementations stay
 private; only names are public."""
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from optimizer.simulator._carryover import CarryoverPhysics
+from optimizer.simulator._glaze import GlazePhysics
 from optimizer.simulator._lots import LotsPhysics
 from optimizer.simulator._physics import StandardPhysics
 from optimizer.simulator._slag import SlagPhysics
@@ -25,6 +28,7 @@ _REGISTRY: dict[str, Callable[[], Physics]] = {
     "carryover": CarryoverPhysics,
     "stirred": StirredPhysics,
     "lots": LotsPhysics,
+    "glaze": GlazePhysics,
 }
 
 

@@ -1,5 +1,5 @@
-"""Plant physics by name: ``standard`` is unchanged, ``slag``, ``carryover``, ``stirred`` and ``lots`` differ in
-the documented ways, balances close."""
+"""Plant physics by name: ``standard`` is unchanged, ``slag``, ``carryover``, ``stirred``, ``lots`` and ``glaze``
+differ in the documented ways, balances close."""
 
 from __future__ import annotations
 
@@ -22,6 +22,16 @@ from optimizer.simulator import (
     simulate_history,
 )
 from optimizer.simulator._carryover import CARRYOVER_SHOP
+from optimizer.simulator._glaze import (
+    GLAZE_SHOP,
+    GLAZE_TAU_MIN,
+    N_LADLES,
+    GlazePhysics,
+    glaze_now,
+    ladle_glaze,
+    ladle_of,
+    sample_fault,
+)
 from optimizer.simulator._lots import LOTS_SHOP, LotsPhysics, delivered_kg, lot, lot_number, scale_offset, week_number
 from optimizer.simulator._oracle import PerfectKnowledgePolicy
 from optimizer.simulator._slag import SLAG_SHOP
@@ -33,7 +43,7 @@ from optimizer.simulator.plant import run_heat
 from optimizer.simulator.practice import TODAY
 from optimizer.validation import validate_heats
 
-PHYSICS = ("standard", "slag", "carryover", "stirred", "lots")
+PHYSICS = ("standard", "slag", "carryover", "stirred", "lots", "glaze")
 
 
 def _bath(t_degC: float = 1590.0, o_ppm: float = 20.0, minutes: float = 10.0, w_t: float = 100.0) -> BathView:
@@ -45,12 +55,12 @@ def _hidden(name: str, seed: int = 1):
 
 
 def test_names_and_unknown_name(cfg):
-    assert physics_names() == ["carryover", "lots", "slag", "standard", "stirred"]
+    assert physics_names() == ["carryover", "glaze", "lots", "slag", "standard", "stirred"]
     for name in PHYSICS:
         p = get_physics(name)
         assert isinstance(p, Physics) and p.name == name
     assert get_physics(None).name == "standard"
-    with pytest.raises(ValueError, match=r"unknown physics 'magma'; use one of \['carryover', 'lots', 'slag', "
+    with pytest.raises(ValueError, match=r"unknown physics 'magma'; use one of \['carryover', 'glaze', 'lots', 'slag', "
                                          r"'standard', 'stirred'\]"):
         get_physics("magma")
     with pytest.raises(ValueError, match="unknown physics 'magma'"):
@@ -501,3 +511,76 @@ def test_lots_history_is_canonical_and_practice_sensible(cfg):
     assert min(gaps) > cfg.sampling.minutes_per_sample  # every gap after a chemistry sample holds the lab's wait
     w = np.array([r.true_steel_weight_t / h.context.steel_weight_t for h, r in zip(heats, recs, strict=True)])
     assert w.std() > 0.008 and frame["steel_weight_t"].tolist() == [h.context.steel_weight_t for h in heats]
+
+
+def test_glaze_ladles_burn_al_early_in_a_heat(cfg):
+    """A heat's ladle follows from its planned time (the fleet in turn), its glaze from the ladle and the day (shared
+    by that day's heats in it); the glaze takes Al and a little Si from an addition made early in the heat, hardly
+    any 30 minutes later, nothing without glaze; while the heat waits it burns dissolved Al, less and less, never
+    more than is dissolved."""
+    p = GlazePhysics()
+    t0 = pd.Timestamp("2026-01-05T06:00Z")
+    ladles = [ladle_of(t0 + pd.Timedelta(minutes=52.5 * k)) for k in range(N_LADLES)]
+    assert sorted(ladles) == list(range(N_LADLES))
+    assert ladle_glaze(3, 10) == ladle_glaze(3, 10) != ladle_glaze(4, 10)
+    g = np.array([ladle_glaze(lad, d) for lad in range(N_LADLES) for d in range(30)])
+    assert 0.45 < np.median(g) < 0.8 and g.max() > 1.5 and g.min() >= 0.05
+    h = p.draw_hidden(np.random.default_rng(1), 380.0, 1586.0, t0)
+    day = int((t0 - pd.Timestamp("2026-01-01T00:00:00Z")).days)
+    assert h.ladle == ladle_of(t0) and h.glaze == ladle_glaze(h.ladle, day)
+    heavy, clean = replace(h, glaze=2.0), replace(h, glaze=0.0)
+    al, si, mn = (cfg.material(m) for m in ("Al_wire", "FeSi75", "SiMn"))
+
+    def rec(hidden, material, el, minutes):
+        return p.addition(hidden, _bath(minutes=minutes), material, 50.0, False).recovery[el]
+
+    assert rec(heavy, al, "Al", 0.0) == pytest.approx(rec(clean, al, "Al", 0.0) * (1 - 0.10 * 2.0), rel=1e-12)
+    assert rec(heavy, si, "Si", 0.0) == pytest.approx(rec(clean, si, "Si", 0.0) * (1 - 0.03 * 2.0), rel=1e-12)
+    assert rec(heavy, al, "Al", 30.0) > 0.95 * rec(clean, al, "Al", 30.0)  # a transient of the ladle
+    assert rec(heavy, mn, "Mn", 0.0) == rec(clean, mn, "Mn", 0.0)
+    assert glaze_now(heavy, GLAZE_TAU_MIN) == pytest.approx(2.0 / math.e)
+    early, late = (p.hold(heavy, _bath(minutes=m), 5.0).burnt_kg["Al"] for m in (0.0, 20.0))
+    assert early > 3 * late > 0 and p.hold(clean, _bath(minutes=0.0), 5.0).burnt_kg["Al"] == 0.0
+    poor = BathView(1590.0, 20.0, 0.0, 100.0, {"Al": 0.0005, "Mn": 1.0})
+    assert p.hold(replace(h, glaze=4.0), poor, 30.0).burnt_kg["Al"] == pytest.approx(0.5)  # all of it, no more
+    assert p.hold(heavy, _bath(), 5.0).loss_degC == pytest.approx(5.0 * h.loss_degC_per_min)
+
+
+def test_glaze_samples_go_wrong_now_and_then(cfg):
+    """About 5 % of dips read 12-45 degC low and 4 % of chemistry samples are slag-contaminated (Al, S high; Mn,
+    Si, C, Cr 2-6 % low); the same heat and minute always give the same fault; the other plants' samples are
+    clean."""
+    p = GlazePhysics()
+    hs = [p.draw_hidden(np.random.default_rng([k, 6]), 380.0) for k in range(400)]
+    faults = [sample_fault(h, m) for h in hs for m in (0.0, 14.3, 27.9)]
+    dips = np.array([d for d, _ in faults])
+    assert 0.03 < np.mean(dips > 0) < 0.07 and dips[dips > 0].min() >= 12.0 and dips.max() <= 45.0
+    assert 0.025 < np.mean([bool(c) for _, c in faults]) < 0.06
+    assert sample_fault(hs[0], 14.3) == sample_fault(hs[0], 14.3)
+    bad = next((h, m) for h in hs for m in (0.0, 14.3, 27.9) if sample_fault(h, m)[1])
+    bath = _bath(minutes=bad[1])
+    bias = p.reading_bias(bad[0], bath)
+    assert 0.006 <= bias.wt_pct["Al"] <= 0.025
+    assert -0.06 * 1.0 <= bias.wt_pct["Mn"] <= -0.02 * 1.0 and bias.wt_pct["Si"] < 0 and bias.wt_pct["C"] < 0
+    failed = next((h, m) for h in hs for m in (0.0, 14.3, 27.9) if sample_fault(h, m)[0] > 0)
+    assert p.reading_bias(failed[0], _bath(minutes=failed[1])).temperature_degC <= -12.0
+    for name in ("standard", "lots"):
+        assert get_physics(name).reading_bias(_hidden(name), bath) is NO_BIAS
+
+
+def test_glaze_history_is_canonical_and_practice_sensible(cfg):
+    """The sixth plant's history: canonical, 2-4 samples, its operators trim (mid-window aims, trigger 60 %);
+    under today's plan the heats land mostly in spec; some of the samples read far off the true bath."""
+    assert get_physics("glaze").practice is GLAZE_SHOP and GLAZE_SHOP.reheat_each_stage
+    heats = draw_heats(cfg, 80, 8, physics="glaze")
+    recs = run_heats(cfg, heats, make_policy("baseline", cfg), 8, 0, vary_samples=True)
+    frame = heat_table(cfg, heats, recs)
+    assert validate_heats(frame, cfg, "sim").report.empty
+    assert set(Counter(frame["n_samples"])) == {2, 3, 4}
+    assert 35.0 <= frame["treatment_time_min"].mean() <= 60.0
+    assert np.mean([bool(r.off_spec) for r in recs]) < 0.15
+    assert any(a.trim for r in recs for a in r.additions_log)
+    assert sum(r.burnt_kg["Al"] for r in recs) > 0
+    faulty = sum(1 for h, r in zip(heats, recs, strict=True) for s in r.samples
+                 if any(sample_fault(h.hidden, s["minutes_from_start"])))
+    assert faulty > 0
