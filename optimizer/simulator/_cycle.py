@@ -14,8 +14,8 @@ private: the optimizer and the generated files never see these parameters.
   exp(-empty / tau_c)`` with ``T_end = 1300 + 100 H`` degC (the face when the last cast ended) and ``tau_c = 90 +
   110 H`` min (a soaked lining keeps its face hot longer); a heat right off the preheater has the preheater's
   face. Typically 950-1200 degC.
-* **Heat loss by conduction into the wall.** Besides a shell and surface loss per heat (N(0.45, 0.05)
-  degC/min) the bath loses ``A (1 + 0.5 (1 - H)) (T - T_face) / sqrt(t + 15 min)`` degC/min to the lining (the
+* **Heat loss by conduction into the wall.** Besides a shell and surface loss per heat (N(0.42, 0.05)
+  degC/min) the bath loses ``0.0045 (1 + (1 - H)) (T - T_face) / sqrt(t + 15)`` degC/min to the lining (the
   transient of a semi-infinite wall, ``t`` minutes since arrival, 15 min since tapping): proportional to the
   bath's superheat over the wall (a hotter bath loses more), decaying as ``1 / sqrt(t)`` (not exponentially), and
   larger in a lining that has not soaked. Integrated over a wait in steps of at most 2 min.
@@ -34,7 +34,7 @@ private: the optimizer and the generated files never see these parameters.
   read the true bath (thermocouple sd 2.5 degC, spectrometer 2 % + 0.001 wt%).
 * **Operators** (``CYCLE_SHOP``): trim an element measured below half-way from its minimum to their aim
   (mid-window + 5 % of the window) with their own yields (Mn 0.93, Si 0.80, Al 0.42, C 0.88); reheat assuming
-  efficiency 0.43 and 0.95 degC/min; stir 15 min over the plan; history varies the plan's samples by -1/0/0/+1.
+  efficiency 0.43 and the config's 0.9 degC/min in every ladle; history varies the plan's samples by -1/0/0/+1.
 """
 
 from __future__ import annotations
