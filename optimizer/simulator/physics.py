@@ -8,8 +8,8 @@ long the lab takes. It also names the practice of the plant's operators (their t
 name chooses a plant.
 
 The implementations are private (``_physics.py``: ``standard``, ``_slag.py``: ``slag``, ``_carryover.py``:
-``carryover``, ``_stirred.py``: ``stirred``, ``_lots.py``: ``lots``, ``_glaze.py``: ``glaze``); only their names
-are public (:func:`physics_names`, :func:`get_physics`).
+``carryover``, ``_stirred.py``: ``stirred``, ``_lots.py``: ``lots``, ``_glaze.py``: ``glaze``, ``_cycle.py``:
+``cycle``); only their names are public (:func:`physics_names`, :func:`get_physics`).
 """
 
 from __future__ import annotations
@@ -126,7 +126,7 @@ class Physics(Protocol[H]):
 
     def arc_pickup_kg(self, hidden: H, bath: BathView, kwh: float, arc_min: float) -> Mapping[str, float]:
         """Mass of each element the bath picks up while the arc burns ``arc_min`` minutes (kg, e.g. electrode
-        carbon; empty: none)."""
+        carbon; empty: none); a negative mass is lost to the arc zone (e.g. Mn evaporated) and booked as burnt."""
         ...
 
     def hold(self, hidden: H, bath: BathView, minutes: float) -> HoldEffect:

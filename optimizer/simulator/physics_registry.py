@@ -5,14 +5,16 @@ held out too: a partly blocked porous plug, mixing lag, a ladle campaign, a per-
 operators) and ``lots`` (a fifth, held out too: the steel weight, the feeders' kg and the ferroalloys' delivery
 lots are not what the level-2 believes, a slow conventional lab, its own operators) and ``glaze`` (a sixth, held out
 too: ladles glazed with earlier heats' slag that burn Al early in a heat, failed dips and slag-contaminated
-samples, its own operators). The implementations stay
-private; only names are public."""
+samples, its own operators) and ``cycle`` (a seventh, held out too: ladles at the thermal state their cycle
+left them in, arc-zone losses of Mn and Al, its own operators). The implementations stay private; only names are
+public."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
 from optimizer.simulator._carryover import CarryoverPhysics
+from optimizer.simulator._cycle import CyclePhysics
 from optimizer.simulator._glaze import GlazePhysics
 from optimizer.simulator._lots import LotsPhysics
 from optimizer.simulator._physics import StandardPhysics
@@ -29,6 +31,7 @@ _REGISTRY: dict[str, Callable[[], Physics]] = {
     "stirred": StirredPhysics,
     "lots": LotsPhysics,
     "glaze": GlazePhysics,
+    "cycle": CyclePhysics,
 }
 
 

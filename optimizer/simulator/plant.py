@@ -48,7 +48,7 @@ class HeatRecord:
     samples: list[dict] = field(default_factory=list)
     off_spec: list[str] = field(default_factory=list)
     recovered_kg: dict[str, float] = field(default_factory=dict)  # test hook: mass balance
-    burnt_kg: dict[str, float] = field(default_factory=dict)  # test hook: lost from the bath while holding
+    burnt_kg: dict[str, float] = field(default_factory=dict)  # test hook: lost from the bath (holding, arc)
     picked_kg: dict[str, float] = field(default_factory=dict)  # test hook: picked up from the arc (electrodes)
     undissolved_kg: dict[str, float] = field(default_factory=dict)  # test hook: not dissolved at the last sample
     additions_log: list[Addition] = field(default_factory=list)  # test hook: every addition with its true yields
@@ -133,8 +133,13 @@ class _Bath:
         rise = self.physics.arc_rise_degC(self.heat.hidden, self.view(), kwh, self.cfg.energy)
         minutes = rise / self.cfg.energy.max_heating_rate_degC_per_min
         for el, kg in self.physics.arc_pickup_kg(self.heat.hidden, self.view(), kwh, minutes).items():
-            self.mass_kg[el] += kg
-            self.picked_kg[el] += kg
+            if kg >= 0:
+                self.mass_kg[el] += kg
+                self.picked_kg[el] += kg
+            else:  # lost to the arc zone (evaporated, oxidised): booked as burnt, never more than is dissolved
+                lost = min(-kg, self.mass_kg[el])
+                self.mass_kg[el] -= lost
+                self.burnt_kg[el] += lost
         self.temp += rise
         self.wait(minutes)
         self.arc_rise_degC, self.arc_end_min = rise, self.minutes
