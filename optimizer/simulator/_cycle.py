@@ -46,7 +46,7 @@ import numpy as np
 import pandas as pd
 
 from optimizer.config import Energy, Material
-from optimizer.simulator.physics import NO_BIAS, AdditionEffect, BathView, HoldEffect, ReadingBias
+from optimizer.simulator.physics import NO_BIAS, AdditionEffect, BathView, HoldEffect, ReadingBias, minutes_since_epoch
 from optimizer.simulator.practice import OperatorPractice
 
 #      base   d_oxygen  trim bonus  noise_sd
@@ -59,7 +59,6 @@ _RECOVERY = {
     "S": (0.60, 0.0, 0.0, 0.08),
 }
 _TRIM_OXYGEN_SHARE = 0.3
-_EPOCH = pd.Timestamp("2026-01-01T00:00:00Z")
 _DAY_KEY, _GATE_KEY, _RETURN_KEY = 7170, 7171, 7172
 N_LADLES, SLOT_MIN = 8, 52.5
 TURN_SIZES, _TURN_P = (4, 5, 6), (0.25, 0.5, 0.25)
@@ -121,14 +120,6 @@ class CycleHiddenHeat:
     true_oxygen_ppm: float
 
 
-def _minutes(planned_time: pd.Timestamp | None) -> float:
-    if planned_time is None:
-        return 0.0
-    ts = pd.Timestamp(planned_time)
-    ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
-    return (ts - _EPOCH).total_seconds() / 60.0
-
-
 def day_plan(day: int) -> tuple[int, list[int], list[tuple[int, int, float]]]:
     """The shop's ladles on ``day`` (days since the epoch): the turn's size, which ladle stands at each position
     of the turn, and the returns from repair as (position, use, preheater face degC)."""
@@ -164,7 +155,7 @@ def face_degC(empty_min: float, soak: float) -> float:
 def ladle_state(planned_time: pd.Timestamp | None, delay_min: float = 0.0) -> LadleState:
     """The state of the ladle a heat planned at ``planned_time`` arrives in (``delay_min``: the heat's own extra
     empty minutes, crane and caster)."""
-    minutes = _minutes(planned_time)
+    minutes = minutes_since_epoch(planned_time)
     day = int(minutes // 1440.0)
     turn, order, returns = day_plan(day)
     index = int(math.floor(minutes / SLOT_MIN)) - int(math.ceil(day * 1440.0 / SLOT_MIN))

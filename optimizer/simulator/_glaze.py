@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 
 from optimizer.config import Energy, Material
-from optimizer.simulator.physics import NO_BIAS, AdditionEffect, BathView, HoldEffect, ReadingBias
+from optimizer.simulator.physics import NO_BIAS, AdditionEffect, BathView, HoldEffect, ReadingBias, minutes_since_epoch
 from optimizer.simulator.practice import OperatorPractice
 
 #      base   d_oxygen  trim bonus  noise_sd
@@ -48,7 +48,6 @@ _RECOVERY = {
     "S": (0.60, 0.0, 0.0, 0.08),
 }
 _TRIM_OXYGEN_SHARE = 0.3
-_EPOCH = pd.Timestamp("2026-01-01T00:00:00Z")
 _GLAZE_KEY, _SAMPLE_KEY = 6160, 6161
 N_LADLES, SLOT_MIN = 12, 52.5
 _GLAZE_MEDIAN, _GLAZE_SIGMA, _GLAZE_RANGE = 0.6, 0.6, (0.05, 4.0)
@@ -85,17 +84,9 @@ class GlazeHiddenHeat:
     true_oxygen_ppm: float
 
 
-def _minutes(planned_time: pd.Timestamp | None) -> float:
-    if planned_time is None:
-        return 0.0
-    ts = pd.Timestamp(planned_time)
-    ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
-    return (ts - _EPOCH).total_seconds() / 60.0
-
-
 def ladle_of(planned_time: pd.Timestamp | None) -> int:
     """The ladle a heat planned at ``planned_time`` goes in (the fleet in turn, one per slot)."""
-    return int(math.floor(_minutes(planned_time) / SLOT_MIN)) % N_LADLES
+    return int(math.floor(minutes_since_epoch(planned_time) / SLOT_MIN)) % N_LADLES
 
 
 def ladle_glaze(ladle: int, day: int) -> float:
@@ -145,7 +136,7 @@ class GlazePhysics:
         """Per-heat hidden parameters; the ladle and its glaze follow from ``planned_time``."""
         ladle = ladle_of(planned_time)
         return GlazeHiddenHeat(
-            ladle=ladle, glaze=ladle_glaze(ladle, int(_minutes(planned_time) // 1440.0)),
+            ladle=ladle, glaze=ladle_glaze(ladle, int(minutes_since_epoch(planned_time) // 1440.0)),
             sample_key=int(rng.integers(2**62)),
             arc_efficiency=float(np.clip(rng.normal(0.43, 0.02), 0.35, 0.52)),
             loss_degC_per_min=float(np.clip(rng.normal(0.9, 0.1), 0.5, 1.3)),

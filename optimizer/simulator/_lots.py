@@ -40,7 +40,7 @@ import numpy as np
 import pandas as pd
 
 from optimizer.config import Energy, Material
-from optimizer.simulator.physics import NO_BIAS, AdditionEffect, BathView, HoldEffect, ReadingBias
+from optimizer.simulator.physics import NO_BIAS, SCHEDULE_EPOCH, AdditionEffect, BathView, HoldEffect, ReadingBias, utc
 from optimizer.simulator.practice import OperatorPractice
 
 # recovery of a lump lot without fines = base + d_oxygen (O_ppm - 400) (a trim sees 30 % of the oxygen), x per-heat
@@ -55,7 +55,6 @@ _RECOVERY = {
     "S": (0.60, 0.0, 0.0, 0.08),
 }
 _TRIM_OXYGEN_SHARE = 0.3
-_EPOCH = pd.Timestamp("2026-01-01T00:00:00Z")
 _WEIGHT_BIAS, _WEIGHT_WEEK_SD, _WEIGHT_HEAT_SD, _WEIGHT_RANGE = -0.008, 0.007, 0.015, (-0.06, 0.04)
 _SCALE_KEY, _LOT_KEY = 5150, 5151  # the crane scale's calibration history, the stores' delivery history
 _LOT_DAYS = {"SiMn": 3.0, "HC_FeMn": 5.0, "FeSi75": 6.0, "Al_wire": 4.0, "Carburizer": 7.0}
@@ -106,14 +105,8 @@ class LotsHiddenHeat:
     true_oxygen_ppm: float
 
 
-def _utc(planned_time: pd.Timestamp) -> pd.Timestamp:
-    """A planned time in UTC (a naive time is taken as UTC, as the simulator's start is)."""
-    ts = pd.Timestamp(planned_time)
-    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
-
-
 def _days(planned_time: pd.Timestamp | None) -> float:
-    return 0.0 if planned_time is None else (_utc(planned_time) - _EPOCH).total_seconds() / 86400.0
+    return 0.0 if planned_time is None else (utc(planned_time) - SCHEDULE_EPOCH).total_seconds() / 86400.0
 
 
 def _key(name: str) -> int:

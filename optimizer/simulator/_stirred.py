@@ -45,7 +45,7 @@ import numpy as np
 import pandas as pd
 
 from optimizer.config import Energy, Material
-from optimizer.simulator.physics import AdditionEffect, BathView, HoldEffect, ReadingBias
+from optimizer.simulator.physics import SCHEDULE_EPOCH, AdditionEffect, BathView, HoldEffect, ReadingBias, utc
 from optimizer.simulator.practice import OperatorPractice
 
 # element: (r_max, L batch loss share, q0 kg/t, mixing melt minutes, per-heat noise sd)
@@ -68,7 +68,6 @@ _DESULF_PER_MIN, _S_EQ_WT_PCT, _AL_PER_S = 0.03, 0.0015, 0.5625
 _LIME, _LIME_REF_KG_PER_T = "Lime", 4.0
 _CAMPAIGN_HEATS, _LADLE_OFFSETS = 110, (0, 37, 81)
 _HEAT_GAP_MIN = 52.5  # mean time between heats (heats.py: 45-60 min)
-_EPOCH = pd.Timestamp("2026-01-01T00:00:00Z")
 _SHIFT_H, _FIRST_SHIFT_H = 8, 6
 _LAB_KEY = 4242  # the lab's calibration history: one stream per shift, shared by the shift's heats
 _LAB_BIAS_SD = {"Mn": 0.02, "Si": 0.02, "C": 0.035, "Al": 0.04}
@@ -140,17 +139,11 @@ def _tau95_min(eps_W_per_t: float) -> float:
     return 800.0 * eps_W_per_t ** -0.4 / 60.0
 
 
-def _utc(planned_time: pd.Timestamp) -> pd.Timestamp:
-    """A planned time in UTC (a naive time is taken as UTC, as the simulator's start is)."""
-    ts = pd.Timestamp(planned_time)
-    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
-
-
 def campaign_heat(planned_time: pd.Timestamp | None, ladle: int) -> int:
     """The heat's place in ``ladle``'s lining campaign (1 ..), from its planned time (None: mid-campaign)."""
     if planned_time is None:
         return _CAMPAIGN_HEATS // 2
-    heats = (_utc(planned_time) - _EPOCH).total_seconds() / 60.0 / _HEAT_GAP_MIN
+    heats = (utc(planned_time) - SCHEDULE_EPOCH).total_seconds() / 60.0 / _HEAT_GAP_MIN
     per_ladle = heats / len(_LADLE_OFFSETS)
     return int(math.floor(per_ladle + _LADLE_OFFSETS[ladle])) % _CAMPAIGN_HEATS + 1
 
@@ -159,7 +152,7 @@ def shift_number(planned_time: pd.Timestamp | None) -> int:
     """The spectrometer's calibration shift of a heat (06, 14, 22 h UTC; None: shift 0)."""
     if planned_time is None:
         return 0
-    return int((_utc(planned_time).timestamp() / 3600.0 - _FIRST_SHIFT_H) // _SHIFT_H)
+    return int((utc(planned_time).timestamp() / 3600.0 - _FIRST_SHIFT_H) // _SHIFT_H)
 
 
 def lab_bias(shift: int) -> dict[str, float]:

@@ -50,6 +50,21 @@ class BathView:
     minutes_since_arc: float = math.inf
 
 
+# the hidden plants' schedule clock: ladle turns, campaigns and shifts count from here
+SCHEDULE_EPOCH = pd.Timestamp("2026-01-01T00:00:00Z")
+
+
+def utc(planned_time: pd.Timestamp) -> pd.Timestamp:
+    """A planned time in UTC (a naive time is taken as UTC, as the simulator's start is)."""
+    ts = pd.Timestamp(planned_time)
+    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+
+
+def minutes_since_epoch(planned_time: pd.Timestamp | None) -> float:
+    """Minutes from ``SCHEDULE_EPOCH`` to a planned time (None: 0, the epoch)."""
+    return 0.0 if planned_time is None else (utc(planned_time) - SCHEDULE_EPOCH).total_seconds() / 60.0
+
+
 @dataclass(frozen=True)
 class ReadingBias:
     """What a sample reads beyond the true (dissolved, mean) bath before the instrument's own noise: degC on the
