@@ -17,10 +17,17 @@ How ``k`` is learned, and why so:
 * **Shrunk to zero where the data does not show it.** ``k`` is kept when it is positive (a loss) at
   ``FADE_Z`` standard errors, clustered by heat (stages of one heat share its measurements and its slag);
   otherwise it is 0 and the stage model is what it was without the term.
+* **Arcing apart.** While the arc burns, the arc zone can take more: air drawn in at the electrode ports oxidises
+  Al, Mn evaporates from the arc spot (DOMAIN.md section 10). So the same regression is also tried with
+  ``-level x arc minutes`` beside ``-level x minutes``: ``k_arc`` (1/arc min) is the extra loss per arc minute.
+  It is kept under the same rule (positive at ``FADE_Z`` heat-clustered standard errors); the rate per minute
+  is then the joint fit's where it holds there too (else 0). Without a kept ``k_arc`` the fade is exactly the
+  one-rate fit above. Arc minutes are affine in the stage's kWh, so the term keeps the decision linear.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -38,10 +45,17 @@ class Fade:
     estimate: float = float("nan")
     se: float = float("nan")
     n_stages: int = 0
+    arc_rate_per_min: float = 0.0  # extra loss per arc minute (1/arc min; 0 unless kept)
+    arc_estimate: float = float("nan")
+    arc_se: float = float("nan")
 
     @property
     def kept(self) -> bool:
-        return self.rate_per_min > 0.0
+        return self.rate_per_min > 0.0 or self.arc_rate_per_min > 0.0
+
+    @property
+    def arc_z(self) -> float:
+        return self.arc_estimate / self.arc_se if self.arc_se > 0 else float("nan")
 
     @property
     def z(self) -> float:
@@ -52,25 +66,57 @@ NO_FADE = Fade()
 
 
 def learn_fade(change: np.ndarray, level_before: np.ndarray, minutes: np.ndarray, added: np.ndarray,
-               stage_no: np.ndarray, heat_ids: np.ndarray, grades: np.ndarray) -> Fade:
-    """The fade rate of one element (see module doc). ``change``: after - before (wt%) per stage; ``added``:
-    the stage added some of the element; ``heat_ids`` cluster the standard error."""
+               stage_no: np.ndarray, heat_ids: np.ndarray, grades: np.ndarray,
+               arc_minutes: np.ndarray | None = None) -> Fade:
+    """The fade rates of one element (see module doc). ``change``: after - before (wt%) per stage; ``added``:
+    the stage added some of the element; ``heat_ids`` cluster the standard error; ``arc_minutes``: arc-on
+    minutes per stage (None or all 0: the arc rate is not tried)."""
     rows = ~added & np.isfinite(change) & np.isfinite(level_before)
     n = int(rows.sum())
     if n < MIN_FADE_STAGES:
         return Fade(n_stages=n)
-    y, lev, mins, ids, grade = change[rows], level_before[rows], minutes[rows], heat_ids[rows], grades[rows]
-    stages = np.unique(stage_no[rows])
-    dummies = [(stage_no[rows] == k).astype(float) for k in stages[1:] if (stage_no[rows] == k).sum() >= 5]
-    nuisance = []  # per grade: a constant and the measured level about the grade's mean (regression to its mean)
+    y, lev, ids = change[rows], level_before[rows], heat_ids[rows]
+    base = _nuisance(lev, stage_no[rows], grades[rows])
+    one = _clustered_fit(np.column_stack([*base, -lev * minutes[rows]]), y, ids, 1)
+    if one is None:
+        return Fade(n_stages=n)
+    (k, se), = one
+    plain = Fade(k if _kept(k, se) else 0.0, k, se, n)
+    arc = arc_minutes[rows] if arc_minutes is not None else np.zeros(n)
+    if not np.any(np.isfinite(arc) & (arc > 0)):
+        return plain
+    both = _clustered_fit(np.column_stack([*base, -lev * minutes[rows], -lev * np.nan_to_num(arc)]), y, ids, 2)
+    if both is None:
+        return plain
+    (k2, se2), (ka, sea) = both
+    if not _kept(ka, sea):
+        return dataclasses.replace(plain, arc_estimate=ka, arc_se=sea)
+    return Fade(k2 if _kept(k2, se2) else 0.0, k2, se2, n, ka, ka, sea)
+
+
+def _kept(k: float, se: float) -> bool:
+    return se > 0 and k >= FADE_Z * se
+
+
+def _nuisance(lev: np.ndarray, stage_no: np.ndarray, grade: np.ndarray) -> list[np.ndarray]:
+    """Per grade a constant and the measured level about the grade's mean (regression to its mean), and
+    stage-number constants."""
+    dummies = [(stage_no == k).astype(float) for k in np.unique(stage_no)[1:] if (stage_no == k).sum() >= 5]
+    nuisance = []
     for g in np.unique(grade):
         at = (grade == g).astype(float)
         if at.sum() >= 5:
             nuisance += [at, at * (lev - lev[grade == g].mean())]
-    x = np.column_stack([*nuisance, *dummies, -lev * mins]) if nuisance else \
-        np.column_stack([np.ones(n), lev - lev.mean(), *dummies, -lev * mins])
+    if not nuisance:
+        nuisance = [np.ones(len(lev)), lev - lev.mean()]
+    return [*nuisance, *dummies]
+
+
+def _clustered_fit(x: np.ndarray, y: np.ndarray, ids: np.ndarray, n_last: int) -> list[tuple[float, float]] | None:
+    """Least squares of ``y`` on ``x``: (coefficient, heat-clustered se) of the last ``n_last`` columns (the fade
+    regressors after the nuisance ones), None when ``x`` is rank-deficient."""
     if np.linalg.matrix_rank(x) < x.shape[1]:
-        return Fade(n_stages=n)
+        return None
     bread = np.linalg.inv(x.T @ x)
     coef = bread @ (x.T @ y)
     resid = y - x @ coef
@@ -78,6 +124,5 @@ def learn_fade(change: np.ndarray, level_before: np.ndarray, minutes: np.ndarray
     scores = np.zeros((group.max() + 1, x.shape[1]))
     np.add.at(scores, group, x * resid[:, None])
     cov = bread @ (scores.T @ scores) @ bread
-    k, se = float(coef[-1]), float(np.sqrt(max(cov[-1, -1], 0.0)))
-    kept = se > 0 and k >= FADE_Z * se
-    return Fade(k if kept else 0.0, k, se, n)
+    cols = range(x.shape[1] - n_last, x.shape[1])
+    return [(float(coef[j]), float(np.sqrt(max(cov[j, j], 0.0)))) for j in cols]

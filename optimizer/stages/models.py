@@ -95,20 +95,23 @@ class StagePlan:
 
 @dataclass(frozen=True)
 class LinearStage:
-    """A stage outcome as ``after = before + const + sum_m kg_m * per_kg[m] + kWh * per_kWh
-    + min * (per_min - fade_per_min * before)``: ``fade_per_min`` (1/min) is a first-order loss of the level at
-    the stage's start while the stage lasts. ``before`` is known at the decision and the minutes are affine in
-    the plan (``StageModels.stage_minutes``), so the outcome stays affine in the decision."""
+    """A stage outcome as ``after = before + const + sum_m kg_m * per_kg[m] + kWh * (per_kWh - fade_per_kWh *
+    before) + min * (per_min - fade_per_min * before)``: ``fade_per_min`` (1/min) is a first-order loss of the
+    level at the stage's start while the stage lasts, ``fade_per_kWh`` (1/kWh) the extra while the arc burns (the
+    arc zone's loss per arc minute times the arc minutes per kWh). ``before`` is known at the decision and the
+    minutes are affine in the plan (``StageModels.stage_minutes``), so the outcome stays affine in the decision."""
 
     const: float
     per_kg: dict[str, float]
     per_kWh: float
     per_min: float
     fade_per_min: float = 0.0
+    fade_per_kWh: float = 0.0
 
     def value(self, before: float, plan: StagePlan, minutes: float) -> float:
         return before + self.const + sum(self.per_kg.get(m, 0.0) * kg for m, kg in plan.additions_kg.items()) \
-            + self.per_kWh * plan.arc_energy_kWh + (self.per_min - self.fade_per_min * before) * minutes
+            + (self.per_kWh - self.fade_per_kWh * before) * plan.arc_energy_kWh \
+            + (self.per_min - self.fade_per_min * before) * minutes
 
 
 @dataclass
@@ -226,7 +229,8 @@ class StageModels:
         el = sample_element(name)
         per_kg = {mat.name: mat.composition_wt_pct.get(el, 0.0) / (w_t * 1000.0) * self.recovery(el, mat.name, ctx)
                   for mat in self.cfg.materials}
-        return LinearStage(float(m.coef[-1]), per_kg, 0.0, 0.0, m.fade.rate_per_min)
+        return LinearStage(float(m.coef[-1]), per_kg, 0.0, 0.0, m.fade.rate_per_min,
+                           m.fade.arc_rate_per_min * self.arc_min_per_kWh_per_t / w_t)
 
     def recovery(self, element: str, material: str, ctx: StageContext) -> float:
         """Learned recovery (0-1) of ``element`` from ``material`` in a stage with this context."""
@@ -473,6 +477,8 @@ def _fit_outcome(sm: StageModels, name: str, stages: pd.DataFrame, z: np.ndarray
     fit_rows = ~np.isin(ids, list(cal_ids)) if cal_ids else np.ones(len(y), bool)
     fade = _fade(sm, name, stages, y)
     y = y + fade.rate_per_min * _level_minutes(name, stages)  # the rest of the model sees the stage without it
+    if fade.arc_rate_per_min > 0.0:
+        y = y + fade.arc_rate_per_min * _level_minutes(name, stages, arc=True)
     kept, gain_z = (_bound_oxygen_holds(sm, name, stages, x, y, fit_rows)
                     if name != TEMPERATURE and "bound_oxygen" in sm.recovery_features else (False, math.nan))
     held = () if kept or "bound_oxygen" not in sm.recovery_features or name == TEMPERATURE else \
@@ -512,11 +518,12 @@ def _fit_outcome(sm: StageModels, name: str, stages: pd.DataFrame, z: np.ndarray
     return model
 
 
-def _level_minutes(name: str, stages: pd.DataFrame) -> np.ndarray:
-    """Level at the stage's start times its minutes (the fade's regressor; 0 for the temperature)."""
+def _level_minutes(name: str, stages: pd.DataFrame, arc: bool = False) -> np.ndarray:
+    """Level at the stage's start times its minutes, or its arc minutes (``arc``): the fade's regressors (0 for
+    the temperature)."""
     if name == TEMPERATURE:
         return np.zeros(len(stages))
-    return stages[BEFORE + name].to_numpy(float) * stages["minutes"].to_numpy(float)
+    return stages[BEFORE + name].to_numpy(float) * stages["arc_time_min" if arc else "minutes"].to_numpy(float)
 
 
 def _fade(sm: StageModels, name: str, stages: pd.DataFrame, change: np.ndarray) -> Fade:
@@ -528,7 +535,7 @@ def _fade(sm: StageModels, name: str, stages: pd.DataFrame, change: np.ndarray) 
                 np.zeros(len(stages), bool))
     return learn_fade(change, stages[BEFORE + name].to_numpy(float), stages["minutes"].to_numpy(float),
                       np.asarray(added, bool), stages["stage_no"].to_numpy(), stages[KEY].astype(str).to_numpy(),
-                      stages["grade"].astype(str).to_numpy())
+                      stages["grade"].astype(str).to_numpy(), stages["arc_time_min"].to_numpy(float))
 
 
 def _calibration_scale(z: np.ndarray, default: float) -> float:
