@@ -53,6 +53,10 @@ def main() -> None:
         policies["per-heat plan"] = per_heat
     policies["advisor"] = AdvisorPolicy(advisor := advisor_from_history(cfg, heats, samples))
     for name, m in advisor.models.outcomes.items():
+        if m.fade.kept:
+            print(f"  fade {name:19s} kept: {m.fade.rate_per_min:.2e} per min ({m.fade.z:.1f} se), "
+                  f"{m.fade.arc_rate_per_min:.2e} per arc min ({m.fade.arc_z:.1f} se), {m.fade.n_stages} stages "
+                  "without an addition of it")
         if m.drift_kept:
             print(f"  drift {name:18s} kept: variance {m.drift_z:.1f} se above 0, later heats' updated forecasts "
                   f"+{m.drift_gain:.1f} nats, {m.drift_pairs} stage pairs apart")
