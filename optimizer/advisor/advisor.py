@@ -75,46 +75,56 @@ class Advisor:
 
     # ------------------------------------------------------------------ finish rule
     def _accepts(self, grade: Grade, state: HeatState) -> tuple[bool, str]:
-        """Whether the heat's true state meets every limit at the grade's confidence: the last sample fused with
-        the stage model's prediction of it (see :meth:`closing_estimate`), and the last measurement itself inside
-        the window (the final sample is what the heat is certified on: no model may overrule it)."""
-        z = float(stats.norm.ppf(grade.confidence))
-        for name, window in _windows(grade).items():
-            why = self._rejects(state, name, window, z)
-            if why:
-                return False, why
-        return True, ""
+        """Whether the heat's true state meets its grade's window at the grade's confidence (``confidence`` is the
+        chance that the heat lands inside its whole window): the product over its limits of each outcome's chance
+        to be inside (:meth:`_inside_chance`: the last sample fused with the stage model's prediction of it, see
+        :meth:`closing_estimate`) at least the confidence, and the last measurement itself inside the window
+        (the final sample is what the heat is certified on: no model may overrule it)."""
+        return self._jointly_inside(grade, state, _windows(grade))
 
     def _chemistry_accepted(self, grade: Grade, state: HeatState) -> bool:
-        """Every chemistry limit met at the grade's confidence now (temperature aside)."""
-        z = float(stats.norm.ppf(grade.confidence))
-        return not any(self._rejects(state, name, window, z) for name, window in _windows(grade).items()
-                       if name != TEMPERATURE)
+        """Every chemistry limit met jointly at the grade's confidence now (temperature aside)."""
+        chemistry = {name: w for name, w in _windows(grade).items() if name != TEMPERATURE}
+        return self._jointly_inside(grade, state, chemistry)[0]
 
-    def _rejects(self, state: HeatState, name: str, window: tuple[float | None, float | None], z: float) -> str:
-        """Why outcome ``name`` keeps the heat from finishing now, its limits ``window`` met at ``z`` sd ('' when
-        it does not)."""
+    def _jointly_inside(self, grade: Grade, state: HeatState,
+                        windows: Mapping[str, tuple[float | None, float | None]]) -> tuple[bool, str]:
+        """(accepted, why not) of the outcomes ``windows``: each measured inside, and the product of their chances
+        to be inside at least the grade's confidence."""
+        joint, worst, name_worst = 1.0, 2.0, ""
+        for name, window in windows.items():
+            p, why = self._inside_chance(state, name, window)
+            if why:
+                return False, why
+            joint *= p
+            if p < worst:
+                worst, name_worst = p, name
+        if joint >= grade.confidence:
+            return True, ""
+        return False, f"{name_worst} inside its window with chance {worst:.3f}; all limits jointly {joint:.3f}, " \
+            f"below the grade's confidence {grade.confidence:g}"
+
+    def _inside_chance(self, state: HeatState, name: str,
+                       window: tuple[float | None, float | None]) -> tuple[float, str]:
+        """(chance that ``name`` is inside ``window`` now, why it keeps the heat from finishing regardless: not
+        measured, or measured outside; '' otherwise). The chance is the lower of the closing estimate's and the
+        settled state's (the two differ only where the history shows a sample that misses part of its stage;
+        which one the heat leaves with, the sample table cannot say for sure: "What the last sample has not seen
+        yet" in docs/advisor.md), after the minutes waited since the sample (the heat leaves now)."""
         lo, hi = window
         v, sd = self.closing_estimate(state, name)
         if not (math.isfinite(v) and math.isfinite(sd)):
-            return f"{name}: no estimate (not measured)"
+            return 0.0, f"{name}: no estimate (not measured)"
         late = self._unseen(state, name)
-        # both the estimate of what was measured and the heat's settled state (the two differ only where the
-        # history shows a sample that misses part of its stage; which one the heat leaves with, the sample
-        # table cannot say for sure: "What the last sample has not seen yet" in docs/advisor.md)
-        m_lo, m_hi = _margins(self.cfg, name, window, sd, z)
-        wait = self._waited(state, name, v)  # the heat leaves now, not when the sample was taken
-        when = f" after {state.waited_min:.1f} min waited since the sample" if wait else ""
-        for what, est in (("", v + wait), ("settled ", v + late + wait)) if late else (("", v + wait),):
-            low = lo is not None and est < lo + m_lo
-            if low or (hi is not None and est > hi - m_hi):
-                return f"{name} {what}{est:.4g}{when} outside [{lo}, {hi}] with margin {m_lo if low else m_hi:.3g}"
+        wait = self._waited(state, name, v)
+        chance = min(_inside(self.cfg, name, window, est, sd) for est in ((v + wait, v + late + wait) if late
+                                                                          else (v + wait,)))
         if name == TEMPERATURE or not state.last.is_dip:
             measured = _measured(state, name)
             if (lo is not None and measured < lo) or (hi is not None and measured > hi):
-                return f"{name} measured {measured:.4g} outside [{lo}, {hi}] (the model's estimate {v:.4g} does " \
-                       "not overrule the sample)"
-        return ""
+                return chance, f"{name} measured {measured:.4g} outside [{lo}, {hi}] (the model's estimate {v:.4g} " \
+                    "does not overrule the sample)"
+        return chance, ""
 
     def settled_estimate(self, state: HeatState, name: str) -> tuple[float, float]:
         """(mean, sd) of the true value of ``name`` now, once what the last sample had not seen of its stage's
@@ -347,6 +357,7 @@ class _Solution:
     predicted: dict[str, tuple[float, float, float]]  # the state after the stage (once the unseen has shown)
     flags: tuple[str, ...]
     reads: dict[str, float] = field(default_factory=dict)  # what the closing measurement is expected to read
+    in_play: int = 1  # outcomes left near a limit (their miss chance at least a tenth of the grade's allowance)
 
 
 class _StageLP:
@@ -469,7 +480,9 @@ class _StageLP:
 
     def solve(self, z: float) -> _Solution | None:
         """Cheapest stage whose closing estimate is predicted ``z`` spreads inside the acceptance window (the
-        window less the grade's confidence times the sd the closing sample will leave)."""
+        window less ``z_each`` times the sd the closing sample will leave). ``z_each`` is the grade's confidence
+        shared among the outcomes the plan leaves near a limit (``_Solution.in_play``, from the first pass; the
+        finish rule asks their joint chance): each outcome at ``confidence ** (1 / in_play)``."""
         z_conf = float(stats.norm.ppf(self.grade.confidence))
         plan = self.ref
         sol = None
@@ -495,6 +508,7 @@ class _StageLP:
             hold = max(float(m.hold.value or 0.0), 0.0)
             plan = StagePlan(adds, kwh, self.stir + hold)
             sol = self._solution(plan, adds, kwh, hold, z_conf)
+            z_conf = float(stats.norm.ppf(self.grade.confidence ** (1.0 / sol.in_play)))
         return sol
 
     def _solution(self, plan: StagePlan, adds: dict[str, float], kwh: float, hold: float,
@@ -504,6 +518,8 @@ class _StageLP:
         sds = self._sd(plan)
         p_pass, predicted, flags, reads = 1.0, {}, [], {}
         z90 = float(stats.norm.ppf(0.95))
+        in_play = 0  # outcomes whose chance to miss their window after the stage matters for the joint rule
+        near = (1.0 - self.grade.confidence) / 10.0
         for o, (lo, hi) in self.windows.items():
             fc = self.fcs[o]
             measured = fc.mean(plan, minutes, models.effect_x(o, self.ctx, plan, minutes))
@@ -518,6 +534,7 @@ class _StageLP:
                 inside = (lo is None or mean >= lo + z_conf * sd) and (hi is None or mean <= hi - z_conf * sd)
                 p_pass *= 1.0 if inside else 0.0
                 continue
+            in_play += min(_inside(self.adv.cfg, o, (lo, hi), est, post_sd) for est in (mean, measured)) < 1.0 - near
             m_lo, m_hi = _margins(self.adv.cfg, o, (lo, hi), post_sd, z_conf)
             m_lo += self.cooling if o == TEMPERATURE else 0.0  # still in window once the result is in
             acc_lo = -math.inf if lo is None else lo + m_lo
@@ -531,7 +548,7 @@ class _StageLP:
         cost = sum(self.price[k] * kg for k, kg in adds.items()) + self.adv._kwh_cost() * kwh \
             + self.adv.cfg.sampling.cost_per_treatment_minute * (hold + models.arc_minutes(kwh, self.w_t))  # noqa: SLF001
         return _Solution({k: v for k, v in adds.items() if v > 0}, kwh, hold, cost, p_pass, predicted, tuple(flags),
-                         reads)
+                         reads, max(in_play, 1))
 
 
 def _closing(sd_meas: float, sd_true: float) -> tuple[float, float]:
@@ -548,6 +565,15 @@ def _margins(cfg: PlantConfig, name: str, window: tuple[float | None, float | No
     finish rule, the stage LP and the chance to finish all take their acceptance band from here."""
     lo, hi = window
     return z * _with_lab_bias(cfg, name, sd, lo), z * _with_lab_bias(cfg, name, sd, hi)
+
+
+def _inside(cfg: PlantConfig, name: str, window: tuple[float | None, float | None], mean: float, sd: float) -> float:
+    """Chance that ``name`` (estimate ``mean`` with ``sd``) is inside ``window``, the lab's systematic error at
+    each limit included (:func:`_with_lab_bias`)."""
+    lo, hi = window
+    below = 0.0 if lo is None else _phi((lo - mean) / max(_with_lab_bias(cfg, name, sd, lo), 1e-12))
+    above = 0.0 if hi is None else _phi((mean - hi) / max(_with_lab_bias(cfg, name, sd, hi), 1e-12))
+    return max(1.0 - below - above, 0.0)
 
 
 def _with_lab_bias(cfg: PlantConfig, name: str, sd: float, limit: float | None) -> float:
