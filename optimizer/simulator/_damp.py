@@ -5,12 +5,12 @@ parameters.
 
 * **Weather (from the schedule clock, shared by every heat of the time).** Each day it rains with probability
   ``0.40 + 0.12 cos(2 pi (day - 15) / 365.25)`` (a maritime climate, wettest in mid-January), once, at a time
-  of day and with an amount (lognormal, median 6 mm, sd 0.9, at most 60 mm) drawn from the day's number. The
+  of day and with an amount (lognormal, median 6 mm, sd 0.9, at most 45 mm) drawn from the day's number. The
   stockpiles dry out between showers: their water index is ``W(t) = sum over past showers of mm exp(-(t -
   t_rain) / 36 h)`` (the last 12 days), their wetness ``wet = 1 - exp(-W / 8 mm)`` (0: dry, towards 1: soaked).
   It follows from the heat's planned time, so history and evaluation heats planned at the same time share it.
 * **Moisture per material (wt% of what is charged).** Lumpy ferroalloys ``0.05 + 0.9 wet``, carburizer (coke
-  fines hold water) ``0.3 + 2.5 wet``, fluxes (lime hydrates, fluorspar holds surface water) ``0.15 + 0.6
+  fines hold water) ``0.3 + 3.0 wet``, fluxes (lime hydrates, fluorspar holds surface water) ``0.15 + 0.8
   wet``, wire none (coiled indoors); times a per-heat factor lognormal(0, 0.3) (where in the pile the grab was).
 * **The water's fate.** A per-heat share ``phi`` U(0.35, 0.55) of the water reaches the steel and decomposes
   (its hydrogen dissolves and is not tracked; its oxygen raises the dissolved oxygen by ``0.889 phi`` kg per
