@@ -1,9 +1,9 @@
 """Plant simulator (digital twin): realistic heats under today's practice, and closed-loop evaluation.
 
 The hidden physics lives in private modules (``_physics``: ``standard``, ``_slag``: ``slag``, ``_carryover``:
-``carryover``, ``_stirred``: ``stirred``, ``_lots``: ``lots``, ``_glaze``: ``glaze``, ``_cycle``: ``cycle``) and is
-never part of the public API or the generated files; a physics is chosen by name (:func:`physics_names`,
-:func:`get_physics`).
+``carryover``, ``_stirred``: ``stirred``, ``_lots``: ``lots``, ``_glaze``: ``glaze``, ``_cycle``: ``cycle``,
+``_damp``: ``damp``) and is never part of the public API or the generated files; a physics is chosen by name
+(:func:`physics_names`, :func:`get_physics`).
 """
 
 from optimizer.simulator.evaluate import Estimate, EvaluationResult, compare, evaluate

@@ -6,8 +6,9 @@ operators) and ``lots`` (a fifth, held out too: the steel weight, the feeders' k
 lots are not what the level-2 believes, a slow conventional lab, its own operators) and ``glaze`` (a sixth, held out
 too: ladles glazed with earlier heats' slag that burn Al early in a heat, failed dips and slag-contaminated
 samples, its own operators) and ``cycle`` (a seventh, held out too: ladles at the thermal state their cycle
-left them in, arc-zone losses of Mn and Al, its own operators). The implementations stay private; only names are
-public."""
+left them in, arc-zone losses of Mn and Al, its own operators) and ``damp`` (an eighth, held out too: bulk
+materials wet from open stockpiles by the weather, whose water the bath's Al takes, arc heating by the energy
+of each arcing, its own operators). The implementations stay private; only names are public."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from collections.abc import Callable
 
 from optimizer.simulator._carryover import CarryoverPhysics
 from optimizer.simulator._cycle import CyclePhysics
+from optimizer.simulator._damp import DampPhysics
 from optimizer.simulator._glaze import GlazePhysics
 from optimizer.simulator._lots import LotsPhysics
 from optimizer.simulator._physics import StandardPhysics
@@ -32,6 +34,7 @@ _REGISTRY: dict[str, Callable[[], Physics]] = {
     "lots": LotsPhysics,
     "glaze": GlazePhysics,
     "cycle": CyclePhysics,
+    "damp": DampPhysics,
 }
 
 

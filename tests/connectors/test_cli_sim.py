@@ -86,7 +86,7 @@ def test_bad_arguments(tmp_path: Path):
         (["simulate", "--grade", "X70", "--out", str(tmp_path)], "unknown grade 'X70'"),
         (["simulate", "--start", "yesterday-ish", "--out", str(tmp_path)], "not a date/time"),
         (["evaluate", "--physics", "magma", "--heats", "5"], "unknown physics 'magma'; use one of "
-         "['carryover', 'cycle', 'glaze', 'lots', 'slag', 'standard', 'stirred']"),
+         "['carryover', 'cycle', 'damp', 'glaze', 'lots', 'slag', 'standard', 'stirred']"),
         (["simulate", "--physics", "magma", "--out", str(tmp_path)], "unknown physics 'magma'"),
     ]
     for args, words in cases:
@@ -97,12 +97,12 @@ def test_bad_arguments(tmp_path: Path):
 def test_list_physics():
     res = CliRunner().invoke(app, ["evaluate", "--list-physics"])
     assert res.exit_code == 0, res.output
-    assert res.stdout.splitlines() == ["carryover", "cycle", "glaze", "lots", "slag", "standard", "stirred"]
+    assert res.stdout.splitlines() == ["carryover", "cycle", "damp", "glaze", "lots", "slag", "standard", "stirred"]
 
 
-@pytest.mark.parametrize("name", ["stirred", "lots", "glaze", "cycle"])
+@pytest.mark.parametrize("name", ["stirred", "lots", "glaze", "cycle", "damp"])
 def test_held_out_plant_by_name(cfg, tmp_path: Path, name):
-    """The fourth to seventh (held-out) plants are selectable on simulate and evaluate."""
+    """The fourth to eighth (held-out) plants are selectable on simulate and evaluate."""
     runner = CliRunner()
     res = runner.invoke(app, ["simulate", "--heats", "20", "--seed", "3", "--out", str(tmp_path),
                               "--physics", name])
