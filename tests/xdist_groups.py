@@ -33,6 +33,7 @@ GROUPS: dict[str, str] = {
     # the session history and advisor (tests/optimizer/advisor/conftest.py)
     "tests/optimizer/advisor/test_advisor.py": "advisor_history",
     "tests/optimizer/advisor/test_follow_up_cost.py": "advisor_history",
+    "tests/optimizer/advisor/test_joint_confidence.py": "advisor_history",
     "tests/optimizer/advisor/test_lab_bias.py::test_a_sample_near_a_limit_finishes_only_without_the_lab_bias":
         "advisor_history",
     "tests/optimizer/advisor/test_stage_unseen.py::test_a_heat_whose_dip_over_reads_is_judged_on_its_settled_temperature":
