@@ -34,6 +34,8 @@ GROUPS: dict[str, str] = {
     "tests/optimizer/advisor/test_advisor.py": "advisor_history",
     "tests/optimizer/advisor/test_follow_up_cost.py": "advisor_history",
     "tests/optimizer/advisor/test_joint_confidence.py": "advisor_history",
+    "tests/optimizer/advisor/test_sample_weight.py::test_the_closing_estimate_lies_at_least_half_way_to_the_reading":
+        "advisor_history",
     "tests/optimizer/advisor/test_lab_bias.py::test_a_sample_near_a_limit_finishes_only_without_the_lab_bias":
         "advisor_history",
     "tests/optimizer/advisor/test_stage_unseen.py::test_a_heat_whose_dip_over_reads_is_judged_on_its_settled_temperature":

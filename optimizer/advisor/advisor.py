@@ -172,6 +172,7 @@ class Advisor:
         var_meas, var_true = fc.variance(x, pred)
         if not math.isfinite(pred) or abs(measured - pred) > 3.0 * math.sqrt(var_meas):
             return measured, math.sqrt(meas_var)
+        var_true = max(var_true, meas_var)  # the prediction never outweighs the sample (``_closing``)
         w = var_true / (var_true + meas_var)
         return pred + w * (measured - pred), math.sqrt(var_true * meas_var / (var_true + meas_var))
 
@@ -553,10 +554,13 @@ class _StageLP:
 
 def _closing(sd_meas: float, sd_true: float) -> tuple[float, float]:
     """For the sample that closes a stage: (sd of the true value after fusing that sample with the prediction,
-    spread of the fused estimate before the sample is taken). Measurement variance = sd_meas^2 - sd_true^2."""
+    spread of the fused estimate before the sample is taken). Measurement variance = sd_meas^2 - sd_true^2. The
+    prediction's variance in the fusion is at least the measurement's (:meth:`Advisor.closing_estimate`): a stage
+    model learned under today's practice is not calibrated for decisions unlike it, the instrument is."""
     v, m = sd_true ** 2, max(sd_meas ** 2 - sd_true ** 2, 1e-18)
-    w = v / (v + m)
-    return math.sqrt(v * m / (v + m)), max(w * math.sqrt(v + m), 1e-12)
+    fused = max(v, m)
+    w = fused / (fused + m)
+    return math.sqrt(fused * m / (fused + m)), max(w * math.sqrt(v + m), 1e-12)
 
 
 def _margins(cfg: PlantConfig, name: str, window: tuple[float | None, float | None], sd: float,
