@@ -161,6 +161,17 @@ class Advisor:
         meas_var = self.models.outcomes[name].meas_variance(measured if name != TEMPERATURE else 0.0)
         if state.n_stages == 0:
             return measured, math.sqrt(meas_var)
+        pred, var_meas, var_true = self.closing_prediction(state, name)
+        if not math.isfinite(pred) or abs(measured - pred) > 3.0 * math.sqrt(var_meas):
+            return measured, math.sqrt(meas_var)
+        var_true = max(var_true, meas_var)  # the prediction never outweighs the sample (``_closing``)
+        w = var_true / (var_true + meas_var)
+        return pred + w * (measured - pred), math.sqrt(var_true * meas_var / (var_true + meas_var))
+
+    def closing_prediction(self, state: HeatState, name: str) -> tuple[float, float, float]:
+        """What the stage model predicted for ``name`` at the last sample of ``state`` before it was taken (the
+        heat's own update from its earlier samples included): (mean, variance of the reading, variance of the true
+        value). ``state`` must have at least one stage."""
         before = HeatState(state.heat_id, state.grade, state.steel_weight_t, state.samples[:-1], state.stages[:-1],
                            state.oxygen_ppm, state.slag_feo_wt_pct, state.planned_time)
         done = state.stages[-1]
@@ -170,11 +181,7 @@ class Advisor:
         x = self.models.effect_x(name, stage_context(before, self.cfg), plan, minutes)
         pred = fc.mean(plan, minutes, x)
         var_meas, var_true = fc.variance(x, pred)
-        if not math.isfinite(pred) or abs(measured - pred) > 3.0 * math.sqrt(var_meas):
-            return measured, math.sqrt(meas_var)
-        var_true = max(var_true, meas_var)  # the prediction never outweighs the sample (``_closing``)
-        w = var_true / (var_true + meas_var)
-        return pred + w * (measured - pred), math.sqrt(var_true * meas_var / (var_true + meas_var))
+        return pred, var_meas, var_true
 
     def _predicted_since_chemistry(self, state: HeatState, name: str) -> tuple[float, float]:
         """(mean, sd) of element ``name`` now when the last measurement was a dip alone (see :meth:`drifted`)."""

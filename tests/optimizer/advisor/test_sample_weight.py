@@ -9,23 +9,8 @@ import pytest
 
 from optimizer.advisor import Advisor
 from optimizer.advisor.advisor import _closing
-from optimizer.stages.models import StagePlan
 from optimizer.stages.state import HeatState, Sample, StageRecord
-from optimizer.stages.update import forecast, stage_context
 from tests.optimizer.advisor.test_advisor import ARRIVAL, S355
-
-
-def _prediction(advisor: Advisor, state: HeatState, name: str) -> tuple[float, float]:
-    """(mean, sd of the true value) the stage model predicted for the last sample of ``state``."""
-    before = HeatState(state.heat_id, state.grade, state.steel_weight_t, state.samples[:-1], state.stages[:-1],
-                       state.oxygen_ppm)
-    done = state.stages[-1]
-    minutes = state.last.minutes_from_start - state.samples[-2].minutes_from_start
-    plan = StagePlan(done.additions_kg, done.arc_energy_kWh, 0.0)
-    fc = forecast(advisor.models, before, name)
-    x = advisor.models.effect_x(name, stage_context(before, advisor.cfg), plan, minutes)
-    mean = fc.mean(plan, minutes, x)
-    return mean, math.sqrt(fc.variance(x, mean)[1])
 
 
 def _after_main(temperature_degC: float, chemistry: dict[str, float]) -> HeatState:
@@ -37,7 +22,7 @@ def _after_main(temperature_degC: float, chemistry: dict[str, float]) -> HeatSta
 def test_the_closing_estimate_lies_at_least_half_way_to_the_reading(advisor: Advisor):
     names = ("Mn_wt_pct", "Si_wt_pct", "C_wt_pct", "Al_wt_pct", "temperature_degC")
     base = _after_main(1592.0, S355)
-    pred = {name: _prediction(advisor, base, name)[0] for name in names}  # the prediction ignores the reading
+    pred = {name: advisor.closing_prediction(base, name)[0] for name in names}  # it ignores the reading
     meas_sd = {name: math.sqrt(advisor.models.outcomes[name].meas_variance(
         0.0 if name == "temperature_degC" else pred[name])) for name in names}
     for k in (-1.5, 1.0):  # readings k instrument sd from the prediction: inside the 3 sd the fusion accepts
