@@ -1,5 +1,5 @@
 """Plant physics by name: ``standard`` is unchanged, ``slag``, ``carryover``, ``stirred``, ``lots``, ``glaze`` and
-``cycle`` differ in the documented ways (``damp``: test_damp.py), balances close."""
+``cycle`` differ in the documented ways (``damp``: test_damp.py, ``tariff``: test_tariff.py), balances close."""
 
 from __future__ import annotations
 
@@ -43,7 +43,7 @@ from optimizer.simulator.plant import run_heat
 from optimizer.simulator.practice import TODAY
 from optimizer.validation import validate_heats
 
-PHYSICS = ("standard", "slag", "carryover", "stirred", "lots", "glaze", "cycle", "damp")
+PHYSICS = ("standard", "slag", "carryover", "stirred", "lots", "glaze", "cycle", "damp", "tariff")
 
 
 def _bath(t_degC: float = 1590.0, o_ppm: float = 20.0, minutes: float = 10.0, w_t: float = 100.0) -> BathView:
@@ -55,13 +55,14 @@ def _hidden(name: str, seed: int = 1):
 
 
 def test_names_and_unknown_name(cfg):
-    assert physics_names() == ["carryover", "cycle", "damp", "glaze", "lots", "slag", "standard", "stirred"]
+    assert physics_names() == ["carryover", "cycle", "damp", "glaze", "lots", "slag", "standard", "stirred",
+                               "tariff"]
     for name in PHYSICS:
         p = get_physics(name)
         assert isinstance(p, Physics) and p.name == name
     assert get_physics(None).name == "standard"
     with pytest.raises(ValueError, match=r"unknown physics 'magma'; use one of \['carryover', 'cycle', 'damp', "
-                                         r"'glaze', 'lots', 'slag', 'standard', 'stirred'\]"):
+                                         r"'glaze', 'lots', 'slag', 'standard', 'stirred', 'tariff'\]"):
         get_physics("magma")
     with pytest.raises(ValueError, match="unknown physics 'magma'"):
         draw_heats(cfg, 3, 1, physics="magma")
