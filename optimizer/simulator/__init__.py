@@ -2,8 +2,8 @@
 
 The hidden physics lives in private modules (``_physics``: ``standard``, ``_slag``: ``slag``, ``_carryover``:
 ``carryover``, ``_stirred``: ``stirred``, ``_lots``: ``lots``, ``_glaze``: ``glaze``, ``_cycle``: ``cycle``,
-``_damp``: ``damp``) and is never part of the public API or the generated files; a physics is chosen by name
-(:func:`physics_names`, :func:`get_physics`).
+``_damp``: ``damp``, ``_tariff``: ``tariff``) and is never part of the public API or the generated files; a
+physics is chosen by name (:func:`physics_names`, :func:`get_physics`).
 """
 
 from optimizer.simulator.evaluate import Estimate, EvaluationResult, compare, evaluate

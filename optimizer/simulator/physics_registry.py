@@ -8,7 +8,9 @@ too: ladles glazed with earlier heats' slag that burn Al early in a heat, failed
 samples, its own operators) and ``cycle`` (a seventh, held out too: ladles at the thermal state their cycle
 left them in, arc-zone losses of Mn and Al, its own operators) and ``damp`` (an eighth, held out too: bulk
 materials wet from open stockpiles by the weather, whose water the bath's Al takes, arc heating by the energy
-of each arcing, its own operators). The implementations stay private; only names are public."""
+of each arcing, its own operators) and ``tariff`` (a ninth, held out too: a transformer tap that follows the
+electricity tariff of the hour, a heavy slag that takes part of each arcing's heat and passes it to the steel
+later, its own operators). The implementations stay private; only names are public."""
 
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ from optimizer.simulator._lots import LotsPhysics
 from optimizer.simulator._physics import StandardPhysics
 from optimizer.simulator._slag import SlagPhysics
 from optimizer.simulator._stirred import StirredPhysics
+from optimizer.simulator._tariff import TariffPhysics
 from optimizer.simulator.physics import Physics
 
 DEFAULT_PHYSICS = "standard"
@@ -35,6 +38,7 @@ _REGISTRY: dict[str, Callable[[], Physics]] = {
     "glaze": GlazePhysics,
     "cycle": CyclePhysics,
     "damp": DampPhysics,
+    "tariff": TariffPhysics,
 }
 
 

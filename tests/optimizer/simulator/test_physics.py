@@ -1,5 +1,5 @@
 """Plant physics by name: ``standard`` is unchanged, ``slag``, ``carryover``, ``stirred``, ``lots``, ``glaze`` and
-``cycle`` differ in the documented ways (``damp``: test_damp.py), balances close."""
+``cycle`` differ in the documented ways (``damp``: test_damp.py, ``tariff``: test_tariff.py), balances close."""
 
 from __future__ import annotations
 
@@ -43,7 +43,7 @@ from optimizer.simulator.plant import run_heat
 from optimizer.simulator.practice import TODAY
 from optimizer.validation import validate_heats
 
-PHYSICS = ("standard", "slag", "carryover", "stirred", "lots", "glaze", "cycle", "damp")
+PHYSICS = ("standard", "slag", "carryover", "stirred", "lots", "glaze", "cycle", "damp", "tariff")
 
 
 def _bath(t_degC: float = 1590.0, o_ppm: float = 20.0, minutes: float = 10.0, w_t: float = 100.0) -> BathView:
@@ -55,13 +55,14 @@ def _hidden(name: str, seed: int = 1):
 
 
 def test_names_and_unknown_name(cfg):
-    assert physics_names() == ["carryover", "cycle", "damp", "glaze", "lots", "slag", "standard", "stirred"]
+    assert physics_names() == ["carryover", "cycle", "damp", "glaze", "lots", "slag", "standard", "stirred",
+                               "tariff"]
     for name in PHYSICS:
         p = get_physics(name)
         assert isinstance(p, Physics) and p.name == name
     assert get_physics(None).name == "standard"
     with pytest.raises(ValueError, match=r"unknown physics 'magma'; use one of \['carryover', 'cycle', 'damp', "
-                                         r"'glaze', 'lots', 'slag', 'standard', 'stirred'\]"):
+                                         r"'glaze', 'lots', 'slag', 'standard', 'stirred', 'tariff'\]"):
         get_physics("magma")
     with pytest.raises(ValueError, match="unknown physics 'magma'"):
         draw_heats(cfg, 3, 1, physics="magma")
@@ -117,7 +118,7 @@ def test_mass_balance_closes(cfg, name):
             expected_kg = heat.true_initial_wt_pct[el] / 100 * w_kg + gained - rec.burnt_kg[el] + rec.picked_kg[el]
             assert rec.final_true_wt_pct[el] / 100 * w_kg == pytest.approx(expected_kg, rel=1e-9, abs=1e-9)
         burnt_any += sum(rec.burnt_kg.values())
-    assert (burnt_any > 0) == (name not in ("standard", "lots"))  # Al fades while the heat waits, except there
+    assert (burnt_any > 0) == (name not in ("standard", "lots", "tariff"))  # Al fades while the heat waits
 
 
 def test_slag_recovery_is_non_linear_in_feo_and_standard_is_linear(cfg):
