@@ -491,7 +491,7 @@ class _StageLP:
         window less ``z_each`` times the sd the closing sample will leave). ``z_each`` is the grade's confidence
         shared among the outcomes the plan leaves near a limit (``_Solution.in_play``, from the first pass; the
         finish rule asks their joint chance): each outcome at ``confidence ** (1 / in_play)``."""
-        z_conf = float(stats.norm.ppf(self.grade.confidence))
+        z_each = float(stats.norm.ppf(self.grade.confidence))  # the first pass: as if one outcome were in play
         plan = self.ref
         sol = None
         for _ in range(2):  # margins depend on the plan through the variance: evaluate, solve, re-evaluate
@@ -501,7 +501,7 @@ class _StageLP:
                 if self.dip and o != TEMPERATURE:  # not measured: accepted on the prediction (checked after)
                     self.model.lo[o], self.model.hi[o] = -1e9, 1e9
                     continue
-                m_lo, m_hi = _margins(self.adv.cfg, o, (lo, hi), post_sd, z_conf)
+                m_lo, m_hi = _margins(self.adv.cfg, o, (lo, hi), post_sd, z_each)
                 m_lo += self.cooling if o == TEMPERATURE else 0.0
                 self.model.lo[o] = -1e9 if lo is None else lo + m_lo + z * spread
                 self.model.hi[o] = 1e9 if hi is None else hi - m_hi - z * spread
@@ -515,8 +515,8 @@ class _StageLP:
             kwh = max(float(m.kwh.value or 0.0), 0.0)
             hold = max(float(m.hold.value or 0.0), 0.0)
             plan = StagePlan(adds, kwh, self.stir + hold)
-            sol = self._solution(plan, adds, kwh, hold, z_conf)
-            z_conf = float(stats.norm.ppf(self.grade.confidence ** (1.0 / sol.in_play)))
+            sol = self._solution(plan, adds, kwh, hold, z_each)
+            z_each = float(stats.norm.ppf(self.grade.confidence ** (1.0 / sol.in_play)))
         return sol
 
     def _solution(self, plan: StagePlan, adds: dict[str, float], kwh: float, hold: float,
