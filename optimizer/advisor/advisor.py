@@ -87,6 +87,12 @@ class Advisor:
         chemistry = {name: w for name, w in _windows(grade).items() if name != TEMPERATURE}
         return self._jointly_inside(grade, state, chemistry)[0]
 
+    def finish_chances(self, state: HeatState) -> dict[str, float]:
+        """Each outcome's chance to be inside its limits now, as the finish rule judges it (their product is the
+        heat's chance to land inside its whole window; ``experiments/advisor_calibration.py`` checks them)."""
+        grade = self.cfg.grade(state.grade)
+        return {name: self._inside_chance(state, name, w)[0] for name, w in _windows(grade).items()}
+
     def _jointly_inside(self, grade: Grade, state: HeatState,
                         windows: Mapping[str, tuple[float | None, float | None]]) -> tuple[bool, str]:
         """(accepted, why not) of the outcomes ``windows``: each measured inside, and the product of their chances

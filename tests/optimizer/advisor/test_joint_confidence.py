@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 
+import pytest
 from scipy import stats
 
 from optimizer.advisor import Advisor
@@ -45,6 +46,10 @@ def test_two_outcomes_each_just_inside_do_not_finish_the_heat_one_does(advisor: 
     ok, why = fixed._accepts(grade, _after_main(t_edge, mn_edge))
     assert not ok and "jointly 0.92" in why and "below the grade's confidence 0.95" in why, why
     assert not fixed.on_sample(_after_main(t_edge, mn_edge)).finish
+    chances = fixed.finish_chances(_after_main(t_edge, mn_edge))  # what the rule multiplies
+    assert chances["Mn_wt_pct"] == pytest.approx(each, abs=1e-6)
+    assert chances["temperature_degC"] == pytest.approx(each, abs=1e-6)
+    assert math.prod(chances.values()) == pytest.approx(each * each, abs=1e-6)
 
     for temperature, mn in ((mid_t, mn_edge), (t_edge, 1.45)):  # one outcome near its limit: as alone
         ok, why = fixed._accepts(grade, _after_main(temperature, mn))
