@@ -51,7 +51,15 @@ import numpy as np
 import pandas as pd
 
 from optimizer.config import Energy, Material
-from optimizer.simulator.physics import NO_BIAS, AdditionEffect, BathView, HoldEffect, ReadingBias, minutes_since_epoch
+from optimizer.simulator.physics import (
+    NO_BIAS,
+    AdditionEffect,
+    BathView,
+    HoldEffect,
+    ReadingBias,
+    minutes_since_epoch,
+    oxygen_recovery,
+)
 from optimizer.simulator.practice import OperatorPractice
 
 #      base   d_oxygen  trim bonus  noise_sd
@@ -156,11 +164,12 @@ def arcing_kwh(hidden: DampHiddenHeat, kwh: float) -> float:
 
 def recovery(element: str, hidden: DampHiddenHeat, oxygen_ppm: float, trim: bool) -> float:
     """Fraction of an element's mass that ends in the steel (0..1): textbook, at the bath's oxygen."""
-    if element not in _RECOVERY:
+    got = oxygen_recovery(_RECOVERY, element, hidden.recovery_noise.get(element, 0.0), oxygen_ppm, trim,
+                          _TRIM_OXYGEN_SHARE)
+    if got is None:
         return 1.0
-    base, d_o, bonus, _ = _RECOVERY[element]
-    o_ppm = oxygen_ppm * (_TRIM_OXYGEN_SHARE if trim else 1.0)
-    r = (base + d_o * (o_ppm - 400.0)) * math.exp(hidden.recovery_noise[element]) + (bonus if trim else 0.0)
+    level, bonus = got
+    r = level + bonus
     return float(np.clip(r, 0.05, 1.0))
 
 

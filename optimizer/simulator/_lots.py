@@ -40,7 +40,16 @@ import numpy as np
 import pandas as pd
 
 from optimizer.config import Energy, Material
-from optimizer.simulator.physics import NO_BIAS, SCHEDULE_EPOCH, AdditionEffect, BathView, HoldEffect, ReadingBias, utc
+from optimizer.simulator.physics import (
+    NO_BIAS,
+    SCHEDULE_EPOCH,
+    AdditionEffect,
+    BathView,
+    HoldEffect,
+    ReadingBias,
+    oxygen_recovery,
+    utc,
+)
 from optimizer.simulator.practice import OperatorPractice
 
 # recovery of a lump lot without fines = base + d_oxygen (O_ppm - 400) (a trim sees 30 % of the oxygen), x per-heat
@@ -172,12 +181,12 @@ def hopper_error(hidden: LotsHiddenHeat, material: str) -> tuple[float, float]:
 
 def recovery(element: str, hidden: LotsHiddenHeat, oxygen_ppm: float, trim: bool, sizing: float) -> float:
     """Fraction of an element's delivered mass that ends in the steel (0..1)."""
-    if element not in _RECOVERY:
+    got = oxygen_recovery(_RECOVERY, element, hidden.recovery_noise.get(element, 0.0), oxygen_ppm, trim,
+                          _TRIM_OXYGEN_SHARE)
+    if got is None:
         return 1.0
-    base, d_o, bonus, _ = _RECOVERY[element]
-    o_ppm = oxygen_ppm * (_TRIM_OXYGEN_SHARE if trim else 1.0)
-    r = (base + d_o * (o_ppm - 400.0)) * math.exp(hidden.recovery_noise[element]) * sizing
-    return float(np.clip(r + (bonus if trim else 0.0), 0.05, 1.0))
+    level, bonus = got
+    return float(np.clip(level * sizing + bonus, 0.05, 1.0))
 
 
 class LotsPhysics:

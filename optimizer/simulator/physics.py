@@ -66,6 +66,23 @@ def minutes_since_epoch(planned_time: pd.Timestamp | None) -> float:
     return 0.0 if planned_time is None else (utc(planned_time) - SCHEDULE_EPOCH).total_seconds() / 60.0
 
 
+# (base recovery, per ppm of dissolved oxygen about 400 ppm, bonus of a trim, per-heat log-noise sd) per element
+RecoveryTable = Mapping[str, tuple[float, float, float, float]]
+
+
+def oxygen_recovery(table: RecoveryTable, element: str, log_noise: float, oxygen_ppm: float, trim: bool,
+                    trim_oxygen_share: float) -> tuple[float, float] | None:
+    """A hidden plant's textbook recovery of ``element`` (DOMAIN.md section 3), before its own laws and clipping:
+    (``(base + d_oxygen (O - 400)) x exp(log_noise)`` at the oxygen the addition meets, a trim meeting
+    ``trim_oxygen_share`` of it; the trim's bonus, 0 for a main addition). None for an element ``table`` has not
+    (it is fully recovered)."""
+    if element not in table:
+        return None
+    base, d_o, bonus, _ = table[element]
+    o_ppm = oxygen_ppm * (trim_oxygen_share if trim else 1.0)
+    return (base + d_o * (o_ppm - 400.0)) * math.exp(log_noise), (bonus if trim else 0.0)
+
+
 @dataclass(frozen=True)
 class ReadingBias:
     """What a sample reads beyond the true (dissolved, mean) bath before the instrument's own noise: degC on the
