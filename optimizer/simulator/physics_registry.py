@@ -10,7 +10,9 @@ left them in, arc-zone losses of Mn and Al, its own operators) and ``damp`` (an 
 materials wet from open stockpiles by the weather, whose water the bath's Al takes, arc heating by the energy
 of each arcing, its own operators) and ``tariff`` (a ninth, held out too: a transformer tap that follows the
 electricity tariff of the hour, a heavy slag that takes part of each arcing's heat and passes it to the steel
-later, its own operators). The implementations stay private; only names are public."""
+later, its own operators) and ``revert`` (a tenth, held out too: a slag built by the heat's own additions whose
+silica and MnO the dissolved Al reduces back into the steel while the heat waits, its own operators). The
+implementations stay private; only names are public."""
 
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ from optimizer.simulator._damp import DampPhysics
 from optimizer.simulator._glaze import GlazePhysics
 from optimizer.simulator._lots import LotsPhysics
 from optimizer.simulator._physics import StandardPhysics
+from optimizer.simulator._revert import RevertPhysics
 from optimizer.simulator._slag import SlagPhysics
 from optimizer.simulator._stirred import StirredPhysics
 from optimizer.simulator._tariff import TariffPhysics
@@ -39,6 +42,7 @@ _REGISTRY: dict[str, Callable[[], Physics]] = {
     "cycle": CyclePhysics,
     "damp": DampPhysics,
     "tariff": TariffPhysics,
+    "revert": RevertPhysics,
 }
 
 
