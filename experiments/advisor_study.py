@@ -60,6 +60,11 @@ def main() -> None:
         if m.drift_kept:
             print(f"  drift {name:18s} kept: variance {m.drift_z:.1f} se above 0, later heats' updated forecasts "
                   f"+{m.drift_gain:.1f} nats, {m.drift_pairs} stage pairs apart")
+        for side, r in (("below", m.gross.below), ("above", m.gross.above)):
+            if r.kept:
+                print(f"  gross {name:18s} kept: {r.share:.2f} of the readings far {side} their prediction taken "
+                      f"back by the next sample (slope {r.slope_tail:+.2f}, core {r.slope_core:+.2f}, {r.z:.1f} se, "
+                      f"{r.n_tail} pairs)")
         if m.unseen_kept:
             print(f"  unseen {name:17s} kept: {m.unseen:+.3f} of a stage's nominal input shows after its closing "
                   f"sample, held-out gain {m.unseen_z:.1f} se")

@@ -33,6 +33,7 @@ from optimizer.advisor.support import Support
 from optimizer.config import Grade, PlantConfig
 from optimizer.costs import CostCoefficients
 from optimizer.schema import sample_element, sample_element_col
+from optimizer.stages.gross import SUSPECT_SD
 from optimizer.stages.models import TEMPERATURE, StageModels, StagePlan
 from optimizer.stages.state import HeatState, Sample, StageDecision, StageRecord
 from optimizer.stages.update import OutcomeForecast, forecast, stage_context
@@ -168,18 +169,80 @@ class Advisor:
         if state.n_stages == 0:
             return measured, math.sqrt(meas_var)
         pred, var_meas, var_true = self.closing_prediction(state, name)
-        if not math.isfinite(pred) or abs(measured - pred) > 3.0 * math.sqrt(var_meas):
+        return self._fused(name, measured, meas_var, pred, var_meas, var_true)
+
+    def _fused(self, name: str, measured: float, meas_var: float, pred: float, var_meas: float,
+               var_true: float) -> tuple[float, float]:
+        """(mean, sd) of the truth from a reading and the stage model's prediction of it (a Kalman step). A
+        reading more than ``SUSPECT_SD`` from the prediction is suspect: gross with the chance the history gives
+        (``OutcomeModel.gross``: how often the next sample takes such a reading back, on that side), then the truth
+        is as predicted; else the model is wrong for this heat and the reading is taken alone (all of it where the
+        history shows no gross readings)."""
+        if not math.isfinite(pred):
             return measured, math.sqrt(meas_var)
+        if abs(measured - pred) > SUSPECT_SD * math.sqrt(var_meas):
+            return _mixture(self.models.outcomes[name].gross.share(measured - pred), pred, var_true, measured, meas_var)
         var_true = max(var_true, meas_var)  # the prediction never outweighs the sample (``_closing``)
         w = var_true / (var_true + meas_var)
         return pred + w * (measured - pred), math.sqrt(var_true * meas_var / (var_true + meas_var))
 
     def closing_prediction(self, state: HeatState, name: str) -> tuple[float, float, float]:
         """What the stage model predicted for ``name`` at the last sample of ``state`` before it was taken (the
-        heat's own update from its earlier samples included): (mean, variance of the reading, variance of the true
-        value). ``state`` must have at least one stage."""
-        before = HeatState(state.heat_id, state.grade, state.steel_weight_t, state.samples[:-1], state.stages[:-1],
-                           state.oxygen_ppm, state.slag_feo_wt_pct, state.planned_time)
+        heat's own update from its earlier samples included, a suspect one among them by its estimate,
+        :meth:`credible`): (mean, variance of the reading, variance of the true value). ``state`` must have at
+        least one stage."""
+        return self._prediction(_before_last(self.credible(state)), state, name)
+
+    def credible(self, state: HeatState) -> HeatState:
+        """``state`` with each suspect reading of an outcome whose history shows gross readings (a failed dip, a
+        contaminated sample: ``OutcomeModel.gross``) replaced by the estimate of the truth, sample by sample
+        from the first, so that later stages are predicted from it and not from the reading (the last one too:
+        the next stage is planned from it). The sample after a suspect one tells which it was: the suspect
+        reading's chance to be gross is updated by how well the next reading fits either story (Bayes), so a
+        reading the next sample confirms is believed after all. ``state`` itself where none is suspect."""
+        names = [n for n, m in self.models.outcomes.items() if m.gross.kept]
+        if not names or state.n_stages == 0:
+            return state
+        samples = list(state.samples)
+        doubted: dict[str, tuple[int, float, float, float]] = {}  # name -> (sample, prediction, reading, share)
+        for j in range(1, len(samples)):
+            for name in names:
+                if name != TEMPERATURE and samples[j].is_dip:
+                    continue
+                measured = _reading(state.samples[j], name)
+                if not math.isfinite(measured):
+                    continue
+                if name in doubted and doubted[name][0] == j - 1:
+                    samples[j - 1] = self._resolved(state, samples, j, name, measured, *doubted.pop(name)[1:])
+                pred, var_meas, var_true = self._prediction(_prefix(state, samples, j), _prefix(state, samples, j + 1),
+                                                            name)
+                if not (math.isfinite(pred) and abs(measured - pred) > SUSPECT_SD * math.sqrt(var_meas)):
+                    continue
+                share = self.models.outcomes[name].gross.share(measured - pred)
+                if share > 0.0:
+                    meas_var = self.models.outcomes[name].meas_variance(measured if name != TEMPERATURE else 0.0)
+                    doubted[name] = (j, pred, measured, share)
+                    samples[j] = _with_value(samples[j], name, _mixture(share, pred, var_true, measured, meas_var)[0])
+        return dataclasses.replace(state, samples=tuple(samples))
+
+    def _resolved(self, state: HeatState, samples: list[Sample], j: int, name: str, measured: float,
+                  pred: float, reading: float, share: float) -> Sample:
+        """Sample ``j - 1`` (a suspect reading of ``name``, its prediction ``pred``) once sample ``j`` reads
+        ``measured``: its value the prediction with the posterior chance that it was gross (the next reading as
+        the story "gross" predicts it against the story "true"), the reading otherwise."""
+        if_true = [*samples[:j - 1], _with_value(samples[j - 1], name, reading), *samples[j:]]
+        if_gross = [*samples[:j - 1], _with_value(samples[j - 1], name, pred), *samples[j:]]
+        like = []
+        for story in (if_gross, if_true):
+            mean, var_meas, _ = self._prediction(_prefix(state, story, j), _prefix(state, story, j + 1), name)
+            like.append(math.exp(-0.5 * (measured - mean) ** 2 / var_meas) / math.sqrt(var_meas)
+                        if math.isfinite(mean) and var_meas > 0 else 0.0)
+        total = share * like[0] + (1.0 - share) * like[1]
+        gross = share * like[0] / total if total > 0 else share
+        return _with_value(samples[j - 1], name, gross * pred + (1.0 - gross) * reading)
+
+    def _prediction(self, before: HeatState, state: HeatState, name: str) -> tuple[float, float, float]:
+        """:meth:`closing_prediction` of ``state``'s last sample from ``before`` (its samples but the last)."""
         done = state.stages[-1]
         minutes = state.last.minutes_from_start - state.samples[-2].minutes_from_start
         plan = StagePlan(done.additions_kg, done.arc_energy_kWh, 0.0)
@@ -208,15 +271,16 @@ class Advisor:
         return v0 + drift, math.sqrt(sd0 ** 2 + noise)
 
     def _as_measured(self, state: HeatState) -> HeatState:
-        """``state`` with the chemistry of a last dip-only measurement filled in by its prediction (what the next
-        stage is planned from; the sample closing that stage measures the chemistry again)."""
+        """``state`` as the next stage is planned from it: the chemistry of a last dip-only measurement filled in by
+        its prediction (the sample closing that stage measures the chemistry again), suspect readings by their
+        estimate (:meth:`credible`)."""
         if not state.last.is_dip:
-            return state
+            return self.credible(state)
         grade = self.cfg.grade(state.grade)
         wt = {sample_element(name): self._predicted_since_chemistry(state, name)[0]
               for name in _windows(grade) if name != TEMPERATURE}
         last = Sample(state.last.sample_no, state.last.minutes_from_start, state.last.temperature_degC, wt)
-        return dataclasses.replace(state, samples=(*state.samples[:-1], last))
+        return self.credible(dataclasses.replace(state, samples=(*state.samples[:-1], last)))
 
     # ------------------------------------------------------------------ one stage
     def _decide(self, state: HeatState) -> StageDecision:
@@ -565,6 +629,36 @@ class _StageLP:
                          reads, max(in_play, 1))
 
 
+def _mixture(share: float, pred: float, var_pred: float, measured: float, meas_var: float) -> tuple[float, float]:
+    """(mean, sd) of the truth behind a suspect reading: as predicted with chance ``share`` (a gross reading), as
+    read otherwise (moments of the two-part mixture; the reading alone at ``share`` 0)."""
+    if share <= 0.0:
+        return measured, math.sqrt(meas_var)
+    mean = share * pred + (1.0 - share) * measured
+    var = share * var_pred + (1.0 - share) * meas_var + share * (1.0 - share) * (measured - pred) ** 2
+    return mean, math.sqrt(var)
+
+
+def _before_last(state: HeatState) -> HeatState:
+    """``state`` as it was before its last sample (its context; no decision time)."""
+    return HeatState(state.heat_id, state.grade, state.steel_weight_t, state.samples[:-1], state.stages[:-1],
+                     state.oxygen_ppm, state.slag_feo_wt_pct, state.planned_time)
+
+
+def _prefix(state: HeatState, samples: list[Sample], n: int) -> HeatState:
+    """``state`` as it was at its ``n``-th sample, with ``samples`` (its own or its estimates) in place of its
+    readings (its context; no decision time)."""
+    return HeatState(state.heat_id, state.grade, state.steel_weight_t, tuple(samples[:n]), state.stages[:n - 1],
+                     state.oxygen_ppm, state.slag_feo_wt_pct, state.planned_time)
+
+
+def _with_value(smp: Sample, name: str, value: float) -> Sample:
+    """``smp`` with the reading of ``name`` replaced by ``value``."""
+    if name == TEMPERATURE:
+        return dataclasses.replace(smp, temperature_degC=value)
+    return dataclasses.replace(smp, wt_pct={**smp.wt_pct, sample_element(name): value})
+
+
 def _closing(sd_meas: float, sd_true: float) -> tuple[float, float]:
     """For the sample that closes a stage: (sd of the true value after fusing that sample with the prediction,
     spread of the fused estimate before the sample is taken). Measurement variance = sd_meas^2 - sd_true^2. The
@@ -633,6 +727,11 @@ def _truncated(state: HeatState, j: int) -> HeatState:
 
 
 def _measured(state: HeatState, name: str) -> float:
+    return _reading(state.last, name)
+
+
+def _reading(smp: Sample, name: str) -> float:
+    """What ``smp`` read of ``name`` (NaN: not measured)."""
     if name == TEMPERATURE:
-        return state.last.temperature_degC
-    return float(state.last.wt_pct.get(sample_element(name), math.nan))
+        return smp.temperature_degC
+    return float(smp.wt_pct.get(sample_element(name), math.nan))

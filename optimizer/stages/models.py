@@ -54,6 +54,7 @@ from optimizer.schema import KEY, material_col, sample_element, sample_element_c
 from optimizer.stages.deox import heat_folds, holds_out_of_sample
 from optimizer.stages.effects import DRIFT_MIN_PAIRS, DRIFT_MIN_Z, fit_effects, updated_log_score
 from optimizer.stages.fade import NO_FADE, Fade, learn_fade
+from optimizer.stages.gross import NO_GROSS, GrossReadings, learn_gross
 from optimizer.stages.residual import ResidualCheck, StageResidual, context_features, learn_residual
 from optimizer.stages.table import AFTER, BEFORE, BOUND_O, PREVIOUS
 
@@ -144,6 +145,9 @@ class OutcomeModel:
     unseen: float = 0.0
     unseen_z: float = math.nan  # held-out gain of the term, in heat-clustered standard errors (NaN: not tried)
     unseen_kept: bool = False
+    # how often a reading more than ``SUSPECT_SD`` below or above its prediction is gross (a failed dip, a
+    # contaminated sample): the next sample takes it back (``optimizer.stages.gross``); 0 unless the history shows it
+    gross: GrossReadings = NO_GROSS
 
     def variance(self, trim: bool, level: float) -> float:
         v0, v1 = self.stage_var[trim]
@@ -515,7 +519,18 @@ def _fit_outcome(sm: StageModels, name: str, stages: pd.DataFrame, z: np.ndarray
     model.bound_oxygen_z, model.bound_oxygen_kept = gain_z, kept
     model.drift_z, model.drift_gain, model.drift_kept, model.drift_pairs = drift_z, drift_gain, drift, drift_pairs
     model.unseen, model.unseen_z, model.unseen_kept = unseen, unseen_z, unseen_kept
+    model.gross = _gross(sm, model, stages, x, y)
     return model
+
+
+def _gross(sm: StageModels, model: OutcomeModel, stages: pd.DataFrame, x: np.ndarray, y: np.ndarray) -> GrossReadings:
+    """How often the history's far-off readings of this outcome are taken back by the next sample
+    (``optimizer.stages.gross``), from the final model's residuals, standardised with its calibrated sd."""
+    every = np.ones(len(y), bool)
+    trim = stages["stage_no"].to_numpy() > 1
+    scale = np.where(trim, model.scale_for(True), model.scale_for(False))
+    z = _standardised_errors(sm, model, model.name, stages, x, y, every) / scale
+    return learn_gross(y - x @ model.coef, z, stages[KEY].astype(str).to_numpy(), stages["stage_no"].to_numpy())
 
 
 def _level_minutes(name: str, stages: pd.DataFrame, arc: bool = False) -> np.ndarray:

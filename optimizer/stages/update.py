@@ -89,9 +89,12 @@ def forecast(models: StageModels, state: HeatState, name: str) -> OutcomeForecas
             continue
         past_e.append(after - models.linear(name, ctx).value(before, plan, minutes))
         past_x.append(models.effect_x(name, ctx, plan, minutes))
-        lv = after if scaled else 0.0
-        past_v.append(m.variance(j + 1 > 1, lv))
+        lv, lb = (after, before) if scaled else (0.0, 0.0)
         shared.append(m.meas_variance(lv))
+        # a stage change is the difference of two readings: its variance at least both their errors (the fit
+        # floors only the constant part; at a high level the level-scaled error can pass the stage's variance,
+        # and the covariance of the residuals, adjacent ones sharing a reading, would be indefinite)
+        past_v.append(max(m.variance(j + 1 > 1, lv), shared[-1] + m.meas_variance(lb)))
     d = m.effect_cov.shape[0]
     ctx_next = stage_context(state, models.cfg)
     lin = models.linear(name, ctx_next)
