@@ -34,6 +34,7 @@ GROUPS: dict[str, str] = {
     "tests/optimizer/advisor/test_advisor.py": "advisor_history",
     "tests/optimizer/advisor/test_follow_up_cost.py": "advisor_history",
     "tests/optimizer/advisor/test_joint_confidence.py": "advisor_history",
+    "tests/optimizer/advisor/test_gross_readings.py": "advisor_history",
     "tests/optimizer/advisor/test_sample_weight.py::test_the_closing_estimate_lies_at_least_half_way_to_the_reading":
         "advisor_history",
     "tests/optimizer/advisor/test_lab_bias.py::test_a_sample_near_a_limit_finishes_only_without_the_lab_bias":
