@@ -191,7 +191,8 @@ class Advisor:
         heat's own update from its earlier samples included, a suspect one among them by its estimate,
         :meth:`credible`): (mean, variance of the reading, variance of the true value). ``state`` must have at
         least one stage."""
-        return self._prediction(_before_last(self.credible(state)), state, name)
+        credible = list(self.credible(state).samples)
+        return self._prediction(_prefix(state, credible, len(credible) - 1), state, name)
 
     def credible(self, state: HeatState) -> HeatState:
         """``state`` with each suspect reading of an outcome whose history shows gross readings (a failed dip, a
@@ -637,12 +638,6 @@ def _mixture(share: float, pred: float, var_pred: float, measured: float, meas_v
     mean = share * pred + (1.0 - share) * measured
     var = share * var_pred + (1.0 - share) * meas_var + share * (1.0 - share) * (measured - pred) ** 2
     return mean, math.sqrt(var)
-
-
-def _before_last(state: HeatState) -> HeatState:
-    """``state`` as it was before its last sample (its context; no decision time)."""
-    return HeatState(state.heat_id, state.grade, state.steel_weight_t, state.samples[:-1], state.stages[:-1],
-                     state.oxygen_ppm, state.slag_feo_wt_pct, state.planned_time)
 
 
 def _prefix(state: HeatState, samples: list[Sample], n: int) -> HeatState:
