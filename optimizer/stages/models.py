@@ -54,7 +54,7 @@ from optimizer.schema import KEY, material_col, sample_element, sample_element_c
 from optimizer.stages.deox import heat_folds, holds_out_of_sample
 from optimizer.stages.effects import DRIFT_MIN_PAIRS, DRIFT_MIN_Z, fit_effects, updated_log_score
 from optimizer.stages.fade import NO_FADE, Fade, learn_fade
-from optimizer.stages.gross import NO_GROSS, GrossReadings, learn_gross
+from optimizer.stages.gross import NO_GROSS, SUSPECT_SD, GrossReadings, learn_gross
 from optimizer.stages.residual import ResidualCheck, StageResidual, context_features, learn_residual
 from optimizer.stages.table import AFTER, BEFORE, BOUND_O, PREVIOUS
 
@@ -65,6 +65,7 @@ RIDGE = 1e-3  # ridge weight per row on standardised columns: pins only what the
 MATERIAL_RECOVERY_SD = 0.05
 CALIBRATION_SHARE = 0.2  # later heats that calibrate the interval scale
 MIN_STAGES = 30
+CORE_PASSES = 3  # refits on the core of a history with gross readings, each with the suspects found anew
 MIN_CALIBRATION = 20  # held-out stages of one kind (main or trim) needed to calibrate its own interval scale
 
 
@@ -148,6 +149,7 @@ class OutcomeModel:
     # how often a reading more than ``SUSPECT_SD`` below or above its prediction is gross (a failed dip, a
     # contaminated sample): the next sample takes it back (``optimizer.stages.gross``); 0 unless the history shows it
     gross: GrossReadings = NO_GROSS
+    core_share: float = 1.0  # share of the history's stages fitted on (less where suspect readings were left out)
 
     def variance(self, trim: bool, level: float) -> float:
         v0, v1 = self.stage_var[trim]
@@ -475,6 +477,40 @@ def _unseen_holds(sm: StageModels, name: str, stages: pd.DataFrame, x: np.ndarra
 
 def _fit_outcome(sm: StageModels, name: str, stages: pd.DataFrame, z: np.ndarray,
                  cal_ids: set[str], ctx_x: np.ndarray | None = None) -> OutcomeModel:
+    """The outcome's model, fitted on the core of the history where it shows gross readings
+    (``optimizer.stages.gross``): the stages whose closing reading is suspect on a side that shows them, and the
+    stages that start from such a reading, are left out, so that the measurement variance, the heat's effects and
+    the intervals are the good readings' (the advisor weighs a suspect reading against their spread). A model
+    fitted on every stage is widened by the gross readings (moments of errors of 10-25 sd), enough to hide them:
+    the first look standardises its errors robustly (``_robust``); each core model then finds the suspects anew
+    with its own errors, up to ``CORE_PASSES`` times, and the gross shares are learned from every stage under the
+    last. The model fitted on every stage where no side shows gross readings."""
+    model = _fit_once(sm, name, stages, z, cal_ids, ctx_x)
+    x, y = _change_under(sm, model, name, stages, z, ctx_x)
+    errors = _robust(_row_errors(sm, model, stages, x, y), stages)
+    gross = learn_gross(y - x @ model.coef, errors, stages[KEY].astype(str).to_numpy(), stages["stage_no"].to_numpy())
+    if not gross.kept:
+        return model
+    core, best = np.ones(len(stages), bool), model
+    for _ in range(CORE_PASSES):
+        nxt = ~_suspect_rows(stages, errors, gross)
+        if np.array_equal(nxt, core):
+            break
+        core = nxt
+        fitted = _fit_once(sm, name, stages[core], z[core], cal_ids, None if ctx_x is None else ctx_x[core])
+        x, y = _change_under(sm, fitted, name, stages, z, ctx_x)
+        errors = _row_errors(sm, fitted, stages, x, y)
+        fitted.gross = gross = learn_gross(y - x @ fitted.coef, errors, stages[KEY].astype(str).to_numpy(),
+                                           stages["stage_no"].to_numpy())
+        if not gross.kept:
+            break
+        best = fitted
+        best.core_share = float(core.mean())
+    return best
+
+
+def _fit_once(sm: StageModels, name: str, stages: pd.DataFrame, z: np.ndarray,
+              cal_ids: set[str], ctx_x: np.ndarray | None = None) -> OutcomeModel:
     x = _design(sm, name, stages, z)
     y = (stages[AFTER + name] - stages[BEFORE + name]).to_numpy(float)
     ids = stages[KEY].astype(str).to_numpy()
@@ -523,14 +559,59 @@ def _fit_outcome(sm: StageModels, name: str, stages: pd.DataFrame, z: np.ndarray
     return model
 
 
+def _change_under(sm: StageModels, model: OutcomeModel, name: str, stages: pd.DataFrame, z: np.ndarray,
+                  ctx_x: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """(design, stage change as the physics sees it) of every row of ``stages`` under ``model``'s learned fade,
+    late-shown input and context residual (what ``_fit_once`` takes off the measured change before the physics)."""
+    x = _design(sm, name, stages, z)
+    y = (stages[AFTER + name] - stages[BEFORE + name]).to_numpy(float)
+    y = y + model.fade.rate_per_min * _level_minutes(name, stages)
+    if model.fade.arc_rate_per_min > 0.0:
+        y = y + model.fade.arc_rate_per_min * _level_minutes(name, stages, arc=True)
+    y = y - model.unseen * _previous_input(sm.cfg, name, stages)
+    if model.residual is not None and ctx_x is not None:
+        y = y - model.residual.predict(ctx_x)
+    return x, y
+
+
+def _suspect_rows(stages: pd.DataFrame, errors: np.ndarray, gross: GrossReadings) -> np.ndarray:
+    """Rows whose standardised error is beyond ``SUSPECT_SD`` on a side ``gross`` keeps (the closing reading is
+    suspect), and the rows of the same heat that start from such a reading."""
+    bad = ((errors > SUSPECT_SD) & gross.above.kept) | ((errors < -SUSPECT_SD) & gross.below.kept)
+    ids = stages[KEY].astype(str).to_numpy()
+    stage_no = stages["stage_no"].to_numpy()
+    after_bad = {(i, n + 1) for i, n in zip(ids[bad], stage_no[bad], strict=True)}
+    follows = np.array([(i, n) in after_bad for i, n in zip(ids, stage_no, strict=True)], dtype=bool)
+    return bad | follows
+
+
+def _robust(errors: np.ndarray, stages: pd.DataFrame) -> np.ndarray:
+    """Standardised errors rescaled so that, per stage kind (main, trim), their median absolute value is a normal
+    one's (0.674): what the bulk of the stages says the spread is, whatever a few gross readings make of the
+    moments."""
+    trim = stages["stage_no"].to_numpy() > 1
+    out = errors.copy()
+    for kind in (False, True):
+        rows = (trim == kind) & np.isfinite(errors)
+        mad = float(np.median(np.abs(errors[rows]))) if rows.any() else 0.0
+        if mad > 0.0:
+            out[trim == kind] = errors[trim == kind] * stats.norm.ppf(0.75) / mad
+    return out
+
+
+def _row_errors(sm: StageModels, model: OutcomeModel, stages: pd.DataFrame, x: np.ndarray, y: np.ndarray
+                ) -> np.ndarray:
+    """Every row's standardised error under ``model``, with its calibrated interval scale (main stage or trim)."""
+    trim = stages["stage_no"].to_numpy() > 1
+    scale = np.where(trim, model.scale_for(True), model.scale_for(False))
+    return _standardised_errors(sm, model, model.name, stages, x, y, np.ones(len(y), bool)) / scale
+
+
 def _gross(sm: StageModels, model: OutcomeModel, stages: pd.DataFrame, x: np.ndarray, y: np.ndarray) -> GrossReadings:
     """How often the history's far-off readings of this outcome are taken back by the next sample
     (``optimizer.stages.gross``), from the final model's residuals, standardised with its calibrated sd."""
-    every = np.ones(len(y), bool)
-    trim = stages["stage_no"].to_numpy() > 1
-    scale = np.where(trim, model.scale_for(True), model.scale_for(False))
-    z = _standardised_errors(sm, model, model.name, stages, x, y, every) / scale
-    return learn_gross(y - x @ model.coef, z, stages[KEY].astype(str).to_numpy(), stages["stage_no"].to_numpy())
+    return learn_gross(y - x @ model.coef, _row_errors(sm, model, stages, x, y), stages[KEY].astype(str).to_numpy(),
+                       stages["stage_no"].to_numpy())
 
 
 def _level_minutes(name: str, stages: pd.DataFrame, arc: bool = False) -> np.ndarray:
