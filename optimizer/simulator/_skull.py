@@ -4,14 +4,14 @@ eleventh plant"); private: the optimizer and the generated files never see these
 
 * **The skull.** A ladle that waited long between heats, or was not cast to empty, keeps a skull: steel of the
   heat it last carried, frozen at the walls and the bottom. With a probability that is higher for a heat that
-  arrives colder (its ladle waited longer) the heat's ladle carries a heavy skull (lognormal, median 1.2 t, sd
-  0.5, 0.3-3.5 t), else a thin residue (0.05-0.25 t). Its chemistry is the final chemistry of an earlier heat of
+  arrives colder (its ladle waited longer) the heat's ladle carries a heavy skull (lognormal, median 2.0 t, sd
+  0.45, 0.5-5 t), else a thin residue (0.05-0.25 t). Its chemistry is the final chemistry of an earlier heat of
   some grade of the shop's mix (structural Mn-Si, high-Mn structural, medium-carbon, low-carbon Al-killed), a
   little scattered, its Al half burnt. The crane scale weighs it with the steel (the ladle's tare is the clean
   ladle), so the reported weight is right once it has melted; the arrival sample reads the liquid only.
 * **Melting back while the heat goes on.** What is still frozen melts first order in time, ``m(t) = m0 exp(-t /
-  tau)``, per heat ``tau`` = 14 min x lognormal(0, 0.3) x sqrt(m0 / 1.2 t) x exp((1586 - T_arrival) / 40) (a
-  thick skull and a cold ladle melt slower), clipped to 5-60 min. Each kg that melts mixes the earlier heat's
+  tau)``, per heat ``tau`` = 20 min x lognormal(0, 0.3) x sqrt(m0 / 2 t) x exp((1586 - T_arrival) / 40) (a
+  thick skull and a cold ladle melt slower), clipped to 6-80 min. Each kg that melts mixes the earlier heat's
   chemistry into the bath (the bath's element masses change by ``kg x (c_skull - c_bath) / 100``: a Mn-rich
   skull raises a low-Mn heat's Mn, a low-carbon skull dilutes a medium-carbon heat's C, both booked in
   ``HoldEffect.burnt_kg``, negative for what the skull brings) and takes 0.13 kWh of the bath's heat (sensible
