@@ -9,8 +9,8 @@ name chooses a plant.
 
 The implementations are private (``_physics.py``: ``standard``, ``_slag.py``: ``slag``, ``_carryover.py``:
 ``carryover``, ``_stirred.py``: ``stirred``, ``_lots.py``: ``lots``, ``_glaze.py``: ``glaze``, ``_cycle.py``:
-``cycle``, ``_damp.py``: ``damp``, ``_tariff.py``: ``tariff``, ``_revert.py``: ``revert``); only their names
-are public (:func:`physics_names`, :func:`get_physics`).
+``cycle``, ``_damp.py``: ``damp``, ``_tariff.py``: ``tariff``, ``_revert.py``: ``revert``, ``_skull.py``:
+``skull``); only their names are public (:func:`physics_names`, :func:`get_physics`).
 """
 
 from __future__ import annotations

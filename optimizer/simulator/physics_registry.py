@@ -11,8 +11,10 @@ materials wet from open stockpiles by the weather, whose water the bath's Al tak
 of each arcing, its own operators) and ``tariff`` (a ninth, held out too: a transformer tap that follows the
 electricity tariff of the hour, a heavy slag that takes part of each arcing's heat and passes it to the steel
 later, its own operators) and ``revert`` (a tenth, held out too: a slag built by the heat's own additions whose
-silica and MnO the dissolved Al reduces back into the steel while the heat waits, its own operators). The
-implementations stay private; only names are public."""
+silica and MnO the dissolved Al reduces back into the steel while the heat waits, its own operators) and
+``skull`` (an eleventh, held out too: ladles that arrive with a skull of an earlier heat's steel, which melts back
+into the bath during the treatment, mixing that heat's chemistry into this one and taking its heat, its own
+operators). The implementations stay private; only names are public."""
 
 from __future__ import annotations
 
@@ -25,6 +27,7 @@ from optimizer.simulator._glaze import GlazePhysics
 from optimizer.simulator._lots import LotsPhysics
 from optimizer.simulator._physics import StandardPhysics
 from optimizer.simulator._revert import RevertPhysics
+from optimizer.simulator._skull import SkullPhysics
 from optimizer.simulator._slag import SlagPhysics
 from optimizer.simulator._stirred import StirredPhysics
 from optimizer.simulator._tariff import TariffPhysics
@@ -43,6 +46,7 @@ _REGISTRY: dict[str, Callable[[], Physics]] = {
     "damp": DampPhysics,
     "tariff": TariffPhysics,
     "revert": RevertPhysics,
+    "skull": SkullPhysics,
 }
 
 

@@ -86,7 +86,7 @@ def test_bad_arguments(tmp_path: Path):
         (["simulate", "--grade", "X70", "--out", str(tmp_path)], "unknown grade 'X70'"),
         (["simulate", "--start", "yesterday-ish", "--out", str(tmp_path)], "not a date/time"),
         (["evaluate", "--physics", "magma", "--heats", "5"], "unknown physics 'magma'; use one of "
-         "['carryover', 'cycle', 'damp', 'glaze', 'lots', 'revert', 'slag', 'standard', 'stirred', 'tariff']"),
+         "['carryover', 'cycle', 'damp', 'glaze', 'lots', 'revert', 'skull', 'slag', 'standard', 'stirred', "),
         (["simulate", "--physics", "magma", "--out", str(tmp_path)], "unknown physics 'magma'"),
     ]
     for args, words in cases:
@@ -97,11 +97,11 @@ def test_bad_arguments(tmp_path: Path):
 def test_list_physics():
     res = CliRunner().invoke(app, ["evaluate", "--list-physics"])
     assert res.exit_code == 0, res.output
-    assert res.stdout.splitlines() == ["carryover", "cycle", "damp", "glaze", "lots", "revert", "slag", "standard",
-                                       "stirred", "tariff"]
+    assert res.stdout.splitlines() == ["carryover", "cycle", "damp", "glaze", "lots", "revert", "skull", "slag",
+                                       "standard", "stirred", "tariff"]
 
 
-@pytest.mark.parametrize("name", ["stirred", "lots", "glaze", "cycle", "damp", "tariff", "revert"])
+@pytest.mark.parametrize("name", ["stirred", "lots", "glaze", "cycle", "damp", "tariff", "revert", "skull"])
 def test_held_out_plant_by_name(cfg, tmp_path: Path, name):
     """The fourth to tenth (held-out) plants are selectable on simulate and evaluate."""
     runner = CliRunner()

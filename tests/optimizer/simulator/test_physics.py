@@ -1,6 +1,6 @@
 """Plant physics by name: ``standard`` is unchanged, ``slag``, ``carryover``, ``stirred``, ``lots``, ``glaze`` and
 ``cycle`` differ in the documented ways (``damp``: test_damp.py, ``tariff``: test_tariff.py, ``revert``:
-test_revert.py), balances close."""
+test_revert.py, ``skull``: test_skull.py), balances close."""
 
 from __future__ import annotations
 
@@ -44,7 +44,8 @@ from optimizer.simulator.plant import run_heat
 from optimizer.simulator.practice import TODAY
 from optimizer.validation import validate_heats
 
-PHYSICS = ("standard", "slag", "carryover", "stirred", "lots", "glaze", "cycle", "damp", "tariff", "revert")
+PHYSICS = ("standard", "slag", "carryover", "stirred", "lots", "glaze", "cycle", "damp", "tariff", "revert",
+           "skull")
 
 
 def _bath(t_degC: float = 1590.0, o_ppm: float = 20.0, minutes: float = 10.0, w_t: float = 100.0) -> BathView:
@@ -56,14 +57,15 @@ def _hidden(name: str, seed: int = 1):
 
 
 def test_names_and_unknown_name(cfg):
-    assert physics_names() == ["carryover", "cycle", "damp", "glaze", "lots", "revert", "slag", "standard",
-                               "stirred", "tariff"]
+    assert physics_names() == ["carryover", "cycle", "damp", "glaze", "lots", "revert", "skull", "slag",
+                               "standard", "stirred", "tariff"]
     for name in PHYSICS:
         p = get_physics(name)
         assert isinstance(p, Physics) and p.name == name
     assert get_physics(None).name == "standard"
     with pytest.raises(ValueError, match=r"unknown physics 'magma'; use one of \['carryover', 'cycle', 'damp', "
-                                         r"'glaze', 'lots', 'revert', 'slag', 'standard', 'stirred', 'tariff'\]"):
+                                         r"'glaze', 'lots', 'revert', 'skull', 'slag', 'standard', 'stirred', "
+                                         r"'tariff'\]"):
         get_physics("magma")
     with pytest.raises(ValueError, match="unknown physics 'magma'"):
         draw_heats(cfg, 3, 1, physics="magma")
@@ -101,7 +103,7 @@ def test_mass_balance_closes(cfg, name):
     faded while holding + what the arc put in (what has not dissolved at the last sample counts: it reaches the
     caster), all in the heat's true weight; in every plant but ``lots`` the feeders deliver the setpoint, the
     content is the config's and the true weight the reported one; only ``revert``'s slag gives Si and Mn back
-    (a negative burnt mass)."""
+    and ``skull``'s melting skull any element the bath has less of (a negative burnt mass)."""
     heats = draw_heats(cfg, 80, 13, physics=name)
     burnt_any = 0.0
     for k, heat in enumerate(heats):
@@ -115,7 +117,7 @@ def test_mass_balance_closes(cfg, name):
         for el in cfg.elements:
             gained = sum(a.delivered_kg * a.content_wt_pct.get(el, 0.0) / 100 * a.recovery.get(el, 0.0)
                          for a in rec.additions_log)
-            assert rec.burnt_kg[el] >= 0 or (name == "revert" and el in ("Si", "Mn"))
+            assert rec.burnt_kg[el] >= 0 or (name == "revert" and el in ("Si", "Mn")) or name == "skull"
             assert rec.picked_kg[el] >= 0 and rec.undissolved_kg[el] >= 0
             expected_kg = heat.true_initial_wt_pct[el] / 100 * w_kg + gained - rec.burnt_kg[el] + rec.picked_kg[el]
             assert rec.final_true_wt_pct[el] / 100 * w_kg == pytest.approx(expected_kg, rel=1e-9, abs=1e-9)
