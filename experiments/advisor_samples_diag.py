@@ -5,7 +5,9 @@ Two parts, both printed as tables:
 1. **Closed loop** (fresh heats run by the advisor): per stage and outcome, the standardised error of the closing
    measurement against the stage model's forecast at the decision (with the heat's own update), its 90 % coverage
    and mean; per heat with 3+ chemistry samples, which outcomes were outside the acceptance window after its
-   2nd and its 1st sample, with prediction and measurement.
+   2nd and its 1st sample, with prediction and measurement; per stage and closing, the decision's chance to
+   finish against the share that did, and what the finish rule said of the others (how glaze's inflated Al
+   reading error was found: its stage-3 samples finished 3 % of heats against an expected 39 %).
 2. **History, time-ordered check**: stage models fitted on the earlier 80 % of the history's heats, every stage of
    the later 20 % forecast from that heat's samples before it (the heat's own update included): coverage of the
    90 % interval and mean standardised error per stage number and outcome.
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import re
 from collections import Counter, defaultdict
 
 import numpy as np
@@ -149,9 +152,34 @@ def closed_loop(cfg: PlantConfig, adv: Advisor, n: int, seed: int, physics: str)
         p = np.array([a for a, _ in v])
         f = np.array([b for _, b in v])
         print(f"  stage {k}: mean p_finish {p.mean():.2f}, finished after it {f.mean():.2f} (n {len(v)})")
+    _blocked_table(cfg, adv, heats, res.records)
     print("  heats with 3+ chemistry samples, after the 2nd (first 12):")
     print("\n".join(detail))
     _coverage_table("closed loop: closing measurement vs forecast at the decision", errs)
+
+
+def _blocked_table(cfg: PlantConfig, adv: Advisor, heats: list, records: list) -> None:  # noqa: ANN001
+    """Per stage and closing (sample or dip): the decision's chance to finish against the share that finished on
+    that closing measurement, and what kept the others from finishing (the finish rule's reason, numbers out)."""
+    seen: dict[str, list[tuple[float, bool]]] = defaultdict(list)
+    blocked: dict[str, Counter] = defaultdict(Counter)
+    for h, rec in zip(heats, records, strict=True):
+        grade = cfg.grade(h.context.grade)
+        for j, dec in enumerate(rec.decisions[:-1]):
+            if dec.finish or math.isnan(dec.p_finish):
+                continue
+            kind = f"{j + 1} {dec.closing}"
+            finished = bool(rec.decisions[j + 1].finish and not rec.decisions[j + 1].flags)
+            seen[kind].append((dec.p_finish, finished))
+            if not finished:
+                why = adv._accepts(grade, _record_state(rec, h.context, j + 1))[1]  # noqa: SLF001
+                blocked[kind][re.sub(r"[-+0-9.]+", "#", why.split(";")[0])[:60]] += 1
+    print("  finish chance at the decision against the closing measurement, and what kept a heat from finishing:")
+    for kind, v in sorted(seen.items()):
+        p, f = np.array([a for a, _ in v]), np.array([b for _, b in v])
+        print(f"  stage {kind:7s} n {len(v):4d}  p_finish {p.mean():.2f}  finished {f.mean():.2f}")
+        for why, c in blocked[kind].most_common(4):
+            print(f"      {c:4d}  {why}")
 
 
 def _low_level_table(rows: list[tuple[bool, str, float, float]]) -> None:
